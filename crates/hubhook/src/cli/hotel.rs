@@ -1,0 +1,166 @@
+//! `hubhook hotel create|list|rotate-tokens|set`.
+
+use clap::Subcommand;
+use serde::Serialize;
+
+use super::{Ctx, hotel_id, not_found};
+use crate::{
+    domain::{
+        HotelId,
+        hotel::parse_timezone,
+        secret::{hash_token, new_token},
+    },
+    store::{HotelSettings, NewHotel},
+};
+
+#[derive(Debug, Subcommand)]
+pub enum HotelCommand {
+    /// Create a hotel; prints its id and the two tokens, which are shown only this once
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The hotel id hotels type into Duve (default: generated)
+        #[arg(long)]
+        id: Option<String>,
+        /// IANA timezone, e.g. Europe/Lisbon
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+    /// List hotels
+    List,
+    /// Replace both tokens; the old ones stop working at once
+    RotateTokens { hotel_id: String },
+    /// Change a hotel's name, timezone or whether paid orders are synced
+    Set {
+        hotel_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[arg(long)]
+        sync_paid_orders: Option<bool>,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Credentials {
+    hotel_id: String,
+    access_token: String,
+    password_token: String,
+}
+
+impl Credentials {
+    fn new(hotel: &HotelId) -> Self {
+        Self {
+            hotel_id: hotel.to_string(),
+            access_token: new_token("hhat_"),
+            password_token: new_token("hhpt_"),
+        }
+    }
+
+    fn text(&self, what: &str) -> String {
+        format!(
+            "{what}\n\nPaste these into Duve (Settings > Connections > Outgoing, custom headers):\n  custom_hotel_id:       {}\n  custom_access_token:   {}\n  custom_password_token: {}\n\nThe tokens are shown only now; hubhook keeps only their hashes.",
+            self.hotel_id, self.access_token, self.password_token
+        )
+    }
+}
+
+fn timezone(raw: &str) -> anyhow::Result<String> {
+    parse_timezone(raw).map(|_| raw.to_owned()).ok_or_else(|| {
+        anyhow::anyhow!("unknown timezone {raw:?} (use an IANA name such as Europe/Lisbon)")
+    })
+}
+
+pub async fn run(ctx: &Ctx, cmd: HotelCommand) -> anyhow::Result<()> {
+    let store = ctx.store().await?;
+    match cmd {
+        HotelCommand::Create {
+            name,
+            id,
+            timezone: tz,
+        } => {
+            let name = name.trim().to_owned();
+            anyhow::ensure!(!name.is_empty(), "the hotel name is empty");
+            let id = match id {
+                Some(raw) => hotel_id(&raw)?,
+                None => HotelId::generate(),
+            };
+            let creds = Credentials::new(&id);
+            store
+                .create_hotel(NewHotel {
+                    id: id.clone(),
+                    name: name.clone(),
+                    timezone: timezone(&tz)?,
+                    access_hash: hash_token(&creds.access_token),
+                    password_hash: hash_token(&creds.password_token),
+                })
+                .await?;
+            ctx.print(&creds, || {
+                creds.text(&format!("Hotel {name:?} created with id {id}."))
+            })
+        }
+        HotelCommand::List => {
+            let hotels = store.list_hotels().await?;
+            ctx.print(&hotels, || {
+                let mut out = format!(
+                    "{:<24} {:<28} {:<20} {:>6}  paid",
+                    "ID", "NAME", "TIMEZONE", "ROOMS"
+                );
+                for h in &hotels {
+                    out.push_str(&format!(
+                        "\n{:<24} {:<28} {:<20} {:>6}  {}",
+                        h.hotel_id,
+                        h.name,
+                        h.timezone,
+                        h.rooms,
+                        if h.sync_paid_orders {
+                            "synced"
+                        } else {
+                            "ignored"
+                        }
+                    ));
+                }
+                out
+            })
+        }
+        HotelCommand::RotateTokens { hotel_id: raw } => {
+            let id = hotel_id(&raw)?;
+            let creds = Credentials::new(&id);
+            store
+                .set_tokens(
+                    &id,
+                    hash_token(&creds.access_token),
+                    hash_token(&creds.password_token),
+                )
+                .await
+                .map_err(not_found(&id))?;
+            ctx.print(&creds, || {
+                creds.text(&format!(
+                    "New tokens for hotel {id}; the old ones no longer work."
+                ))
+            })
+        }
+        HotelCommand::Set {
+            hotel_id: raw,
+            name,
+            timezone: tz,
+            sync_paid_orders,
+        } => {
+            let id = hotel_id(&raw)?;
+            let settings = HotelSettings {
+                name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+                timezone: tz.as_deref().map(timezone).transpose()?,
+                sync_paid_orders,
+            };
+            store
+                .update_hotel(&id, settings)
+                .await
+                .map_err(not_found(&id))?;
+            let hotels = store.list_hotels().await?;
+            let hotel = hotels.iter().find(|h| h.hotel_id == id.as_str());
+            ctx.print(&hotel, || format!("Hotel {id} updated."))
+        }
+    }
+}

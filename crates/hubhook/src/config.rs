@@ -1,0 +1,185 @@
+//! Settings: command-line flags, then `HUBHOOK_*` environment variables (both through clap), then an
+//! optional `hubhook.toml`, then defaults. Validated once, here.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use duve::{Field, FieldMap, Path};
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://hubhook.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// What `hubhook.toml` may hold; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub body_limit: Option<usize>,
+    pub log_format: Option<String>,
+    /// Extra JSON paths per Duve field, tried before the defaults (see docs/duve-mapping.md).
+    #[serde(default)]
+    pub mapping: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl FileConfig {
+    /// Reads `explicit` (which must exist), or `./hubhook.toml` if it exists.
+    pub fn load(explicit: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (p.to_owned(), true),
+            None => (PathBuf::from("hubhook.toml"), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self::default());
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    pub fn field_map(&self) -> Result<FieldMap, ConfigError> {
+        let mut map = FieldMap::default();
+        for (name, paths) in &self.mapping {
+            let field = Field::from_name(name).ok_or_else(|| ConfigError::Invalid {
+                key: "mapping",
+                message: format!("unknown field {name:?}"),
+            })?;
+            // Prepending in reverse keeps the file's order: its first path is tried first.
+            for raw in paths.iter().rev() {
+                let path: Path = raw.parse().map_err(|e| ConfigError::Invalid {
+                    key: "mapping",
+                    message: format!("{name}: {raw:?}: {e}"),
+                })?;
+                map.prepend(field, path);
+            }
+        }
+        Ok(map)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The settings `hubhook serve` runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub body_limit: usize,
+    pub log_format: LogFormat,
+    pub fields: FieldMap,
+}
+
+impl Config {
+    /// Settings for tests and embedding: a database, an ephemeral port, defaults for the rest.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            log_format: LogFormat::Text,
+            fields: FieldMap::default(),
+        }
+    }
+
+    pub fn resolve(
+        listen: Option<String>,
+        database_url: Option<String>,
+        body_limit: Option<usize>,
+        log_format: Option<String>,
+        file: &FileConfig,
+    ) -> Result<Self, ConfigError> {
+        let listen = listen
+            .or_else(|| file.listen.clone())
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen.parse().map_err(|e| ConfigError::Invalid {
+            key: "listen",
+            message: format!("{listen:?}: {e}"),
+        })?;
+        let body_limit = body_limit.or(file.body_limit).unwrap_or(DEFAULT_BODY_LIMIT);
+        if body_limit == 0 {
+            return Err(ConfigError::Invalid {
+                key: "body_limit",
+                message: "must be at least 1 byte".into(),
+            });
+        }
+        let log_format = match log_format
+            .or_else(|| file.log_format.clone())
+            .as_deref()
+            .unwrap_or("text")
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "log_format",
+                    message: format!("{other:?}: expected text or json"),
+                });
+            }
+        };
+        Ok(Self {
+            listen,
+            database_url: database_url_or_default(database_url, file),
+            body_limit,
+            log_format,
+            fields: file.field_map()?,
+        })
+    }
+}
+
+pub fn database_url_or_default(flag: Option<String>, file: &FileConfig) -> String {
+    flag.or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"0.0.0.0:9000\"\nbody_limit = 10\n[mapping]\nroom_number = [\"custom.room\", \"x\"]\n",
+        )
+        .unwrap();
+        let c = Config::resolve(Some("127.0.0.1:1".into()), None, None, None, &file).unwrap();
+        assert_eq!(c.listen.port(), 1);
+        assert_eq!(c.body_limit, 10);
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        let first = &c.fields.paths(Field::RoomNumber)[0];
+        assert_eq!(first.to_string(), "custom.room");
+        assert_eq!(c.fields.paths(Field::RoomNumber)[1].to_string(), "x");
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let file = FileConfig::default();
+        let e = Config::resolve(Some("nope".into()), None, None, None, &file).unwrap_err();
+        assert!(e.to_string().contains("listen"));
+        let bad: FileConfig = toml::from_str("[mapping]\nshoe_size = [\"a\"]").unwrap();
+        assert!(bad.field_map().is_err());
+        assert!(toml::from_str::<FileConfig>("lisen = 1").is_err());
+    }
+}

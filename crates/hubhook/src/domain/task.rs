@@ -1,0 +1,163 @@
+//! Tasks and their status machine: open -> accepted -> in_progress -> done, forward only (a step may be
+//! skipped), cancelled from anything but done; done and cancelled are final.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Open,
+    Accepted,
+    InProgress,
+    Done,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a task cannot move from {from} to {to}")]
+pub struct TransitionError {
+    pub from: TaskStatus,
+    pub to: TaskStatus,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 5] = [
+        TaskStatus::Open,
+        TaskStatus::Accepted,
+        TaskStatus::InProgress,
+        TaskStatus::Done,
+        TaskStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Open => "open",
+            TaskStatus::Accepted => "accepted",
+            TaskStatus::InProgress => "in_progress",
+            TaskStatus::Done => "done",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, TaskStatus::Done | TaskStatus::Cancelled)
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            TaskStatus::Open => 0,
+            TaskStatus::Accepted => 1,
+            TaskStatus::InProgress => 2,
+            TaskStatus::Done => 3,
+            TaskStatus::Cancelled => 4,
+        }
+    }
+
+    /// The one rule for every status change, whoever asks for it.
+    pub fn check_move(self, to: TaskStatus) -> Result<(), TransitionError> {
+        let ok = match to {
+            _ if self.is_final() => false,
+            TaskStatus::Cancelled => true,
+            _ => to.rank() > self.rank(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(TransitionError { from: self, to })
+        }
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A task as the webhook confirmation and the API show it (CONTRACT.md's TASK).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: String,
+    pub external_id: Option<String>,
+    pub task_name: String,
+    pub room: String,
+    pub guest_name: Option<String>,
+    pub quantity: u32,
+    pub status: TaskStatus,
+    pub due_at: Option<String>,
+    pub created_at: String,
+}
+
+/// One line of a task's history: who moved it, from what, to what, when, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskEvent {
+    pub at: String,
+    pub actor: String,
+    pub from: Option<TaskStatus>,
+    pub to: TaskStatus,
+    pub note: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskStatus::*;
+    use super::*;
+
+    #[test]
+    fn forward_moves_and_skips_are_allowed() {
+        for (from, to) in [
+            (Open, Accepted),
+            (Open, InProgress),
+            (Open, Done),
+            (Accepted, InProgress),
+            (Accepted, Done),
+            (InProgress, Done),
+        ] {
+            assert_eq!(from.check_move(to), Ok(()), "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn cancel_from_anything_but_final_states() {
+        for from in [Open, Accepted, InProgress] {
+            assert_eq!(from.check_move(Cancelled), Ok(()));
+        }
+        assert!(Done.check_move(Cancelled).is_err());
+        assert!(Cancelled.check_move(Cancelled).is_err());
+    }
+
+    #[test]
+    fn backwards_same_and_out_of_final_are_refused() {
+        for from in TaskStatus::ALL {
+            for to in TaskStatus::ALL {
+                let allowed = from.check_move(to).is_ok();
+                let expected = !from.is_final()
+                    && (to == Cancelled || (to != Cancelled && to.rank() > from.rank()));
+                assert_eq!(allowed, expected, "{from} -> {to}");
+            }
+        }
+        assert_eq!(
+            Done.check_move(Open),
+            Err(TransitionError {
+                from: Done,
+                to: Open
+            })
+        );
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in TaskStatus::ALL {
+            assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!(TaskStatus::parse("closed"), None);
+    }
+}

@@ -1,0 +1,284 @@
+//! `/api/v1`: tasks (list, detail, manual creation, status moves) and the inbound log (CONTRACT.md §3).
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State, rejection::JsonRejection, rejection::QueryRejection},
+    http::StatusCode,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{AppState, auth::Caller, error::ApiError};
+use crate::{
+    domain::{Task, TaskId, TaskStatus, time},
+    intake::{self, ManualTask},
+    store::{InboundEntry, StatusChange, TaskDetail, TaskFilter},
+};
+
+pub const MAX_LIMIT: u32 = 500;
+const DEFAULT_LIMIT: u32 = 50;
+
+fn limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(DEFAULT_LIMIT),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::InvalidRequest(format!(
+                "limit must be a number from 1 to {MAX_LIMIT}"
+            ))),
+        },
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskQuery {
+    /// open, accepted, in_progress, done or cancelled
+    status: Option<String>,
+    room: Option<String>,
+    /// RFC 3339: only tasks created at or after this instant
+    since: Option<String>,
+    /// 1 to 500, default 50
+    limit: Option<String>,
+    /// The `next` of the previous page
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskPage {
+    /// Newest first
+    tasks: Vec<Task>,
+    /// Pass as `cursor` for the next page; null on the last page
+    next: Option<String>,
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::InvalidRequest(e.body_text()))
+}
+
+fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    j.map(|Json(t)| t)
+        .map_err(|e| ApiError::InvalidRequest(e.body_text()))
+}
+
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery),
+    security(("api_key" = [])),
+    responses((status = 200, body = TaskPage), (status = 400, body = super::error::ErrorBody),
+        (status = 401, body = super::error::ErrorBody)))]
+pub async fn list_tasks(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    q: Result<Query<TaskQuery>, QueryRejection>,
+) -> Result<Json<TaskPage>, ApiError> {
+    let q = query(q)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            TaskStatus::parse(s).ok_or_else(|| {
+                ApiError::InvalidRequest(format!(
+                    "status {s:?} is not one of open, accepted, in_progress, done, cancelled"
+                ))
+            })
+        })
+        .transpose()?;
+    let since = q
+        .since
+        .as_deref()
+        .map(|s| {
+            time::parse_instant(s)
+                .map(time::format)
+                .ok_or_else(|| ApiError::InvalidRequest(format!("since {s:?} is not RFC 3339")))
+        })
+        .transpose()?;
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ApiError::InvalidRequest(format!("cursor {c:?} is not valid")))
+        })
+        .transpose()?;
+    let filter = TaskFilter {
+        status,
+        room: q.room.map(|r| r.trim().to_owned()),
+        since,
+        limit: limit(q.limit.as_deref())?,
+        cursor,
+    };
+    let (tasks, next) = app.store.list_tasks(&caller.hotel, filter).await?;
+    Ok(Json(TaskPage {
+        tasks,
+        next: next.map(|n| n.to_string()),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
+    params(("id" = String, Path, description = "Task id")),
+    security(("api_key" = [])),
+    responses((status = 200, body = TaskDetail), (status = 404, body = super::error::ErrorBody)))]
+pub async fn task_detail(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TaskDetail>, ApiError> {
+    let id = TaskId::parse(&id).ok_or(ApiError::NotFound)?;
+    app.store
+        .task_detail(&caller.hotel, id.as_str())
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+/// Room numbers and external IDs may be sent as JSON numbers or strings, as Duve does.
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Int(i64),
+    }
+    Ok(Option::<Raw>::deserialize(d)?.map(|r| match r {
+        Raw::Text(s) => s,
+        Raw::Int(n) => n.to_string(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewTask {
+    #[serde(default, deserialize_with = "text_or_number")]
+    #[schema(value_type = String)]
+    room: Option<String>,
+    /// A catalog external ID; the task takes its name, department and SLA
+    #[serde(default, deserialize_with = "text_or_number")]
+    #[schema(value_type = Option<String>)]
+    external_id: Option<String>,
+    /// The task's name (required without externalId)
+    name: Option<String>,
+    quantity: Option<u32>,
+    notes: Option<String>,
+    /// RFC 3339, or a local time in the hotel's timezone
+    due_at: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = NewTask,
+    security(("api_key" = [])),
+    responses((status = 201, body = Task), (status = 400, body = super::error::ErrorBody)))]
+pub async fn create_task(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    body: Result<Json<NewTask>, JsonRejection>,
+) -> Result<(StatusCode, Json<Task>), ApiError> {
+    let body = json(body)?;
+    let room = body
+        .room
+        .ok_or_else(|| ApiError::InvalidRequest("room is required".into()))?;
+    let req = ManualTask {
+        room,
+        external_id: body.external_id,
+        name: body.name,
+        quantity: body.quantity.unwrap_or(1),
+        notes: body.notes.map(|n| n.chars().take(2000).collect()),
+        due_at: body.due_at,
+    };
+    let mut snap = app.cache.snapshot();
+    for _ in 0..3 {
+        let hotel = match snap.hotels.get(caller.hotel.as_str()) {
+            Some(h) => h.clone(),
+            None => {
+                snap = app.cache.refresh(snap.version).await?;
+                snap.hotels
+                    .get(caller.hotel.as_str())
+                    .cloned()
+                    .ok_or(ApiError::NotFound)?
+            }
+        };
+        let draft = intake::manual_task(&hotel, &req, time::now()).map_err(ApiError::Refused)?;
+        match app
+            .store
+            .create_task(caller.hotel.clone(), snap.version, draft, caller.actor())
+            .await?
+        {
+            Some(task) => return Ok((StatusCode::CREATED, Json(task))),
+            None => snap = app.cache.refresh(snap.version).await?,
+        }
+    }
+    Err(ApiError::Unavailable(
+        "the configuration kept changing".into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusMove {
+    /// accepted, in_progress, done or cancelled
+    status: String,
+    note: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/status", tag = "tasks", request_body = StatusMove,
+    params(("id" = String, Path, description = "Task id")),
+    security(("api_key" = [])),
+    responses((status = 200, body = Task), (status = 404, body = super::error::ErrorBody),
+        (status = 409, description = "INVALID_TRANSITION", body = super::error::ErrorBody)))]
+pub async fn move_task(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<StatusMove>, JsonRejection>,
+) -> Result<Json<Task>, ApiError> {
+    let body = json(body)?;
+    let id = TaskId::parse(&id).ok_or(ApiError::NotFound)?;
+    let to = TaskStatus::parse(&body.status).ok_or_else(|| {
+        ApiError::InvalidRequest(format!(
+            "status {:?} is not one of accepted, in_progress, done, cancelled",
+            body.status
+        ))
+    })?;
+    let task = app
+        .store
+        .move_task(StatusChange {
+            hotel: caller.hotel.clone(),
+            task: id.into_string(),
+            to,
+            actor: caller.actor(),
+            note: body.note.map(|n| n.chars().take(2000).collect()),
+        })
+        .await?;
+    Ok(Json(task))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InboundQuery {
+    /// 1 to 500, default 50
+    limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboundPage {
+    /// Newest first
+    entries: Vec<InboundEntry>,
+}
+
+#[utoipa::path(get, path = "/api/v1/inbound", tag = "inbound", params(InboundQuery),
+    security(("api_key" = [])),
+    responses((status = 200, body = InboundPage), (status = 401, body = super::error::ErrorBody)))]
+pub async fn inbound(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    q: Result<Query<InboundQuery>, QueryRejection>,
+) -> Result<Json<InboundPage>, ApiError> {
+    let q = query(q)?;
+    let entries = app
+        .store
+        .list_inbound(&caller.hotel, limit(q.limit.as_deref())?)
+        .await?;
+    Ok(Json(InboundPage { entries }))
+}

@@ -1,0 +1,204 @@
+//! The one place where errors become status codes and JSON bodies `{"code", "message", "details"}`.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{
+    domain::TransitionError,
+    intake::{Refusal, RefusalKind},
+    store::StoreError,
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+    pub details: Vec<String>,
+}
+
+/// Seconds a client is asked to wait before retrying when storage is unavailable.
+const RETRY_AFTER_SECS: &str = "5";
+
+/// Answers of `POST /webhooks/duve` that are not a 2xx (CONTRACT.md section 1).
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("payload too large")]
+    TooLarge { limit: usize },
+    #[error("invalid credentials")]
+    InvalidCreds,
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    #[error("storage unavailable")]
+    Unavailable,
+}
+
+impl WebhookError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            WebhookError::TooLarge { .. } => "WEB_HUK_PAYLOAD_TOO_LARGE",
+            WebhookError::InvalidCreds => "WEB_HUK_INVALID_CREDS",
+            WebhookError::Refused(r) => r.code(),
+            WebhookError::Unavailable => "WEB_HUK_UNAVAILABLE",
+        }
+    }
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let code = self.code();
+        let (status, message, details) = match self {
+            WebhookError::TooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload too large.",
+                vec![format!("the limit is {limit} bytes")],
+            ),
+            WebhookError::InvalidCreds => (
+                StatusCode::BAD_REQUEST,
+                "Invalid credentials.",
+                vec![
+                    "custom_hotel_id, custom_access_token and custom_password_token must match a hotel"
+                        .to_owned(),
+                ],
+            ),
+            WebhookError::Refused(r) => {
+                let status = match r.kind {
+                    RefusalKind::InvalidBody => StatusCode::FORBIDDEN,
+                    RefusalKind::UnknownRoom | RefusalKind::UnknownService => StatusCode::BAD_REQUEST,
+                };
+                (status, r.message(), r.details)
+            }
+            WebhookError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable, retry later.",
+                vec!["the request was not stored; deliver it again".to_owned()],
+            ),
+        };
+        let mut res = (
+            status,
+            Json(ErrorBody {
+                code,
+                message: message.to_owned(),
+                details,
+            }),
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        res
+    }
+}
+
+/// Errors of the `/api/v1` JSON API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or unknown API key")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Transition(t) => ApiError::Transition(t),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid(m) => ApiError::InvalidRequest(m),
+            StoreError::Unavailable(m) => ApiError::Unavailable(m),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, details) = match self {
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "Missing or unknown API key.".to_owned(),
+                vec!["send Authorization: Bearer <api key>".to_owned()],
+            ),
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "Not found.".to_owned(),
+                vec![],
+            ),
+            ApiError::InvalidRequest(m) => (
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                "Invalid request.".to_owned(),
+                vec![m],
+            ),
+            ApiError::Refused(r) => {
+                let code = match r.kind {
+                    RefusalKind::InvalidBody => "INVALID_REQUEST",
+                    RefusalKind::UnknownRoom => "UNKNOWN_ROOM",
+                    RefusalKind::UnknownService => "UNKNOWN_SERVICE",
+                };
+                let message = match r.kind {
+                    RefusalKind::InvalidBody => "Invalid request.",
+                    _ => r.message(),
+                };
+                (StatusCode::BAD_REQUEST, code, message.to_owned(), r.details)
+            }
+            ApiError::Transition(t) => (
+                StatusCode::CONFLICT,
+                "INVALID_TRANSITION",
+                "This status change is not allowed.".to_owned(),
+                vec![t.to_string()],
+            ),
+            ApiError::Conflict(m) => (
+                StatusCode::CONFLICT,
+                "CONFLICT",
+                "Already exists.".to_owned(),
+                vec![m],
+            ),
+            ApiError::Unavailable(m) => {
+                // The cause is for the operator's log, not for the caller.
+                tracing::error!(error = %m, "storage unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "UNAVAILABLE",
+                    "Temporarily unavailable, retry later.".to_owned(),
+                    vec![],
+                )
+            }
+        };
+        let mut res = (
+            status,
+            Json(ErrorBody {
+                code,
+                message,
+                details,
+            }),
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        res
+    }
+}

@@ -1,0 +1,183 @@
+//! The HTTP edge: the axum router, its shared state, and the [`Application`] that serves it.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
+
+use crate::{cache::HotelCache, config::Config, store::Store, telemetry::Metrics};
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod webhooks;
+
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub cache: HotelCache,
+    pub metrics: Metrics,
+    openapi: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "hubhook", description = "Duve guest requests in, hotel staff tasks out."),
+    paths(
+        webhooks::duve,
+        api::list_tasks,
+        api::task_detail,
+        api::create_task,
+        api::move_task,
+        api::inbound,
+        healthz,
+        readyz,
+        metrics,
+    ),
+    components(schemas(
+        crate::domain::Task,
+        crate::domain::TaskEvent,
+        crate::domain::TaskStatus,
+        crate::intake::Skipped,
+        crate::store::TaskDetail,
+        crate::store::InboundEntry,
+        error::ErrorBody,
+        webhooks::WebhookAnswer,
+    )),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is up")))]
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "The database answers"),
+    (status = 503, description = "The database does not answer", body = error::ErrorBody)))]
+async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(e) => error::ApiError::Unavailable(e.to_string()).into_response(),
+    }
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics(State(app): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+}
+
+async fn openapi_json(State(app): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        app.openapi.clone(),
+    )
+}
+
+async fn not_found() -> Response {
+    error::ApiError::NotFound.into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(error::ErrorBody {
+            code: "METHOD_NOT_ALLOWED",
+            message: "Method not allowed.".into(),
+            details: vec![],
+        }),
+    )
+        .into_response()
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/webhooks/duve", post(webhooks::duve))
+        .route("/api/v1/tasks", get(api::list_tasks).post(api::create_task))
+        .route("/api/v1/tasks/{id}", get(api::task_detail))
+        .route("/api/v1/tasks/{id}/status", post(api::move_task))
+        .route("/api/v1/inbound", get(api::inbound))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// The service, bound and ready: tests bind port 0 and read [`Application::port`].
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = crate::store::open(&config.database_url).await?;
+        Self::with_store(config, store).await
+    }
+
+    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let cache = HotelCache::load(store.clone()).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let openapi = openapi().to_json()?;
+        let state = Arc::new(AppState {
+            config,
+            store,
+            cache,
+            metrics: Metrics::default(),
+            openapi,
+        });
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish (their writes commit).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = router(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,275 @@
+//! `POST /webhooks/duve`: authenticate, parse, decide, store, answer (CONTRACT.md section 1).
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Json,
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{AppState, error::WebhookError};
+use crate::{
+    domain::{HotelFacts, Task, time},
+    intake::{self, Outcome, Plan, REASON_CANCELLED_EARLY, Refusal, Skipped},
+    store::{IngestRequest, Ingested, Refused, Snapshot},
+};
+
+/// How often a webhook is decided again when the configuration changed under it.
+const STALE_RETRIES: usize = 3;
+
+/// The 2xx answer: also the task confirmation that Duve logs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAnswer {
+    /// created, duplicate, cancelled, recorded or ignored
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub order_id: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<Task>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Vec<Skipped>>,
+}
+
+impl WebhookAnswer {
+    fn status(status: &'static str) -> Self {
+        Self {
+            status,
+            reason: None,
+            order_id: None,
+            tasks: None,
+            skipped: None,
+        }
+    }
+}
+
+struct Credentials<'a> {
+    hotel_id: &'a str,
+    access: &'a str,
+    password: &'a str,
+}
+
+/// Header names are case-insensitive (the http crate lowercases them); `-` stands in for `_` because
+/// nginx and other proxies drop names with underscores.
+fn header<'a>(headers: &'a HeaderMap, underscored: &str, dashed: &str) -> Option<&'a str> {
+    headers
+        .get(underscored)
+        .or_else(|| headers.get(dashed))
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+fn credentials(headers: &HeaderMap) -> Option<Credentials<'_>> {
+    Some(Credentials {
+        hotel_id: header(headers, "custom_hotel_id", "custom-hotel-id")?,
+        access: header(headers, "custom_access_token", "custom-access-token")?,
+        password: header(headers, "custom_password_token", "custom-password-token")?,
+    })
+}
+
+fn authenticate(snap: &Snapshot, c: &Credentials<'_>) -> Option<Arc<HotelFacts>> {
+    let hotel = snap.hotels.get(c.hotel_id)?;
+    hotel
+        .credentials_match(c.access, c.password)
+        .then(|| hotel.clone())
+}
+
+/// Finds the hotel the headers name, re-reading the configuration once if the cache says no.
+async fn authenticated(
+    app: &AppState,
+    c: &Credentials<'_>,
+) -> Result<(Arc<HotelFacts>, Arc<Snapshot>), WebhookError> {
+    let snap = app.cache.snapshot();
+    if let Some(h) = authenticate(&snap, c) {
+        return Ok((h, snap));
+    }
+    match app.cache.refresh_if_changed().await {
+        Ok(Some(fresh)) => authenticate(&fresh, c)
+            .map(|h| (h, fresh))
+            .ok_or(WebhookError::InvalidCreds),
+        Ok(None) => Err(WebhookError::InvalidCreds),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the configuration");
+            Err(WebhookError::Unavailable)
+        }
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn event_name(raw: &str) -> String {
+    raw.chars().take(100).collect()
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/duve",
+    tag = "webhooks",
+    request_body(content = serde_json::Value, description = "A Duve outgoing webhook: {\"accountId\", \"event\", \"resource\"}"),
+    params(
+        ("custom_hotel_id" = String, Header, description = "The hotel's id (also custom-hotel-id)"),
+        ("custom_access_token" = String, Header, description = "The hotel's access token (also custom-access-token)"),
+        ("custom_password_token" = String, Header, description = "The hotel's password token (also custom-password-token)"),
+    ),
+    responses(
+        (status = 201, description = "Tasks created", body = WebhookAnswer),
+        (status = 200, description = "Duplicate, cancelled, recorded or ignored", body = WebhookAnswer),
+        (status = 400, description = "WEB_HUK_INVALID_CREDS or WEB_HUK_HUBOS_REQUEST_FAIL", body = super::error::ErrorBody),
+        (status = 403, description = "WEB_HUK_INVALID_BODY", body = super::error::ErrorBody),
+        (status = 413, description = "WEB_HUK_PAYLOAD_TOO_LARGE", body = super::error::ErrorBody),
+        (status = 503, description = "WEB_HUK_UNAVAILABLE (with Retry-After)", body = super::error::ErrorBody),
+    )
+)]
+pub async fn duve(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let received_at = time::now();
+    let answer = handle(&app, &headers, body, started, received_at).await;
+    let code = match &answer {
+        Ok(outcome) => outcome.code(),
+        Err(e) => e.code(),
+    };
+    app.metrics
+        .webhook(code, started.elapsed().as_micros() as u64);
+    match answer {
+        Ok(outcome) => respond(outcome),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    started: Instant,
+    received_at: jiff::Timestamp,
+) -> Result<Outcome, WebhookError> {
+    let limit = app.config.body_limit;
+    let declared_too_large = content_length(headers).is_some_and(|n| n > limit as u64);
+    let bytes: Option<Bytes> = if declared_too_large {
+        None
+    } else {
+        axum::body::to_bytes(body, limit).await.ok()
+    };
+    let creds = credentials(headers);
+    let Some(bytes) = bytes else {
+        // Row 0 comes first; a hotel whose credentials were right still sees it in its inbound log.
+        if let Some(c) = &creds
+            && let Ok((hotel, _)) = authenticated(app, c).await
+        {
+            let refused = Refused {
+                hotel: hotel.id.clone(),
+                code: "WEB_HUK_PAYLOAD_TOO_LARGE",
+                details: vec![format!("body larger than {limit} bytes")],
+                event: None,
+                received_at,
+                started,
+            };
+            if let Err(e) = app.store.record_refusal(refused).await {
+                tracing::warn!(error = %e, "could not record a refused webhook");
+            }
+        }
+        return Err(WebhookError::TooLarge { limit });
+    };
+    let creds = creds.ok_or(WebhookError::InvalidCreds)?;
+    let (mut hotel, mut snap) = authenticated(app, &creds).await?;
+    let envelope = duve::parse_envelope(&bytes);
+    let event = envelope.as_ref().ok().map(|e| event_name(&e.event));
+    for _ in 0..=STALE_RETRIES {
+        let plan = match &envelope {
+            Ok(env) => intake::classify(env, &bytes, &app.config.fields, &hotel),
+            Err(e) => Plan::Refuse(Refusal::invalid_body(e.to_string())),
+        };
+        let req = IngestRequest {
+            hotel: hotel.clone(),
+            cache_version: snap.version,
+            plan,
+            event: event.clone(),
+            body: bytes.clone(),
+            received_at,
+            started,
+        };
+        match app.store.ingest(req).await {
+            Ok(Ingested::Done(outcome)) => return Ok(outcome),
+            Ok(Ingested::Stale) => {
+                snap = app.cache.refresh(snap.version).await.map_err(|e| {
+                    tracing::error!(error = %e, "cannot reload the configuration");
+                    WebhookError::Unavailable
+                })?;
+                // The credentials are checked again against what the database now says.
+                hotel = authenticate(&snap, &creds).ok_or(WebhookError::InvalidCreds)?;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, hotel = %hotel.id, "webhook not stored");
+                return Err(WebhookError::Unavailable);
+            }
+        }
+    }
+    tracing::error!(hotel = %hotel.id, "configuration kept changing; webhook not stored");
+    Err(WebhookError::Unavailable)
+}
+
+fn respond(outcome: Outcome) -> Response {
+    let (status, answer) = match outcome {
+        Outcome::Created {
+            order_id,
+            tasks,
+            skipped,
+        } => (
+            StatusCode::CREATED,
+            WebhookAnswer {
+                order_id: Some(order_id),
+                tasks: Some(tasks),
+                skipped: Some(skipped),
+                ..WebhookAnswer::status("created")
+            },
+        ),
+        Outcome::Duplicate { order_id, tasks } => (
+            StatusCode::OK,
+            WebhookAnswer {
+                order_id: Some(order_id),
+                tasks: Some(tasks),
+                ..WebhookAnswer::status("duplicate")
+            },
+        ),
+        Outcome::CancelledBeforeArrival => (
+            StatusCode::OK,
+            WebhookAnswer {
+                reason: Some(REASON_CANCELLED_EARLY),
+                tasks: Some(Vec::new()),
+                ..WebhookAnswer::status("cancelled")
+            },
+        ),
+        Outcome::Cancelled { tasks } => (
+            StatusCode::OK,
+            WebhookAnswer {
+                tasks: Some(tasks),
+                ..WebhookAnswer::status("cancelled")
+            },
+        ),
+        Outcome::Recorded => (StatusCode::OK, WebhookAnswer::status("recorded")),
+        Outcome::Ignored { reason } => (
+            StatusCode::OK,
+            WebhookAnswer {
+                reason: Some(reason),
+                ..WebhookAnswer::status("ignored")
+            },
+        ),
+        Outcome::Refused(r) => return WebhookError::Refused(r).into_response(),
+    };
+    (status, Json(answer)).into_response()
+}

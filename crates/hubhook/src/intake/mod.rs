@@ -1,0 +1,485 @@
+//! Intake: a Duve webhook plus what hubhook knows of the hotel becomes a decision. Pure: no I/O.
+//!
+//! It runs in two steps. [`classify`] needs only the body and the cached hotel facts and runs in the
+//! request handler. [`decide_order`] needs rows that must be read under the same write lock as the
+//! writes that follow (has this order been seen? what does the reservation context say?), so the store
+//! calls it inside its transaction; it still only computes.
+
+use duve::{Envelope, EventKind, FieldMap, OrderData, Quantity, ReservationFacts};
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::domain::{HotelFacts, RoomNumber, Task, time};
+
+/// Why a webhook was refused after authentication (CONTRACT.md section 1, rows 2, 3 and 3b).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    pub details: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    InvalidBody,
+    UnknownRoom,
+    UnknownService,
+}
+
+impl Refusal {
+    pub fn invalid_body(detail: impl Into<String>) -> Self {
+        Self {
+            kind: RefusalKind::InvalidBody,
+            details: vec![detail.into()],
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            RefusalKind::InvalidBody => "WEB_HUK_INVALID_BODY",
+            RefusalKind::UnknownRoom | RefusalKind::UnknownService => "WEB_HUK_HUBOS_REQUEST_FAIL",
+        }
+    }
+
+    pub fn message(&self) -> &'static str {
+        match self.kind {
+            RefusalKind::InvalidBody => {
+                "Please provide the proper Room Number, External Id, and Verified First Name."
+            }
+            RefusalKind::UnknownRoom => "Unknown room",
+            RefusalKind::UnknownService => "Unknown service",
+        }
+    }
+}
+
+/// An ordered item that did not become a task, and why (listed in the 201 confirmation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub reason: String,
+}
+
+/// What the handler can decide alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Order(OrderPlan),
+    Cancel {
+        order_key: String,
+    },
+    Refund {
+        order_key: String,
+        note: String,
+    },
+    /// A known event that makes no task; what it says about the reservation is kept.
+    Record {
+        facts: ReservationFacts,
+    },
+    Ignore {
+        reason: &'static str,
+    },
+    Refuse(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderPlan {
+    /// Idempotency key: the order id, or the SHA-256 of the body when Duve sent none.
+    pub order_key: String,
+    pub data: OrderData,
+}
+
+impl OrderPlan {
+    /// Whether the reservation context may fill what the payload lacks.
+    pub fn needs_context(&self) -> bool {
+        self.data.room_number.is_none() || self.data.first_name.is_none()
+    }
+}
+
+pub const REASON_PAID: &str = "paid orders are not synced";
+pub const REASON_UNKNOWN_EVENT: &str = "unknown event";
+pub const REASON_UNKNOWN_ORDER: &str = "unknown order";
+pub const REASON_CANCELLED_EARLY: &str = "order was cancelled before it arrived";
+
+fn order_key(data_order_id: Option<&str>, body: &[u8]) -> String {
+    match data_order_id {
+        Some(id) => id.to_owned(),
+        None => {
+            let digest = Sha256::digest(body);
+            let mut key = String::with_capacity(71);
+            key.push_str("sha256:");
+            for b in digest {
+                key.push_str(&format!("{b:02x}"));
+            }
+            key
+        }
+    }
+}
+
+/// Step one: the event key decides what kind of work this is.
+pub fn classify(env: &Envelope, body: &[u8], map: &FieldMap, hotel: &HotelFacts) -> Plan {
+    let Some(kind) = env.kind() else {
+        return Plan::Ignore {
+            reason: REASON_UNKNOWN_EVENT,
+        };
+    };
+    match kind {
+        EventKind::OrderCreated => {
+            let data = map.order(&env.resource);
+            let paid = data.charge_amount.is_some_and(|c| c > 0.0);
+            if paid && !hotel.sync_paid_orders {
+                return Plan::Ignore {
+                    reason: REASON_PAID,
+                };
+            }
+            Plan::Order(OrderPlan {
+                order_key: order_key(data.order_id.as_deref(), body),
+                data,
+            })
+        }
+        EventKind::OrderCancelled => match map.order(&env.resource).order_id {
+            Some(id) => Plan::Cancel { order_key: id },
+            None => Plan::Refuse(Refusal::invalid_body(
+                "orderCancelled carries no order id (looked in order.id, order._id)",
+            )),
+        },
+        EventKind::OrderRefunded => {
+            let order = map.order(&env.resource);
+            let total = env
+                .resource
+                .get("order")
+                .and_then(|o| o.get("refundTotal"))
+                .filter(|v| v.is_number() || v.is_string())
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                });
+            let note = match total {
+                Some(t) => format!("order refunded in Duve (refund total {t})"),
+                None => "order refunded in Duve".to_owned(),
+            };
+            match order.order_id {
+                Some(id) => Plan::Refund {
+                    order_key: id,
+                    note,
+                },
+                None => Plan::Record {
+                    facts: map.reservation(&env.resource),
+                },
+            }
+        }
+        _ => Plan::Record {
+            facts: map.reservation(&env.resource),
+        },
+    }
+}
+
+/// A task ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDraft {
+    pub item_key: Option<String>,
+    pub external_id: Option<String>,
+    pub task_name: String,
+    pub room: String,
+    pub guest_name: Option<String>,
+    pub quantity: u32,
+    pub department: Option<String>,
+    pub notes: Option<String>,
+    pub language: Option<String>,
+    pub order_id: Option<String>,
+    pub reservation_id: Option<String>,
+    pub requested_at: Option<Timestamp>,
+    pub due_at: Option<Timestamp>,
+}
+
+impl TaskDraft {
+    /// The task as it will read once written with this id and creation time.
+    pub fn to_task(&self, id: String, created_at: String) -> Task {
+        Task {
+            id,
+            external_id: self.external_id.clone(),
+            task_name: self.task_name.clone(),
+            room: self.room.clone(),
+            guest_name: self.guest_name.clone(),
+            quantity: self.quantity,
+            status: crate::domain::TaskStatus::Open,
+            due_at: self.due_at.map(time::format),
+            created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderDecision {
+    Create {
+        drafts: Vec<TaskDraft>,
+        skipped: Vec<Skipped>,
+    },
+    Refuse(Refusal),
+}
+
+fn guest_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
+    match (first, last) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (Some(f), None) => Some(f.to_owned()),
+        (None, Some(l)) => Some(l.to_owned()),
+        (None, None) => None,
+    }
+}
+
+fn due_at(
+    requested: Option<Timestamp>,
+    sla_minutes: Option<u32>,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    requested.or_else(|| {
+        sla_minutes.and_then(|m| {
+            now.checked_add(SignedDuration::from_mins(i64::from(m)))
+                .ok()
+        })
+    })
+}
+
+/// Step two, inside the store's transaction: fields, context, room and catalog checks, in the
+/// contract's order; then one draft per item that can become a task.
+pub fn decide_order(
+    plan: &OrderPlan,
+    hotel: &HotelFacts,
+    context: Option<&ReservationFacts>,
+    now: Timestamp,
+) -> OrderDecision {
+    let data = &plan.data;
+    let ctx = |f: fn(&ReservationFacts) -> Option<&String>| context.and_then(f).cloned();
+    let room = data
+        .room_number
+        .clone()
+        .or_else(|| ctx(|c| c.room_number.as_ref()));
+    let first = data
+        .first_name
+        .clone()
+        .or_else(|| ctx(|c| c.first_name.as_ref()));
+    let last = data
+        .last_name
+        .clone()
+        .or_else(|| ctx(|c| c.last_name.as_ref()));
+    let language = data
+        .language
+        .clone()
+        .or_else(|| ctx(|c| c.language.as_ref()));
+
+    let mut missing = Vec::new();
+    if room.is_none() {
+        missing.push("no room number in the order or its reservation".to_owned());
+    }
+    if first.is_none() {
+        missing.push("no verified first name in the order or its reservation".to_owned());
+    }
+    if !data.items.iter().any(|i| i.external_id.is_some()) {
+        missing.push("no ordered product or item carries a service external ID".to_owned());
+    }
+    let (Some(room), true) = (room, missing.is_empty()) else {
+        return OrderDecision::Refuse(Refusal {
+            kind: crate::intake::RefusalKind::InvalidBody,
+            details: missing,
+        });
+    };
+
+    let room = match RoomNumber::parse(&room) {
+        Ok(r) if hotel.rooms.contains(r.as_str()) => r,
+        _ => {
+            return OrderDecision::Refuse(Refusal {
+                kind: RefusalKind::UnknownRoom,
+                details: vec![format!(
+                    "room {room:?} is not registered for hotel {}",
+                    hotel.id
+                )],
+            });
+        }
+    };
+
+    let requested = data
+        .delivery_time
+        .as_deref()
+        .and_then(|raw| time::parse_requested(raw, &hotel.timezone, now));
+    let guest = guest_name(first.as_deref(), last.as_deref());
+    let mut drafts = Vec::with_capacity(data.items.len());
+    let mut skipped = Vec::new();
+    let mut bad_quantity = false;
+    for item in &data.items {
+        let skip = |reason: String| Skipped {
+            name: item.name.clone(),
+            external_id: item.external_id.clone(),
+            reason,
+        };
+        let Some(ext) = item.external_id.as_deref() else {
+            skipped.push(skip("no external ID".to_owned()));
+            continue;
+        };
+        let Some(entry) = hotel.catalog.get(ext) else {
+            skipped.push(skip("unknown service".to_owned()));
+            continue;
+        };
+        let quantity = match &item.quantity {
+            Quantity::Valid(q) => *q,
+            Quantity::Invalid(raw) => {
+                bad_quantity = true;
+                skipped.push(skip(format!("invalid quantity {raw}")));
+                continue;
+            }
+        };
+        drafts.push(TaskDraft {
+            item_key: Some(item.key.clone()),
+            external_id: Some(ext.to_owned()),
+            task_name: entry.name.clone(),
+            room: room.as_str().to_owned(),
+            guest_name: guest.clone(),
+            quantity,
+            department: entry.department.clone(),
+            notes: data.notes.clone(),
+            language: language.clone(),
+            order_id: data.order_id.clone(),
+            reservation_id: data.reservation_id.clone(),
+            requested_at: requested,
+            due_at: due_at(requested, entry.sla_minutes, now),
+        });
+    }
+    if drafts.is_empty() {
+        let details = skipped
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} (external ID {}): {}",
+                    s.name.as_deref().unwrap_or("unnamed item"),
+                    s.external_id.as_deref().unwrap_or("none"),
+                    s.reason
+                )
+            })
+            .collect();
+        let kind = if bad_quantity {
+            RefusalKind::InvalidBody
+        } else {
+            RefusalKind::UnknownService
+        };
+        return OrderDecision::Refuse(Refusal { kind, details });
+    }
+    OrderDecision::Create { drafts, skipped }
+}
+
+/// A task a staff member or an integrator creates through the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManualTask {
+    pub room: String,
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub quantity: u32,
+    pub notes: Option<String>,
+    pub due_at: Option<String>,
+}
+
+/// Validates a manual task against the hotel's rooms and catalog, the same rules as a webhook's.
+pub fn manual_task(
+    hotel: &HotelFacts,
+    req: &ManualTask,
+    now: Timestamp,
+) -> Result<TaskDraft, Refusal> {
+    let room = RoomNumber::parse(&req.room)
+        .ok()
+        .filter(|r| hotel.rooms.contains(r.as_str()))
+        .ok_or_else(|| Refusal {
+            kind: RefusalKind::UnknownRoom,
+            details: vec![format!("room {:?} is not registered", req.room)],
+        })?;
+    let entry = match req.external_id.as_deref() {
+        Some(ext) => Some(hotel.catalog.get(ext.trim()).ok_or_else(|| Refusal {
+            kind: RefusalKind::UnknownService,
+            details: vec![format!("external ID {ext:?} is not in the catalog")],
+        })?),
+        None => None,
+    };
+    let name = match (req.name.as_deref().map(str::trim), entry) {
+        (Some(n), _) if !n.is_empty() => n.chars().take(200).collect(),
+        (_, Some(e)) => e.name.clone(),
+        _ => {
+            return Err(Refusal::invalid_body(
+                "a task needs an externalId from the catalog or a name",
+            ));
+        }
+    };
+    if req.quantity == 0 || req.quantity > 10_000 {
+        return Err(Refusal::invalid_body(
+            "quantity must be between 1 and 10000",
+        ));
+    }
+    let requested = match req.due_at.as_deref() {
+        Some(raw) => Some(
+            time::parse_requested(raw, &hotel.timezone, now)
+                .ok_or_else(|| Refusal::invalid_body(format!("dueAt {raw:?} is not a time")))?,
+        ),
+        None => None,
+    };
+    Ok(TaskDraft {
+        item_key: None,
+        external_id: entry.map(|e| e.external_id.clone()),
+        task_name: name,
+        room: room.into_string(),
+        guest_name: None,
+        quantity: req.quantity,
+        department: entry.and_then(|e| e.department.clone()),
+        notes: req.notes.clone(),
+        language: None,
+        order_id: None,
+        reservation_id: None,
+        requested_at: requested,
+        due_at: due_at(requested, entry.and_then(|e| e.sla_minutes), now),
+    })
+}
+
+/// What one webhook came to, once its transaction has committed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Created {
+        order_id: Option<String>,
+        tasks: Vec<Task>,
+        skipped: Vec<Skipped>,
+    },
+    Duplicate {
+        order_id: Option<String>,
+        tasks: Vec<Task>,
+    },
+    CancelledBeforeArrival,
+    Cancelled {
+        tasks: Vec<Task>,
+    },
+    Recorded,
+    Ignored {
+        reason: &'static str,
+    },
+    Refused(Refusal),
+}
+
+impl Outcome {
+    /// The code kept in the inbound log: the contract's error code for a refusal, else the status word.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Outcome::Created { .. } => "created",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::CancelledBeforeArrival | Outcome::Cancelled { .. } => "cancelled",
+            Outcome::Recorded => "recorded",
+            Outcome::Ignored { .. } => "ignored",
+            Outcome::Refused(r) => r.code(),
+        }
+    }
+
+    pub fn task_ids(&self) -> Vec<&str> {
+        match self {
+            Outcome::Created { tasks, .. }
+            | Outcome::Duplicate { tasks, .. }
+            | Outcome::Cancelled { tasks } => tasks.iter().map(|t| t.id.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1191 @@
+//! The SQLite store: one file, WAL, `synchronous=FULL`. Every write goes through one writer thread
+//! that runs whatever queued up meanwhile in one transaction (group commit), each request inside its
+//! own savepoint, and answers the requests only after that transaction has committed.
+
+use std::{
+    collections::HashMap,
+    panic::AssertUnwindSafe,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use duve::ReservationFacts;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    ApiKey, HotelSettings, HotelSummary, InboundEntry, IngestRequest, Ingested, NewHotel, Refused,
+    Room, Snapshot, StatusChange, Store, StoreError, TaskDetail, TaskFilter,
+};
+use crate::{
+    domain::{
+        CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
+        default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
+    },
+    intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
+};
+
+const MIGRATIONS: &[&str] = &[include_str!("schema_sqlite.sql")];
+/// Enough to amortise one fsync over a burst, small enough to keep one batch's latency low.
+const MAX_BATCH: usize = 256;
+const QUEUE: usize = 8192;
+
+/// Writer statistics for `/metrics`.
+pub static WRITER_BATCHES: AtomicU64 = AtomicU64::new(0);
+pub static WRITER_JOBS: AtomicU64 = AtomicU64::new(0);
+
+/// `sqlite://hubhook.db` (relative), `sqlite:///var/lib/hubhook.db` (absolute), `sqlite:hubhook.db`.
+pub fn path_from_url(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = rest.split('?').next().unwrap_or(rest);
+    (!rest.is_empty()).then(|| PathBuf::from(rest))
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
+            _ => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "could not put {} in WAL mode (got {mode})",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::Invalid(format!(
+            "the database is at schema version {current}, newer than this hubhook knows ({known})"
+        )));
+    }
+    for m in &MIGRATIONS[current as usize..] {
+        tx.execute_batch(m)?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer: jobs run inside the batch's transaction; their replies wait for its commit.
+
+trait Job: Send {
+    fn run(self: Box<Self>, conn: &Connection) -> Box<dyn Finish>;
+    fn abort(self: Box<Self>, err: StoreError);
+}
+
+trait Finish: Send {
+    fn ok(&self) -> bool;
+    fn finish(self: Box<Self>, commit: &Result<(), StoreError>);
+}
+
+struct FnJob<F, R> {
+    f: F,
+    reply: oneshot::Sender<Result<R, StoreError>>,
+}
+
+struct Done<R> {
+    result: Result<R, StoreError>,
+    reply: oneshot::Sender<Result<R, StoreError>>,
+}
+
+impl<F, R> Job for FnJob<F, R>
+where
+    F: FnOnce(&Connection) -> Result<R, StoreError> + Send,
+    R: Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Box<dyn Finish> {
+        let this = *self;
+        Box::new(Done {
+            result: (this.f)(conn),
+            reply: this.reply,
+        })
+    }
+
+    fn abort(self: Box<Self>, err: StoreError) {
+        let _ = self.reply.send(Err(err));
+    }
+}
+
+impl<R: Send + 'static> Finish for Done<R> {
+    fn ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    fn finish(self: Box<Self>, commit: &Result<(), StoreError>) {
+        let answer = match (commit, self.result) {
+            (Ok(()), result) => result,
+            // A job that failed was rolled back to its savepoint: its own error says more.
+            (Err(_), Err(own)) => Err(own),
+            (Err(e), Ok(_)) => Err(e.clone()),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+    let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
+            let err = StoreError::Unavailable(e.to_string());
+            tracing::error!(error = %e, "could not start a write transaction");
+            for j in jobs.drain(..) {
+                j.abort(err.clone());
+            }
+            continue;
+        }
+        WRITER_BATCHES.fetch_add(1, Ordering::Relaxed);
+        WRITER_JOBS.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        for job in jobs.drain(..) {
+            let savepoint = exec(&conn, "SAVEPOINT job");
+            if let Err(e) = savepoint {
+                job.abort(StoreError::Unavailable(e.to_string()));
+                continue;
+            }
+            // A panic in a job must not take the writer (and so every later request) down with it;
+            // its reply sender is dropped, which its caller reads as "unavailable".
+            let fin = std::panic::catch_unwind(AssertUnwindSafe(|| job.run(&conn))).ok();
+            if !fin.as_ref().is_some_and(|f| f.ok()) {
+                let _ = exec(&conn, "ROLLBACK TO job");
+            }
+            let _ = exec(&conn, "RELEASE job");
+            done.extend(fin);
+        }
+        let commit = exec(&conn, "COMMIT").map_err(|e| StoreError::Unavailable(e.to_string()));
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, "group commit failed");
+            let _ = exec(&conn, "ROLLBACK");
+        }
+        for f in done.drain(..) {
+            f.finish(&commit);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn take(&self) -> Result<Connection, StoreError> {
+        let pooled = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match pooled {
+            Some(c) => Ok(c),
+            None => connect(&self.path),
+        }
+    }
+
+    fn give(&self, conn: Connection) {
+        if let Ok(mut v) = self.idle.lock()
+            && v.len() < 8
+        {
+            v.push(conn);
+        }
+    }
+}
+
+pub struct SqliteStore {
+    writer: mpsc::Sender<Box<dyn Job>>,
+    readers: Arc<Readers>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = connect(path)?;
+        migrate(&mut conn)?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("hubhook-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
+        Ok(Self {
+            writer: tx,
+            readers: Arc::new(Readers {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the database writer has stopped".into());
+        self.writer
+            .send(Box::new(FnJob { f, reply }))
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let result = f(&conn);
+            readers.give(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database reader failed: {e}")))?
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL, shared by the jobs above.
+
+const TASK_COLS: &str =
+    "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
+
+fn status_from(raw: &str) -> rusqlite::Result<TaskStatus> {
+    TaskStatus::parse(raw).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown task status {raw:?}").into(),
+        )
+    })
+}
+
+fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
+    let status: String = r.get(6)?;
+    Ok(Task {
+        id: r.get(0)?,
+        external_id: r.get(1)?,
+        task_name: r.get(2)?,
+        room: r.get(3)?,
+        guest_name: r.get(4)?,
+        quantity: r.get(5)?,
+        status: status_from(&status)?,
+        due_at: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}
+
+fn config_version(conn: &Connection) -> Result<u64, StoreError> {
+    let v: i64 = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'config_version'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(v as u64)
+}
+
+fn bump_config(conn: &Connection) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "UPDATE meta SET value = value + 1 WHERE key = 'config_version'",
+    )?;
+    Ok(())
+}
+
+fn hotel_exists(conn: &Connection, hotel: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("SELECT 1 FROM hotels WHERE id = ?1")?
+        .query_row([hotel], |_| Ok(()))
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+fn task_by_id(conn: &Connection, hotel: &str, id: &str) -> Result<Option<Task>, StoreError> {
+    let sql = format!("SELECT {TASK_COLS} FROM tasks WHERE hotel_id = ?1 AND id = ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([hotel, id], task_from_row)
+        .optional()?)
+}
+
+fn order_tasks(conn: &Connection, hotel: &str, order_key: &str) -> Result<Vec<Task>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 ORDER BY seq"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([hotel, order_key], task_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn order_state(
+    conn: &Connection,
+    hotel: &str,
+    order_key: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT state FROM orders WHERE hotel_id = ?1 AND order_key = ?2")?
+        .query_row([hotel, order_key], |r| r.get(0))
+        .optional()?)
+}
+
+fn insert_order(
+    conn: &Connection,
+    hotel: &str,
+    order_key: &str,
+    plan_order_id: Option<&str>,
+    reservation_id: Option<&str>,
+    state: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        hotel,
+        order_key,
+        plan_order_id,
+        reservation_id,
+        state,
+        now
+    ])?;
+    Ok(())
+}
+
+fn insert_event(
+    conn: &Connection,
+    task: &str,
+    at: &str,
+    actor: &str,
+    from: Option<TaskStatus>,
+    to: TaskStatus,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        task,
+        at,
+        actor,
+        from.map(TaskStatus::as_str),
+        to.as_str(),
+        note
+    ])?;
+    Ok(())
+}
+
+fn insert_task(
+    conn: &Connection,
+    hotel: &str,
+    order_key: Option<&str>,
+    d: &TaskDraft,
+    actor: &str,
+    now: &str,
+) -> Result<Task, StoreError> {
+    let id = TaskId::generate().into_string();
+    conn.prepare_cached(
+        "INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
+             task_name, room, guest_name, quantity, status, department, notes, language, requested_at,
+             due_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17)",
+    )?
+    .execute(params![
+        id,
+        hotel,
+        order_key,
+        d.item_key,
+        d.order_id,
+        d.reservation_id,
+        d.external_id,
+        d.task_name,
+        d.room,
+        d.guest_name,
+        d.quantity,
+        d.department,
+        d.notes,
+        d.language,
+        d.requested_at.map(time::format),
+        d.due_at.map(time::format),
+        now,
+    ])?;
+    insert_event(conn, &id, now, actor, None, TaskStatus::Open, None)?;
+    Ok(d.to_task(id, now.to_owned()))
+}
+
+fn load_context(
+    conn: &Connection,
+    hotel: &str,
+    reservation: &str,
+) -> Result<Option<ReservationFacts>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT room, first_name, last_name, language, check_in, check_out
+             FROM reservations WHERE hotel_id = ?1 AND reservation_id = ?2",
+        )?
+        .query_row([hotel, reservation], |r| {
+            Ok(ReservationFacts {
+                reservation_id: Some(reservation.to_owned()),
+                room_number: r.get(0)?,
+                first_name: r.get(1)?,
+                last_name: r.get(2)?,
+                language: r.get(3)?,
+                check_in: r.get(4)?,
+                check_out: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Keeps what an event says about a reservation; a field it does not mention keeps its earlier value.
+fn upsert_context(
+    conn: &Connection,
+    hotel: &str,
+    f: &ReservationFacts,
+    now: &str,
+) -> Result<(), StoreError> {
+    let Some(id) = f.reservation_id.as_deref() else {
+        return Ok(());
+    };
+    let says_something = f.room_number.is_some()
+        || f.first_name.is_some()
+        || f.last_name.is_some()
+        || f.language.is_some()
+        || f.check_in.is_some()
+        || f.check_out.is_some();
+    if !says_something {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO reservations (hotel_id, reservation_id, room, first_name, last_name, language,
+             check_in, check_out, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
+             room = coalesce(excluded.room, room),
+             first_name = coalesce(excluded.first_name, first_name),
+             last_name = coalesce(excluded.last_name, last_name),
+             language = coalesce(excluded.language, language),
+             check_in = coalesce(excluded.check_in, check_in),
+             check_out = coalesce(excluded.check_out, check_out),
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        hotel,
+        id,
+        f.room_number,
+        f.first_name,
+        f.last_name,
+        f.language,
+        f.check_in,
+        f.check_out,
+        now
+    ])?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_inbound(
+    conn: &Connection,
+    hotel: &str,
+    received_at: &str,
+    event: Option<&str>,
+    code: &str,
+    details: &[String],
+    task_ids: &[&str],
+    body: &[u8],
+    duration_us: u64,
+) -> Result<(), StoreError> {
+    let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".into());
+    let task_ids = serde_json::to_string(task_ids).unwrap_or_else(|_| "[]".into());
+    conn.prepare_cached(
+        "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        hotel,
+        received_at,
+        event,
+        code,
+        details,
+        task_ids,
+        String::from_utf8_lossy(body),
+        duration_us as i64
+    ])?;
+    Ok(())
+}
+
+fn order_facts(data: &duve::OrderData) -> ReservationFacts {
+    ReservationFacts {
+        reservation_id: data.reservation_id.clone(),
+        room_number: data.room_number.clone(),
+        first_name: data.first_name.clone(),
+        last_name: data.last_name.clone(),
+        language: data.language.clone(),
+        check_in: None,
+        check_out: None,
+    }
+}
+
+fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreError> {
+    if config_version(conn)? != req.cache_version {
+        return Ok(Ingested::Stale);
+    }
+    let hotel = &*req.hotel;
+    let hid = hotel.id.as_str();
+    let now = time::now();
+    let now_s = time::format(now);
+    let outcome = match &req.plan {
+        Plan::Order(plan) => {
+            let key = plan.order_key.as_str();
+            let order_id = plan.data.order_id.clone();
+            let outcome = match order_state(conn, hid, key)?.as_deref() {
+                Some("cancelled") => Outcome::CancelledBeforeArrival,
+                Some(_) => Outcome::Duplicate {
+                    order_id,
+                    tasks: order_tasks(conn, hid, key)?,
+                },
+                None => {
+                    let context = match (&plan.data.reservation_id, plan.needs_context()) {
+                        (Some(r), true) => load_context(conn, hid, r)?,
+                        _ => None,
+                    };
+                    match intake::decide_order(plan, hotel, context.as_ref(), now) {
+                        OrderDecision::Refuse(r) => Outcome::Refused(r),
+                        OrderDecision::Create { drafts, skipped } => {
+                            insert_order(
+                                conn,
+                                hid,
+                                key,
+                                order_id.as_deref(),
+                                plan.data.reservation_id.as_deref(),
+                                "created",
+                                &now_s,
+                            )?;
+                            let tasks = drafts
+                                .iter()
+                                .map(|d| insert_task(conn, hid, Some(key), d, "duve", &now_s))
+                                .collect::<Result<Vec<_>, _>>()?;
+                            Outcome::Created {
+                                order_id,
+                                tasks,
+                                skipped,
+                            }
+                        }
+                    }
+                }
+            };
+            upsert_context(conn, hid, &order_facts(&plan.data), &now_s)?;
+            outcome
+        }
+        Plan::Cancel { order_key } => match order_state(conn, hid, order_key)?.as_deref() {
+            Some("created") => {
+                for task in order_tasks(conn, hid, order_key)? {
+                    if task.status.is_final() {
+                        continue;
+                    }
+                    conn.prepare_cached(
+                        "UPDATE tasks SET status = 'cancelled', updated_at = ?2 WHERE id = ?1",
+                    )?
+                    .execute([&task.id, &now_s])?;
+                    insert_event(
+                        conn,
+                        &task.id,
+                        &now_s,
+                        "duve",
+                        Some(task.status),
+                        TaskStatus::Cancelled,
+                        Some("order cancelled in Duve"),
+                    )?;
+                }
+                Outcome::Cancelled {
+                    tasks: order_tasks(conn, hid, order_key)?,
+                }
+            }
+            Some(_) => Outcome::Ignored {
+                reason: REASON_UNKNOWN_ORDER,
+            },
+            None => {
+                // Remembered, so that a creation delivered after its cancellation makes no task.
+                insert_order(
+                    conn,
+                    hid,
+                    order_key,
+                    Some(order_key),
+                    None,
+                    "cancelled",
+                    &now_s,
+                )?;
+                Outcome::Ignored {
+                    reason: REASON_UNKNOWN_ORDER,
+                }
+            }
+        },
+        Plan::Refund { order_key, note } => {
+            for task in order_tasks(conn, hid, order_key)? {
+                insert_event(
+                    conn,
+                    &task.id,
+                    &now_s,
+                    "duve",
+                    Some(task.status),
+                    task.status,
+                    Some(note),
+                )?;
+            }
+            Outcome::Recorded
+        }
+        Plan::Record { facts } => {
+            upsert_context(conn, hid, facts, &now_s)?;
+            Outcome::Recorded
+        }
+        Plan::Ignore { reason } => Outcome::Ignored { reason },
+        Plan::Refuse(r) => Outcome::Refused(r.clone()),
+    };
+    let details: &[String] = match &outcome {
+        Outcome::Refused(r) => &r.details,
+        _ => &[],
+    };
+    insert_inbound(
+        conn,
+        hid,
+        &time::format(req.received_at),
+        req.event.as_deref(),
+        outcome.code(),
+        details,
+        &outcome.task_ids(),
+        &req.body,
+        req.started.elapsed().as_micros() as u64,
+    )?;
+    Ok(Ingested::Done(outcome))
+}
+
+fn load_snapshot(conn: &Connection) -> Result<Snapshot, StoreError> {
+    exec(conn, "BEGIN")?;
+    let result = (|| {
+        let version = config_version(conn)?;
+        let mut hotels: HashMap<String, HotelFacts> = HashMap::new();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, timezone, sync_paid_orders, access_hash, password_hash FROM hotels",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            let tz: String = r.get(2)?;
+            let access: Vec<u8> = r.get(4)?;
+            let password: Vec<u8> = r.get(5)?;
+            let (Ok(hotel_id), Some(access_hash), Some(password_hash)) = (
+                HotelId::parse(&id),
+                hash_from_slice(&access),
+                hash_from_slice(&password),
+            ) else {
+                tracing::warn!(hotel = %id, "skipping a hotel row that does not parse");
+                continue;
+            };
+            let facts = HotelFacts {
+                id: hotel_id,
+                name: r.get(1)?,
+                timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
+                sync_paid_orders: r.get(3)?,
+                access_hash,
+                password_hash,
+                rooms: Default::default(),
+                catalog: Default::default(),
+            };
+            hotels.insert(id, facts);
+        }
+        let mut stmt = conn.prepare_cached("SELECT hotel_id, number FROM rooms")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let hotel: String = r.get(0)?;
+            if let Some(h) = hotels.get_mut(&hotel) {
+                h.rooms.insert(r.get(1)?);
+            }
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT hotel_id, external_id, name, department, sla_minutes FROM catalog",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let hotel: String = r.get(0)?;
+            if let Some(h) = hotels.get_mut(&hotel) {
+                let entry = CatalogEntry {
+                    external_id: r.get(1)?,
+                    name: r.get(2)?,
+                    department: r.get(3)?,
+                    sla_minutes: r.get(4)?,
+                };
+                h.catalog.insert(entry.external_id.clone(), entry);
+            }
+        }
+        Ok(Snapshot {
+            version,
+            hotels: hotels.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+        })
+    })();
+    let _ = exec(conn, "COMMIT");
+    result
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn config_version(&self) -> Result<u64, StoreError> {
+        self.read(config_version).await
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        self.read(load_snapshot).await
+    }
+
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
+        self.write(move |c| ingest_tx(c, req)).await
+    }
+
+    async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
+        self.write(move |c| {
+            insert_inbound(
+                c,
+                r.hotel.as_str(),
+                &time::format(r.received_at),
+                r.event.as_deref(),
+                r.code,
+                &r.details,
+                &[],
+                b"",
+                r.started.elapsed().as_micros() as u64,
+            )
+        })
+        .await
+    }
+
+    async fn create_hotel(&self, h: NewHotel) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let now = time::format(time::now());
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO hotels (id, name, timezone, access_hash, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+                )?
+                .execute(params![
+                    h.id.as_str(),
+                    h.name,
+                    h.timezone,
+                    &h.access_hash[..],
+                    &h.password_hash[..],
+                    now
+                ])?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "hotel {} already exists",
+                    h.id
+                )));
+            }
+            let mut stmt = c.prepare_cached(
+                "INSERT INTO catalog (hotel_id, external_id, name) VALUES (?1, ?2, ?3)",
+            )?;
+            for e in default_catalog() {
+                stmt.execute(params![h.id.as_str(), e.external_id, e.name])?;
+            }
+            bump_config(c)
+        })
+        .await
+    }
+
+    async fn list_hotels(&self) -> Result<Vec<HotelSummary>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT h.id, h.name, h.timezone, h.sync_paid_orders, h.created_at,
+                        (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id)
+                 FROM hotels h ORDER BY h.created_at, h.id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(HotelSummary {
+                    hotel_id: r.get(0)?,
+                    name: r.get(1)?,
+                    timezone: r.get(2)?,
+                    sync_paid_orders: r.get(3)?,
+                    created_at: r.get(4)?,
+                    rooms: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn set_tokens(
+        &self,
+        hotel: &HotelId,
+        access_hash: [u8; 32],
+        password_hash: [u8; 32],
+    ) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE hotels SET access_hash = ?2, password_hash = ?3 WHERE id = ?1",
+                )?
+                .execute(params![
+                    hotel.as_str(),
+                    &access_hash[..],
+                    &password_hash[..]
+                ])?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_config(c)
+        })
+        .await
+    }
+
+    async fn update_hotel(&self, hotel: &HotelId, s: HotelSettings) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE hotels SET name = coalesce(?2, name), timezone = coalesce(?3, timezone),
+                         sync_paid_orders = coalesce(?4, sync_paid_orders)
+                     WHERE id = ?1",
+                )?
+                .execute(params![hotel.as_str(), s.name, s.timezone, s.sync_paid_orders])?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_config(c)
+        })
+        .await
+    }
+
+    async fn add_rooms(&self, hotel: &HotelId, rooms: Vec<Room>) -> Result<u64, StoreError> {
+        let hotel = hotel.clone();
+        self.write(move |c| {
+            hotel_exists(c, hotel.as_str())?;
+            let mut added = 0;
+            for room in &rooms {
+                let n = c
+                    .prepare_cached(
+                        "INSERT INTO rooms (hotel_id, number, floor) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (hotel_id, number) DO NOTHING",
+                    )?
+                    .execute(params![hotel.as_str(), room.room, room.floor])?;
+                added += n as u64;
+                if n == 0 && room.floor.is_some() {
+                    c.prepare_cached(
+                        "UPDATE rooms SET floor = ?3 WHERE hotel_id = ?1 AND number = ?2",
+                    )?
+                    .execute(params![
+                        hotel.as_str(),
+                        room.room,
+                        room.floor
+                    ])?;
+                }
+            }
+            bump_config(c)?;
+            Ok(added)
+        })
+        .await
+    }
+
+    async fn list_rooms(&self, hotel: &HotelId) -> Result<Vec<Room>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            hotel_exists(c, hotel.as_str())?;
+            let mut stmt = c.prepare_cached(
+                "SELECT number, floor FROM rooms WHERE hotel_id = ?1
+                 ORDER BY length(number), number",
+            )?;
+            let rows = stmt.query_map([hotel.as_str()], |r| {
+                Ok(Room {
+                    room: r.get(0)?,
+                    floor: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn list_catalog(&self, hotel: &HotelId) -> Result<Vec<CatalogEntry>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            hotel_exists(c, hotel.as_str())?;
+            let mut stmt = c.prepare_cached(
+                "SELECT external_id, name, department, sla_minutes FROM catalog WHERE hotel_id = ?1
+                 ORDER BY length(external_id), external_id",
+            )?;
+            let rows = stmt.query_map([hotel.as_str()], |r| {
+                Ok(CatalogEntry {
+                    external_id: r.get(0)?,
+                    name: r.get(1)?,
+                    department: r.get(2)?,
+                    sla_minutes: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn set_catalog(&self, hotel: &HotelId, e: CatalogEntry) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        self.write(move |c| {
+            hotel_exists(c, hotel.as_str())?;
+            c.prepare_cached(
+                "INSERT INTO catalog (hotel_id, external_id, name, department, sla_minutes)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hotel_id, external_id) DO UPDATE SET name = excluded.name,
+                     department = coalesce(excluded.department, department),
+                     sla_minutes = coalesce(excluded.sla_minutes, sla_minutes)",
+            )?
+            .execute(params![
+                hotel.as_str(),
+                e.external_id,
+                e.name,
+                e.department,
+                e.sla_minutes
+            ])?;
+            bump_config(c)
+        })
+        .await
+    }
+
+    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |c| {
+            hotel_exists(c, key.hotel_id.as_str())?;
+            c.prepare_cached(
+                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                key.id,
+                key.hotel_id.as_str(),
+                &hash[..],
+                key.role.as_str(),
+                time::format(time::now())
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        self.read(move |c| {
+            let row: Option<(String, String, String)> = c
+                .prepare_cached("SELECT id, hotel_id, role FROM api_keys WHERE hash = ?1")?
+                .query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            Ok(row.and_then(|(id, hotel, role)| {
+                Some(ApiKey {
+                    id,
+                    hotel_id: HotelId::parse(&hotel).ok()?,
+                    role: Role::parse(&role)?,
+                })
+            }))
+        })
+        .await
+    }
+
+    async fn list_tasks(
+        &self,
+        hotel: &HotelId,
+        f: TaskFilter,
+    ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {TASK_COLS}, seq FROM tasks
+                 WHERE hotel_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR room = ?3)
+                   AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR seq < ?5)
+                 ORDER BY seq DESC LIMIT ?6"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    hotel.as_str(),
+                    f.status.map(TaskStatus::as_str),
+                    f.room,
+                    f.since,
+                    f.cursor,
+                    i64::from(f.limit) + 1
+                ],
+                |r| Ok((task_from_row(r)?, r.get::<_, i64>(9)?)),
+            )?;
+            let mut page: Vec<(Task, i64)> = rows.collect::<Result<_, _>>()?;
+            let next = if page.len() > f.limit as usize {
+                page.truncate(f.limit as usize);
+                page.last().map(|(_, seq)| *seq)
+            } else {
+                None
+            };
+            Ok((page.into_iter().map(|(t, _)| t).collect(), next))
+        })
+        .await
+    }
+
+    async fn task_detail(
+        &self,
+        hotel: &HotelId,
+        id: &str,
+    ) -> Result<Option<TaskDetail>, StoreError> {
+        let hotel = hotel.clone();
+        let id = id.to_owned();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {TASK_COLS}, order_id, reservation_id, department, notes, language,
+                        requested_at, updated_at
+                 FROM tasks WHERE hotel_id = ?1 AND id = ?2"
+            );
+            let detail = c
+                .prepare_cached(&sql)?
+                .query_row([hotel.as_str(), &id], |r| {
+                    Ok(TaskDetail {
+                        task: task_from_row(r)?,
+                        order_id: r.get(9)?,
+                        reservation_id: r.get(10)?,
+                        department: r.get(11)?,
+                        notes: r.get(12)?,
+                        language: r.get(13)?,
+                        requested_at: r.get(14)?,
+                        updated_at: r.get(15)?,
+                        events: Vec::new(),
+                    })
+                })
+                .optional()?;
+            let Some(mut detail) = detail else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare_cached(
+                "SELECT at, actor, from_status, to_status, note FROM task_events
+                 WHERE task_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([&id], |r| {
+                let from: Option<String> = r.get(2)?;
+                let to: String = r.get(3)?;
+                Ok(TaskEvent {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    from: from.as_deref().map(status_from).transpose()?,
+                    to: status_from(&to)?,
+                    note: r.get(4)?,
+                })
+            })?;
+            detail.events = rows.collect::<Result<_, _>>()?;
+            Ok(Some(detail))
+        })
+        .await
+    }
+
+    async fn create_task(
+        &self,
+        hotel: HotelId,
+        cache_version: u64,
+        draft: TaskDraft,
+        actor: String,
+    ) -> Result<Option<Task>, StoreError> {
+        self.write(move |c| {
+            if config_version(c)? != cache_version {
+                return Ok(None);
+            }
+            let now = time::format(time::now());
+            insert_task(c, hotel.as_str(), None, &draft, &actor, &now).map(Some)
+        })
+        .await
+    }
+
+    async fn move_task(&self, ch: StatusChange) -> Result<Task, StoreError> {
+        self.write(move |c| {
+            let hotel = ch.hotel.as_str();
+            let task = task_by_id(c, hotel, &ch.task)?.ok_or(StoreError::NotFound)?;
+            task.status.check_move(ch.to)?;
+            let now = time::format(time::now());
+            c.prepare_cached("UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute([&task.id, ch.to.as_str(), &now])?;
+            insert_event(
+                c,
+                &task.id,
+                &now,
+                &ch.actor,
+                Some(task.status),
+                ch.to,
+                ch.note.as_deref(),
+            )?;
+            Ok(Task {
+                status: ch.to,
+                ..task
+            })
+        })
+        .await
+    }
+
+    async fn list_inbound(
+        &self,
+        hotel: &HotelId,
+        limit: u32,
+    ) -> Result<Vec<InboundEntry>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+                 FROM inbound WHERE hotel_id = ?1 ORDER BY seq DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![hotel.as_str(), limit], |r| {
+                let details: String = r.get(4)?;
+                let task_ids: String = r.get(5)?;
+                let micros: i64 = r.get(6)?;
+                Ok(InboundEntry {
+                    id: r.get(0)?,
+                    received_at: r.get(1)?,
+                    event: r.get(2)?,
+                    code: r.get(3)?,
+                    details: serde_json::from_str(&details).unwrap_or_default(),
+                    task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
+                    duration_ms: micros as f64 / 1000.0,
+                    body: r.get(7)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
