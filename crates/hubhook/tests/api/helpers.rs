@@ -1,0 +1,230 @@
+//! `spawn_app()` and typed request helpers shared by every test module.
+
+#![allow(dead_code)]
+
+use std::{path::PathBuf, process::Command, sync::Arc};
+
+use hubhook::{
+    Application,
+    config::Config,
+    domain::{
+        HotelId, Role,
+        secret::{hash_token, new_token},
+    },
+    store::{ApiKey, NewHotel, Room, Store},
+};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub db_path: PathBuf,
+    pub dir: Arc<TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hotel {
+    pub id: String,
+    pub access: String,
+    pub password: String,
+}
+
+pub fn database_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+/// The service on a random port with a fresh SQLite file in its own temporary directory.
+pub async fn spawn_app() -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    spawn_app_in(dir, |_| {}).await
+}
+
+/// The service on a database directory that may already hold data (restart tests), with the
+/// configuration adjusted by `tweak` (body limit, field mapping, ...).
+pub async fn spawn_app_in(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let db_path = dir.path().join("hubhook.db");
+    let mut config = Config::for_database(database_url(&db_path));
+    tweak(&mut config);
+    let store = hubhook::store::open(&config.database_url)
+        .await
+        .expect("open store");
+    let app = Application::with_store(config, store.clone())
+        .await
+        .expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        store,
+        db_path,
+        dir,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully (in-flight requests finish) and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn database_url(&self) -> String {
+        database_url(&self.db_path)
+    }
+
+    /// Creates a hotel (rooms 101 and 102, default catalog) the way `hubhook hotel create` does.
+    pub async fn create_hotel(&self, id: &str) -> Hotel {
+        let hotel_id = HotelId::parse(id).expect("hotel id");
+        let access = new_token("hhat_");
+        let password = new_token("hhpt_");
+        self.store
+            .create_hotel(NewHotel {
+                id: hotel_id.clone(),
+                name: format!("Hotel {id}"),
+                timezone: "UTC".into(),
+                access_hash: hash_token(&access),
+                password_hash: hash_token(&password),
+            })
+            .await
+            .expect("create hotel");
+        let rooms = ["101", "102"]
+            .iter()
+            .map(|r| Room {
+                room: (*r).into(),
+                floor: Some("1".into()),
+            })
+            .collect();
+        self.store.add_rooms(&hotel_id, rooms).await.expect("rooms");
+        Hotel {
+            id: id.into(),
+            access,
+            password,
+        }
+    }
+
+    pub async fn api_key(&self, hotel: &Hotel, role: Role) -> String {
+        let key = new_token("hhk_");
+        self.store
+            .create_api_key(
+                ApiKey {
+                    id: format!("key_{}", &key[4..12]),
+                    hotel_id: HotelId::parse(&hotel.id).expect("hotel id"),
+                    role,
+                },
+                hash_token(&key),
+            )
+            .await
+            .expect("api key");
+        key
+    }
+
+    /// POSTs raw bytes to `/webhooks/duve` with the hotel's three headers (underscore form).
+    pub async fn post_webhook(&self, hotel: &Hotel, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url("/webhooks/duve"))
+            .header("content-type", "application/json")
+            .header("custom_hotel_id", &hotel.id)
+            .header("custom_access_token", &hotel.access)
+            .header("custom_password_token", &hotel.password)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// POSTs a JSON webhook and returns the status and the parsed answer.
+    pub async fn webhook(&self, hotel: &Hotel, body: &Value) -> (u16, Value) {
+        let res = self.post_webhook(hotel, body.to_string()).await;
+        json_of(res).await
+    }
+
+    pub async fn get_api(&self, key: &str, path: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request");
+        json_of(res).await
+    }
+
+    pub async fn post_api(&self, key: &str, path: &str, body: &Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        json_of(res).await
+    }
+
+    /// The real `hubhook` binary, pointed at this app's database, run in its directory.
+    pub fn cli(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubhook"));
+        cmd.env("HUBHOOK_DATABASE_URL", self.database_url())
+            .env_remove("HUBHOOK_CONFIG")
+            .current_dir(self.dir.path());
+        cmd
+    }
+}
+
+pub async fn json_of(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+/// A fixture payload from `crates/duve/tests/fixtures/`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../duve/tests/fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+pub fn fixture_json(name: &str) -> Value {
+    serde_json::from_slice(&fixture(name)).expect("fixture is JSON")
+}
+
+/// An `orderCreated` for room 101 with one product per external ID, each quantity 1.
+pub fn order(order_id: &str, room: &str, external_ids: &[&str]) -> Value {
+    let products: Vec<Value> = external_ids
+        .iter()
+        .map(|e| serde_json::json!({"name": format!("Service {e}"), "externalId": e, "quantity": 1}))
+        .collect();
+    serde_json::json!({
+        "accountId": "acc",
+        "event": "orderCreated",
+        "resource": {
+            "id": "res-1",
+            "verifiedFirstName": "Bobby",
+            "verifiedLastName": "Smith",
+            "roomNumber": room,
+            "order": {"id": order_id, "status": 0, "chargeAmount": 0, "products": products}
+        }
+    })
+}

@@ -1,0 +1,1 @@
+//! Tests: webhook_auth.
