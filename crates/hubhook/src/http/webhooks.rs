@@ -168,7 +168,10 @@ async fn handle(
     let creds = credentials(headers);
     let Some(bytes) = bytes else {
         // Row 0 comes first; a hotel whose credentials were right still sees it in its inbound log.
+        // No write checks this against a stale snapshot, so reload a changed configuration first:
+        // otherwise tokens rotated a moment ago would still get a refusal into the hotel's log.
         if let Some(c) = &creds
+            && app.cache.refresh_if_changed().await.is_ok()
             && let Ok((hotel, _)) = authenticated(app, c).await
         {
             let refused = Refused {
