@@ -97,6 +97,9 @@ impl OrderPlan {
     }
 }
 
+/// A bound on the work one webhook can cause; further items are listed as skipped.
+pub const MAX_TASKS_PER_ORDER: usize = 100;
+
 pub const REASON_PAID: &str = "paid orders are not synced";
 pub const REASON_UNKNOWN_EVENT: &str = "unknown event";
 pub const REASON_UNKNOWN_ORDER: &str = "unknown order";
@@ -316,6 +319,10 @@ pub fn decide_order(
             skipped.push(skip("no external ID".to_owned()));
             continue;
         };
+        if drafts.len() == MAX_TASKS_PER_ORDER {
+            skipped.push(skip("too many items in one order".to_owned()));
+            continue;
+        }
         let Some(entry) = hotel.catalog.get(ext) else {
             skipped.push(skip("unknown service".to_owned()));
             continue;

@@ -223,12 +223,12 @@ proptest! {
         let mut h = hotel();
         h.sync_paid_orders = true;
         let body = serde_json::json!({"event": event, "resource": resource}).to_string();
-        if let Ok(env) = parse_envelope(body.as_bytes()) {
-            if let Plan::Order(p) = classify(&env, body.as_bytes(), &FieldMap::default(), &h) {
-                let ctx = FieldMap::default().reservation(&env.resource);
-                let _ = decide_order(&p, &h, Some(&ctx), jiff::Timestamp::now());
-                let _ = decide_order(&p, &h, None, jiff::Timestamp::now());
-            }
+        if let Ok(env) = parse_envelope(body.as_bytes())
+            && let Plan::Order(p) = classify(&env, body.as_bytes(), &FieldMap::default(), &h)
+        {
+            let ctx = FieldMap::default().reservation(&env.resource);
+            let _ = decide_order(&p, &h, Some(&ctx), jiff::Timestamp::now());
+            let _ = decide_order(&p, &h, None, jiff::Timestamp::now());
         }
     }
 
@@ -238,4 +238,22 @@ proptest! {
             let _ = classify(&env, &body, &FieldMap::default(), &hotel());
         }
     }
+}
+
+#[test]
+fn one_order_makes_at_most_the_bounded_number_of_tasks() {
+    let h = hotel();
+    let products: Vec<String> = (0..150)
+        .map(|_| r#"{"externalId":"4"}"#.to_owned())
+        .collect();
+    let json = order(&format!(
+        r#"{{"roomNumber":"101","firstName":"A","order":{{"id":"o","products":[{}]}}}}"#,
+        products.join(",")
+    ));
+    let OrderDecision::Create { drafts, skipped } = decide(&json, &h, None) else {
+        panic!()
+    };
+    assert_eq!(drafts.len(), MAX_TASKS_PER_ORDER);
+    assert_eq!(skipped.len(), 50);
+    assert_eq!(skipped[0].reason, "too many items in one order");
 }

@@ -612,7 +612,11 @@ fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreErr
                     }
                 }
             };
-            upsert_context(conn, hid, &order_facts(&plan.data), &now_s)?;
+            // Only an order the hotel accepted teaches the reservation anything: a refused one
+            // (say, naming a room the hotel lacks) must not spoil later orders.
+            if matches!(outcome, Outcome::Created { .. }) {
+                upsert_context(conn, hid, &order_facts(&plan.data), &now_s)?;
+            }
             outcome
         }
         Plan::Cancel { order_key } => match order_state(conn, hid, order_key)?.as_deref() {
