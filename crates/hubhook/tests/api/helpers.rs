@@ -139,7 +139,11 @@ impl TestApp {
     }
 
     /// POSTs raw bytes to `/webhooks/duve` with the hotel's three headers (underscore form).
-    pub async fn post_webhook(&self, hotel: &Hotel, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    pub async fn post_webhook(
+        &self,
+        hotel: &Hotel,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         self.client
             .post(self.url("/webhooks/duve"))
             .header("content-type", "application/json")
@@ -214,7 +218,9 @@ pub fn fixture_json(name: &str) -> Value {
 pub fn order(order_id: &str, room: &str, external_ids: &[&str]) -> Value {
     let products: Vec<Value> = external_ids
         .iter()
-        .map(|e| serde_json::json!({"name": format!("Service {e}"), "externalId": e, "quantity": 1}))
+        .map(
+            |e| serde_json::json!({"name": format!("Service {e}"), "externalId": e, "quantity": 1}),
+        )
         .collect();
     serde_json::json!({
         "accountId": "acc",
@@ -227,4 +233,90 @@ pub fn order(order_id: &str, room: &str, external_ids: &[&str]) -> Value {
             "order": {"id": order_id, "status": 0, "chargeAmount": 0, "products": products}
         }
     })
+}
+
+/// Sends `request` (a whole raw HTTP/1.1 request, written in one go) to the app over a plain TCP
+/// socket and returns the status and the parsed body. For what `reqwest` cannot send: header names
+/// in mixed case on the wire, chunked bodies, bytes exactly as given. The request should say
+/// `Connection: close`.
+pub async fn raw_http(app: &TestApp, request: Vec<u8>) -> (u16, Value) {
+    let addr = app
+        .address
+        .strip_prefix("http://")
+        .expect("http address")
+        .to_owned();
+    let raw = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .expect("timeout");
+        stream.write_all(&request).expect("write request");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("read response");
+        raw
+    })
+    .await
+    .expect("raw request task");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .expect("a complete HTTP response");
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"));
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let body = if chunked {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+            if n == 0 {
+                break;
+            }
+            out.push_str(&after[..n]);
+            rest = &after[n + 2..];
+        }
+        out
+    } else {
+        body.to_owned()
+    };
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    (status, value)
+}
+
+/// Asserts a contract error answer: the status, and a body with exactly `code`, `message` and
+/// `details` (a list of strings).
+pub fn expect_webhook_error(got: &(u16, Value), status: u16, code: &str, message: &str) {
+    let (s, body) = got;
+    assert_eq!(*s, status, "{body}");
+    let obj = body
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {body}"));
+    let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["code", "details", "message"], "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["message"], message, "{body}");
+    let details = body["details"].as_array().expect("details is a list");
+    assert!(details.iter().all(Value::is_string), "{body}");
+}
+
+/// The hotel's whole inbound log (`GET /api/v1/inbound?limit=500`), newest first.
+pub async fn inbound_log(app: &TestApp, key: &str) -> Vec<Value> {
+    let (status, body) = app.get_api(key, "/api/v1/inbound?limit=500").await;
+    assert_eq!(status, 200, "{body}");
+    body["entries"].as_array().expect("entries").clone()
+}
+
+/// The hotel's tasks (`GET /api/v1/tasks?limit=500`), newest first.
+pub async fn task_list(app: &TestApp, key: &str) -> Vec<Value> {
+    let (status, body) = app.get_api(key, "/api/v1/tasks?limit=500").await;
+    assert_eq!(status, 200, "{body}");
+    body["tasks"].as_array().expect("tasks").clone()
 }
