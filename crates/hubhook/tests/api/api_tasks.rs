@@ -111,9 +111,19 @@ async fn missing_unknown_or_malformed_keys_are_401_with_an_error_body() {
         )
         .await;
     assert_error(status, &body, 401, "UNAUTHORIZED");
-    // The right key works (and only one task exists).
+    // The right key works (and only one task exists), whatever the scheme's case.
     let page = list(&app, &key, "").await;
     assert_eq!(page["tasks"].as_array().unwrap().len(), 1);
+    for scheme in ["bearer", "BEARER"] {
+        let res = app
+            .client
+            .get(app.url("/api/v1/tasks"))
+            .header("authorization", format!("{scheme} {key}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status().as_u16(), 200, "{scheme}");
+    }
 }
 
 #[tokio::test]
