@@ -102,6 +102,8 @@ impl IntoResponse for WebhookError {
 pub enum ApiError {
     #[error("missing or unknown API key")]
     Unauthorized,
+    #[error("this needs a manager key")]
+    Forbidden,
     #[error("not found")]
     NotFound,
     #[error("invalid request: {0}")]
@@ -136,6 +138,12 @@ impl IntoResponse for ApiError {
                 "UNAUTHORIZED",
                 "Missing or unknown API key.".to_owned(),
                 vec!["send Authorization: Bearer <api key>".to_owned()],
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "This needs a manager API key.".to_owned(),
+                vec![],
             ),
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,

@@ -14,11 +14,14 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::{cache::HotelCache, config::Config, store::Store, telemetry::Metrics};
+use crate::{
+    cache::HotelCache, config::Config, outbox::Dispatcher, store::Store, telemetry::Metrics,
+};
 
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod outbound;
 pub mod webhooks;
 
 pub struct AppState {
@@ -39,6 +42,13 @@ pub struct AppState {
         api::create_task,
         api::move_task,
         api::inbound,
+        outbound::list_webhooks,
+        outbound::create_webhook,
+        outbound::remove_webhook,
+        outbound::rotate_webhook_secret,
+        outbound::list_deliveries,
+        outbound::delivery,
+        outbound::replay_delivery,
         healthz,
         readyz,
         metrics,
@@ -52,6 +62,18 @@ pub struct AppState {
         crate::store::InboundEntry,
         error::ErrorBody,
         webhooks::WebhookAnswer,
+        crate::outbox::SubscriptionRequest,
+        crate::outbox::EventType,
+        crate::outbox::SubscriptionKind,
+        crate::outbox::DeliveryStatus,
+        crate::store::Subscription,
+        crate::store::Header,
+        crate::store::Delivery,
+        crate::store::Attempt,
+        outbound::SubscriptionCreated,
+        outbound::SubscriptionList,
+        outbound::SecretRotated,
+        outbound::DeliveryList,
     )),
     modifiers(&BearerAuth)
 )]
@@ -127,6 +149,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tasks/{id}", get(api::task_detail))
         .route("/api/v1/tasks/{id}/status", post(api::move_task))
         .route("/api/v1/inbound", get(api::inbound))
+        .route(
+            "/api/v1/webhooks",
+            get(outbound::list_webhooks).post(outbound::create_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            axum::routing::delete(outbound::remove_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/rotate-secret",
+            post(outbound::rotate_webhook_secret),
+        )
+        .route("/api/v1/deliveries", get(outbound::list_deliveries))
+        .route("/api/v1/deliveries/{id}", get(outbound::delivery))
+        .route(
+            "/api/v1/deliveries/{id}/replay",
+            post(outbound::replay_delivery),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -170,14 +210,23 @@ impl Application {
         self.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish (their writes commit).
+    /// Serves (and delivers the outbox) until `shutdown` resolves, then lets in-flight requests
+    /// finish (their writes commit) and the dispatcher record the attempts it has in flight.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let dispatcher =
+            Dispatcher::new(self.state.store.clone(), self.state.config.outbox.clone())
+                .map_err(std::io::Error::other)?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let outbox = tokio::spawn(dispatcher.run(stopped));
         let app = router(self.state);
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop.send(true);
+        let _ = outbox.await;
+        served
     }
 }

@@ -15,6 +15,7 @@ use std::{
 
 use async_trait::async_trait;
 use duve::ReservationFacts;
+use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,15 +23,22 @@ use super::{
     ApiKey, HotelSettings, HotelSummary, InboundEntry, IngestRequest, Ingested, NewHotel, Refused,
     Room, Snapshot, StatusChange, Store, StoreError, TaskDetail, TaskFilter,
 };
+use super::{
+    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, Subscription, sqlite_outbox as outbox,
+};
 use crate::{
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
         default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
     },
     intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
+    outbox::{DeliveryStatus, EventType},
 };
 
-const MIGRATIONS: &[&str] = &[include_str!("schema_sqlite.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_sqlite.sql"),
+    include_str!("schema_sqlite_2_outbox.sql"),
+];
 /// Enough to amortise one fsync over a burst, small enough to keep one batch's latency low.
 const MAX_BATCH: usize = 256;
 const QUEUE: usize = 8192;
@@ -248,6 +256,7 @@ impl Readers {
 pub struct SqliteStore {
     /// The checkpointer runs while this lives.
     _alive: Arc<()>,
+    outbox: Arc<tokio::sync::Notify>,
     writer: mpsc::Sender<Box<dyn Job>>,
     readers: Arc<Readers>,
 }
@@ -275,12 +284,20 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
         Ok(Self {
             _alive: alive,
+            outbox: Arc::new(tokio::sync::Notify::new()),
             writer: tx,
             readers: Arc::new(Readers {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// Wakes the dispatcher after a commit that queued deliveries.
+    fn queued(&self, n: usize) {
+        if n > 0 {
+            self.outbox.notify_one();
+        }
     }
 
     async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
@@ -316,6 +333,14 @@ impl SqliteStore {
 
 // ---------------------------------------------------------------------------------------------
 // SQL, shared by the jobs above.
+
+/// Runs `f` with the scope an owned hotel id (moved into a job) describes.
+fn with_scope<R>(hotel: &Option<String>, f: impl FnOnce(Scope<'_>) -> R) -> R {
+    match hotel {
+        Some(h) => f(Scope::Hotel(h)),
+        None => f(Scope::Any),
+    }
+}
 
 const TASK_COLS: &str =
     "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
@@ -594,10 +619,12 @@ fn order_facts(data: &duve::OrderData) -> ReservationFacts {
     }
 }
 
-fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreError> {
+/// The webhook's transaction; also returns how many outbound deliveries it queued.
+fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<(Ingested, usize), StoreError> {
     if config_version(conn)? != req.cache_version {
-        return Ok(Ingested::Stale);
+        return Ok((Ingested::Stale, 0));
     }
+    let mut queued = 0;
     let hotel = &*req.hotel;
     let hid = hotel.id.as_str();
     let now = time::now();
@@ -633,6 +660,10 @@ fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreErr
                                 .iter()
                                 .map(|d| insert_task(conn, hid, Some(key), d, "duve", &now_s))
                                 .collect::<Result<Vec<_>, _>>()?;
+                            for t in &tasks {
+                                queued +=
+                                    outbox::enqueue(conn, hid, t, &[EventType::Created], &now_s)?;
+                            }
                             Outcome::Created {
                                 order_id,
                                 tasks,
@@ -667,6 +698,17 @@ fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreErr
                         Some(task.status),
                         TaskStatus::Cancelled,
                         Some("order cancelled in Duve"),
+                    )?;
+                    let cancelled = Task {
+                        status: TaskStatus::Cancelled,
+                        ..task
+                    };
+                    queued += outbox::enqueue(
+                        conn,
+                        hid,
+                        &cancelled,
+                        EventType::for_move(TaskStatus::Cancelled),
+                        &now_s,
                     )?;
                 }
                 Outcome::Cancelled {
@@ -728,7 +770,7 @@ fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreErr
         &req.body,
         req.started.elapsed().as_micros() as u64,
     )?;
-    Ok(Ingested::Done(outcome))
+    Ok((Ingested::Done(outcome), queued))
 }
 
 fn load_snapshot(conn: &Connection) -> Result<Snapshot, StoreError> {
@@ -814,7 +856,9 @@ impl Store for SqliteStore {
     }
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
-        self.write(move |c| ingest_tx(c, req)).await
+        let (ingested, queued) = self.write(move |c| ingest_tx(c, req)).await?;
+        self.queued(queued);
+        Ok(ingested)
     }
 
     async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
@@ -1157,14 +1201,20 @@ impl Store for SqliteStore {
         draft: TaskDraft,
         actor: String,
     ) -> Result<Option<Task>, StoreError> {
-        self.write(move |c| {
-            if config_version(c)? != cache_version {
-                return Ok(None);
-            }
-            let now = time::format(time::now());
-            insert_task(c, hotel.as_str(), None, &draft, &actor, &now).map(Some)
-        })
-        .await
+        let (task, queued) = self
+            .write(move |c| {
+                if config_version(c)? != cache_version {
+                    return Ok((None, 0));
+                }
+                let now = time::format(time::now());
+                let task = insert_task(c, hotel.as_str(), None, &draft, &actor, &now)?;
+                let queued =
+                    outbox::enqueue(c, hotel.as_str(), &task, &[EventType::Created], &now)?;
+                Ok((Some(task), queued))
+            })
+            .await?;
+        self.queued(queued);
+        Ok(task)
     }
 
     async fn move_task(&self, ch: StatusChange) -> Result<Task, StoreError> {
@@ -1184,12 +1234,18 @@ impl Store for SqliteStore {
                 ch.to,
                 ch.note.as_deref(),
             )?;
-            Ok(Task {
+            let task = Task {
                 status: ch.to,
                 ..task
-            })
+            };
+            let queued = outbox::enqueue(c, hotel, &task, EventType::for_move(ch.to), &now)?;
+            Ok((task, queued))
         })
         .await
+        .map(|(task, queued)| {
+            self.queued(queued);
+            task
+        })
     }
 
     async fn list_inbound(
@@ -1221,5 +1277,115 @@ impl Store for SqliteStore {
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
+    }
+
+    fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
+    }
+
+    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+        self.write(move |c| {
+            hotel_exists(c, sub.hotel.as_str())?;
+            let now = time::format(time::now());
+            outbox::insert_subscription(c, &sub, &outbox::new_subscription_id(), &now)
+        })
+        .await
+    }
+
+    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        self.read(move |c| with_scope(&hotel, |s| outbox::list_subscriptions(c, s)))
+            .await
+    }
+
+    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        self.write(move |c| {
+            let now = time::format(time::now());
+            with_scope(&hotel, |s| outbox::remove_subscription(c, s, &id, &now))
+        })
+        .await
+    }
+
+    async fn rotate_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        secret: String,
+        keep_old_until: Timestamp,
+    ) -> Result<Subscription, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        self.write(move |c| {
+            let until = time::format(keep_old_until);
+            with_scope(&hotel, |s| {
+                outbox::rotate_secret(c, s, &id, &secret, &until)
+            })
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.write(move |c| {
+            let now = time::now();
+            let until = now
+                .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
+                .unwrap_or(now);
+            outbox::claim(c, &time::format(now), &time::format(until), limit)
+        })
+        .await
+    }
+
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        self.write(move |c| outbox::record(c, &attempt)).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: Scope<'_>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        self.read(move |c| with_scope(&hotel, |s| outbox::list_deliveries(c, s, status, limit)))
+            .await
+    }
+
+    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        self.read(move |c| with_scope(&hotel, |s| outbox::delivery(c, s, &id)))
+            .await
+    }
+
+    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        let d = self
+            .write(move |c| {
+                let now = time::format(time::now());
+                with_scope(&hotel, |s| outbox::replay(c, s, &id, &now))
+            })
+            .await?;
+        self.queued(1);
+        Ok(d)
+    }
+
+    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError> {
+        let (n, queued) = self
+            .write(move |c| outbox::raise_overdue(c, &time::format(time::now()), limit))
+            .await?;
+        self.queued(queued);
+        Ok(n)
+    }
+
+    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError> {
+        let next = self.read(outbox::next_work).await?;
+        Ok(next.and_then(|t| time::parse_instant(&t)))
     }
 }

@@ -7,6 +7,8 @@ mod cli;
 mod fixtures;
 mod helpers;
 mod ops;
+mod outbox;
+mod receiver;
 mod restart;
 mod webhook_auth;
 mod webhook_events;
