@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub body_limit: Option<usize>,
     pub log_format: Option<String>,
+    /// Mark the session cookie `Secure` (set when hubhook is reached over HTTPS through a proxy).
+    pub secure_cookies: Option<bool>,
     /// Extra JSON paths per Duve field, tried before the defaults (see docs/duve-mapping.md).
     #[serde(default)]
     pub mapping: std::collections::BTreeMap<String, Vec<String>>,
@@ -90,6 +92,8 @@ pub struct Config {
     pub body_limit: usize,
     pub log_format: LogFormat,
     pub fields: FieldMap,
+    /// Session cookies carry `Secure` (also set per request when `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
 }
 
 impl Config {
@@ -101,6 +105,7 @@ impl Config {
             body_limit: DEFAULT_BODY_LIMIT,
             log_format: LogFormat::Text,
             fields: FieldMap::default(),
+            secure_cookies: false,
         }
     }
 
@@ -145,6 +150,7 @@ impl Config {
             body_limit,
             log_format,
             fields: file.field_map()?,
+            secure_cookies: file.secure_cookies.unwrap_or(false),
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod hotel;
 pub mod rooms;
 pub mod send;
 pub mod serve;
+pub mod user;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,6 +58,9 @@ pub enum Command {
     Apikey(apikey::ApikeyCommand),
     /// Send a Duve-shaped webhook (for tests and demos)
     Send(send::SendArgs),
+    /// Accounts for the web pages
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 /// What every command gets: where its output goes and how to reach the database.
@@ -121,5 +125,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(cmd) => catalog::run(&ctx, cmd).await,
         Command::Apikey(cmd) => apikey::run(&ctx, cmd).await,
         Command::Send(args) => send::run(&ctx, args).await,
+        Command::User(cmd) => user::run(&ctx, cmd).await,
     }
 }

@@ -16,16 +16,20 @@ pub struct ServeArgs {
     /// text or json
     #[arg(long, env = "HUBHOOK_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Mark session cookies Secure (hubhook is reached over HTTPS through a proxy)
+    #[arg(long, env = "HUBHOOK_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::resolve(
+    let mut config = Config::resolve(
         args.listen,
         Some(ctx.database_url().to_owned()),
         args.body_limit,
         args.log_format,
         &ctx.file,
     )?;
+    config.secure_cookies |= args.secure_cookies;
     telemetry::init_logging(config.log_format);
     let database = config.database_url.clone();
     let app = Application::build(config).await?;

@@ -19,6 +19,7 @@ use crate::{cache::HotelCache, config::Config, store::Store, telemetry::Metrics}
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod ui;
 pub mod webhooks;
 
 pub struct AppState {
@@ -26,6 +27,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub cache: HotelCache,
     pub metrics: Metrics,
+    /// The web pages' in-memory state (login rate limits, live streams).
+    pub ui: ui::UiState,
     openapi: String,
 }
 
@@ -131,6 +134,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
+        .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -157,6 +161,7 @@ impl Application {
             store,
             cache,
             metrics: Metrics::default(),
+            ui: ui::UiState::default(),
             openapi,
         });
         Ok(Self { listener, state })
@@ -175,9 +180,19 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let state = self.state.clone();
         let app = router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // Live board streams never end on their own: end them when shutdown begins, or the
+        // graceful shutdown would wait for them forever.
+        let shutdown = async move {
+            shutdown.await;
+            state.ui.close_streams();
+        };
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
