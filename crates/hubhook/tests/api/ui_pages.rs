@@ -717,11 +717,41 @@ async fn task_page_and_dashboard_show_history_origin_and_figures() {
     ] {
         assert!(page.body.contains(needle), "{needle}: {}", page.body);
     }
+
+    // A request for a time already past is overdue: highlighted on the board, counted on the dashboard.
+    let mut late = order("o-78", "102", &["6"]);
+    late["resource"]["order"]["deliveryTime"] = json!("2020-01-01T10:00:00Z");
+    let (s, body) = app.webhook(&hotel, &late).await;
+    assert_eq!(s, 201, "{body}");
+    let late_id = body["tasks"][0]["id"].as_str().unwrap().to_owned();
+    let board = ana.get("/board").await;
+    let card = board
+        .body
+        .find(&format!(r#"data-task-id="{late_id}""#))
+        .expect("the late card");
+    let tag_start = board.body[..card].rfind("<article").unwrap();
+    assert!(
+        board.body[tag_start..card].contains(r#"class="card overdue""#),
+        "{}",
+        board.body
+    );
+    assert!(
+        board.body.contains("Overdue (due 1 Jan 10:00)"),
+        "{}",
+        board.body
+    );
+    assert!(board.body.contains("1 overdue"), "{}", board.body);
+
     let dash = ana.get("/dashboard").await;
     assert_eq!(dash.status, 200);
     assert!(dash.body.contains("<svg"), "{}", dash.body);
-    assert!(dash.body.contains(r#"id="stat-today">2<"#), "{}", dash.body);
-    assert!(dash.body.contains(r#"id="stat-open">1<"#), "{}", dash.body);
+    assert!(dash.body.contains(r#"id="stat-today">3<"#), "{}", dash.body);
+    assert!(dash.body.contains(r#"id="stat-open">2<"#), "{}", dash.body);
+    assert!(
+        dash.body.contains(r#"id="stat-overdue">1<"#),
+        "{}",
+        dash.body
+    );
     assert!(
         dash.body.contains("Serve towels"),
         "time to done per type: {}",

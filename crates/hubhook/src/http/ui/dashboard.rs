@@ -86,6 +86,15 @@ fn hour_chart(hours: &[u32; 24]) -> Markup {
     }
 }
 
+/// `<1 min` for what took seconds, else whole minutes.
+fn minutes(m: f64) -> String {
+    if m < 1.0 {
+        "<1 min".to_owned()
+    } else {
+        format!("{m:.0} min")
+    }
+}
+
 fn timing_chart(rows: &BTreeMap<String, (f64, f64, usize)>) -> Markup {
     let max = rows
         .values()
@@ -101,16 +110,16 @@ fn timing_chart(rows: &BTreeMap<String, (f64, f64, usize)>) -> Markup {
                 @let y = row_h * i as f64 + 4.0;
                 text x="0" y=(y + 18.0) font-size="12" fill="#222" { (name) }
                 rect x=(label_w) y=(y) width=(p90 * scale) height="12" fill="#9bb8d8" {
-                    title { (format!("p90 {p90:.0} min")) }
+                    title { "p90 " (minutes(*p90)) }
                 }
                 rect x=(label_w) y=(y + 14.0) width=(median * scale) height="12" fill="#1f5fa8" {
-                    title { (format!("median {median:.0} min")) }
+                    title { "median " (minutes(*median)) }
                 }
                 text x=(label_w + p90 * scale + 4.0) y=(y + 11.0) font-size="11" fill="#333" {
-                    (format!("p90 {p90:.0} min"))
+                    "p90 " (minutes(*p90))
                 }
                 text x=(label_w + median * scale + 4.0) y=(y + 25.0) font-size="11" fill="#333" {
-                    (format!("median {median:.0} min (n={count})"))
+                    "median " (minutes(*median)) " (n=" (count) ")"
                 }
             }
         }
