@@ -816,23 +816,22 @@ impl Store for SqliteStore {
     }
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
-        let hotel = req.hotel.id.clone();
+        let hotel = req.hotel.clone();
         let done = self.write(move |c| ingest_tx(c, req)).await?;
-        // `write` answers only after the commit: what is published here is durable.
-        if let Ingested::Done(outcome) = &done {
-            let changes: Vec<TaskChange> = match outcome {
-                Outcome::Created { tasks, .. } => tasks
-                    .iter()
-                    .map(|t| change(&hotel, t, ChangeKind::Created))
-                    .collect(),
-                Outcome::Cancelled { tasks } => tasks
+        // `write` answers only after the commit: what is published here is durable. Publishing
+        // costs nothing (no allocation) while no board is listening.
+        let id = &hotel.id;
+        match &done {
+            Ingested::Done(Outcome::Created { tasks, .. }) => self
+                .events
+                .publish(tasks.iter().map(|t| change(id, t, ChangeKind::Created))),
+            Ingested::Done(Outcome::Cancelled { tasks }) => self.events.publish(
+                tasks
                     .iter()
                     .filter(|t| t.status == TaskStatus::Cancelled)
-                    .map(|t| change(&hotel, t, ChangeKind::StatusChanged))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            self.events.publish(changes);
+                    .map(|t| change(id, t, ChangeKind::StatusChanged)),
+            ),
+            _ => {}
         }
         Ok(done)
     }
