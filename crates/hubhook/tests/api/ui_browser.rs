@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, ClientBuilder, Locator, key::Key};
 use hubhook::domain::Role;
 use serde_json::json;
 
@@ -319,7 +319,7 @@ async fn a_duve_task_appears_live_and_is_finished_with_one_tap() {
 }
 
 #[tokio::test]
-async fn staff_are_refused_the_manager_pages_in_the_browser() {
+async fn staff_are_refused_the_manager_pages_and_work_the_board_by_keyboard() {
     let _one = ONE_BROWSER.lock().await;
     let app = spawn_app().await;
     let hotel = app.create_hotel("h1").await;
@@ -361,6 +361,48 @@ async fn staff_are_refused_the_manager_pages_in_the_browser() {
         .await
         .expect("script");
     assert_eq!(forms, json!(0), "no settings form shown");
+
+    // The board is usable from the keyboard alone: Tab reaches the card's buttons, Enter presses.
+    let (s, body) = app.webhook(&hotel, &order("k-1", "101", &["4"])).await;
+    assert_eq!(s, 201, "{body}");
+    let id = body["tasks"][0]["id"].as_str().unwrap().to_owned();
+    browser
+        .client
+        .goto(&app.url("/board"))
+        .await
+        .expect("board");
+    browser.wait_live(10).await;
+    let mut reached = None;
+    for _ in 0..40 {
+        browser
+            .client
+            .active_element()
+            .await
+            .expect("focus")
+            .send_keys(&Key::Tab.to_string())
+            .await
+            .expect("tab");
+        let focused = browser.client.active_element().await.expect("focus");
+        if let Ok(Some(action)) = focused.attr("data-action").await {
+            reached = Some((action, focused));
+            break;
+        }
+    }
+    let (action, button) = reached.expect("Tab never reached a card's button");
+    assert_eq!(action, "accept", "the first action of an open card");
+    button
+        .send_keys(&Key::Enter.to_string())
+        .await
+        .expect("enter");
+    let card = format!(r#"[data-task-id="{id}"]"#);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while browser.attr_of(&card, "data-status").await.as_deref() != Some("accepted") {
+        assert!(
+            Instant::now() < deadline,
+            "Enter on Accept did not accept the task"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     browser.close().await;
     app.stop().await;
 }
