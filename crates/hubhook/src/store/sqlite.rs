@@ -1464,13 +1464,15 @@ impl Store for SqliteStore {
         task_id: &str,
     ) -> Result<Option<InboundEntry>, StoreError> {
         let hotel = hotel.clone();
-        // Task ids are UUIDs (checked by the caller), so the pattern holds no LIKE wildcard.
+        // Task ids are UUIDs (checked by the caller), so the pattern holds no LIKE wildcard. The
+        // log has no index on task ids: the scan runs newest first, so the recent tasks people open
+        // cost a short scan; an old task's page reads the hotel's log back to it.
         let pattern = format!("%\"{task_id}\"%");
         self.read(move |c| {
             Ok(c.prepare_cached(
                 "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
                  FROM inbound WHERE hotel_id = ?1 AND code = 'created' AND task_ids LIKE ?2
-                 ORDER BY seq LIMIT 1",
+                 ORDER BY seq DESC LIMIT 1",
             )?
             .query_row(params![hotel.as_str(), pattern], inbound_from_row)
             .optional()?)
