@@ -44,6 +44,8 @@ pub struct FileConfig {
     pub outbox_max_in_flight: Option<usize>,
     /// Address ranges deliveries may not reach, e.g. ["169.254.0.0/16", "10.0.0.0/8"].
     pub outbound_deny: Option<Vec<String>>,
+    /// Mark the session cookie `Secure` (set when hubhook is reached over HTTPS through a proxy).
+    pub secure_cookies: Option<bool>,
     /// Extra JSON paths per Duve field, tried before the defaults (see docs/duve-mapping.md).
     #[serde(default)]
     pub mapping: std::collections::BTreeMap<String, Vec<String>>,
@@ -104,6 +106,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub fields: FieldMap,
     pub outbox: OutboxConfig,
+    /// Session cookies carry `Secure` (also set per request when `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
 }
 
 /// The outbox's settings as flags or environment variables give them (each may be absent).
@@ -169,6 +173,7 @@ impl Config {
             log_format: LogFormat::Text,
             fields: FieldMap::default(),
             outbox: OutboxConfig::default(),
+            secure_cookies: false,
         }
     }
 
@@ -214,6 +219,7 @@ impl Config {
             log_format,
             fields: file.field_map()?,
             outbox: OutboxConfig::default(),
+            secure_cookies: file.secure_cookies.unwrap_or(false),
         })
     }
 }

@@ -19,6 +19,7 @@ pub mod hotel;
 pub mod rooms;
 pub mod send;
 pub mod serve;
+pub mod user;
 pub mod webhooks;
 
 #[derive(Debug, Parser)]
@@ -65,6 +66,9 @@ pub enum Command {
     /// The outbound delivery log, and replay
     #[command(subcommand)]
     Deliveries(deliveries::DeliveriesCommand),
+    /// Accounts for the web pages
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 /// What every command gets: where its output goes and how to reach the database.
@@ -131,5 +135,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => send::run(&ctx, args).await,
         Command::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
         Command::Deliveries(cmd) => deliveries::run(&ctx, cmd).await,
+        Command::User(cmd) => user::run(&ctx, cmd).await,
     }
 }

@@ -32,6 +32,9 @@ pub struct ServeArgs {
     /// Comma-separated address ranges deliveries may not reach (default: none)
     #[arg(long, env = "HUBHOOK_OUTBOUND_DENY")]
     pub outbound_deny: Option<String>,
+    /// Mark session cookies Secure (hubhook is reached over HTTPS through a proxy)
+    #[arg(long, env = "HUBHOOK_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
@@ -49,6 +52,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         deny: args.outbound_deny,
     }
     .resolve(&ctx.file)?;
+    config.secure_cookies |= args.secure_cookies;
     telemetry::init_logging(config.log_format);
     let database = config.database_url.clone();
     let app = Application::build(config).await?;

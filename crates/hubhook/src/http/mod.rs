@@ -22,6 +22,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod outbound;
+pub mod ui;
 pub mod webhooks;
 
 pub struct AppState {
@@ -29,6 +30,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub cache: HotelCache,
     pub metrics: Metrics,
+    /// The web pages' in-memory state (login rate limits, live streams).
+    pub ui: ui::UiState,
     openapi: String,
 }
 
@@ -171,6 +174,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
+        .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -197,6 +201,7 @@ impl Application {
             store,
             cache,
             metrics: Metrics::default(),
+            ui: ui::UiState::default(),
             openapi,
         });
         Ok(Self { listener, state })
@@ -221,10 +226,21 @@ impl Application {
                 .map_err(std::io::Error::other)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let outbox = tokio::spawn(dispatcher.run(stopped));
+        let state = self.state.clone();
         let app = router(self.state);
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // Live board streams never end on their own: end them when shutdown begins, or the
+        // graceful shutdown would wait for them forever.
+        let shutdown = async move {
+            shutdown.await;
+            state.ui.close_streams();
+        };
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        // Then the dispatcher records the attempts it has in flight, and stops.
         let _ = stop.send(true);
         let _ = outbox.await;
         served

@@ -12,12 +12,14 @@ use std::{
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::Serialize;
+use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use crate::{
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskStatus, TransitionError,
     },
+    events::TaskChange,
     intake::{Outcome, Plan, TaskDraft},
     outbox::{DeliveryStatus, EventType, SubscriptionKind, Verdict},
 };
@@ -150,6 +152,65 @@ pub struct InboundEntry {
     pub task_ids: Vec<String>,
     pub duration_ms: f64,
     pub body: String,
+}
+
+/// An account of the web pages, as `hubhook user add` creates it.
+pub struct NewUser {
+    pub id: String,
+    pub hotel: HotelId,
+    pub email: String,
+    pub role: Role,
+    /// argon2id, PHC string.
+    pub password_hash: String,
+}
+
+/// An account as the login page checks it.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub hotel: HotelId,
+    pub email: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// Who a live session belongs to.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub user_id: String,
+    pub email: String,
+    pub hotel: HotelId,
+    pub role: Role,
+}
+
+/// An API key as the manager pages list it (the key itself is never kept).
+#[derive(Debug, Clone)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub role: Role,
+    pub created_at: String,
+}
+
+/// A task as the board shows it: the API's task plus where and for whom.
+#[derive(Debug, Clone)]
+pub struct BoardTask {
+    pub task: Task,
+    pub department: Option<String>,
+    pub floor: Option<String>,
+    pub requested_at: Option<String>,
+    pub notes: Option<String>,
+    pub updated_at: String,
+}
+
+/// One task's timings, for the dashboard.
+#[derive(Debug, Clone)]
+pub struct TaskTiming {
+    pub task_name: String,
+    pub status: TaskStatus,
+    pub created_at: String,
+    pub due_at: Option<String>,
+    /// When it moved to done (its first such event).
+    pub done_at: Option<String>,
 }
 
 pub struct StatusChange {
@@ -373,6 +434,50 @@ pub trait Store: Send + Sync + 'static {
     async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError>;
     /// The earliest moment the dispatcher has work: a delivery's next attempt or a task's due time.
     async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError>;
+    // --- Live changes and the web pages.
+
+    /// Task changes, published only after they committed (see [`crate::events`]).
+    fn subscribe(&self) -> broadcast::Receiver<TaskChange>;
+
+    async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
+    /// The account with this email (case-insensitive), with its password hash.
+    async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Keeps a new session (by its token's SHA-256) and forgets expired ones.
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The session's account, unless the session is unknown or expired at `now`.
+    async fn find_session(
+        &self,
+        token_hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<SessionUser>, StoreError>;
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
+
+    async fn list_api_keys(&self, hotel: &HotelId) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError>;
+
+    /// The board: every task not final, and the final ones changed since `finished_since`.
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError>;
+    /// Timings of the tasks created since `since`, for the dashboard.
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError>;
+    /// The inbound log entry (the Duve delivery) that created this task, if it came from Duve.
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError>;
 }
 
 /// Opens the store a database URL names: `sqlite://path` (created on first use).

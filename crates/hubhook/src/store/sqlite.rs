@@ -20,8 +20,9 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    ApiKey, HotelSettings, HotelSummary, InboundEntry, IngestRequest, Ingested, NewHotel, Refused,
-    Room, Snapshot, StatusChange, Store, StoreError, TaskDetail, TaskFilter,
+    ApiKey, ApiKeyInfo, BoardTask, HotelSettings, HotelSummary, InboundEntry, IngestRequest,
+    Ingested, NewHotel, NewUser, Refused, Room, SessionUser, Snapshot, StatusChange, Store,
+    StoreError, TaskDetail, TaskFilter, TaskTiming, User,
 };
 use super::{
     AttemptRecord, Claimed, Delivery, NewSubscription, Scope, Subscription, sqlite_outbox as outbox,
@@ -31,6 +32,7 @@ use crate::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
         default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
     },
+    events::{ChangeKind, EventBus, TaskChange},
     intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
     outbox::{DeliveryStatus, EventType},
 };
@@ -38,6 +40,7 @@ use crate::{
 const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite.sql"),
     include_str!("schema_sqlite_2_outbox.sql"),
+    include_str!("schema_sqlite_3_accounts.sql"),
 ];
 /// Enough to amortise one fsync over a burst, small enough to keep one batch's latency low.
 const MAX_BATCH: usize = 256;
@@ -259,6 +262,7 @@ pub struct SqliteStore {
     outbox: Arc<tokio::sync::Notify>,
     writer: mpsc::Sender<Box<dyn Job>>,
     readers: Arc<Readers>,
+    events: EventBus,
 }
 
 impl SqliteStore {
@@ -290,6 +294,7 @@ impl SqliteStore {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
             }),
+            events: EventBus::new(),
         })
     }
 
@@ -773,6 +778,31 @@ fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<(Ingested, usize),
     Ok((Ingested::Done(outcome), queued))
 }
 
+fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
+    TaskChange {
+        hotel: hotel.clone(),
+        task_id: t.id.clone(),
+        status: t.status,
+        kind,
+    }
+}
+
+fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<InboundEntry> {
+    let details: String = r.get(4)?;
+    let task_ids: String = r.get(5)?;
+    let micros: i64 = r.get(6)?;
+    Ok(InboundEntry {
+        id: r.get(0)?,
+        received_at: r.get(1)?,
+        event: r.get(2)?,
+        code: r.get(3)?,
+        details: serde_json::from_str(&details).unwrap_or_default(),
+        task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
+        duration_ms: micros as f64 / 1000.0,
+        body: r.get(7)?,
+    })
+}
+
 fn load_snapshot(conn: &Connection) -> Result<Snapshot, StoreError> {
     exec(conn, "BEGIN")?;
     let result = (|| {
@@ -856,9 +886,25 @@ impl Store for SqliteStore {
     }
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
-        let (ingested, queued) = self.write(move |c| ingest_tx(c, req)).await?;
+        let hotel = req.hotel.clone();
+        let (done, queued) = self.write(move |c| ingest_tx(c, req)).await?;
         self.queued(queued);
-        Ok(ingested)
+        // `write` answers only after the commit: what is published here is durable. Publishing
+        // costs nothing (no allocation) while no board is listening.
+        let id = &hotel.id;
+        match &done {
+            Ingested::Done(Outcome::Created { tasks, .. }) => self
+                .events
+                .publish(tasks.iter().map(|t| change(id, t, ChangeKind::Created))),
+            Ingested::Done(Outcome::Cancelled { tasks }) => self.events.publish(
+                tasks
+                    .iter()
+                    .filter(|t| t.status == TaskStatus::Cancelled)
+                    .map(|t| change(id, t, ChangeKind::StatusChanged)),
+            ),
+            _ => {}
+        }
+        Ok(done)
     }
 
     async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
@@ -1201,51 +1247,57 @@ impl Store for SqliteStore {
         draft: TaskDraft,
         actor: String,
     ) -> Result<Option<Task>, StoreError> {
-        let (task, queued) = self
+        let created = self
             .write(move |c| {
                 if config_version(c)? != cache_version {
-                    return Ok((None, 0));
+                    return Ok(None);
                 }
                 let now = time::format(time::now());
                 let task = insert_task(c, hotel.as_str(), None, &draft, &actor, &now)?;
                 let queued =
                     outbox::enqueue(c, hotel.as_str(), &task, &[EventType::Created], &now)?;
-                Ok((Some(task), queued))
+                Ok(Some((hotel, task, queued)))
             })
             .await?;
-        self.queued(queued);
-        Ok(task)
+        Ok(created.map(|(hotel, task, queued)| {
+            self.queued(queued);
+            self.events
+                .publish([change(&hotel, &task, ChangeKind::Created)]);
+            task
+        }))
     }
 
     async fn move_task(&self, ch: StatusChange) -> Result<Task, StoreError> {
-        self.write(move |c| {
-            let hotel = ch.hotel.as_str();
-            let task = task_by_id(c, hotel, &ch.task)?.ok_or(StoreError::NotFound)?;
-            task.status.check_move(ch.to)?;
-            let now = time::format(time::now());
-            c.prepare_cached("UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-                .execute([&task.id, ch.to.as_str(), &now])?;
-            insert_event(
-                c,
-                &task.id,
-                &now,
-                &ch.actor,
-                Some(task.status),
-                ch.to,
-                ch.note.as_deref(),
-            )?;
-            let task = Task {
-                status: ch.to,
-                ..task
-            };
-            let queued = outbox::enqueue(c, hotel, &task, EventType::for_move(ch.to), &now)?;
-            Ok((task, queued))
-        })
-        .await
-        .map(|(task, queued)| {
-            self.queued(queued);
-            task
-        })
+        let hotel = ch.hotel.clone();
+        let (task, queued) = self
+            .write(move |c| {
+                let hotel = ch.hotel.as_str();
+                let task = task_by_id(c, hotel, &ch.task)?.ok_or(StoreError::NotFound)?;
+                task.status.check_move(ch.to)?;
+                let now = time::format(time::now());
+                c.prepare_cached("UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+                    .execute([&task.id, ch.to.as_str(), &now])?;
+                insert_event(
+                    c,
+                    &task.id,
+                    &now,
+                    &ch.actor,
+                    Some(task.status),
+                    ch.to,
+                    ch.note.as_deref(),
+                )?;
+                let task = Task {
+                    status: ch.to,
+                    ..task
+                };
+                let queued = outbox::enqueue(c, hotel, &task, EventType::for_move(ch.to), &now)?;
+                Ok((task, queued))
+            })
+            .await?;
+        self.queued(queued);
+        self.events
+            .publish([change(&hotel, &task, ChangeKind::StatusChanged)]);
+        Ok(task)
     }
 
     async fn list_inbound(
@@ -1259,19 +1311,223 @@ impl Store for SqliteStore {
                 "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
                  FROM inbound WHERE hotel_id = ?1 ORDER BY seq DESC LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![hotel.as_str(), limit], |r| {
-                let details: String = r.get(4)?;
-                let task_ids: String = r.get(5)?;
-                let micros: i64 = r.get(6)?;
-                Ok(InboundEntry {
-                    id: r.get(0)?,
-                    received_at: r.get(1)?,
-                    event: r.get(2)?,
-                    code: r.get(3)?,
-                    details: serde_json::from_str(&details).unwrap_or_default(),
-                    task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
-                    duration_ms: micros as f64 / 1000.0,
-                    body: r.get(7)?,
+            let rows = stmt.query_map(params![hotel.as_str(), limit], inbound_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<TaskChange> {
+        self.events.subscribe()
+    }
+
+    async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
+        self.write(move |c| {
+            hotel_exists(c, u.hotel.as_str())?;
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO users (id, hotel_id, email, role, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (email) DO NOTHING",
+                )?
+                .execute(params![
+                    u.id,
+                    u.hotel.as_str(),
+                    u.email,
+                    u.role.as_str(),
+                    u.password_hash,
+                    time::format(time::now())
+                ])?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "an account with the email {} already exists",
+                    u.email
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let email = email.to_owned();
+        self.read(move |c| {
+            let row: Option<(String, String, String, String, String)> = c
+                .prepare_cached(
+                    "SELECT id, hotel_id, email, role, password_hash FROM users WHERE email = ?1",
+                )?
+                .query_row([&email], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(id, hotel, email, role, password_hash)| {
+                Some(User {
+                    id,
+                    hotel: HotelId::parse(&hotel).ok()?,
+                    email,
+                    role: Role::parse(&role)?,
+                    password_hash,
+                })
+            }))
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: &str,
+        expires_at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        let user_id = user_id.to_owned();
+        self.write(move |c| {
+            let now = time::format(time::now());
+            c.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+                .execute([&now])?;
+            c.prepare_cached(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                &token_hash[..],
+                user_id,
+                now,
+                time::format(expires_at)
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: [u8; 32],
+        now: jiff::Timestamp,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        self.read(move |c| {
+            let row: Option<(String, String, String, String)> = c
+                .prepare_cached(
+                    "SELECT u.id, u.email, u.hotel_id, u.role FROM sessions s
+                     JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                )?
+                .query_row(params![&token_hash[..], time::format(now)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(user_id, email, hotel, role)| {
+                Some(SessionUser {
+                    user_id,
+                    email,
+                    hotel: HotelId::parse(&hotel).ok()?,
+                    role: Role::parse(&role)?,
+                })
+            }))
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
+                .execute([&token_hash[..]])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, hotel: &HotelId) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, role, created_at FROM api_keys WHERE hotel_id = ?1 ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([hotel.as_str()], |r| {
+                let role: String = r.get(1)?;
+                Ok((r.get::<_, String>(0)?, role, r.get::<_, String>(2)?))
+            })?;
+            let mut keys = Vec::new();
+            for row in rows {
+                let (id, role, created_at) = row?;
+                if let Some(role) = Role::parse(&role) {
+                    keys.push(ApiKeyInfo {
+                        id,
+                        role,
+                        created_at,
+                    });
+                }
+            }
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        let id = id.to_owned();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM api_keys WHERE hotel_id = ?1 AND id = ?2")?
+                .execute([hotel.as_str(), &id])?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: jiff::Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let sql = "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
+                        t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
+                        t.notes, t.updated_at
+                 FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
+                 WHERE t.hotel_id = ?1
+                   AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= ?2)
+                 ORDER BY t.seq";
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows =
+                stmt.query_map(params![hotel.as_str(), time::format(finished_since)], |r| {
+                    Ok(BoardTask {
+                        task: task_from_row(r)?,
+                        department: r.get(9)?,
+                        floor: r.get(10)?,
+                        requested_at: r.get(11)?,
+                        notes: r.get(12)?,
+                        updated_at: r.get(13)?,
+                    })
+                })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT t.task_name, t.status, t.created_at, t.due_at,
+                        (SELECT min(e.at) FROM task_events e
+                         WHERE e.task_id = t.id AND e.to_status = 'done')
+                 FROM tasks t WHERE t.hotel_id = ?1 AND t.created_at >= ?2 ORDER BY t.seq",
+            )?;
+            let rows = stmt.query_map(params![hotel.as_str(), time::format(since)], |r| {
+                let status: String = r.get(1)?;
+                Ok(TaskTiming {
+                    task_name: r.get(0)?,
+                    status: status_from(&status)?,
+                    created_at: r.get(2)?,
+                    due_at: r.get(3)?,
+                    done_at: r.get(4)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -1387,5 +1643,26 @@ impl Store for SqliteStore {
     async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError> {
         let next = self.read(outbox::next_work).await?;
         Ok(next.and_then(|t| time::parse_instant(&t)))
+    }
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError> {
+        let hotel = hotel.clone();
+        // Task ids are UUIDs (checked by the caller), so the pattern holds no LIKE wildcard. The
+        // log has no index on task ids: the scan runs newest first, so the recent tasks people open
+        // cost a short scan; an old task's page reads the hotel's log back to it.
+        let pattern = format!("%\"{task_id}\"%");
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+                 FROM inbound WHERE hotel_id = ?1 AND code = 'created' AND task_ids LIKE ?2
+                 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row(params![hotel.as_str(), pattern], inbound_from_row)
+            .optional()?)
+        })
+        .await
     }
 }
