@@ -159,6 +159,22 @@ async fn a_created_task_is_confirmed_by_a_signed_webhook_that_the_reference_libr
     assert_eq!(log[0]["status"], 200);
     assert_eq!(log[0]["response"], "scripted answer");
     assert!(log[0]["latencyMs"].as_f64().unwrap() >= 0.0);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let delivered: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hubhook_outbox_attempts_total{result=\"delivered\"} "))
+        .expect("the outbox counter is exported")
+        .parse()
+        .unwrap();
+    assert!(delivered >= 1.0, "{metrics}");
     app.stop().await;
 }
 
