@@ -132,11 +132,18 @@ impl Dispatcher {
     /// bounded by the per-attempt timeout), so a clean shutdown neither loses nor repeats one.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let signal = self.store.outbox_signal();
+        let max = self.config.max_in_flight.max(1);
+        // Claims are made in batches: a claim is a write, so one per finished attempt would cost
+        // as much as the attempts' own records. The dispatcher keeps up to `2 * max` claimed
+        // deliveries (in flight or ready) and claims again when that falls to `max`.
+        let target = 2 * max;
+        let mut ready: std::collections::VecDeque<Claimed> = std::collections::VecDeque::new();
         let mut in_flight: JoinSet<()> = JoinSet::new();
-        let lease = self.config.timeout + LEASE_MARGIN;
+        let lease = self.config.timeout * 2 + LEASE_MARGIN;
         let mut overdue_checked = Instant::now()
             .checked_sub(POLL)
             .unwrap_or_else(Instant::now);
+        let mut woken = true;
         loop {
             if *stop.borrow() {
                 break;
@@ -147,37 +154,53 @@ impl Dispatcher {
                     tracing::warn!(error = %e, "could not check for overdue tasks");
                 }
             }
-            let free = self.config.max_in_flight.saturating_sub(in_flight.len());
+            let held = ready.len() + in_flight.len();
             let mut more = false;
-            if free > 0 {
-                match self.store.claim_deliveries(free as u32, lease).await {
+            if held <= max || (woken && held < target) {
+                let want = target - held;
+                match self.store.claim_deliveries(want as u32, lease).await {
                     Ok(batch) => {
-                        more = batch.len() == free;
-                        for claimed in batch {
-                            let this = self.clone();
-                            IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
-                            in_flight.spawn(async move {
-                                this.attempt(claimed).await;
-                                IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
-                            });
-                        }
+                        more = batch.len() == want;
+                        ready.extend(batch);
                     }
                     Err(e) => tracing::warn!(error = %e, "could not claim deliveries"),
                 }
             }
-            if more {
+            woken = false;
+            while in_flight.len() < max {
+                let Some(claimed) = ready.pop_front() else {
+                    break;
+                };
+                let this = self.clone();
+                IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+                in_flight.spawn(async move {
+                    this.attempt(claimed).await;
+                    IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+                });
+            }
+            if more && in_flight.len() < max {
                 continue;
             }
-            let nap = if in_flight.len() >= self.config.max_in_flight {
-                POLL
-            } else {
+            // Busy: the next finished attempt wakes us. Idle: sleep until the next known work.
+            let nap = if in_flight.is_empty() {
                 self.nap().await
+            } else {
+                POLL
             };
             tokio::select! {
-                _ = signal.notified() => {}
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                _ = tokio::time::sleep(nap) => {}
+                _ = signal.notified() => { woken = true; }
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    while in_flight.try_join_next().is_some() {}
+                }
+                _ = tokio::time::sleep(nap) => { woken = true; }
                 _ = stop.changed() => {}
+            }
+        }
+        // Claimed but never started: given back at once rather than left to their lease.
+        if !ready.is_empty() {
+            let ids: Vec<String> = ready.drain(..).map(|c| c.id).collect();
+            if let Err(e) = self.store.release_claims(ids).await {
+                tracing::warn!(error = %e, "could not release claims; they expire with their lease");
             }
         }
         while in_flight.join_next().await.is_some() {}

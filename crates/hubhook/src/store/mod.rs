@@ -421,6 +421,8 @@ pub trait Store: Send + Sync + 'static {
         lease: Duration,
     ) -> Result<Vec<Claimed>, StoreError>;
     async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError>;
+    /// Gives claimed deliveries back unattempted (a dispatcher stopping).
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError>;
     async fn list_deliveries(
         &self,
         scope: Scope<'_>,

@@ -1601,6 +1601,19 @@ impl Store for SqliteStore {
         self.write(move |c| outbox::record(c, &attempt)).await
     }
 
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let mut stmt = c.prepare_cached(
+                "UPDATE deliveries SET claimed_until = NULL WHERE id = ?1 AND status = 'pending'",
+            )?;
+            for id in &ids {
+                stmt.execute([id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn list_deliveries(
         &self,
         scope: Scope<'_>,
