@@ -28,8 +28,8 @@ use crate::{
     domain::time,
     http::{AppState, error::UiError, outbound::ROTATION_OVERLAP},
     outbox::{
-        DeliveryStatus, EventType, SubscriptionKind, SubscriptionRequest, check_subscription,
-        sign, template,
+        DeliveryStatus, EventType, SubscriptionKind, SubscriptionRequest, check_subscription, sign,
+        template,
     },
     store::{Delivery, Scope, StoreError, Subscription},
 };
