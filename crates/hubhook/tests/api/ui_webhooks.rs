@@ -108,7 +108,10 @@ async fn a_manager_adds_a_subscription_whose_secret_is_shown_once_and_signs_deli
     );
     assert!(list.body.contains(&rx.url));
     assert!(list.body.contains("X-Api-Key"));
-    assert!(!list.body.contains("hk-9d2f7e"), "a header value is rendered");
+    assert!(
+        !list.body.contains("hk-9d2f7e"),
+        "a header value is rendered"
+    );
     assert!(!list.body.contains(&secret), "the secret is rendered again");
     assert!(!list.body.contains("new-webhook-secret"));
 

@@ -37,6 +37,17 @@ use crate::{
 /// How many deliveries the log page shows (newest first).
 const LOG_LIMIT: u32 = 200;
 
+/// An attempt's instant to the second, in the hotel's timezone: retries are often seconds apart.
+fn precise_time(raw: &str, tz: &TimeZone) -> String {
+    match time::parse_instant(raw) {
+        Some(ts) => ts
+            .to_zoned(tz.clone())
+            .strftime("%-d %b %H:%M:%S")
+            .to_string(),
+        None => raw.to_owned(),
+    }
+}
+
 fn error_notice(text: Option<&str>) -> Markup {
     html! { @if let Some(t) = text { p.error-text role="alert" { (t) } } }
 }
@@ -478,7 +489,7 @@ fn delivery_page(
             tbody {
                 @for a in attempts {
                     tr {
-                        td { (local_time(&a.at, tz, now)) }
+                        td { (precise_time(&a.at, tz)) }
                         td {
                             @if let Some(s) = a.status { (s) }
                             @if let Some(e) = &a.error { " " (e) }
