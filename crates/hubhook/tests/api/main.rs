@@ -13,6 +13,7 @@ mod restart;
 mod ui_browser;
 mod ui_pages;
 mod ui_support;
+mod ui_webhooks;
 mod webhook_auth;
 mod webhook_events;
 mod webhook_hostile;

@@ -12,7 +12,7 @@ use crate::{
     receiver::{Receiver, eventually},
 };
 
-/// Fast retries so tests take milliseconds, not hours.
+/// Fast retries so tests take milliseconds, not hours (also used by ui_webhooks.rs).
 fn quick(schedule: &'static str) -> impl FnOnce(&mut hubhook::config::Config) {
     move |c| {
         c.outbox = OutboxSettings {
@@ -25,7 +25,7 @@ fn quick(schedule: &'static str) -> impl FnOnce(&mut hubhook::config::Config) {
     }
 }
 
-async fn quick_app(schedule: &'static str) -> TestApp {
+pub(crate) async fn quick_app(schedule: &'static str) -> TestApp {
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     spawn_app_in(dir, quick(schedule)).await
 }

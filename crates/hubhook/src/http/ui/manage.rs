@@ -22,23 +22,23 @@ use crate::{
     store::{ApiKey, HotelSettings, Room},
 };
 
-fn form<T>(f: Result<Form<T>, FormRejection>) -> Result<T, UiError> {
+pub(super) fn form<T>(f: Result<Form<T>, FormRejection>) -> Result<T, UiError> {
     f.map(|Form(t)| t)
         .map_err(|e| UiError::BadRequest(e.body_text()))
 }
 
-fn csrf_field(v: &Viewer) -> Markup {
+pub(super) fn csrf_field(v: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf" value=(v.csrf); }
 }
 
-fn notice(text: Option<&str>) -> Markup {
+pub(super) fn notice(text: Option<&str>) -> Markup {
     html! { @if let Some(t) = text { p.notice role="status" { (t) } } }
 }
 
 #[derive(Deserialize, Default)]
 pub struct Done {
     #[serde(default)]
-    done: String,
+    pub(super) done: String,
 }
 
 // --- Rooms
@@ -349,7 +349,7 @@ pub async fn credentials(Manager(v): Manager) -> Html<String> {
 #[derive(Deserialize)]
 pub struct CsrfOnly {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 pub async fn rotate_credentials(

@@ -1,5 +1,5 @@
 //! The web pages: login, the staff board (live through server-sent events), a task's page, the
-//! dashboard and the manager pages. Server-rendered HTML (maud); one small vendored script.
+//! dashboard and the manager pages (outbound webhooks and their deliveries in `webhooks`). Server-rendered HTML (maud); one small vendored script.
 //!
 //! Every page is scoped to the signed-in user's hotel; manager pages answer 403 to staff, for a
 //! GET as for a crafted POST. Forms carry a CSRF token tied to the session (see `session`).
@@ -22,6 +22,7 @@ mod board;
 mod dashboard;
 mod manage;
 pub mod session;
+mod webhooks;
 
 pub use session::{UiState, Viewer};
 
@@ -61,6 +62,21 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/manage/api-keys/{id}/revoke", post(manage::revoke_api_key))
         .route("/manage/inbound", get(manage::inbound))
+        .route(
+            "/manage/webhooks",
+            get(webhooks::webhooks).post(webhooks::add_webhook),
+        )
+        .route(
+            "/manage/webhooks/{id}/remove",
+            post(webhooks::remove_webhook),
+        )
+        .route(
+            "/manage/webhooks/{id}/rotate",
+            post(webhooks::rotate_webhook),
+        )
+        .route("/manage/deliveries", get(webhooks::deliveries))
+        .route("/manage/deliveries/{id}", get(webhooks::delivery))
+        .route("/manage/deliveries/{id}/replay", post(webhooks::replay))
         .route("/static/app.css", get(css))
         .route("/static/board.js", get(js))
         .layer(axum::middleware::map_response(page_headers))
@@ -121,6 +137,8 @@ enum Nav {
     Credentials,
     ApiKeys,
     Inbound,
+    Webhooks,
+    Deliveries,
     None,
 }
 
@@ -155,8 +173,8 @@ fn layout(viewer: &Viewer, title: &str, nav: Nav, body: Markup) -> Html<String> 
                             (link("/manage/credentials", "Duve credentials", Nav::Credentials))
                             (link("/manage/api-keys", "API keys", Nav::ApiKeys))
                             (link("/manage/inbound", "Inbound log", Nav::Inbound))
-                            // Outbound webhook subscriptions and their deliveries (with replay) come
-                            // with the outbound-webhooks work: /manage/webhooks, /manage/deliveries.
+                            (link("/manage/webhooks", "Webhooks", Nav::Webhooks))
+                            (link("/manage/deliveries", "Deliveries", Nav::Deliveries))
                         }
                     }
                     form.logout method="post" action="/logout" {
