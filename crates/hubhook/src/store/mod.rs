@@ -17,6 +17,7 @@ use crate::{
     intake::{Outcome, Plan, TaskDraft},
 };
 
+pub mod postgres;
 pub mod sqlite;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -210,17 +211,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<InboundEntry>, StoreError>;
 }
 
-/// Opens the store a database URL names: `sqlite://path` (created on first use).
+/// Opens the store a database URL names: `sqlite://path` (created on first use) or
+/// `postgres://…` (the schema its `search_path` names is created on first use; see docs/deploy.md).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = sqlite::path_from_url(url) {
         return Ok(Arc::new(sqlite::SqliteStore::open(&path)?));
     }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Invalid(
-            "PostgreSQL is not supported yet: use a sqlite:// database URL".to_owned(),
-        ));
+    if postgres::is_postgres_url(url) {
+        return Ok(Arc::new(postgres::PostgresStore::open(url).await?));
     }
     Err(StoreError::Invalid(format!(
-        "unsupported database URL {url:?}: expected sqlite://PATH"
+        "unsupported database URL {url:?}: expected sqlite://PATH or postgres://..."
     )))
 }

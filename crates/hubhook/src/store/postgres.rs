@@ -1,0 +1,1385 @@
+//! The PostgreSQL store, for several hubhook instances on one database: a connection pool, one
+//! transaction per request, and the database's constraints (not a lock in one process) deciding what
+//! concurrent requests to different instances may do.
+//!
+//! - Idempotency: the `orders` primary key. Two deliveries of one order racing on two instances both
+//!   try to insert it; the second waits for the first to commit, fails on the key, and is decided
+//!   again, now seeing the order: a duplicate.
+//! - Caches: every configuration change bumps `meta.config_version` in its own transaction, and every
+//!   webhook's transaction reads it; a handler that decided with an older snapshot is told `Stale`.
+//! - Durability: the answer is built only after `COMMIT` returned; a database that cannot be reached
+//!   (pool timeout, connect timeout, statement timeout, lost connection) is `StoreError::Unavailable`.
+//!
+//! Settings ride on the database URL, next to libpq's own (`connect_timeout`, `options`, ...):
+//! `pool_size` (connections per instance, default 16), `pool_timeout` (how long a request waits for
+//! a connection, default 5s) and `statement_timeout` (default 5s).
+
+use std::{borrow::Cow, collections::HashMap, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction,
+};
+use duve::ReservationFacts;
+use tokio_postgres::{NoTls, Row, types::ToSql};
+
+use super::{
+    ApiKey, HotelSettings, HotelSummary, InboundEntry, IngestRequest, Ingested, NewHotel, Refused,
+    Room, Snapshot, StatusChange, Store, StoreError, TaskDetail, TaskFilter,
+};
+use crate::{
+    domain::{
+        CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
+        default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
+    },
+    intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
+};
+
+/// Applied in order; the schema's version is the number of migrations applied.
+const MIGRATIONS: &[&str] = &[include_str!("schema_postgres.sql")];
+/// How often a webhook is decided again after losing a race on a unique key to another instance.
+const CONFLICT_RETRIES: usize = 3;
+
+const DEFAULT_POOL_SIZE: usize = 16;
+const DEFAULT_POOL_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The pool settings taken off a database URL, and the URL that is left for the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSettings {
+    pub url: String,
+    pub pool_size: usize,
+    pub pool_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+/// `5s`, `500ms`, `2m`, or a bare number of seconds.
+fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let (num, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: u64 = num.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" | "min" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        _ => None,
+    }
+}
+
+pub fn pool_settings(url: &str) -> Result<PoolSettings, StoreError> {
+    let mut s = PoolSettings {
+        url: url.to_owned(),
+        pool_size: DEFAULT_POOL_SIZE,
+        pool_timeout: DEFAULT_POOL_TIMEOUT,
+        statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+    };
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok(s);
+    };
+    let bad = |k: &str, v: &str| StoreError::Invalid(format!("database URL: bad {k} {v:?}"));
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "pool_size" => {
+                s.pool_size = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad(k, v))?;
+            }
+            "pool_timeout" => s.pool_timeout = parse_duration(v).ok_or_else(|| bad(k, v))?,
+            "statement_timeout" => {
+                s.statement_timeout = parse_duration(v).ok_or_else(|| bad(k, v))?
+            }
+            _ => kept.push(pair),
+        }
+    }
+    s.url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok(s)
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.code() {
+            Some(c) if c.code().starts_with("23") => StoreError::Conflict(e.to_string()),
+            _ => StoreError::Unavailable(match e.as_db_error() {
+                Some(db) => format!("{}: {}", db.code().code(), db.message()),
+                None => e.to_string(),
+            }),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => StoreError::Unavailable(format!("no database connection: {other}")),
+        }
+    }
+}
+
+/// PostgreSQL text cannot hold NUL; what a payload says is stored with U+FFFD in its place.
+fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn opt_text(s: &Option<String>) -> Option<Cow<'_, str>> {
+    s.as_deref().map(text)
+}
+
+fn clean(s: &mut String) {
+    if s.contains('\0') {
+        *s = s.replace('\0', "\u{FFFD}");
+    }
+}
+
+fn clean_opt(s: &mut Option<String>) {
+    if let Some(s) = s {
+        clean(s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small query helpers over the statement cache of deadpool's client and transaction.
+
+async fn exec<C: GenericClient + Sync>(c: &C, sql: &str, p: Params<'_>) -> Result<u64, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.execute(&st, p).await?)
+}
+
+async fn query<C: GenericClient + Sync>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<Vec<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query(&st, p).await?)
+}
+
+async fn query_opt<C: GenericClient + Sync>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<Option<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query_opt(&st, p).await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects, creates the schema the URL's `search_path` names if it is missing, and applies
+    /// pending migrations (under an advisory lock: instances starting together migrate once).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let settings = pool_settings(url)?;
+        let mut pg: tokio_postgres::Config = settings
+            .url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(settings.pool_timeout);
+        }
+        // Every statement of every connection is bounded; the option rides on the startup packet.
+        let timeout = format!(
+            "-c statement_timeout={}",
+            settings.statement_timeout.as_millis()
+        );
+        let options = match pg.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} {timeout}"),
+            _ => timeout,
+        };
+        pg.options(&options);
+        if pg.get_application_name().is_none() {
+            pg.application_name("hubhook");
+        }
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .wait_timeout(Some(settings.pool_timeout))
+            .create_timeout(Some(settings.pool_timeout))
+            .recycle_timeout(Some(settings.pool_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("database pool: {e}")))?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // The schema the URL's search_path names (e.g. `options=-csearch_path%3Dhotel_a`).
+        let schema: String = tx
+            .query_one(
+                "SELECT coalesce(current_schema(),
+                    trim(both '\"' from trim(split_part(current_setting('search_path'), ',', 1))))",
+                &[],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('hubhook.migrate.' || $1::text))",
+            &[&schema],
+        )
+        .await?;
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{}\";
+             CREATE TABLE IF NOT EXISTS hubhook_schema (version INTEGER NOT NULL);",
+            schema.replace('"', "\"\"")
+        ))
+        .await?;
+        let current: i64 = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0)::bigint FROM hubhook_schema",
+                &[],
+            )
+            .await?
+            .get(0);
+        let known = MIGRATIONS.len() as i64;
+        if current > known {
+            return Err(StoreError::Invalid(format!(
+                "the database is at schema version {current}, newer than this hubhook knows ({known})"
+            )));
+        }
+        for m in &MIGRATIONS[current as usize..] {
+            tx.batch_execute(m).await?;
+        }
+        tx.execute("DELETE FROM hubhook_schema", &[]).await?;
+        tx.execute(
+            "INSERT INTO hubhook_schema (version) VALUES ($1::bigint::integer)",
+            &[&known],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Runs a block in one transaction of a pooled connection and commits; its `?` rolls back. Nothing
+/// the block returns is seen before the commit.
+macro_rules! in_tx {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let mut client = $store.pool.get().await?;
+        let $tx = client.transaction().await?;
+        let result: Result<_, StoreError> = async { $body }.await;
+        match result {
+            Ok(r) => {
+                $tx.commit().await?;
+                Ok(r)
+            }
+            Err(e) => {
+                let _ = $tx.rollback().await;
+                Err(e)
+            }
+        }
+    }};
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL, shared by the methods below.
+
+const TASK_COLS: &str =
+    "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
+
+fn status_from(raw: &str) -> Result<TaskStatus, StoreError> {
+    TaskStatus::parse(raw)
+        .ok_or_else(|| StoreError::Unavailable(format!("unknown task status {raw:?} stored")))
+}
+
+fn task_from_row(r: &Row) -> Result<Task, StoreError> {
+    let quantity: i32 = r.try_get(5)?;
+    Ok(Task {
+        id: r.try_get(0)?,
+        external_id: r.try_get(1)?,
+        task_name: r.try_get(2)?,
+        room: r.try_get(3)?,
+        guest_name: r.try_get(4)?,
+        quantity: u32::try_from(quantity).unwrap_or(0),
+        status: status_from(r.try_get(6)?)?,
+        due_at: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
+}
+
+async fn config_version<C: GenericClient + Sync>(c: &C) -> Result<u64, StoreError> {
+    let row = query_opt(
+        c,
+        "SELECT value FROM meta WHERE key = 'config_version'",
+        &[],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Unavailable("meta.config_version is missing".into()))?;
+    let v: i64 = row.try_get(0)?;
+    Ok(v as u64)
+}
+
+async fn bump_config(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "UPDATE meta SET value = value + 1 WHERE key = 'config_version'",
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn hotel_exists<C: GenericClient + Sync>(c: &C, hotel: &str) -> Result<(), StoreError> {
+    query_opt(c, "SELECT 1 FROM hotels WHERE id = $1", &[&hotel])
+        .await?
+        .map(|_| ())
+        .ok_or(StoreError::NotFound)
+}
+
+async fn task_by_id(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    id: &str,
+) -> Result<Option<Task>, StoreError> {
+    let sql = format!("SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND id = $2 FOR UPDATE");
+    query_opt(tx, &sql, &[&hotel, &id])
+        .await?
+        .as_ref()
+        .map(task_from_row)
+        .transpose()
+}
+
+async fn order_tasks(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: &str,
+) -> Result<Vec<Task>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq"
+    );
+    query(tx, &sql, &[&hotel, &order_key])
+        .await?
+        .iter()
+        .map(task_from_row)
+        .collect()
+}
+
+/// The order's state and the configuration version, in one round trip.
+async fn version_and_order_state(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: Option<&str>,
+) -> Result<(u64, Option<String>), StoreError> {
+    let row = query_opt(
+        tx,
+        "SELECT (SELECT value FROM meta WHERE key = 'config_version'),
+                (SELECT state FROM orders WHERE hotel_id = $1 AND order_key = $2)",
+        &[&hotel, &order_key],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Unavailable("no row from a scalar query".into()))?;
+    let v: Option<i64> = row.try_get(0)?;
+    let v = v.ok_or_else(|| StoreError::Unavailable("meta.config_version is missing".into()))?;
+    Ok((v as u64, row.try_get(1)?))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_order(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: &str,
+    plan_order_id: Option<&str>,
+    reservation_id: Option<&str>,
+    state: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &hotel,
+            &text(order_key),
+            &plan_order_id.map(text),
+            &reservation_id.map(text),
+            &state,
+            &now,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_event(
+    tx: &Transaction<'_>,
+    task: &str,
+    at: &str,
+    actor: &str,
+    from: Option<TaskStatus>,
+    to: TaskStatus,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &task,
+            &at,
+            &text(actor),
+            &from.map(TaskStatus::as_str),
+            &to.as_str(),
+            &note.map(text),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts a task and the first line of its history in one statement.
+async fn insert_task(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: Option<&str>,
+    draft: &TaskDraft,
+    actor: &str,
+    now: &str,
+) -> Result<Task, StoreError> {
+    let mut d = draft.clone();
+    for s in [&mut d.task_name, &mut d.room] {
+        clean(s);
+    }
+    for s in [
+        &mut d.item_key,
+        &mut d.external_id,
+        &mut d.guest_name,
+        &mut d.department,
+        &mut d.notes,
+        &mut d.language,
+        &mut d.order_id,
+        &mut d.reservation_id,
+    ] {
+        clean_opt(s);
+    }
+    let id = TaskId::generate().into_string();
+    let quantity = i32::try_from(d.quantity).unwrap_or(i32::MAX);
+    exec(
+        tx,
+        "WITH t AS (
+             INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
+                 external_id, task_name, room, guest_name, quantity, status, department, notes,
+                 language, requested_at, due_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $14, $15, $16,
+                 $17, $17)
+             RETURNING id)
+         INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
+         SELECT id, $17, $18, NULL, 'open', NULL FROM t",
+        &[
+            &id,
+            &hotel,
+            &order_key.map(text),
+            &d.item_key,
+            &d.order_id,
+            &d.reservation_id,
+            &d.external_id,
+            &d.task_name,
+            &d.room,
+            &d.guest_name,
+            &quantity,
+            &d.department,
+            &d.notes,
+            &d.language,
+            &d.requested_at.map(time::format),
+            &d.due_at.map(time::format),
+            &now,
+            &text(actor),
+        ],
+    )
+    .await?;
+    Ok(d.to_task(id, now.to_owned()))
+}
+
+async fn load_context(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    reservation: &str,
+) -> Result<Option<ReservationFacts>, StoreError> {
+    let row = query_opt(
+        tx,
+        "SELECT room, first_name, last_name, language, check_in, check_out
+         FROM reservations WHERE hotel_id = $1 AND reservation_id = $2",
+        &[&hotel, &text(reservation)],
+    )
+    .await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    Ok(Some(ReservationFacts {
+        reservation_id: Some(reservation.to_owned()),
+        room_number: r.try_get(0)?,
+        first_name: r.try_get(1)?,
+        last_name: r.try_get(2)?,
+        language: r.try_get(3)?,
+        check_in: r.try_get(4)?,
+        check_out: r.try_get(5)?,
+    }))
+}
+
+/// Keeps what an event says about a reservation; a field it does not mention keeps its earlier value.
+async fn upsert_context(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    f: &ReservationFacts,
+    now: &str,
+) -> Result<(), StoreError> {
+    let Some(id) = f.reservation_id.as_deref() else {
+        return Ok(());
+    };
+    let says_something = f.room_number.is_some()
+        || f.first_name.is_some()
+        || f.last_name.is_some()
+        || f.language.is_some()
+        || f.check_in.is_some()
+        || f.check_out.is_some();
+    if !says_something {
+        return Ok(());
+    }
+    exec(
+        tx,
+        "INSERT INTO reservations AS r (hotel_id, reservation_id, room, first_name, last_name,
+             language, check_in, check_out, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
+             room = coalesce(excluded.room, r.room),
+             first_name = coalesce(excluded.first_name, r.first_name),
+             last_name = coalesce(excluded.last_name, r.last_name),
+             language = coalesce(excluded.language, r.language),
+             check_in = coalesce(excluded.check_in, r.check_in),
+             check_out = coalesce(excluded.check_out, r.check_out),
+             updated_at = excluded.updated_at",
+        &[
+            &hotel,
+            &text(id),
+            &opt_text(&f.room_number),
+            &opt_text(&f.first_name),
+            &opt_text(&f.last_name),
+            &opt_text(&f.language),
+            &opt_text(&f.check_in),
+            &opt_text(&f.check_out),
+            &now,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_inbound<C: GenericClient + Sync>(
+    c: &C,
+    hotel: &str,
+    received_at: &str,
+    event: Option<&str>,
+    code: &str,
+    details: &[String],
+    task_ids: &[&str],
+    body: &[u8],
+    duration_us: u64,
+) -> Result<(), StoreError> {
+    let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".into());
+    let task_ids = serde_json::to_string(task_ids).unwrap_or_else(|_| "[]".into());
+    let body = String::from_utf8_lossy(body);
+    exec(
+        c,
+        "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &hotel,
+            &received_at,
+            &event.map(text),
+            &code,
+            &text(&details),
+            &task_ids,
+            &text(&body),
+            &(duration_us as i64),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn order_facts(data: &duve::OrderData) -> ReservationFacts {
+    ReservationFacts {
+        reservation_id: data.reservation_id.clone(),
+        room_number: data.room_number.clone(),
+        first_name: data.first_name.clone(),
+        last_name: data.last_name.clone(),
+        language: data.language.clone(),
+        check_in: None,
+        check_out: None,
+    }
+}
+
+/// One attempt at a webhook's transaction. `Err` with a unique violation means another instance
+/// committed the same order meanwhile: the caller rolls back and decides again.
+async fn ingest_tx(tx: &Transaction<'_>, req: &IngestRequest) -> Result<Ingested, StoreError> {
+    let hotel = &*req.hotel;
+    let hid = hotel.id.as_str();
+    let key = match &req.plan {
+        Plan::Order(p) => Some(p.order_key.as_str()),
+        Plan::Cancel { order_key } => Some(order_key.as_str()),
+        _ => None,
+    };
+    let key_text = key.map(text);
+    let (version, state) = version_and_order_state(tx, hid, key_text.as_deref()).await?;
+    if version != req.cache_version {
+        return Ok(Ingested::Stale);
+    }
+    let now = time::now();
+    let now_s = time::format(now);
+    let outcome = match &req.plan {
+        Plan::Order(plan) => {
+            let key = key_text.as_deref().unwrap_or_default();
+            let order_id = plan.data.order_id.clone();
+            let outcome = match state.as_deref() {
+                Some("cancelled") => Outcome::CancelledBeforeArrival,
+                Some(_) => Outcome::Duplicate {
+                    order_id,
+                    tasks: order_tasks(tx, hid, key).await?,
+                },
+                None => {
+                    let context = match (&plan.data.reservation_id, plan.needs_context()) {
+                        (Some(r), true) => load_context(tx, hid, r).await?,
+                        _ => None,
+                    };
+                    match intake::decide_order(plan, hotel, context.as_ref(), now) {
+                        OrderDecision::Refuse(r) => Outcome::Refused(r),
+                        OrderDecision::Create { drafts, skipped } => {
+                            // First, so that a race with another instance is lost before any work.
+                            insert_order(
+                                tx,
+                                hid,
+                                key,
+                                order_id.as_deref(),
+                                plan.data.reservation_id.as_deref(),
+                                "created",
+                                &now_s,
+                            )
+                            .await?;
+                            let mut tasks = Vec::with_capacity(drafts.len());
+                            for d in &drafts {
+                                tasks.push(
+                                    insert_task(tx, hid, Some(key), d, "duve", &now_s).await?,
+                                );
+                            }
+                            Outcome::Created {
+                                order_id,
+                                tasks,
+                                skipped,
+                            }
+                        }
+                    }
+                }
+            };
+            // Only an order the hotel accepted teaches the reservation anything: a refused one
+            // (say, naming a room the hotel lacks) must not spoil later orders.
+            if matches!(outcome, Outcome::Created { .. }) {
+                upsert_context(tx, hid, &order_facts(&plan.data), &now_s).await?;
+            }
+            outcome
+        }
+        Plan::Cancel { .. } => {
+            let order_key = key_text.as_deref().unwrap_or_default();
+            match state.as_deref() {
+                Some("created") => {
+                    for task in order_tasks(tx, hid, order_key).await? {
+                        if task.status.is_final() {
+                            continue;
+                        }
+                        // Only a task still in that state: a staff change committed meanwhile wins.
+                        let n = exec(
+                            tx,
+                            "UPDATE tasks SET status = 'cancelled', updated_at = $2
+                             WHERE id = $1 AND status = $3",
+                            &[&task.id, &now_s, &task.status.as_str()],
+                        )
+                        .await?;
+                        if n == 1 {
+                            insert_event(
+                                tx,
+                                &task.id,
+                                &now_s,
+                                "duve",
+                                Some(task.status),
+                                TaskStatus::Cancelled,
+                                Some("order cancelled in Duve"),
+                            )
+                            .await?;
+                        }
+                    }
+                    Outcome::Cancelled {
+                        tasks: order_tasks(tx, hid, order_key).await?,
+                    }
+                }
+                Some(_) => Outcome::Ignored {
+                    reason: REASON_UNKNOWN_ORDER,
+                },
+                None => {
+                    // Remembered, so that a creation delivered after its cancellation makes no task.
+                    insert_order(
+                        tx,
+                        hid,
+                        order_key,
+                        Some(order_key),
+                        None,
+                        "cancelled",
+                        &now_s,
+                    )
+                    .await?;
+                    Outcome::Ignored {
+                        reason: REASON_UNKNOWN_ORDER,
+                    }
+                }
+            }
+        }
+        Plan::Refund { order_key, note } => {
+            for task in order_tasks(tx, hid, &text(order_key)).await? {
+                insert_event(
+                    tx,
+                    &task.id,
+                    &now_s,
+                    "duve",
+                    Some(task.status),
+                    task.status,
+                    Some(note),
+                )
+                .await?;
+            }
+            Outcome::Recorded
+        }
+        Plan::Record { facts } => {
+            upsert_context(tx, hid, facts, &now_s).await?;
+            Outcome::Recorded
+        }
+        Plan::Ignore { reason } => Outcome::Ignored { reason },
+        Plan::Refuse(r) => Outcome::Refused(r.clone()),
+    };
+    let details: &[String] = match &outcome {
+        Outcome::Refused(r) => &r.details,
+        _ => &[],
+    };
+    insert_inbound(
+        tx,
+        hid,
+        &time::format(req.received_at),
+        req.event.as_deref(),
+        outcome.code(),
+        details,
+        &outcome.task_ids(),
+        &req.body,
+        req.started.elapsed().as_micros() as u64,
+    )
+    .await?;
+    Ok(Ingested::Done(outcome))
+}
+
+async fn load_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreError> {
+    let version = config_version(tx).await?;
+    let mut hotels: HashMap<String, HotelFacts> = HashMap::new();
+    let rows = query(
+        tx,
+        "SELECT id, name, timezone, sync_paid_orders, access_hash, password_hash FROM hotels",
+        &[],
+    )
+    .await?;
+    for r in &rows {
+        let id: String = r.try_get(0)?;
+        let tz: String = r.try_get(2)?;
+        let access: Vec<u8> = r.try_get(4)?;
+        let password: Vec<u8> = r.try_get(5)?;
+        let (Ok(hotel_id), Some(access_hash), Some(password_hash)) = (
+            HotelId::parse(&id),
+            hash_from_slice(&access),
+            hash_from_slice(&password),
+        ) else {
+            tracing::warn!(hotel = %id, "skipping a hotel row that does not parse");
+            continue;
+        };
+        let facts = HotelFacts {
+            id: hotel_id,
+            name: r.try_get(1)?,
+            timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
+            sync_paid_orders: r.try_get(3)?,
+            access_hash,
+            password_hash,
+            rooms: Default::default(),
+            catalog: Default::default(),
+        };
+        hotels.insert(id, facts);
+    }
+    for r in &query(tx, "SELECT hotel_id, number FROM rooms", &[]).await? {
+        let hotel: String = r.try_get(0)?;
+        if let Some(h) = hotels.get_mut(&hotel) {
+            h.rooms.insert(r.try_get(1)?);
+        }
+    }
+    let rows = query(
+        tx,
+        "SELECT hotel_id, external_id, name, department, sla_minutes FROM catalog",
+        &[],
+    )
+    .await?;
+    for r in &rows {
+        let hotel: String = r.try_get(0)?;
+        if let Some(h) = hotels.get_mut(&hotel) {
+            let sla: Option<i32> = r.try_get(4)?;
+            let entry = CatalogEntry {
+                external_id: r.try_get(1)?,
+                name: r.try_get(2)?,
+                department: r.try_get(3)?,
+                sla_minutes: sla.and_then(|m| u32::try_from(m).ok()),
+            };
+            h.catalog.insert(entry.external_id.clone(), entry);
+        }
+    }
+    Ok(Snapshot {
+        version,
+        hotels: hotels.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    async fn config_version(&self) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        config_version(&client).await
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut client = self.pool.get().await?;
+        // One consistent view: the version read is the version of the rows read.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let snap = load_snapshot(&tx).await?;
+        tx.commit().await?;
+        Ok(snap)
+    }
+
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
+        let mut client = self.pool.get().await?;
+        let mut attempt = 0;
+        loop {
+            let tx = client.transaction().await?;
+            let result = ingest_tx(&tx, &req).await;
+            let error = match result {
+                Ok(ingested) => {
+                    tx.commit().await?;
+                    return Ok(ingested);
+                }
+                Err(e) => e,
+            };
+            let _ = tx.rollback().await;
+            attempt += 1;
+            match error {
+                // Another instance committed this order first: decide again, seeing its row.
+                StoreError::Conflict(_) if attempt <= CONFLICT_RETRIES => continue,
+                e => return Err(e),
+            }
+        }
+    }
+
+    async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        insert_inbound(
+            &client,
+            r.hotel.as_str(),
+            &time::format(r.received_at),
+            r.event.as_deref(),
+            r.code,
+            &r.details,
+            &[],
+            b"",
+            r.started.elapsed().as_micros() as u64,
+        )
+        .await
+    }
+
+    async fn create_hotel(&self, h: NewHotel) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            let inserted = exec(
+                &tx,
+                "INSERT INTO hotels (id, name, timezone, access_hash, password_hash, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &h.id.as_str(),
+                    &text(&h.name),
+                    &h.timezone,
+                    &&h.access_hash[..],
+                    &&h.password_hash[..],
+                    &now,
+                ],
+            )
+            .await?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "hotel {} already exists",
+                    h.id
+                )));
+            }
+            let st = tx
+                .prepare_cached(
+                    "INSERT INTO catalog (hotel_id, external_id, name) VALUES ($1, $2, $3)",
+                )
+                .await?;
+            for e in default_catalog() {
+                tx.execute(&st, &[&h.id.as_str(), &e.external_id, &e.name])
+                    .await?;
+            }
+            bump_config(&tx).await
+        })
+    }
+
+    async fn list_hotels(&self) -> Result<Vec<HotelSummary>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT h.id, h.name, h.timezone, h.sync_paid_orders, h.created_at,
+                    (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id)
+             FROM hotels h ORDER BY h.created_at, h.id",
+            &[],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let rooms: i64 = r.try_get(5)?;
+                Ok(HotelSummary {
+                    hotel_id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    timezone: r.try_get(2)?,
+                    sync_paid_orders: r.try_get(3)?,
+                    created_at: r.try_get(4)?,
+                    rooms: rooms as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_tokens(
+        &self,
+        hotel: &HotelId,
+        access_hash: [u8; 32],
+        password_hash: [u8; 32],
+    ) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        in_tx!(self, |tx| {
+            let n = exec(
+                &tx,
+                "UPDATE hotels SET access_hash = $2, password_hash = $3 WHERE id = $1",
+                &[&hotel.as_str(), &&access_hash[..], &&password_hash[..]],
+            )
+            .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_config(&tx).await
+        })
+    }
+
+    async fn update_hotel(&self, hotel: &HotelId, s: HotelSettings) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        in_tx!(self, |tx| {
+            let n = exec(
+                &tx,
+                "UPDATE hotels SET name = coalesce($2, name), timezone = coalesce($3, timezone),
+                         sync_paid_orders = coalesce($4, sync_paid_orders)
+                     WHERE id = $1",
+                &[
+                    &hotel.as_str(),
+                    &opt_text(&s.name),
+                    &s.timezone,
+                    &s.sync_paid_orders,
+                ],
+            )
+            .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_config(&tx).await
+        })
+    }
+
+    async fn add_rooms(&self, hotel: &HotelId, rooms: Vec<Room>) -> Result<u64, StoreError> {
+        let hotel = hotel.clone();
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, hotel.as_str()).await?;
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO rooms (hotel_id, number, floor) VALUES ($1, $2, $3)
+                         ON CONFLICT (hotel_id, number) DO NOTHING",
+                )
+                .await?;
+            let mut added = 0;
+            for room in &rooms {
+                let number = text(&room.room);
+                let floor = opt_text(&room.floor);
+                let n = tx
+                    .execute(&insert, &[&hotel.as_str(), &number, &floor])
+                    .await?;
+                added += n;
+                if n == 0 && floor.is_some() {
+                    exec(
+                        &tx,
+                        "UPDATE rooms SET floor = $3 WHERE hotel_id = $1 AND number = $2",
+                        &[&hotel.as_str(), &number, &floor],
+                    )
+                    .await?;
+                }
+            }
+            bump_config(&tx).await?;
+            Ok(added)
+        })
+    }
+
+    async fn list_rooms(&self, hotel: &HotelId) -> Result<Vec<Room>, StoreError> {
+        let client = self.pool.get().await?;
+        hotel_exists(&client, hotel.as_str()).await?;
+        let rows = query(
+            &client,
+            "SELECT number, floor FROM rooms WHERE hotel_id = $1
+             ORDER BY length(number), number COLLATE \"C\"",
+            &[&hotel.as_str()],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Room {
+                    room: r.try_get(0)?,
+                    floor: r.try_get(1)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_catalog(&self, hotel: &HotelId) -> Result<Vec<CatalogEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        hotel_exists(&client, hotel.as_str()).await?;
+        let rows = query(
+            &client,
+            "SELECT external_id, name, department, sla_minutes FROM catalog WHERE hotel_id = $1
+             ORDER BY length(external_id), external_id COLLATE \"C\"",
+            &[&hotel.as_str()],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let sla: Option<i32> = r.try_get(3)?;
+                Ok(CatalogEntry {
+                    external_id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    department: r.try_get(2)?,
+                    sla_minutes: sla.and_then(|m| u32::try_from(m).ok()),
+                })
+            })
+            .collect()
+    }
+
+    async fn set_catalog(&self, hotel: &HotelId, e: CatalogEntry) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, hotel.as_str()).await?;
+            let sla = e.sla_minutes.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
+            exec(
+                &tx,
+                "INSERT INTO catalog AS c (hotel_id, external_id, name, department, sla_minutes)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (hotel_id, external_id) DO UPDATE SET name = excluded.name,
+                         department = coalesce(excluded.department, c.department),
+                         sla_minutes = coalesce(excluded.sla_minutes, c.sla_minutes)",
+                &[
+                    &hotel.as_str(),
+                    &text(&e.external_id),
+                    &text(&e.name),
+                    &opt_text(&e.department),
+                    &sla,
+                ],
+            )
+            .await?;
+            bump_config(&tx).await
+        })
+    }
+
+    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, key.hotel_id.as_str()).await?;
+            exec(
+                &tx,
+                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &key.id,
+                    &key.hotel_id.as_str(),
+                    &&hash[..],
+                    &key.role.as_str(),
+                    &time::format(time::now()),
+                ],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT id, hotel_id, role FROM api_keys WHERE hash = $1",
+            &[&&hash[..]],
+        )
+        .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let (id, hotel, role): (String, String, String) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        Ok((|| {
+            Some(ApiKey {
+                id,
+                hotel_id: HotelId::parse(&hotel).ok()?,
+                role: Role::parse(&role)?,
+            })
+        })())
+    }
+
+    async fn list_tasks(
+        &self,
+        hotel: &HotelId,
+        f: TaskFilter,
+    ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {TASK_COLS}, seq FROM tasks
+             WHERE hotel_id = $1 AND ($2::text IS NULL OR status = $2)
+               AND ($3::text IS NULL OR room = $3)
+               AND ($4::text IS NULL OR created_at >= $4) AND ($5::bigint IS NULL OR seq < $5)
+             ORDER BY seq DESC LIMIT $6"
+        );
+        let room = f.room.as_deref().map(text);
+        let since = f.since.as_deref().map(text);
+        let rows = query(
+            &client,
+            &sql,
+            &[
+                &hotel.as_str(),
+                &f.status.map(TaskStatus::as_str),
+                &room,
+                &since,
+                &f.cursor,
+                &(i64::from(f.limit) + 1),
+            ],
+        )
+        .await?;
+        let mut page = rows
+            .iter()
+            .map(|r| Ok((task_from_row(r)?, r.try_get::<_, i64>(9)?)))
+            .collect::<Result<Vec<(Task, i64)>, StoreError>>()?;
+        let next = if page.len() > f.limit as usize {
+            page.truncate(f.limit as usize);
+            page.last().map(|(_, seq)| *seq)
+        } else {
+            None
+        };
+        Ok((page.into_iter().map(|(t, _)| t).collect(), next))
+    }
+
+    async fn task_detail(
+        &self,
+        hotel: &HotelId,
+        id: &str,
+    ) -> Result<Option<TaskDetail>, StoreError> {
+        let client = self.pool.get().await?;
+        let id = text(id);
+        let sql = format!(
+            "SELECT {TASK_COLS}, order_id, reservation_id, department, notes, language,
+                    requested_at, updated_at
+             FROM tasks WHERE hotel_id = $1 AND id = $2"
+        );
+        let Some(r) = query_opt(&client, &sql, &[&hotel.as_str(), &id]).await? else {
+            return Ok(None);
+        };
+        let mut detail = TaskDetail {
+            task: task_from_row(&r)?,
+            order_id: r.try_get(9)?,
+            reservation_id: r.try_get(10)?,
+            department: r.try_get(11)?,
+            notes: r.try_get(12)?,
+            language: r.try_get(13)?,
+            requested_at: r.try_get(14)?,
+            updated_at: r.try_get(15)?,
+            events: Vec::new(),
+        };
+        let rows = query(
+            &client,
+            "SELECT at, actor, from_status, to_status, note FROM task_events
+             WHERE task_id = $1 ORDER BY seq",
+            &[&id],
+        )
+        .await?;
+        for r in &rows {
+            let from: Option<String> = r.try_get(2)?;
+            let to: String = r.try_get(3)?;
+            detail.events.push(TaskEvent {
+                at: r.try_get(0)?,
+                actor: r.try_get(1)?,
+                from: from.as_deref().map(status_from).transpose()?,
+                to: status_from(&to)?,
+                note: r.try_get(4)?,
+            });
+        }
+        Ok(Some(detail))
+    }
+
+    async fn create_task(
+        &self,
+        hotel: HotelId,
+        cache_version: u64,
+        draft: TaskDraft,
+        actor: String,
+    ) -> Result<Option<Task>, StoreError> {
+        in_tx!(self, |tx| {
+            if config_version(&tx).await? != cache_version {
+                return Ok(None);
+            }
+            let now = time::format(time::now());
+            insert_task(&tx, hotel.as_str(), None, &draft, &actor, &now)
+                .await
+                .map(Some)
+        })
+    }
+
+    async fn move_task(&self, ch: StatusChange) -> Result<Task, StoreError> {
+        in_tx!(self, |tx| {
+            let hotel = ch.hotel.as_str();
+            // FOR UPDATE: two instances moving one task take turns; the second sees the first's move.
+            let task = task_by_id(&tx, hotel, &text(&ch.task))
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            task.status.check_move(ch.to)?;
+            let now = time::format(time::now());
+            exec(
+                &tx,
+                "UPDATE tasks SET status = $2, updated_at = $3 WHERE id = $1",
+                &[&task.id, &ch.to.as_str(), &now],
+            )
+            .await?;
+            insert_event(
+                &tx,
+                &task.id,
+                &now,
+                &ch.actor,
+                Some(task.status),
+                ch.to,
+                ch.note.as_deref(),
+            )
+            .await?;
+            Ok(Task {
+                status: ch.to,
+                ..task
+            })
+        })
+    }
+
+    async fn list_inbound(
+        &self,
+        hotel: &HotelId,
+        limit: u32,
+    ) -> Result<Vec<InboundEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+             FROM inbound WHERE hotel_id = $1 ORDER BY seq DESC LIMIT $2",
+            &[&hotel.as_str(), &i64::from(limit)],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let details: String = r.try_get(4)?;
+                let task_ids: String = r.try_get(5)?;
+                let micros: i64 = r.try_get(6)?;
+                Ok(InboundEntry {
+                    id: r.try_get(0)?,
+                    received_at: r.try_get(1)?,
+                    event: r.try_get(2)?,
+                    code: r.try_get(3)?,
+                    details: serde_json::from_str(&details).unwrap_or_default(),
+                    task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
+                    duration_ms: micros as f64 / 1000.0,
+                    body: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_settings_are_taken_off_the_url_and_the_rest_is_kept() {
+        let s = pool_settings(
+            "postgres://u@h/db?pool_size=4&sslmode=disable&statement_timeout=250ms&pool_timeout=2",
+        )
+        .unwrap();
+        assert_eq!(s.url, "postgres://u@h/db?sslmode=disable");
+        assert_eq!(s.pool_size, 4);
+        assert_eq!(s.statement_timeout, Duration::from_millis(250));
+        assert_eq!(s.pool_timeout, Duration::from_secs(2));
+        let d = pool_settings("postgres://u@h/db").unwrap();
+        assert_eq!(d.url, "postgres://u@h/db");
+        assert_eq!(d.pool_size, DEFAULT_POOL_SIZE);
+        assert!(pool_settings("postgres://h/db?pool_size=0").is_err());
+        assert!(pool_settings("postgres://h/db?statement_timeout=soon").is_err());
+    }
+
+    #[test]
+    fn nul_never_reaches_the_database() {
+        assert_eq!(text("a\0b"), "a\u{FFFD}b");
+        assert!(matches!(text("plain"), Cow::Borrowed("plain")));
+    }
+}
