@@ -1,0 +1,836 @@
+//! Ingest load benchmark: `cargo bench -p hubhook --bench ingest`.
+//!
+//! Drives the real `hubhook serve` (a child process on a fresh SQLite file) with unique `orderCreated`
+//! deliveries over 64 keep-alive connections and, in the same run, a bare axum handler that only
+//! parses the same body (this executable re-run with `HUBHOOK_BENCH_BASELINE=ADDR`). Prints a
+//! Markdown table (requests/s, latency percentiles, idle and peak RSS, server CPU per request) that
+//! can be pasted into `docs/benchmarks.md`.
+//!
+//! Settings (environment): `BENCH_SECONDS` (measured seconds per run, default 10), `BENCH_WARMUP`
+//! (seconds, default 1), `BENCH_CONNECTIONS` (default 64), `BENCH_ONLY` (`hubhook` or `baseline`),
+//! `BENCH_PAUSE` (seconds to wait, printing the server's pid, before hubhook's saturated run: time to
+//! attach a profiler), `BENCH_HUBHOOK_BIN` (another `hubhook` binary to drive, e.g. a variant build).
+
+use std::{
+    cell::Cell,
+    io::Write as _,
+    net::SocketAddr,
+    path::Path,
+    process::{Command, Stdio},
+    rc::Rc,
+    time::{Duration, Instant},
+};
+
+use tokio::net::TcpStream;
+
+const BASELINE_ENV: &str = "HUBHOOK_BENCH_BASELINE";
+const HOTEL: &str = "bench";
+
+fn main() {
+    if let Ok(addr) = std::env::var(BASELINE_ENV) {
+        baseline::serve(&addr);
+        return;
+    }
+    if let Err(e) = run() {
+        eprintln!("ingest bench failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bare baseline: same runtime flavour as hubhook, a handler that only reads and parses.
+
+mod baseline {
+    use axum::{Json, Router, body::Bytes, http::StatusCode, routing::post};
+
+    async fn duve(body: Bytes) -> (StatusCode, Json<serde_json::Value>) {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(_) => (
+                StatusCode::CREATED,
+                Json(serde_json::json!({"status": "created"})),
+            ),
+            Err(_) => (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({"status": "invalid"})),
+            ),
+        }
+    }
+
+    pub fn serve(addr: &str) {
+        // The parent holds our stdin: when it goes away, even killed, so do we.
+        std::thread::spawn(|| {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(0);
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .expect("baseline bind");
+            let app = Router::new().route("/webhooks/duve", post(duve));
+            axum::serve(listener, app).await.expect("baseline serve");
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes, killed on drop (also when the bench panics).
+
+struct Server {
+    name: &'static str,
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn free_addr() -> Result<SocketAddr, BoxError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?)
+}
+
+fn wait_listening(server: &mut Server) -> Result<(), BoxError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(server.addr).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = server.child.try_wait()? {
+            return Err(format!("{} exited early: {status}", server.name).into());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} did not listen on {}", server.name, server.addr).into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn hubhook_cmd(db_url: &str, dir: &Path) -> Command {
+    let bin = std::env::var_os("BENCH_HUBHOOK_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_hubhook").into());
+    let mut cmd = Command::new(bin);
+    cmd.env("HUBHOOK_DATABASE_URL", db_url)
+        .env_remove("HUBHOOK_CONFIG")
+        .env_remove("HUBHOOK_LISTEN")
+        .current_dir(dir);
+    cmd
+}
+
+fn cli_json(db_url: &str, dir: &Path, args: &[&str]) -> Result<serde_json::Value, BoxError> {
+    let out = hubhook_cmd(db_url, dir).arg("--json").args(args).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "hubhook {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc readings.
+
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// `GET /metrics` over a fresh connection; the value of each `name value` line asked for.
+fn metrics(addr: SocketAddr, names: &[&str]) -> Option<Vec<f64>> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: bench\r\nconnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    names
+        .iter()
+        .map(|n| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(n)?.strip_prefix(' ')?.trim().parse().ok())
+        })
+        .collect()
+}
+
+fn writer_stats(addr: SocketAddr) -> Option<(f64, f64)> {
+    let v = metrics(
+        addr,
+        &[
+            "hubhook_db_write_batches_total",
+            "hubhook_db_write_jobs_total",
+        ],
+    )?;
+    Some((v[0], v[1]))
+}
+
+/// `wchar` (bytes handed to write calls) and `syscw` (write calls) from `/proc/<pid>/io`.
+fn proc_io(pid: u32) -> Option<(u64, u64)> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+    };
+    Some((field("wchar:")?, field("syscw:")?))
+}
+
+/// utime + stime of a process, in clock ticks (USER_HZ, 100 on Linux).
+fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load generator: one thread, N keep-alive HTTP/1.1 connections over raw TCP.
+
+struct Request {
+    /// Everything before the order number (request line, headers, body start).
+    head: Vec<u8>,
+    /// Between the first and the second copy of the number (order id, then reservation id).
+    middle: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+/// The number is zero-padded to this width so that every body has the same length.
+const NUM_WIDTH: usize = 12;
+
+impl Request {
+    fn new(host: SocketAddr, creds: &Creds) -> Self {
+        let (b1, b2, b3) = body_parts();
+        let body_len = body_len();
+        let mut head = format!(
+            "POST /webhooks/duve HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n\
+             custom_hotel_id: {}\r\ncustom_access_token: {}\r\ncustom_password_token: {}\r\n\
+             content-length: {body_len}\r\n\r\n",
+            creds.hotel, creds.access, creds.password
+        )
+        .into_bytes();
+        head.extend_from_slice(b1.as_bytes());
+        Self {
+            head,
+            middle: b2.into_bytes(),
+            tail: b3.into_bytes(),
+        }
+    }
+
+    fn write(&self, n: u64, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.head);
+        let _ = write!(out, "{n:0NUM_WIDTH$}");
+        out.extend_from_slice(&self.middle);
+        let _ = write!(out, "{n:0NUM_WIDTH$}");
+        out.extend_from_slice(&self.tail);
+    }
+}
+
+fn body_len() -> usize {
+    let (b1, b2, b3) = body_parts();
+    b1.len() + b2.len() + b3.len() + 2 * NUM_WIDTH
+}
+
+/// An `orderCreated` for room 101, service "4" (Serve towels), shaped like Duve's: the order id goes
+/// between the first and second part, the reservation id between the second and third.
+fn body_parts() -> (String, String, String) {
+    let b1 = r#"{"accountId": "6368c35588d770ea9b0ae2e1", "event": "orderCreated", "resource": {"#
+        .to_owned()
+        + r#""sId": "-FaCfxErX", "externalId": "27e19639-ede9-4649-b6aa-aede00c069ce", "#
+        + r#""verifiedFirstName": "Bobby", "verifiedLastName": "Smith", "roomNumber": "101", "#
+        + r#""preferredLanguage": "en", "email": "bobby.smith@example.com", "phone": "+351912345678", "#
+        + r#""checkInDate": "2026-03-10", "checkOutDate": "2026-03-14", "adults": 2, "children": 0, "#
+        + r#""guestAppLink": "https://x.duve.co/g/-FaCfxErX", "order": {"id": "ord"#;
+    let b2 = r#"", "orderId": 16801, "status": 0, "chargeAmount": 0, "currency": "USD", "#
+        .to_owned()
+        + r#""createdAt": "2026-03-11T09:12:44.512Z", "source": "guest-app", "#
+        + r#""notes": "Two extra bath towels, please. We are out for dinner until nine, leave them at the door.", "#
+        + r#""products": [{"name": "Towel service", "externalId": "4", "quantity": 2, "#
+        + r#""price": 0, "category": "Housekeeping", "description": "Fresh bath and hand towels delivered to your room", "#
+        + r#""image": "https://cdn.duve.co/img/6368c35588d770ea9b0ae2e1/towels.jpg"}], "#
+        + r#""tags": ["housekeeping", "in-stay"], "meta": {"app": "duve-guest", "version": "5.12.0"}}, "#
+        + r#""id": "res"#;
+    let b3 = r#""}}"#.to_owned();
+    (b1, b2, b3)
+}
+
+struct Creds {
+    hotel: String,
+    access: String,
+    password: String,
+}
+
+#[derive(Default)]
+struct ConnStats {
+    latencies_us: Vec<u32>,
+    other: u64,
+    /// Every 201, warm-up included: what the database must hold afterwards.
+    all_created: u64,
+    first_error: Option<String>,
+}
+
+// tokio's `io-util` feature is not enabled in this crate, so reads and writes go through readiness.
+
+async fn read_some(stream: &TcpStream, chunk: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        stream.readable().await?;
+        match stream.try_read(chunk) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match stream.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => stream.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads one response; returns its status code.
+async fn read_response(stream: &TcpStream, buf: &mut Vec<u8>) -> Result<u16, BoxError> {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = read_some(stream, &mut chunk).await?;
+        if n == 0 {
+            return Err("connection closed by the server".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..head_end])?;
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status code")?;
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .ok_or("no content-length in the answer")?;
+    while buf.len() < head_end + len {
+        let n = read_some(stream, &mut chunk).await?;
+        if n == 0 {
+            return Err("connection closed mid-body".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(status)
+}
+
+async fn connection(
+    addr: SocketAddr,
+    req: Rc<Request>,
+    next: Rc<Cell<u64>>,
+    measure_from: Instant,
+    until: Instant,
+) -> ConnStats {
+    let mut stats = ConnStats {
+        latencies_us: Vec::with_capacity(1 << 16),
+        ..Default::default()
+    };
+    let stream = match TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            stats.first_error = Some(format!("connect: {e}"));
+            return stats;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let mut out = Vec::with_capacity(2048);
+    let mut inb = Vec::with_capacity(4096);
+    loop {
+        let started = Instant::now();
+        if started >= until {
+            break;
+        }
+        let n = next.get();
+        next.set(n + 1);
+        req.write(n, &mut out);
+        let result = match write_all(&stream, &out).await {
+            Ok(()) => read_response(&stream, &mut inb).await,
+            Err(e) => Err(e.into()),
+        };
+        let done = Instant::now();
+        let status = match result {
+            Ok(s) => s,
+            Err(e) => {
+                stats.other += 1;
+                stats.first_error.get_or_insert_with(|| e.to_string());
+                break;
+            }
+        };
+        if status == 201 {
+            stats.all_created += 1;
+        }
+        if started < measure_from || done > until {
+            continue;
+        }
+        stats
+            .latencies_us
+            .push((done - started).as_micros().min(u32::MAX as u128) as u32);
+        if status != 201 {
+            stats.other += 1;
+            stats
+                .first_error
+                .get_or_insert_with(|| format!("status {status}"));
+        }
+    }
+    stats
+}
+
+struct LoadResult {
+    requests: u64,
+    other: u64,
+    all_created: u64,
+    first_error: Option<String>,
+    seconds: f64,
+    p50: u32,
+    p90: u32,
+    p99: u32,
+    max: u32,
+    cpu_us_per_req: Option<f64>,
+    /// The load generator's own CPU use over the window, in % of one core.
+    client_cpu_pct: Option<f64>,
+    /// The server's bytes written and write calls per request (files and sockets alike).
+    io_per_req: Option<(f64, f64)>,
+}
+
+impl LoadResult {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+struct Settings {
+    warmup: Duration,
+    measure: Duration,
+    connections: usize,
+}
+
+/// Runs the load against `server`; the order numbers continue from `next` (unique across runs).
+fn load(
+    server: &Server,
+    creds: &Creds,
+    connections: usize,
+    s: &Settings,
+    next: &Rc<Cell<u64>>,
+) -> LoadResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let req = Rc::new(Request::new(server.addr, creds));
+    let pid = server.pid();
+    let local = tokio::task::LocalSet::new();
+    let (all, cpu, io) = local.block_on(&rt, async {
+        let start = Instant::now();
+        let measure_from = start + s.warmup;
+        let until = measure_from + s.measure;
+        let handles: Vec<_> = (0..connections)
+            .map(|_| {
+                tokio::task::spawn_local(connection(
+                    server.addr,
+                    req.clone(),
+                    next.clone(),
+                    measure_from,
+                    until,
+                ))
+            })
+            .collect();
+        tokio::time::sleep_until(measure_from.into()).await;
+        let me = std::process::id();
+        let cpu_from = proc_cpu_ticks(pid).zip(proc_cpu_ticks(me));
+        let io_from = proc_io(pid);
+        tokio::time::sleep_until(until.into()).await;
+        let cpu_to = proc_cpu_ticks(pid).zip(proc_cpu_ticks(me));
+        let io_to = proc_io(pid);
+        let mut all = Vec::with_capacity(connections);
+        for h in handles {
+            all.push(h.await.expect("connection task"));
+        }
+        (
+            all,
+            cpu_from.zip(cpu_to).map(|(a, b)| (b.0 - a.0, b.1 - a.1)),
+            io_from.zip(io_to).map(|(a, b)| (b.0 - a.0, b.1 - a.1)),
+        )
+    });
+    let mut lat: Vec<u32> = Vec::new();
+    let (mut other, mut all_created, mut first_error) = (0, 0, None);
+    for c in all {
+        lat.extend(c.latencies_us);
+        all_created += c.all_created;
+        other += c.other;
+        if first_error.is_none() {
+            first_error = c.first_error;
+        }
+    }
+    lat.sort_unstable();
+    let requests = lat.len() as u64;
+    LoadResult {
+        requests,
+        other,
+        all_created,
+        first_error,
+        seconds: s.measure.as_secs_f64(),
+        p50: percentile(&lat, 0.50),
+        p90: percentile(&lat, 0.90),
+        p99: percentile(&lat, 0.99),
+        max: lat.last().copied().unwrap_or(0),
+        // 100 ticks a second: one tick is 10 ms of CPU.
+        cpu_us_per_req: cpu
+            .filter(|_| requests > 0)
+            .map(|(t, _)| t as f64 * 10_000.0 / requests as f64),
+        client_cpu_pct: cpu.map(|(_, t)| t as f64 / s.measure.as_secs_f64()),
+        io_per_req: io
+            .filter(|_| requests > 0)
+            .map(|(b, c)| (b as f64 / requests as f64, c as f64 / requests as f64)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct Row {
+    name: String,
+    conns: usize,
+    r: LoadResult,
+    idle_kb: Option<u64>,
+    peak_kb: Option<u64>,
+}
+
+fn ms(us: u32) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+fn mb(kb: Option<u64>) -> String {
+    kb.map(|k| format!("{:.1}", k as f64 / 1024.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn print_row(row: &Row) {
+    let r = &row.r;
+    println!(
+        "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        row.name,
+        row.conns,
+        r.rps(),
+        ms(r.p50),
+        ms(r.p90),
+        ms(r.p99),
+        ms(r.max),
+        r.other,
+        r.cpu_us_per_req
+            .map(|c| format!("{c:.0}"))
+            .unwrap_or_else(|| "–".into()),
+        mb(row.idle_kb),
+        mb(row.peak_kb),
+        r.client_cpu_pct
+            .map(|c| format!("{c:.0}%"))
+            .unwrap_or_else(|| "–".into()),
+    );
+}
+
+fn env_secs(name: &str, default: f64) -> Duration {
+    let v = std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(default);
+    Duration::from_secs_f64(v)
+}
+
+fn run() -> Result<(), BoxError> {
+    let s = Settings {
+        warmup: env_secs("BENCH_WARMUP", 1.0),
+        measure: env_secs("BENCH_SECONDS", 10.0),
+        connections: std::env::var("BENCH_CONNECTIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64),
+    };
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let pause = env_secs("BENCH_PAUSE", 0.0);
+    let load_before = loadavg();
+    let date = jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M UTC")
+        .to_string();
+
+    let dir = tempfile::tempdir()?;
+    let db_url = format!("sqlite://{}", dir.path().join("hubhook.db").display());
+    let hotel = cli_json(
+        &db_url,
+        dir.path(),
+        &["hotel", "create", "--name", "Bench", "--id", HOTEL],
+    )?;
+    let field = |k: &str| -> Result<String, BoxError> {
+        hotel[k]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("hotel create: no {k}").into())
+    };
+    let creds = Creds {
+        hotel: field("hotelId")?,
+        access: field("accessToken")?,
+        password: field("passwordToken")?,
+    };
+    cli_json(&db_url, dir.path(), &["rooms", "add", HOTEL, "101"])?;
+    let next = Rc::new(Cell::new(1u64));
+    let body_len = body_len();
+
+    eprintln!(
+        "ingest bench: {} connections, {:?} warm-up + {:?} measured per run, body {body_len} bytes",
+        s.connections, s.warmup, s.measure
+    );
+    let mut rows = Vec::new();
+
+    if only.is_empty() || only == "baseline" {
+        let addr = free_addr()?;
+        let mut server = Server {
+            name: "baseline",
+            child: Command::new(std::env::current_exe()?)
+                .env(BASELINE_ENV, addr.to_string())
+                .stdin(Stdio::piped())
+                .spawn()?,
+            addr,
+        };
+        wait_listening(&mut server)?;
+        std::thread::sleep(Duration::from_millis(300));
+        let idle = proc_status_kb(server.pid(), "VmRSS:");
+        eprintln!(
+            "baseline (pid {}): {} connections…",
+            server.pid(),
+            s.connections
+        );
+        let r = load(&server, &creds, s.connections, &s, &next);
+        let peak = proc_status_kb(server.pid(), "VmHWM:");
+        rows.push(Row {
+            name: "bare axum (parse only)".into(),
+            conns: s.connections,
+            r,
+            idle_kb: idle,
+            peak_kb: peak,
+        });
+        eprintln!("baseline: 1 connection…");
+        let r = load(&server, &creds, 1, &s, &next);
+        rows.push(Row {
+            name: "bare axum (parse only)".into(),
+            conns: 1,
+            r,
+            idle_kb: None,
+            peak_kb: None,
+        });
+        server.kill();
+    }
+
+    let mut durable = None;
+    let mut batching: Option<(f64, f64)> = None;
+    if only.is_empty() || only == "hubhook" {
+        let addr = free_addr()?;
+        let log = std::fs::File::create(dir.path().join("serve.log"))?;
+        let mut server = Server {
+            name: "hubhook",
+            child: hubhook_cmd(&db_url, dir.path())
+                .args(["serve", "--listen", &addr.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()?,
+            addr,
+        };
+        wait_listening(&mut server)?;
+        std::thread::sleep(Duration::from_millis(300));
+        let idle = proc_status_kb(server.pid(), "VmRSS:");
+        if !pause.is_zero() {
+            eprintln!("hubhook pid {}: pausing {pause:?}", server.pid());
+            std::thread::sleep(pause);
+        }
+        eprintln!(
+            "hubhook (pid {}): {} connections…",
+            server.pid(),
+            s.connections
+        );
+        let w0 = writer_stats(addr);
+        let r = load(&server, &creds, s.connections, &s, &next);
+        let peak = proc_status_kb(server.pid(), "VmHWM:");
+        let w1 = writer_stats(addr);
+        if let (Some((b0, j0)), Some((b1, j1))) = (w0, w1) {
+            batching = Some((b1 - b0, (j1 - j0) / (b1 - b0).max(1.0)));
+        }
+        let mut created = r.all_created;
+        rows.push(Row {
+            name: "hubhook (durable ingest)".into(),
+            conns: s.connections,
+            r,
+            idle_kb: idle,
+            peak_kb: peak,
+        });
+        eprintln!("hubhook: 1 connection…");
+        let r = load(&server, &creds, 1, &s, &next);
+        created += r.all_created;
+        rows.push(Row {
+            name: "hubhook (durable ingest)".into(),
+            conns: 1,
+            r,
+            idle_kb: None,
+            peak_kb: None,
+        });
+        // SIGKILL, no graceful shutdown: every 201 must already be on disk.
+        server.kill();
+        let conn = rusqlite::Connection::open(dir.path().join("hubhook.db"))?;
+        let tasks: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))?;
+        durable = Some((created, tasks as u64));
+    }
+
+    println!();
+    println!("Machine: {} × {}", nproc(), cpu_model());
+    println!("Date: {date}; load average before the run: {load_before}");
+    println!(
+        "Command: `BENCH_SECONDS={} cargo bench -p hubhook --bench ingest` ({:?} warm-up, body {body_len} bytes, \
+         one unique orderCreated per request)",
+        s.measure.as_secs_f64(),
+        s.warmup
+    );
+    println!();
+    println!(
+        "| server | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | non-201 | server CPU µs/req | idle RSS MB | peak RSS MB | load-gen CPU |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &rows {
+        print_row(row);
+    }
+    println!();
+    let find = |name: &str, conns: usize| {
+        rows.iter()
+            .find(|r| r.name.starts_with(name) && r.conns == conns)
+    };
+    if let (Some(b), Some(h)) = (find("bare", s.connections), find("hubhook", s.connections)) {
+        println!(
+            "Throughput ratio hubhook / bare axum: {:.1}% (target ≥ 20%)",
+            100.0 * h.r.rps() / b.r.rps()
+        );
+    }
+    if let Some(h) = find("hubhook", s.connections) {
+        println!(
+            "hubhook p99 at saturation: {} ms (target < 10 ms); idle RSS: {} MB (target < 20 MB)",
+            ms(h.r.p99),
+            mb(h.idle_kb)
+        );
+    }
+    for row in rows.iter().filter(|r| r.name.starts_with("hubhook")) {
+        if let Some((bytes, calls)) = row.r.io_per_req {
+            println!(
+                "hubhook at {} connection(s): {:.1} KiB in {calls:.1} write calls per request \
+                 (/proc/<pid>/io wchar, syscw: database files and sockets)",
+                row.conns,
+                bytes / 1024.0
+            );
+        }
+    }
+    if let Some((batches, per)) = batching {
+        println!(
+            "hubhook's writer at {} connections: {batches:.0} group commits (warm-up included), \
+             {per:.1} requests per commit on average",
+            s.connections
+        );
+    }
+    if let Some((created, tasks)) = durable {
+        println!(
+            "Durability check: {created} answers 201 (warm-up included), {tasks} task rows in the \
+             database after SIGKILL{}",
+            if created == tasks {
+                " (equal)"
+            } else {
+                " (MISMATCH)"
+            }
+        );
+        if created != tasks {
+            return Err("acknowledged tasks missing from the database".into());
+        }
+    }
+    let failed: Vec<_> = rows
+        .iter()
+        .filter(|r| r.r.other > 0 || r.r.requests == 0)
+        .collect();
+    for r in &failed {
+        eprintln!(
+            "{} ({} conns): {} non-201 answers, first: {}",
+            r.name,
+            r.conns,
+            r.r.other,
+            r.r.first_error.as_deref().unwrap_or("no request completed")
+        );
+    }
+    if !failed.is_empty() {
+        return Err("some requests were not answered 201".into());
+    }
+    Ok(())
+}
+
+fn nproc() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
