@@ -239,26 +239,36 @@ impl PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        // The schema the URL's search_path names (e.g. `options=-csearch_path%3Dhotel_a`).
-        let schema: String = tx
+        // The schema the URL's search_path names (e.g. `options=-csearch_path%3Dhotel_a`) is
+        // created if it does not exist yet; an existing one needs no CREATE right on the database.
+        let row = tx
             .query_one(
-                "SELECT coalesce(current_schema(),
-                    trim(both '\"' from trim(split_part(current_setting('search_path'), ',', 1))))",
+                "SELECT current_schema(),
+                    trim(both '\"' from trim(split_part(current_setting('search_path'), ',', 1)))",
                 &[],
             )
-            .await?
-            .get(0);
+            .await?;
+        let (current, first): (Option<String>, String) = (row.try_get(0)?, row.try_get(1)?);
+        let schema = current.clone().unwrap_or(first);
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtext('hubhook.migrate.' || $1::text))",
             &[&schema],
         )
         .await?;
-        tx.batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS \"{}\";
-             CREATE TABLE IF NOT EXISTS hubhook_schema (version INTEGER NOT NULL);",
-            schema.replace('"', "\"\"")
-        ))
-        .await?;
+        if current.is_none() {
+            if schema.is_empty() || schema == "$user" {
+                return Err(StoreError::Invalid(
+                    "the database URL's search_path names no schema to use".into(),
+                ));
+            }
+            tx.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                schema.replace('"', "\"\"")
+            ))
+            .await?;
+        }
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS hubhook_schema (version INTEGER NOT NULL)")
+            .await?;
         let current: i64 = tx
             .query_one(
                 "SELECT coalesce(max(version), 0)::bigint FROM hubhook_schema",
@@ -381,6 +391,22 @@ async fn order_tasks(
 ) -> Result<Vec<Task>, StoreError> {
     let sql = format!(
         "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq"
+    );
+    query(tx, &sql, &[&hotel, &order_key])
+        .await?
+        .iter()
+        .map(task_from_row)
+        .collect()
+}
+
+async fn order_tasks_locked(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: &str,
+) -> Result<Vec<Task>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq
+         FOR UPDATE"
     );
     query(tx, &sql, &[&hotel, &order_key])
         .await?
@@ -716,30 +742,28 @@ async fn ingest_tx(tx: &Transaction<'_>, req: &IngestRequest) -> Result<Ingested
             let order_key = key_text.as_deref().unwrap_or_default();
             match state.as_deref() {
                 Some("created") => {
-                    for task in order_tasks(tx, hid, order_key).await? {
+                    // Locked: a staff member moving one of them on another instance takes turns
+                    // with this cancellation instead of being overwritten by it.
+                    for task in order_tasks_locked(tx, hid, order_key).await? {
                         if task.status.is_final() {
                             continue;
                         }
-                        // Only a task still in that state: a staff change committed meanwhile wins.
-                        let n = exec(
+                        exec(
                             tx,
-                            "UPDATE tasks SET status = 'cancelled', updated_at = $2
-                             WHERE id = $1 AND status = $3",
-                            &[&task.id, &now_s, &task.status.as_str()],
+                            "UPDATE tasks SET status = 'cancelled', updated_at = $2 WHERE id = $1",
+                            &[&task.id, &now_s],
                         )
                         .await?;
-                        if n == 1 {
-                            insert_event(
-                                tx,
-                                &task.id,
-                                &now_s,
-                                "duve",
-                                Some(task.status),
-                                TaskStatus::Cancelled,
-                                Some("order cancelled in Duve"),
-                            )
-                            .await?;
-                        }
+                        insert_event(
+                            tx,
+                            &task.id,
+                            &now_s,
+                            "duve",
+                            Some(task.status),
+                            TaskStatus::Cancelled,
+                            Some("order cancelled in Duve"),
+                        )
+                        .await?;
                     }
                     Outcome::Cancelled {
                         tasks: order_tasks(tx, hid, order_key).await?,
@@ -805,6 +829,178 @@ async fn ingest_tx(tx: &Transaction<'_>, req: &IngestRequest) -> Result<Ingested
     )
     .await?;
     Ok(Ingested::Done(outcome))
+}
+
+/// The common webhook, a new order whose tasks need no stored context, in one statement (one round
+/// trip, one commit): the order row, its tasks and their history, the reservation's context and the
+/// inbound record, written only if the configuration version is still the handler's and the order
+/// is new. `None` when that is not so, or the plan is not such an order: the caller then takes the
+/// general path, which reads what it needs first.
+async fn ingest_new_order(
+    client: &deadpool_postgres::Client,
+    req: &IngestRequest,
+) -> Result<Option<Outcome>, StoreError> {
+    let Plan::Order(plan) = &req.plan else {
+        return Ok(None);
+    };
+    if plan.data.reservation_id.is_some() && plan.needs_context() {
+        return Ok(None);
+    }
+    let hotel = &*req.hotel;
+    let now = time::now();
+    let OrderDecision::Create { drafts, skipped } = intake::decide_order(plan, hotel, None, now)
+    else {
+        return Ok(None);
+    };
+    let now_s = time::format(now);
+    let n = drafts.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut cols: [Vec<Option<String>>; 12] = Default::default();
+    let mut quantities = Vec::with_capacity(n);
+    let mut tasks = Vec::with_capacity(n);
+    for draft in &drafts {
+        let mut d = draft.clone();
+        for s in [&mut d.task_name, &mut d.room] {
+            clean(s);
+        }
+        for s in [
+            &mut d.item_key,
+            &mut d.external_id,
+            &mut d.guest_name,
+            &mut d.department,
+            &mut d.notes,
+            &mut d.language,
+            &mut d.order_id,
+            &mut d.reservation_id,
+        ] {
+            clean_opt(s);
+        }
+        let id = TaskId::generate().into_string();
+        for (col, value) in cols.iter_mut().zip([
+            d.item_key.clone(),
+            d.order_id.clone(),
+            d.reservation_id.clone(),
+            d.external_id.clone(),
+            Some(d.task_name.clone()),
+            Some(d.room.clone()),
+            d.guest_name.clone(),
+            d.department.clone(),
+            d.notes.clone(),
+            d.language.clone(),
+            d.requested_at.map(time::format),
+            d.due_at.map(time::format),
+        ]) {
+            col.push(value);
+        }
+        quantities.push(i32::try_from(d.quantity).unwrap_or(i32::MAX));
+        tasks.push(d.to_task(id.clone(), now_s.clone()));
+        ids.push(id);
+    }
+    let facts = order_facts(&plan.data);
+    let says_something = facts.room_number.is_some()
+        || facts.first_name.is_some()
+        || facts.last_name.is_some()
+        || facts.language.is_some();
+    let context_id = facts
+        .reservation_id
+        .as_deref()
+        .filter(|_| says_something)
+        .map(text);
+    let task_ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let task_ids = serde_json::to_string(&task_ids).unwrap_or_else(|_| "[]".into());
+    let body = String::from_utf8_lossy(&req.body);
+    let key = text(&plan.order_key);
+    let hid = hotel.id.as_str();
+    let row = query_opt(
+        client,
+        "WITH v AS (SELECT value FROM meta WHERE key = 'config_version'),
+         o AS (
+             INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
+             SELECT $1::text, $2::text, $3::text, $4::text, 'created', $5::text FROM v
+             WHERE v.value = $6::bigint
+             ON CONFLICT (hotel_id, order_key) DO NOTHING
+             RETURNING 1),
+         t AS (
+             INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
+                 external_id, task_name, room, guest_name, quantity, status, department, notes,
+                 language, requested_at, due_at, created_at, updated_at)
+             SELECT d.id, $1::text, $2::text, d.item_key, d.order_id, d.reservation_id,
+                 d.external_id, d.task_name, d.room, d.guest_name, d.quantity, 'open', d.department,
+                 d.notes, d.language, d.requested_at, d.due_at, $5::text, $5::text
+             FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                     $12::text[], $13::text[], $14::text[], $15::int4[], $16::text[], $17::text[],
+                     $18::text[], $19::text[], $20::text[])
+                 WITH ORDINALITY AS d(id, item_key, order_id, reservation_id, external_id,
+                     task_name, room, guest_name, quantity, department, notes, language,
+                     requested_at, due_at, n)
+             WHERE EXISTS (SELECT 1 FROM o)
+             ORDER BY d.n
+             RETURNING id),
+         e AS (
+             INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
+             SELECT id, $5::text, 'duve', NULL, 'open', NULL FROM t),
+         r AS (
+             INSERT INTO reservations AS r (hotel_id, reservation_id, room, first_name,
+                 last_name, language, check_in, check_out, updated_at)
+             SELECT $1::text, $21::text, $22::text, $23::text, $24::text, $25::text, NULL, NULL,
+                 $5::text
+             WHERE $21::text IS NOT NULL AND EXISTS (SELECT 1 FROM o)
+             ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
+                 room = coalesce(excluded.room, r.room),
+                 first_name = coalesce(excluded.first_name, r.first_name),
+                 last_name = coalesce(excluded.last_name, r.last_name),
+                 language = coalesce(excluded.language, r.language),
+                 updated_at = excluded.updated_at),
+         i AS (
+             INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body,
+                 duration_us)
+             SELECT $1::text, $26::text, $27::text, 'created', '[]', $28::text, $29::text,
+                 $30::bigint
+             WHERE EXISTS (SELECT 1 FROM o))
+         SELECT EXISTS (SELECT 1 FROM o)",
+        &[
+            &hid,
+            &key,
+            &plan.data.order_id.as_deref().map(text),
+            &plan.data.reservation_id.as_deref().map(text),
+            &now_s,
+            &(req.cache_version as i64),
+            &ids,
+            &cols[0],
+            &cols[1],
+            &cols[2],
+            &cols[3],
+            &cols[4],
+            &cols[5],
+            &cols[6],
+            &quantities,
+            &cols[7],
+            &cols[8],
+            &cols[9],
+            &cols[10],
+            &cols[11],
+            &context_id,
+            &opt_text(&facts.room_number),
+            &opt_text(&facts.first_name),
+            &opt_text(&facts.last_name),
+            &opt_text(&facts.language),
+            &time::format(req.received_at),
+            &req.event.as_deref().map(text),
+            &task_ids,
+            &text(&body),
+            &(req.started.elapsed().as_micros() as i64),
+        ],
+    )
+    .await?;
+    let created: bool = match row {
+        Some(r) => r.try_get(0)?,
+        None => false,
+    };
+    Ok(created.then(|| Outcome::Created {
+        order_id: plan.data.order_id.clone(),
+        tasks,
+        skipped,
+    }))
 }
 
 async fn load_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreError> {
@@ -901,6 +1097,9 @@ impl Store for PostgresStore {
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
         let mut client = self.pool.get().await?;
+        if let Some(outcome) = ingest_new_order(&client, &req).await? {
+            return Ok(Ingested::Done(outcome));
+        }
         let mut attempt = 0;
         loop {
             let tx = client.transaction().await?;
