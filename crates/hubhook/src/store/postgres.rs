@@ -21,6 +21,7 @@ use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction,
 };
 use duve::ReservationFacts;
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{NoTls, Row, types::ToSql};
 
 use super::{
@@ -189,6 +190,7 @@ async fn query_opt<C: GenericClient + Sync>(
 
 pub struct PostgresStore {
     pool: Pool,
+    batcher: mpsc::Sender<NewOrderJob>,
 }
 
 impl PostgresStore {
@@ -231,7 +233,8 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Invalid(format!("database pool: {e}")))?;
-        let store = Self { pool };
+        let batcher = start_batch_workers(&pool);
+        let store = Self { pool, batcher };
         store.migrate().await?;
         Ok(store)
     }
@@ -831,13 +834,260 @@ async fn ingest_tx(tx: &Transaction<'_>, req: &IngestRequest) -> Result<Ingested
     Ok(Ingested::Done(outcome))
 }
 
-/// The common webhook, a new order whose tasks need no stored context, in one statement (one round
-/// trip, one commit): the order row, its tasks and their history, the reservation's context and the
-/// inbound record, written only if the configuration version is still the handler's and the order
-/// is new. `None` when that is not so, or the plan is not such an order: the caller then takes the
-/// general path, which reads what it needs first.
-async fn ingest_new_order(
+// ---------------------------------------------------------------------------------------------
+// New orders, batched: the common webhook (a new order whose tasks need no stored context) goes to
+// a few batch workers; each takes whatever has queued up and writes it in one statement (one round
+// trip, one commit for the whole batch: group commit, as the SQLite writer does). Only orders that
+// are new and decided with the current configuration version are written; the others are handed
+// back and take the general path, which reads what it needs first.
+
+/// Enough to amortise one commit over a burst, small enough to keep one batch's latency low.
+const MAX_BATCH: usize = 128;
+/// Batches in flight at once per instance (each on its own pooled connection).
+const BATCH_WORKERS: usize = 3;
+
+/// One new order, ready to be written: every value already in its column's form.
+struct NewOrder {
+    hotel_id: String,
+    order_key: String,
+    order_id: Option<String>,
+    reservation_id: Option<String>,
+    version: i64,
+    now: String,
+    task_ids: Vec<String>,
+    /// Per task: item_key, order_id, reservation_id, external_id, task_name, room, guest_name,
+    /// department, notes, language, requested_at, due_at.
+    task_cols: Vec<[Option<String>; 12]>,
+    quantities: Vec<i32>,
+    /// Reservation id, room, first name, last name, language.
+    context: Option<[Option<String>; 5]>,
+    received_at: String,
+    event: Option<String>,
+    task_ids_json: String,
+    body: String,
+    duration_us: i64,
+}
+
+struct NewOrderJob {
+    order: NewOrder,
+    /// Whether the order was written (false: take the general path).
+    reply: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+type JobQueue = Arc<tokio::sync::Mutex<mpsc::Receiver<NewOrderJob>>>;
+
+fn start_batch_workers(pool: &Pool) -> mpsc::Sender<NewOrderJob> {
+    let (tx, rx) = mpsc::channel::<NewOrderJob>(4096);
+    let rx: JobQueue = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..BATCH_WORKERS {
+        let (pool, rx) = (pool.clone(), rx.clone());
+        tokio::spawn(async move {
+            let mut jobs = Vec::with_capacity(MAX_BATCH);
+            loop {
+                {
+                    let mut queue = rx.lock().await;
+                    if queue.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+                        return;
+                    }
+                }
+                write_batch(&pool, &mut jobs).await;
+            }
+        });
+    }
+    tx
+}
+
+async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>) {
+    // One order key, and one reservation's context, at most once per statement: a second one waits
+    // for the general path (which finds the first once it has committed).
+    let mut keys = std::collections::HashSet::new();
+    let mut contexts = std::collections::HashSet::new();
+    let mut batch = Vec::with_capacity(jobs.len());
+    for job in jobs.drain(..) {
+        let o = &job.order;
+        let key_free = keys.insert((o.hotel_id.clone(), o.order_key.clone()));
+        let context_free = match &o.context {
+            Some(c) => contexts.insert((o.hotel_id.clone(), c[0].clone())),
+            None => true,
+        };
+        if key_free && context_free {
+            batch.push(job);
+        } else {
+            let _ = job.reply.send(Ok(false));
+        }
+    }
+    let result = match pool.get().await {
+        Ok(client) => insert_new_orders(&client, &batch).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(written) => {
+            for job in batch {
+                let o = &job.order;
+                let done = written.contains(&(o.hotel_id.clone(), o.order_key.clone()));
+                let _ = job.reply.send(Ok(done));
+            }
+        }
+        Err(e) => {
+            for job in batch {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+async fn insert_new_orders(
     client: &deadpool_postgres::Client,
+    batch: &[NewOrderJob],
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+    let orders: Vec<&NewOrder> = batch.iter().map(|j| &j.order).collect();
+    let col = |f: fn(&NewOrder) -> Option<String>| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
+    let o_hotel = col(|o| Some(o.hotel_id.clone()));
+    let o_key = col(|o| Some(o.order_key.clone()));
+    let o_order_id = col(|o| o.order_id.clone());
+    let o_res = col(|o| o.reservation_id.clone());
+    let o_now = col(|o| Some(o.now.clone()));
+    let o_version: Vec<i64> = orders.iter().map(|o| o.version).collect();
+    let (mut t_id, mut t_hotel, mut t_key, mut t_now) = (vec![], vec![], vec![], vec![]);
+    let mut t_cols: [Vec<Option<String>>; 12] = Default::default();
+    let mut t_qty = vec![];
+    let mut t_n: Vec<i32> = vec![];
+    let mut c: [Vec<Option<String>>; 7] = Default::default();
+    for o in &orders {
+        for ((id, cols), qty) in o.task_ids.iter().zip(&o.task_cols).zip(&o.quantities) {
+            t_id.push(id.clone());
+            t_hotel.push(o.hotel_id.clone());
+            t_key.push(o.order_key.clone());
+            t_now.push(o.now.clone());
+            for (dst, v) in t_cols.iter_mut().zip(cols) {
+                dst.push(v.clone());
+            }
+            t_qty.push(*qty);
+            t_n.push(t_n.len() as i32);
+        }
+        if let Some(ctx) = &o.context {
+            c[0].push(Some(o.hotel_id.clone()));
+            c[1].push(Some(o.order_key.clone()));
+            for (dst, v) in c[2..].iter_mut().zip(ctx) {
+                dst.push(v.clone());
+            }
+        }
+    }
+    let i_received = col(|o| Some(o.received_at.clone()));
+    let i_event = col(|o| o.event.clone());
+    let i_task_ids = col(|o| Some(o.task_ids_json.clone()));
+    let i_body = col(|o| Some(o.body.clone()));
+    let i_duration: Vec<i64> = orders.iter().map(|o| o.duration_us).collect();
+    let rows = query(
+        client,
+        "WITH v AS (SELECT value FROM meta WHERE key = 'config_version'),
+         o AS (
+             INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
+             SELECT s.hotel_id, s.order_key, s.order_id, s.reservation_id, 'created', s.created_at
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
+                 AS s(hotel_id, order_key, order_id, reservation_id, created_at, version), v
+             WHERE v.value = s.version
+             ON CONFLICT (hotel_id, order_key) DO NOTHING
+             RETURNING hotel_id, order_key),
+         t AS (
+             INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
+                 external_id, task_name, room, guest_name, quantity, status, department, notes,
+                 language, requested_at, due_at, created_at, updated_at)
+             SELECT d.id, d.hotel_id, d.order_key, d.item_key, d.order_id, d.reservation_id,
+                 d.external_id, d.task_name, d.room, d.guest_name, d.quantity, 'open', d.department,
+                 d.notes, d.language, d.requested_at, d.due_at, d.created_at, d.created_at
+             FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                     $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+                     $18::text[], $19::text[], $20::text[], $21::text[], $22::int4[], $23::text[],
+                     $24::int4[])
+                 AS d(id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
+                     task_name, room, guest_name, department, notes, language, requested_at,
+                     due_at, quantity, created_at, n)
+             JOIN o ON o.hotel_id = d.hotel_id AND o.order_key = d.order_key
+             ORDER BY d.n
+             RETURNING id, created_at),
+         e AS (
+             INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
+             SELECT id, created_at, 'duve', NULL, 'open', NULL FROM t),
+         r AS (
+             INSERT INTO reservations AS r (hotel_id, reservation_id, room, first_name,
+                 last_name, language, check_in, check_out, updated_at)
+             SELECT c.hotel_id, c.reservation_id, c.room, c.first_name, c.last_name, c.language,
+                 NULL, NULL, w.updated_at
+             FROM unnest($25::text[], $26::text[], $27::text[], $28::text[], $29::text[],
+                     $30::text[], $31::text[])
+                 AS c(hotel_id, order_key, reservation_id, room, first_name, last_name, language),
+                 LATERAL (SELECT s.created_at AS updated_at
+                          FROM unnest($2::text[], $5::text[]) AS s(order_key, created_at)
+                          WHERE s.order_key = c.order_key LIMIT 1) AS w
+             WHERE EXISTS (SELECT 1 FROM o WHERE o.hotel_id = c.hotel_id
+                                              AND o.order_key = c.order_key)
+             ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
+                 room = coalesce(excluded.room, r.room),
+                 first_name = coalesce(excluded.first_name, r.first_name),
+                 last_name = coalesce(excluded.last_name, r.last_name),
+                 language = coalesce(excluded.language, r.language),
+                 updated_at = excluded.updated_at),
+         i AS (
+             INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body,
+                 duration_us)
+             SELECT b.hotel_id, b.received_at, b.event, 'created', '[]', b.task_ids, b.body,
+                 b.duration_us
+             FROM unnest($1::text[], $2::text[], $32::text[], $33::text[], $34::text[],
+                     $35::text[], $36::int8[])
+                 AS b(hotel_id, order_key, received_at, event, task_ids, body, duration_us)
+             JOIN o ON o.hotel_id = b.hotel_id AND o.order_key = b.order_key
+             ORDER BY b.received_at)
+         SELECT hotel_id, order_key FROM o",
+        &[
+            &o_hotel,
+            &o_key,
+            &o_order_id,
+            &o_res,
+            &o_now,
+            &o_version,
+            &t_id,
+            &t_hotel,
+            &t_key,
+            &t_cols[0],
+            &t_cols[1],
+            &t_cols[2],
+            &t_cols[3],
+            &t_cols[4],
+            &t_cols[5],
+            &t_cols[6],
+            &t_cols[7],
+            &t_cols[8],
+            &t_cols[9],
+            &t_cols[10],
+            &t_cols[11],
+            &t_qty,
+            &t_now,
+            &t_n,
+            &c[0],
+            &c[1],
+            &c[2],
+            &c[3],
+            &c[4],
+            &c[5],
+            &c[6],
+            &i_received,
+            &i_event,
+            &i_task_ids,
+            &i_body,
+            &i_duration,
+        ],
+    )
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// Hands a new order to the batch workers; `None` when the plan is not such an order, or it was not
+/// written (not new, or decided with an outdated configuration): the general path decides then.
+async fn ingest_new_order(
+    batcher: &mpsc::Sender<NewOrderJob>,
     req: &IngestRequest,
 ) -> Result<Option<Outcome>, StoreError> {
     let Plan::Order(plan) = &req.plan else {
@@ -854,9 +1104,27 @@ async fn ingest_new_order(
     };
     let now_s = time::format(now);
     let n = drafts.len();
-    let mut ids = Vec::with_capacity(n);
-    let mut cols: [Vec<Option<String>>; 12] = Default::default();
-    let mut quantities = Vec::with_capacity(n);
+    let mut order = NewOrder {
+        hotel_id: hotel.id.as_str().to_owned(),
+        order_key: text(&plan.order_key).into_owned(),
+        order_id: plan.data.order_id.as_deref().map(|s| text(s).into_owned()),
+        reservation_id: plan
+            .data
+            .reservation_id
+            .as_deref()
+            .map(|s| text(s).into_owned()),
+        version: req.cache_version as i64,
+        now: now_s.clone(),
+        task_ids: Vec::with_capacity(n),
+        task_cols: Vec::with_capacity(n),
+        quantities: Vec::with_capacity(n),
+        context: None,
+        received_at: time::format(req.received_at),
+        event: req.event.as_deref().map(|s| text(s).into_owned()),
+        task_ids_json: String::new(),
+        body: text(&String::from_utf8_lossy(&req.body)).into_owned(),
+        duration_us: 0,
+    };
     let mut tasks = Vec::with_capacity(n);
     for draft in &drafts {
         let mut d = draft.clone();
@@ -876,127 +1144,51 @@ async fn ingest_new_order(
             clean_opt(s);
         }
         let id = TaskId::generate().into_string();
-        for (col, value) in cols.iter_mut().zip([
-            d.item_key.clone(),
-            d.order_id.clone(),
-            d.reservation_id.clone(),
-            d.external_id.clone(),
-            Some(d.task_name.clone()),
-            Some(d.room.clone()),
-            d.guest_name.clone(),
-            d.department.clone(),
-            d.notes.clone(),
-            d.language.clone(),
+        tasks.push(d.to_task(id.clone(), now_s.clone()));
+        order
+            .quantities
+            .push(i32::try_from(d.quantity).unwrap_or(i32::MAX));
+        order.task_cols.push([
+            d.item_key,
+            d.order_id,
+            d.reservation_id,
+            d.external_id,
+            Some(d.task_name),
+            Some(d.room),
+            d.guest_name,
+            d.department,
+            d.notes,
+            d.language,
             d.requested_at.map(time::format),
             d.due_at.map(time::format),
-        ]) {
-            col.push(value);
-        }
-        quantities.push(i32::try_from(d.quantity).unwrap_or(i32::MAX));
-        tasks.push(d.to_task(id.clone(), now_s.clone()));
-        ids.push(id);
+        ]);
+        order.task_ids.push(id);
     }
     let facts = order_facts(&plan.data);
     let says_something = facts.room_number.is_some()
         || facts.first_name.is_some()
         || facts.last_name.is_some()
         || facts.language.is_some();
-    let context_id = facts
-        .reservation_id
-        .as_deref()
-        .filter(|_| says_something)
-        .map(text);
-    let task_ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let task_ids = serde_json::to_string(&task_ids).unwrap_or_else(|_| "[]".into());
-    let body = String::from_utf8_lossy(&req.body);
-    let key = text(&plan.order_key);
-    let hid = hotel.id.as_str();
-    let row = query_opt(
-        client,
-        "WITH v AS (SELECT value FROM meta WHERE key = 'config_version'),
-         o AS (
-             INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
-             SELECT $1::text, $2::text, $3::text, $4::text, 'created', $5::text FROM v
-             WHERE v.value = $6::bigint
-             ON CONFLICT (hotel_id, order_key) DO NOTHING
-             RETURNING 1),
-         t AS (
-             INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
-                 external_id, task_name, room, guest_name, quantity, status, department, notes,
-                 language, requested_at, due_at, created_at, updated_at)
-             SELECT d.id, $1::text, $2::text, d.item_key, d.order_id, d.reservation_id,
-                 d.external_id, d.task_name, d.room, d.guest_name, d.quantity, 'open', d.department,
-                 d.notes, d.language, d.requested_at, d.due_at, $5::text, $5::text
-             FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                     $12::text[], $13::text[], $14::text[], $15::int4[], $16::text[], $17::text[],
-                     $18::text[], $19::text[], $20::text[])
-                 WITH ORDINALITY AS d(id, item_key, order_id, reservation_id, external_id,
-                     task_name, room, guest_name, quantity, department, notes, language,
-                     requested_at, due_at, n)
-             WHERE EXISTS (SELECT 1 FROM o)
-             ORDER BY d.n
-             RETURNING id),
-         e AS (
-             INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
-             SELECT id, $5::text, 'duve', NULL, 'open', NULL FROM t),
-         r AS (
-             INSERT INTO reservations AS r (hotel_id, reservation_id, room, first_name,
-                 last_name, language, check_in, check_out, updated_at)
-             SELECT $1::text, $21::text, $22::text, $23::text, $24::text, $25::text, NULL, NULL,
-                 $5::text
-             WHERE $21::text IS NOT NULL AND EXISTS (SELECT 1 FROM o)
-             ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
-                 room = coalesce(excluded.room, r.room),
-                 first_name = coalesce(excluded.first_name, r.first_name),
-                 last_name = coalesce(excluded.last_name, r.last_name),
-                 language = coalesce(excluded.language, r.language),
-                 updated_at = excluded.updated_at),
-         i AS (
-             INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body,
-                 duration_us)
-             SELECT $1::text, $26::text, $27::text, 'created', '[]', $28::text, $29::text,
-                 $30::bigint
-             WHERE EXISTS (SELECT 1 FROM o))
-         SELECT EXISTS (SELECT 1 FROM o)",
-        &[
-            &hid,
-            &key,
-            &plan.data.order_id.as_deref().map(text),
-            &plan.data.reservation_id.as_deref().map(text),
-            &now_s,
-            &(req.cache_version as i64),
-            &ids,
-            &cols[0],
-            &cols[1],
-            &cols[2],
-            &cols[3],
-            &cols[4],
-            &cols[5],
-            &cols[6],
-            &quantities,
-            &cols[7],
-            &cols[8],
-            &cols[9],
-            &cols[10],
-            &cols[11],
-            &context_id,
-            &opt_text(&facts.room_number),
-            &opt_text(&facts.first_name),
-            &opt_text(&facts.last_name),
-            &opt_text(&facts.language),
-            &time::format(req.received_at),
-            &req.event.as_deref().map(text),
-            &task_ids,
-            &text(&body),
-            &(req.started.elapsed().as_micros() as i64),
-        ],
-    )
-    .await?;
-    let created: bool = match row {
-        Some(r) => r.try_get(0)?,
-        None => false,
-    };
-    Ok(created.then(|| Outcome::Created {
+    if let (Some(res), true) = (&facts.reservation_id, says_something) {
+        let t = |s: &Option<String>| opt_text(s).map(Cow::into_owned);
+        order.context = Some([
+            Some(text(res).into_owned()),
+            t(&facts.room_number),
+            t(&facts.first_name),
+            t(&facts.last_name),
+            t(&facts.language),
+        ]);
+    }
+    order.task_ids_json = serde_json::to_string(&order.task_ids).unwrap_or_else(|_| "[]".into());
+    order.duration_us = req.started.elapsed().as_micros() as i64;
+    let (reply, answer) = oneshot::channel();
+    let stopped = || StoreError::Unavailable("the batch writer has stopped".into());
+    batcher
+        .send(NewOrderJob { order, reply })
+        .await
+        .map_err(|_| stopped())?;
+    let written = answer.await.map_err(|_| stopped())??;
+    Ok(written.then(|| Outcome::Created {
         order_id: plan.data.order_id.clone(),
         tasks,
         skipped,
@@ -1096,10 +1288,10 @@ impl Store for PostgresStore {
     }
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
-        let mut client = self.pool.get().await?;
-        if let Some(outcome) = ingest_new_order(&client, &req).await? {
+        if let Some(outcome) = ingest_new_order(&self.batcher, &req).await? {
             return Ok(Ingested::Done(outcome));
         }
+        let mut client = self.pool.get().await?;
         let mut attempt = 0;
         loop {
             let tx = client.transaction().await?;

@@ -81,7 +81,6 @@ CREATE TABLE tasks (
     UNIQUE (hotel_id, order_key, item_key)
 );
 CREATE INDEX tasks_by_hotel ON tasks (hotel_id, seq);
-CREATE INDEX tasks_by_order ON tasks (hotel_id, order_key, seq);
 
 CREATE TABLE task_events (
     seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
