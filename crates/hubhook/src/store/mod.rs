@@ -227,6 +227,20 @@ pub fn display_url(url: &str) -> String {
     }
 }
 
+/// Opens the store a database URL names: `sqlite://path` (created on first use) or
+/// `postgres://…` (the schema its `search_path` names is created on first use; see docs/deploy.md).
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = sqlite::path_from_url(url) {
+        return Ok(Arc::new(sqlite::SqliteStore::open(&path)?));
+    }
+    if postgres::is_postgres_url(url) {
+        return Ok(Arc::new(postgres::PostgresStore::open(url).await?));
+    }
+    Err(StoreError::Invalid(format!(
+        "unsupported database URL {url:?}: expected sqlite://PATH or postgres://..."
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -241,18 +255,4 @@ mod tests {
         );
         assert_eq!(super::display_url("sqlite://a/b.db"), "sqlite://a/b.db");
     }
-}
-
-/// Opens the store a database URL names: `sqlite://path` (created on first use) or
-/// `postgres://…` (the schema its `search_path` names is created on first use; see docs/deploy.md).
-pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if let Some(path) = sqlite::path_from_url(url) {
-        return Ok(Arc::new(sqlite::SqliteStore::open(&path)?));
-    }
-    if postgres::is_postgres_url(url) {
-        return Ok(Arc::new(postgres::PostgresStore::open(url).await?));
-    }
-    Err(StoreError::Invalid(format!(
-        "unsupported database URL {url:?}: expected sqlite://PATH or postgres://..."
-    )))
 }
