@@ -214,6 +214,21 @@ fn proc_cpu_ticks(pid: u32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
+/// utime + stime of every process named `postgres` (the server and its backends), in clock ticks.
+fn postgres_cpu_ticks() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim_end() == "postgres")
+        })
+        .filter_map(proc_cpu_ticks)
+        .sum()
+}
+
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -453,6 +468,9 @@ struct LoadResult {
     cpu_us_per_req: Option<f64>,
     /// The load generator's own CPU use over the window, in % of one core.
     client_cpu_pct: Option<f64>,
+    /// CPU of every `postgres` process on this machine per request (any database's, so only
+    /// meaningful on a database server that serves the bench alone).
+    db_cpu_us_per_req: Option<f64>,
     /// The server's bytes written and write calls per request (files and sockets alike).
     io_per_req: Option<(f64, f64)>,
 }
@@ -501,7 +519,7 @@ fn load(
             .try_fold((0, 0), |acc, x| x.map(|(b, c)| (acc.0 + b, acc.1 + c)))
     };
     let local = tokio::task::LocalSet::new();
-    let (all, cpu, io) = local.block_on(&rt, async {
+    let (all, cpu, io, db_ticks) = local.block_on(&rt, async {
         let start = Instant::now();
         let measure_from = start + s.warmup;
         let until = measure_from + s.measure;
@@ -521,9 +539,11 @@ fn load(
         let me = std::process::id();
         let cpu_from = cpu_ticks().zip(proc_cpu_ticks(me));
         let io_from = io();
+        let db_from = postgres_cpu_ticks();
         tokio::time::sleep_until(until.into()).await;
         let cpu_to = cpu_ticks().zip(proc_cpu_ticks(me));
         let io_to = io();
+        let db_ticks = postgres_cpu_ticks().saturating_sub(db_from);
         let mut all = Vec::with_capacity(connections);
         for h in handles {
             all.push(h.await.expect("connection task"));
@@ -532,6 +552,7 @@ fn load(
             all,
             cpu_from.zip(cpu_to).map(|(a, b)| (b.0 - a.0, b.1 - a.1)),
             io_from.zip(io_to).map(|(a, b)| (b.0 - a.0, b.1 - a.1)),
+            db_ticks,
         )
     });
     let mut lat: Vec<u32> = Vec::new();
@@ -561,6 +582,8 @@ fn load(
             .filter(|_| requests > 0)
             .map(|(t, _)| t as f64 * 10_000.0 / requests as f64),
         client_cpu_pct: cpu.map(|(_, t)| t as f64 / s.measure.as_secs_f64()),
+        db_cpu_us_per_req: (db_ticks > 0 && requests > 0)
+            .then(|| db_ticks as f64 * 10_000.0 / requests as f64),
         io_per_req: io
             .filter(|_| requests > 0)
             .map(|(b, c)| (b as f64 / requests as f64, c as f64 / requests as f64)),
@@ -842,6 +865,15 @@ fn run() -> Result<(), BoxError> {
                  (/proc/<pid>/io wchar, syscw: database files and sockets)",
                 row.conns,
                 bytes / 1024.0
+            );
+        }
+    }
+    for row in rows.iter().filter(|r| r.name.starts_with("hubhook")) {
+        if let (Some(db), true) = (row.r.db_cpu_us_per_req, pg.is_some()) {
+            println!(
+                "PostgreSQL's processes at {} connection(s): {db:.0} µs CPU per request \
+                 (every postgres process on this machine)",
+                row.conns
             );
         }
     }
