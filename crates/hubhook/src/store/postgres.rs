@@ -922,6 +922,10 @@ async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>) {
     };
     match result {
         Ok(written) => {
+            // The same counters as the SQLite writer's group commits (`/metrics`).
+            super::sqlite::WRITER_BATCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            super::sqlite::WRITER_JOBS
+                .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
             for job in batch {
                 let o = &job.order;
                 let done = written.contains(&(o.hotel_id.clone(), o.order_key.clone()));
