@@ -6,6 +6,12 @@ use std::{net::SocketAddr, path::PathBuf};
 use duve::{Field, FieldMap, Path};
 use serde::Deserialize;
 
+use crate::outbox::{
+    RetrySchedule,
+    dispatcher::{IpRange, OutboxConfig},
+    parse_duration,
+};
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hubhook.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -31,6 +37,15 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub body_limit: Option<usize>,
     pub log_format: Option<String>,
+    /// Delays between delivery attempts, e.g. "1s,1s,2s".
+    pub retry_schedule: Option<String>,
+    /// Per-attempt timeout, e.g. "15s".
+    pub outbox_timeout: Option<String>,
+    pub outbox_max_in_flight: Option<usize>,
+    /// Address ranges deliveries may not reach, e.g. ["169.254.0.0/16", "10.0.0.0/8"].
+    pub outbound_deny: Option<Vec<String>>,
+    /// Mark the session cookie `Secure` (set when hubhook is reached over HTTPS through a proxy).
+    pub secure_cookies: Option<bool>,
     /// Extra JSON paths per Duve field, tried before the defaults (see docs/duve-mapping.md).
     #[serde(default)]
     pub mapping: std::collections::BTreeMap<String, Vec<String>>,
@@ -90,6 +105,62 @@ pub struct Config {
     pub body_limit: usize,
     pub log_format: LogFormat,
     pub fields: FieldMap,
+    pub outbox: OutboxConfig,
+    /// Session cookies carry `Secure` (also set per request when `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+}
+
+/// The outbox's settings as flags or environment variables give them (each may be absent).
+#[derive(Debug, Default, Clone)]
+pub struct OutboxSettings {
+    pub retry_schedule: Option<String>,
+    pub timeout: Option<String>,
+    pub max_in_flight: Option<usize>,
+    pub deny: Option<String>,
+}
+
+impl OutboxSettings {
+    /// Flags and environment first, then the file, then defaults.
+    pub fn resolve(self, file: &FileConfig) -> Result<OutboxConfig, ConfigError> {
+        let mut out = OutboxConfig::default();
+        if let Some(raw) = self.retry_schedule.or_else(|| file.retry_schedule.clone()) {
+            out.schedule = RetrySchedule::parse(&raw).map_err(|message| ConfigError::Invalid {
+                key: "retry_schedule",
+                message,
+            })?;
+        }
+        if let Some(raw) = self.timeout.or_else(|| file.outbox_timeout.clone()) {
+            out.timeout = parse_duration(&raw)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| ConfigError::Invalid {
+                    key: "outbox_timeout",
+                    message: format!("{raw:?}: expected a duration such as 15s"),
+                })?;
+        }
+        if let Some(n) = self.max_in_flight.or(file.outbox_max_in_flight) {
+            if n == 0 {
+                return Err(ConfigError::Invalid {
+                    key: "outbox_max_in_flight",
+                    message: "must be at least 1".into(),
+                });
+            }
+            out.max_in_flight = n;
+        }
+        let deny: Vec<String> = match self.deny {
+            Some(raw) => raw.split(',').map(|s| s.trim().to_owned()).collect(),
+            None => file.outbound_deny.clone().unwrap_or_default(),
+        };
+        for range in deny.iter().filter(|r| !r.is_empty()) {
+            out.deny.push(
+                IpRange::parse(range).map_err(|message| ConfigError::Invalid {
+                    key: "outbound_deny",
+                    message,
+                })?,
+            );
+        }
+        Ok(out)
+    }
 }
 
 impl Config {
@@ -101,6 +172,8 @@ impl Config {
             body_limit: DEFAULT_BODY_LIMIT,
             log_format: LogFormat::Text,
             fields: FieldMap::default(),
+            outbox: OutboxConfig::default(),
+            secure_cookies: false,
         }
     }
 
@@ -145,6 +218,8 @@ impl Config {
             body_limit,
             log_format,
             fields: file.field_map()?,
+            outbox: OutboxConfig::default(),
+            secure_cookies: file.secure_cookies.unwrap_or(false),
         })
     }
 }

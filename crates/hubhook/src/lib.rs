@@ -6,9 +6,18 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod intake;
+pub mod outbox;
 pub mod store;
 pub mod telemetry;
 
 pub use http::Application;
+
+/// Every outbound HTTP client starts here: reqwest is built without a default TLS crypto provider
+/// (the default, aws-lc, needs a long C build), so ring is installed as the process's provider first.
+pub fn http_client() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}

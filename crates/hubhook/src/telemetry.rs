@@ -91,6 +91,29 @@ impl Metrics {
             "hubhook_db_write_jobs_total {}",
             crate::store::sqlite::WRITER_JOBS.load(Ordering::Relaxed)
         );
+        use crate::outbox::dispatcher as d;
+        out.push_str(
+            "# HELP hubhook_outbox_attempts_total Outbound delivery attempts by what they led to.\n",
+        );
+        out.push_str("# TYPE hubhook_outbox_attempts_total counter\n");
+        for (result, n) in [
+            ("delivered", &d::ATTEMPTS_DELIVERED),
+            ("retry", &d::ATTEMPTS_RETRIED),
+            ("failed", &d::ATTEMPTS_FAILED),
+        ] {
+            let _ = writeln!(
+                out,
+                "hubhook_outbox_attempts_total{{result=\"{result}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP hubhook_outbox_in_flight Delivery attempts in progress.\n");
+        out.push_str("# TYPE hubhook_outbox_in_flight gauge\n");
+        let _ = writeln!(
+            out,
+            "hubhook_outbox_in_flight {}",
+            d::IN_FLIGHT.load(Ordering::Relaxed)
+        );
         out
     }
 }

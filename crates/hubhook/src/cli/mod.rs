@@ -14,10 +14,13 @@ use crate::{
 
 pub mod apikey;
 pub mod catalog;
+pub mod deliveries;
 pub mod hotel;
 pub mod rooms;
 pub mod send;
 pub mod serve;
+pub mod user;
+pub mod webhooks;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,6 +60,15 @@ pub enum Command {
     Apikey(apikey::ApikeyCommand),
     /// Send a Duve-shaped webhook (for tests and demos)
     Send(send::SendArgs),
+    /// Outbound subscriptions: signed webhooks and Duve Connect
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
+    /// The outbound delivery log, and replay
+    #[command(subcommand)]
+    Deliveries(deliveries::DeliveriesCommand),
+    /// Accounts for the web pages
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 /// What every command gets: where its output goes and how to reach the database.
@@ -124,5 +136,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(cmd) => catalog::run(&ctx, cmd).await,
         Command::Apikey(cmd) => apikey::run(&ctx, cmd).await,
         Command::Send(args) => send::run(&ctx, args).await,
+        Command::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
+        Command::Deliveries(cmd) => deliveries::run(&ctx, cmd).await,
+        Command::User(cmd) => user::run(&ctx, cmd).await,
     }
 }

@@ -113,7 +113,7 @@ pub async fn run(ctx: &Ctx, args: SendArgs) -> anyhow::Result<()> {
         }
         None => serde_json::to_vec(&build_payload(&args))?,
     };
-    let client = reqwest::Client::builder()
+    let client = crate::http_client()
         .timeout(Duration::from_secs(15))
         .build()?;
     let mut last: Option<(u16, Value)> = None;

@@ -3,7 +3,11 @@
 use clap::Args;
 
 use super::Ctx;
-use crate::{Application, config::Config, telemetry};
+use crate::{
+    Application,
+    config::{Config, OutboxSettings},
+    telemetry,
+};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -16,16 +20,39 @@ pub struct ServeArgs {
     /// text or json
     #[arg(long, env = "HUBHOOK_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Delays between outbound delivery attempts (default 5s,5m,30m,2h,5h,10h,10h)
+    #[arg(long, env = "HUBHOOK_RETRY_SCHEDULE")]
+    pub retry_schedule: Option<String>,
+    /// Timeout of one delivery attempt (default 15s)
+    #[arg(long, env = "HUBHOOK_OUTBOX_TIMEOUT")]
+    pub outbox_timeout: Option<String>,
+    /// Deliveries attempted at once (default 64)
+    #[arg(long, env = "HUBHOOK_OUTBOX_MAX_IN_FLIGHT")]
+    pub outbox_max_in_flight: Option<usize>,
+    /// Comma-separated address ranges deliveries may not reach (default: none)
+    #[arg(long, env = "HUBHOOK_OUTBOUND_DENY")]
+    pub outbound_deny: Option<String>,
+    /// Mark session cookies Secure (hubhook is reached over HTTPS through a proxy)
+    #[arg(long, env = "HUBHOOK_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::resolve(
+    let mut config = Config::resolve(
         args.listen,
         Some(ctx.database_url().to_owned()),
         args.body_limit,
         args.log_format,
         &ctx.file,
     )?;
+    config.outbox = OutboxSettings {
+        retry_schedule: args.retry_schedule,
+        timeout: args.outbox_timeout,
+        max_in_flight: args.outbox_max_in_flight,
+        deny: args.outbound_deny,
+    }
+    .resolve(&ctx.file)?;
+    config.secure_cookies |= args.secure_cookies;
     telemetry::init_logging(config.log_format);
     let database = crate::store::display_url(&config.database_url);
     let app = Application::build(config).await?;

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod hotel;
 pub mod ids;
+pub mod password;
 pub mod secret;
 pub mod task;
 pub mod time;

@@ -20,7 +20,7 @@ use crate::{
 pub const MAX_LIMIT: u32 = 500;
 const DEFAULT_LIMIT: u32 = 50;
 
-fn limit(raw: Option<&str>) -> Result<u32, ApiError> {
+pub fn limit(raw: Option<&str>) -> Result<u32, ApiError> {
     match raw {
         None => Ok(DEFAULT_LIMIT),
         Some(s) => match s.parse::<u32>() {

@@ -102,6 +102,8 @@ impl IntoResponse for WebhookError {
 pub enum ApiError {
     #[error("missing or unknown API key")]
     Unauthorized,
+    #[error("this needs a manager key")]
+    Forbidden,
     #[error("not found")]
     NotFound,
     #[error("invalid request: {0}")]
@@ -136,6 +138,12 @@ impl IntoResponse for ApiError {
                 "UNAUTHORIZED",
                 "Missing or unknown API key.".to_owned(),
                 vec!["send Authorization: Bearer <api key>".to_owned()],
+            ),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "This needs a manager API key.".to_owned(),
+                vec![],
             ),
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -201,4 +209,141 @@ impl IntoResponse for ApiError {
         }
         res
     }
+}
+
+/// Errors of the web pages: HTML answers, or a redirect to the login page.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    /// No session, or an expired one: the browser is sent to `/login`.
+    #[error("not signed in")]
+    SignIn,
+    #[error("forbidden")]
+    Forbidden,
+    /// The form's CSRF token is missing or does not belong to the session.
+    #[error("CSRF token missing or wrong")]
+    Csrf,
+    #[error("not found")]
+    NotFound,
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    #[error("too many login attempts")]
+    RateLimited { retry_after_secs: u64 },
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for UiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => UiError::NotFound,
+            StoreError::Transition(t) => UiError::Transition(t),
+            StoreError::Conflict(m) => UiError::Conflict(m),
+            StoreError::Invalid(m) => UiError::BadRequest(m),
+            StoreError::Unavailable(m) => UiError::Unavailable(m),
+        }
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let (status, title, text) = match self {
+            UiError::SignIn => {
+                return (
+                    StatusCode::SEE_OTHER,
+                    [
+                        (header::LOCATION, "/login"),
+                        (header::CACHE_CONTROL, "no-store"),
+                    ],
+                )
+                    .into_response();
+            }
+            UiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "This page is for the hotel's managers.".to_owned(),
+            ),
+            UiError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "The form was not sent from this session. Reload the page and try again."
+                    .to_owned(),
+            ),
+            UiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here.".to_owned(),
+            ),
+            UiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Invalid request", m),
+            UiError::RateLimited { retry_after_secs } => {
+                let mut res = error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    &format!(
+                        "Too many failed logins. Try again in {} minutes.",
+                        retry_after_secs.div_ceil(60)
+                    ),
+                );
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return res;
+            }
+            UiError::Transition(t) => (
+                StatusCode::CONFLICT,
+                "Not allowed",
+                format!("{t}. Someone may have changed it meanwhile: reload the board."),
+            ),
+            UiError::Conflict(m) => (StatusCode::CONFLICT, "Already exists", m),
+            UiError::Unavailable(m) => {
+                tracing::error!(error = %m, "storage unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Temporarily unavailable",
+                    "Temporarily unavailable, retry later.".to_owned(),
+                )
+            }
+        };
+        let mut res = error_page(status, title, &text);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        res
+    }
+}
+
+fn error_page(status: StatusCode, title: &str, text: &str) -> Response {
+    let page = maud::html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · hubhook" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                main.narrow {
+                    h1 { (title) }
+                    p.error-text { (text) }
+                    p { a href="/board" { "Back to the board" } }
+                }
+            }
+        }
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page.into_string(),
+    )
+        .into_response()
 }

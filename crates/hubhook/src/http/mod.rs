@@ -14,11 +14,15 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::{cache::HotelCache, config::Config, store::Store, telemetry::Metrics};
+use crate::{
+    cache::HotelCache, config::Config, outbox::Dispatcher, store::Store, telemetry::Metrics,
+};
 
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod outbound;
+pub mod ui;
 pub mod webhooks;
 
 pub struct AppState {
@@ -26,6 +30,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub cache: HotelCache,
     pub metrics: Metrics,
+    /// The web pages' in-memory state (login rate limits, live streams).
+    pub ui: ui::UiState,
     openapi: String,
 }
 
@@ -39,6 +45,13 @@ pub struct AppState {
         api::create_task,
         api::move_task,
         api::inbound,
+        outbound::list_webhooks,
+        outbound::create_webhook,
+        outbound::remove_webhook,
+        outbound::rotate_webhook_secret,
+        outbound::list_deliveries,
+        outbound::delivery,
+        outbound::replay_delivery,
         healthz,
         readyz,
         metrics,
@@ -52,6 +65,18 @@ pub struct AppState {
         crate::store::InboundEntry,
         error::ErrorBody,
         webhooks::WebhookAnswer,
+        crate::outbox::SubscriptionRequest,
+        crate::outbox::EventType,
+        crate::outbox::SubscriptionKind,
+        crate::outbox::DeliveryStatus,
+        crate::store::Subscription,
+        crate::store::Header,
+        crate::store::Delivery,
+        crate::store::Attempt,
+        outbound::SubscriptionCreated,
+        outbound::SubscriptionList,
+        outbound::SecretRotated,
+        outbound::DeliveryList,
     )),
     modifiers(&BearerAuth)
 )]
@@ -127,10 +152,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tasks/{id}", get(api::task_detail))
         .route("/api/v1/tasks/{id}/status", post(api::move_task))
         .route("/api/v1/inbound", get(api::inbound))
+        .route(
+            "/api/v1/webhooks",
+            get(outbound::list_webhooks).post(outbound::create_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            axum::routing::delete(outbound::remove_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/rotate-secret",
+            post(outbound::rotate_webhook_secret),
+        )
+        .route("/api/v1/deliveries", get(outbound::list_deliveries))
+        .route("/api/v1/deliveries/{id}", get(outbound::delivery))
+        .route(
+            "/api/v1/deliveries/{id}/replay",
+            post(outbound::replay_delivery),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
+        .merge(ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -157,6 +201,7 @@ impl Application {
             store,
             cache,
             metrics: Metrics::default(),
+            ui: ui::UiState::default(),
             openapi,
         });
         Ok(Self { listener, state })
@@ -170,14 +215,34 @@ impl Application {
         self.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish (their writes commit).
+    /// Serves (and delivers the outbox) until `shutdown` resolves, then lets in-flight requests
+    /// finish (their writes commit) and the dispatcher record the attempts it has in flight.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let dispatcher =
+            Dispatcher::new(self.state.store.clone(), self.state.config.outbox.clone())
+                .map_err(std::io::Error::other)?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let outbox = tokio::spawn(dispatcher.run(stopped));
+        let state = self.state.clone();
         let app = router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // Live board streams never end on their own: end them when shutdown begins, or the
+        // graceful shutdown would wait for them forever.
+        let shutdown = async move {
+            shutdown.await;
+            state.ui.close_streams();
+        };
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        // Then the dispatcher records the attempts it has in flight, and stops.
+        let _ = stop.send(true);
+        let _ = outbox.await;
+        served
     }
 }

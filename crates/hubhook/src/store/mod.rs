@@ -3,22 +3,30 @@
 //! One webhook is one transaction: the inbound record, the order, its tasks and their history commit
 //! together or not at all, and nothing is answered before that commit.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::Serialize;
+use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use crate::{
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskStatus, TransitionError,
     },
+    events::TaskChange,
     intake::{Outcome, Plan, TaskDraft},
+    outbox::{DeliveryStatus, EventType, SubscriptionKind, Verdict},
 };
 
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_outbox;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -147,12 +155,192 @@ pub struct InboundEntry {
     pub body: String,
 }
 
+/// An account of the web pages, as `hubhook user add` creates it.
+pub struct NewUser {
+    pub id: String,
+    pub hotel: HotelId,
+    pub email: String,
+    pub role: Role,
+    /// argon2id, PHC string.
+    pub password_hash: String,
+}
+
+/// An account as the login page checks it.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub hotel: HotelId,
+    pub email: String,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// Who a live session belongs to.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub user_id: String,
+    pub email: String,
+    pub hotel: HotelId,
+    pub role: Role,
+}
+
+/// An API key as the manager pages list it (the key itself is never kept).
+#[derive(Debug, Clone)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub role: Role,
+    pub created_at: String,
+}
+
+/// A task as the board shows it: the API's task plus where and for whom.
+#[derive(Debug, Clone)]
+pub struct BoardTask {
+    pub task: Task,
+    pub department: Option<String>,
+    pub floor: Option<String>,
+    pub requested_at: Option<String>,
+    pub notes: Option<String>,
+    pub updated_at: String,
+}
+
+/// One task's timings, for the dashboard.
+#[derive(Debug, Clone)]
+pub struct TaskTiming {
+    pub task_name: String,
+    pub status: TaskStatus,
+    pub created_at: String,
+    pub due_at: Option<String>,
+    /// When it moved to done (its first such event).
+    pub done_at: Option<String>,
+}
+
 pub struct StatusChange {
     pub hotel: HotelId,
     pub task: String,
     pub to: TaskStatus,
     pub actor: String,
     pub note: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outbox: subscriptions, deliveries and their attempts.
+
+/// Which hotel's rows an operation may touch: the API passes its key's hotel; the CLI, run by the
+/// operator on the database itself, may name any row by its id.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// A hotel's id (as `HotelId::as_str` gives it).
+    Hotel(&'a str),
+    Any,
+}
+
+impl Scope<'_> {
+    pub(crate) fn hotel(&self) -> Option<&str> {
+        match self {
+            Scope::Hotel(h) => Some(h),
+            Scope::Any => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+pub struct NewSubscription {
+    pub hotel: HotelId,
+    pub kind: SubscriptionKind,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub headers: Vec<Header>,
+    /// `whsec_…` for a signed webhook; kept in clear, since signing needs it (see docs/outbound.md).
+    pub secret: Option<String>,
+    /// The Bearer token of a Duve Connect subscription.
+    pub bearer: Option<String>,
+    /// The body template of a Duve Connect subscription.
+    pub template: Option<String>,
+}
+
+/// A subscription as the API and the CLI show it: never its secret or Bearer token.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: String,
+    pub hotel_id: String,
+    pub kind: SubscriptionKind,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub headers: Vec<Header>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    /// Until when the previous secret still signs, after a rotation.
+    pub previous_secret_until: Option<String>,
+    pub created_at: String,
+}
+
+/// A delivery claimed for one attempt, with what sending it needs.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub hotel_id: String,
+    pub subscription_id: String,
+    pub kind: SubscriptionKind,
+    pub url: String,
+    pub headers: Vec<Header>,
+    /// Valid signing secrets, newest first.
+    pub secrets: Vec<String>,
+    pub bearer: Option<String>,
+    pub payload: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// One attempt's outcome, to record.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery: String,
+    pub at: Timestamp,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency: Duration,
+    /// The first KiB of the answer's body.
+    pub response: String,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub at: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: f64,
+    pub response: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// Also the `webhook-id` header: stable across the delivery's attempts.
+    pub id: String,
+    pub hotel_id: String,
+    pub subscription_id: String,
+    pub task_id: Option<String>,
+    pub event: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Only in a single delivery's detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt_log: Option<Vec<Attempt>>,
 }
 
 #[async_trait]
@@ -209,6 +397,90 @@ pub trait Store: Send + Sync + 'static {
         hotel: &HotelId,
         limit: u32,
     ) -> Result<Vec<InboundEntry>, StoreError>;
+
+    // The outbox.
+
+    /// Woken after every commit that queued deliveries (and by a poll, for other processes' commits).
+    fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
+    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError>;
+    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError>;
+    /// Removes a subscription; its pending deliveries end as failed.
+    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError>;
+    /// A new secret; the previous one keeps signing until `keep_old_until`.
+    async fn rotate_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        secret: String,
+        keep_old_until: Timestamp,
+    ) -> Result<Subscription, StoreError>;
+    /// Claims up to `limit` due deliveries for `lease` (the oldest pending delivery of a task and
+    /// subscription only: a task's events go out in order).
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError>;
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError>;
+    /// Gives claimed deliveries back unattempted (a dispatcher stopping).
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError>;
+    async fn list_deliveries(
+        &self,
+        scope: Scope<'_>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// Sends a delivery again, from its first attempt, as soon as the dispatcher can.
+    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError>;
+    /// Marks tasks past their due time as overdue, queueing `task.overdue`; returns how many.
+    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError>;
+    /// The earliest moment the dispatcher has work: a delivery's next attempt or a task's due time.
+    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError>;
+    // --- Live changes and the web pages.
+
+    /// Task changes, published only after they committed (see [`crate::events`]).
+    fn subscribe(&self) -> broadcast::Receiver<TaskChange>;
+
+    async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
+    /// The account with this email (case-insensitive), with its password hash.
+    async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Keeps a new session (by its token's SHA-256) and forgets expired ones.
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The session's account, unless the session is unknown or expired at `now`.
+    async fn find_session(
+        &self,
+        token_hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<SessionUser>, StoreError>;
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
+
+    async fn list_api_keys(&self, hotel: &HotelId) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError>;
+
+    /// The board: every task not final, and the final ones changed since `finished_since`.
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError>;
+    /// Timings of the tasks created since `since`, for the dashboard.
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError>;
+    /// The inbound log entry (the Duve delivery) that created this task, if it came from Duve.
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError>;
 }
 
 /// A database URL fit for a log line or an error message: a password in it is replaced by `***`.

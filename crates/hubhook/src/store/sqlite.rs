@@ -15,25 +15,37 @@ use std::{
 
 use async_trait::async_trait;
 use duve::ReservationFacts;
+use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    ApiKey, HotelSettings, HotelSummary, InboundEntry, IngestRequest, Ingested, NewHotel, Refused,
-    Room, Snapshot, StatusChange, Store, StoreError, TaskDetail, TaskFilter,
+    ApiKey, ApiKeyInfo, BoardTask, HotelSettings, HotelSummary, InboundEntry, IngestRequest,
+    Ingested, NewHotel, NewUser, Refused, Room, SessionUser, Snapshot, StatusChange, Store,
+    StoreError, TaskDetail, TaskFilter, TaskTiming, User,
+};
+use super::{
+    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, Subscription, sqlite_outbox as outbox,
 };
 use crate::{
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
         default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
     },
+    events::{ChangeKind, EventBus, TaskChange},
     intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
+    outbox::{DeliveryStatus, EventType},
 };
 
-const MIGRATIONS: &[&str] = &[include_str!("schema_sqlite.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_sqlite.sql"),
+    include_str!("schema_sqlite_2_outbox.sql"),
+    include_str!("schema_sqlite_3_accounts.sql"),
+];
 /// Enough to amortise one fsync over a burst, small enough to keep one batch's latency low.
 const MAX_BATCH: usize = 256;
 const QUEUE: usize = 8192;
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// Writer statistics for `/metrics`.
 pub static WRITER_BATCHES: AtomicU64 = AtomicU64::new(0);
@@ -69,6 +81,9 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Each request in a group commit runs in its own savepoint; keeping the sub-journal that makes
+    // the savepoint possible in memory spares the writer a temp file's worth of writes per batch.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -199,6 +214,23 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
     }
 }
 
+/// Copies committed WAL frames into the database file in the background (PASSIVE: never waits for,
+/// nor blocks, the writer or the readers), often enough that the WAL stays small.
+fn spawn_checkpointer(conn: Connection, alive: std::sync::Weak<()>) -> Result<(), StoreError> {
+    std::thread::Builder::new()
+        .name("hubhook-sqlite-checkpoint".into())
+        .spawn(move || {
+            while alive.strong_count() > 0 {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; it will be retried");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Unavailable(format!("cannot start the checkpointer: {e}")))?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct Readers {
@@ -225,8 +257,12 @@ impl Readers {
 }
 
 pub struct SqliteStore {
+    /// The checkpointer runs while this lives.
+    _alive: Arc<()>,
+    outbox: Arc<tokio::sync::Notify>,
     writer: mpsc::Sender<Box<dyn Job>>,
     readers: Arc<Readers>,
+    events: EventBus,
 }
 
 impl SqliteStore {
@@ -239,18 +275,34 @@ impl SqliteStore {
         }
         let mut conn = connect(path)?;
         migrate(&mut conn)?;
+        // Checkpoints (copying the WAL into the database file and fsyncing it) run on a thread of
+        // their own, so the writer only ever appends to the WAL and its fsync is the only one a
+        // request waits for.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let alive = Arc::new(());
+        spawn_checkpointer(connect(path)?, Arc::downgrade(&alive))?;
         let (tx, rx) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("hubhook-sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
         Ok(Self {
+            _alive: alive,
+            outbox: Arc::new(tokio::sync::Notify::new()),
             writer: tx,
             readers: Arc::new(Readers {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
             }),
+            events: EventBus::new(),
         })
+    }
+
+    /// Wakes the dispatcher after a commit that queued deliveries.
+    fn queued(&self, n: usize) {
+        if n > 0 {
+            self.outbox.notify_one();
+        }
     }
 
     async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
@@ -286,6 +338,14 @@ impl SqliteStore {
 
 // ---------------------------------------------------------------------------------------------
 // SQL, shared by the jobs above.
+
+/// Runs `f` with the scope an owned hotel id (moved into a job) describes.
+fn with_scope<R>(hotel: &Option<String>, f: impl FnOnce(Scope<'_>) -> R) -> R {
+    match hotel {
+        Some(h) => f(Scope::Hotel(h)),
+        None => f(Scope::Any),
+    }
+}
 
 const TASK_COLS: &str =
     "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
@@ -564,10 +624,12 @@ fn order_facts(data: &duve::OrderData) -> ReservationFacts {
     }
 }
 
-fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreError> {
+/// The webhook's transaction; also returns how many outbound deliveries it queued.
+fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<(Ingested, usize), StoreError> {
     if config_version(conn)? != req.cache_version {
-        return Ok(Ingested::Stale);
+        return Ok((Ingested::Stale, 0));
     }
+    let mut queued = 0;
     let hotel = &*req.hotel;
     let hid = hotel.id.as_str();
     let now = time::now();
@@ -603,6 +665,10 @@ fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreErr
                                 .iter()
                                 .map(|d| insert_task(conn, hid, Some(key), d, "duve", &now_s))
                                 .collect::<Result<Vec<_>, _>>()?;
+                            for t in &tasks {
+                                queued +=
+                                    outbox::enqueue(conn, hid, t, &[EventType::Created], &now_s)?;
+                            }
                             Outcome::Created {
                                 order_id,
                                 tasks,
@@ -637,6 +703,17 @@ fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreErr
                         Some(task.status),
                         TaskStatus::Cancelled,
                         Some("order cancelled in Duve"),
+                    )?;
+                    let cancelled = Task {
+                        status: TaskStatus::Cancelled,
+                        ..task
+                    };
+                    queued += outbox::enqueue(
+                        conn,
+                        hid,
+                        &cancelled,
+                        EventType::for_move(TaskStatus::Cancelled),
+                        &now_s,
                     )?;
                 }
                 Outcome::Cancelled {
@@ -698,7 +775,32 @@ fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<Ingested, StoreErr
         &req.body,
         req.started.elapsed().as_micros() as u64,
     )?;
-    Ok(Ingested::Done(outcome))
+    Ok((Ingested::Done(outcome), queued))
+}
+
+fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
+    TaskChange {
+        hotel: hotel.clone(),
+        task_id: t.id.clone(),
+        status: t.status,
+        kind,
+    }
+}
+
+fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<InboundEntry> {
+    let details: String = r.get(4)?;
+    let task_ids: String = r.get(5)?;
+    let micros: i64 = r.get(6)?;
+    Ok(InboundEntry {
+        id: r.get(0)?,
+        received_at: r.get(1)?,
+        event: r.get(2)?,
+        code: r.get(3)?,
+        details: serde_json::from_str(&details).unwrap_or_default(),
+        task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
+        duration_ms: micros as f64 / 1000.0,
+        body: r.get(7)?,
+    })
 }
 
 fn load_snapshot(conn: &Connection) -> Result<Snapshot, StoreError> {
@@ -784,7 +886,25 @@ impl Store for SqliteStore {
     }
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
-        self.write(move |c| ingest_tx(c, req)).await
+        let hotel = req.hotel.clone();
+        let (done, queued) = self.write(move |c| ingest_tx(c, req)).await?;
+        self.queued(queued);
+        // `write` answers only after the commit: what is published here is durable. Publishing
+        // costs nothing (no allocation) while no board is listening.
+        let id = &hotel.id;
+        match &done {
+            Ingested::Done(Outcome::Created { tasks, .. }) => self
+                .events
+                .publish(tasks.iter().map(|t| change(id, t, ChangeKind::Created))),
+            Ingested::Done(Outcome::Cancelled { tasks }) => self.events.publish(
+                tasks
+                    .iter()
+                    .filter(|t| t.status == TaskStatus::Cancelled)
+                    .map(|t| change(id, t, ChangeKind::StatusChanged)),
+            ),
+            _ => {}
+        }
+        Ok(done)
     }
 
     async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
@@ -1127,39 +1247,57 @@ impl Store for SqliteStore {
         draft: TaskDraft,
         actor: String,
     ) -> Result<Option<Task>, StoreError> {
-        self.write(move |c| {
-            if config_version(c)? != cache_version {
-                return Ok(None);
-            }
-            let now = time::format(time::now());
-            insert_task(c, hotel.as_str(), None, &draft, &actor, &now).map(Some)
-        })
-        .await
+        let created = self
+            .write(move |c| {
+                if config_version(c)? != cache_version {
+                    return Ok(None);
+                }
+                let now = time::format(time::now());
+                let task = insert_task(c, hotel.as_str(), None, &draft, &actor, &now)?;
+                let queued =
+                    outbox::enqueue(c, hotel.as_str(), &task, &[EventType::Created], &now)?;
+                Ok(Some((hotel, task, queued)))
+            })
+            .await?;
+        Ok(created.map(|(hotel, task, queued)| {
+            self.queued(queued);
+            self.events
+                .publish([change(&hotel, &task, ChangeKind::Created)]);
+            task
+        }))
     }
 
     async fn move_task(&self, ch: StatusChange) -> Result<Task, StoreError> {
-        self.write(move |c| {
-            let hotel = ch.hotel.as_str();
-            let task = task_by_id(c, hotel, &ch.task)?.ok_or(StoreError::NotFound)?;
-            task.status.check_move(ch.to)?;
-            let now = time::format(time::now());
-            c.prepare_cached("UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-                .execute([&task.id, ch.to.as_str(), &now])?;
-            insert_event(
-                c,
-                &task.id,
-                &now,
-                &ch.actor,
-                Some(task.status),
-                ch.to,
-                ch.note.as_deref(),
-            )?;
-            Ok(Task {
-                status: ch.to,
-                ..task
+        let hotel = ch.hotel.clone();
+        let (task, queued) = self
+            .write(move |c| {
+                let hotel = ch.hotel.as_str();
+                let task = task_by_id(c, hotel, &ch.task)?.ok_or(StoreError::NotFound)?;
+                task.status.check_move(ch.to)?;
+                let now = time::format(time::now());
+                c.prepare_cached("UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+                    .execute([&task.id, ch.to.as_str(), &now])?;
+                insert_event(
+                    c,
+                    &task.id,
+                    &now,
+                    &ch.actor,
+                    Some(task.status),
+                    ch.to,
+                    ch.note.as_deref(),
+                )?;
+                let task = Task {
+                    status: ch.to,
+                    ..task
+                };
+                let queued = outbox::enqueue(c, hotel, &task, EventType::for_move(ch.to), &now)?;
+                Ok((task, queued))
             })
-        })
-        .await
+            .await?;
+        self.queued(queued);
+        self.events
+            .publish([change(&hotel, &task, ChangeKind::StatusChanged)]);
+        Ok(task)
     }
 
     async fn list_inbound(
@@ -1173,22 +1311,370 @@ impl Store for SqliteStore {
                 "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
                  FROM inbound WHERE hotel_id = ?1 ORDER BY seq DESC LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![hotel.as_str(), limit], |r| {
-                let details: String = r.get(4)?;
-                let task_ids: String = r.get(5)?;
-                let micros: i64 = r.get(6)?;
-                Ok(InboundEntry {
-                    id: r.get(0)?,
-                    received_at: r.get(1)?,
-                    event: r.get(2)?,
-                    code: r.get(3)?,
-                    details: serde_json::from_str(&details).unwrap_or_default(),
-                    task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
-                    duration_ms: micros as f64 / 1000.0,
-                    body: r.get(7)?,
+            let rows = stmt.query_map(params![hotel.as_str(), limit], inbound_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<TaskChange> {
+        self.events.subscribe()
+    }
+
+    async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
+        self.write(move |c| {
+            hotel_exists(c, u.hotel.as_str())?;
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO users (id, hotel_id, email, role, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (email) DO NOTHING",
+                )?
+                .execute(params![
+                    u.id,
+                    u.hotel.as_str(),
+                    u.email,
+                    u.role.as_str(),
+                    u.password_hash,
+                    time::format(time::now())
+                ])?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "an account with the email {} already exists",
+                    u.email
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let email = email.to_owned();
+        self.read(move |c| {
+            let row: Option<(String, String, String, String, String)> = c
+                .prepare_cached(
+                    "SELECT id, hotel_id, email, role, password_hash FROM users WHERE email = ?1",
+                )?
+                .query_row([&email], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(id, hotel, email, role, password_hash)| {
+                Some(User {
+                    id,
+                    hotel: HotelId::parse(&hotel).ok()?,
+                    email,
+                    role: Role::parse(&role)?,
+                    password_hash,
+                })
+            }))
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: &str,
+        expires_at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        let user_id = user_id.to_owned();
+        self.write(move |c| {
+            let now = time::format(time::now());
+            c.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+                .execute([&now])?;
+            c.prepare_cached(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                &token_hash[..],
+                user_id,
+                now,
+                time::format(expires_at)
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: [u8; 32],
+        now: jiff::Timestamp,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        self.read(move |c| {
+            let row: Option<(String, String, String, String)> = c
+                .prepare_cached(
+                    "SELECT u.id, u.email, u.hotel_id, u.role FROM sessions s
+                     JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                )?
+                .query_row(params![&token_hash[..], time::format(now)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(user_id, email, hotel, role)| {
+                Some(SessionUser {
+                    user_id,
+                    email,
+                    hotel: HotelId::parse(&hotel).ok()?,
+                    role: Role::parse(&role)?,
+                })
+            }))
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
+                .execute([&token_hash[..]])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, hotel: &HotelId) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, role, created_at FROM api_keys WHERE hotel_id = ?1 ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([hotel.as_str()], |r| {
+                let role: String = r.get(1)?;
+                Ok((r.get::<_, String>(0)?, role, r.get::<_, String>(2)?))
+            })?;
+            let mut keys = Vec::new();
+            for row in rows {
+                let (id, role, created_at) = row?;
+                if let Some(role) = Role::parse(&role) {
+                    keys.push(ApiKeyInfo {
+                        id,
+                        role,
+                        created_at,
+                    });
+                }
+            }
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        let id = id.to_owned();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM api_keys WHERE hotel_id = ?1 AND id = ?2")?
+                .execute([hotel.as_str(), &id])?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: jiff::Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let sql = "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
+                        t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
+                        t.notes, t.updated_at
+                 FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
+                 WHERE t.hotel_id = ?1
+                   AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= ?2)
+                 ORDER BY t.seq";
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows =
+                stmt.query_map(params![hotel.as_str(), time::format(finished_since)], |r| {
+                    Ok(BoardTask {
+                        task: task_from_row(r)?,
+                        department: r.get(9)?,
+                        floor: r.get(10)?,
+                        requested_at: r.get(11)?,
+                        notes: r.get(12)?,
+                        updated_at: r.get(13)?,
+                    })
+                })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT t.task_name, t.status, t.created_at, t.due_at,
+                        (SELECT min(e.at) FROM task_events e
+                         WHERE e.task_id = t.id AND e.to_status = 'done')
+                 FROM tasks t WHERE t.hotel_id = ?1 AND t.created_at >= ?2 ORDER BY t.seq",
+            )?;
+            let rows = stmt.query_map(params![hotel.as_str(), time::format(since)], |r| {
+                let status: String = r.get(1)?;
+                Ok(TaskTiming {
+                    task_name: r.get(0)?,
+                    status: status_from(&status)?,
+                    created_at: r.get(2)?,
+                    due_at: r.get(3)?,
+                    done_at: r.get(4)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
+    }
+
+    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+        self.write(move |c| {
+            hotel_exists(c, sub.hotel.as_str())?;
+            let now = time::format(time::now());
+            outbox::insert_subscription(c, &sub, &outbox::new_subscription_id(), &now)
+        })
+        .await
+    }
+
+    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        self.read(move |c| with_scope(&hotel, |s| outbox::list_subscriptions(c, s)))
+            .await
+    }
+
+    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        self.write(move |c| {
+            let now = time::format(time::now());
+            with_scope(&hotel, |s| outbox::remove_subscription(c, s, &id, &now))
+        })
+        .await
+    }
+
+    async fn rotate_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        secret: String,
+        keep_old_until: Timestamp,
+    ) -> Result<Subscription, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        self.write(move |c| {
+            let until = time::format(keep_old_until);
+            with_scope(&hotel, |s| {
+                outbox::rotate_secret(c, s, &id, &secret, &until)
+            })
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.write(move |c| {
+            let now = time::now();
+            let until = now
+                .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
+                .unwrap_or(now);
+            outbox::claim(c, &time::format(now), &time::format(until), limit)
+        })
+        .await
+    }
+
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        self.write(move |c| outbox::record(c, &attempt)).await
+    }
+
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let mut stmt = c.prepare_cached(
+                "UPDATE deliveries SET claimed_until = NULL WHERE id = ?1 AND status = 'pending'",
+            )?;
+            for id in &ids {
+                stmt.execute([id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: Scope<'_>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        self.read(move |c| with_scope(&hotel, |s| outbox::list_deliveries(c, s, status, limit)))
+            .await
+    }
+
+    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        self.read(move |c| with_scope(&hotel, |s| outbox::delivery(c, s, &id)))
+            .await
+    }
+
+    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        let d = self
+            .write(move |c| {
+                let now = time::format(time::now());
+                with_scope(&hotel, |s| outbox::replay(c, s, &id, &now))
+            })
+            .await?;
+        self.queued(1);
+        Ok(d)
+    }
+
+    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError> {
+        let (n, queued) = self
+            .write(move |c| outbox::raise_overdue(c, &time::format(time::now()), limit))
+            .await?;
+        self.queued(queued);
+        Ok(n)
+    }
+
+    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError> {
+        let next = self.read(outbox::next_work).await?;
+        Ok(next.and_then(|t| time::parse_instant(&t)))
+    }
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError> {
+        let hotel = hotel.clone();
+        // Task ids are UUIDs (checked by the caller), so the pattern holds no LIKE wildcard. The
+        // log has no index on task ids: the scan runs newest first, so the recent tasks people open
+        // cost a short scan; an old task's page reads the hotel's log back to it.
+        let pattern = format!("%\"{task_id}\"%");
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+                 FROM inbound WHERE hotel_id = ?1 AND code = 'created' AND task_ids LIKE ?2
+                 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row(params![hotel.as_str(), pattern], inbound_from_row)
+            .optional()?)
         })
         .await
     }

@@ -808,3 +808,123 @@ async fn send_body_sends_the_file_as_is() {
     let (_, page) = app.get_api(&key, "/api/v1/tasks").await;
     assert_eq!(page["tasks"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn webhooks_and_deliveries_commands_manage_what_the_running_server_sends() {
+    use crate::receiver::Receiver;
+    use hubhook::outbox::sign;
+
+    let dir = std::sync::Arc::new(temp());
+    let app = crate::helpers::spawn_app_in(dir.clone(), |c| {
+        c.outbox = hubhook::config::OutboxSettings {
+            retry_schedule: Some("50ms".into()),
+            ..Default::default()
+        }
+        .resolve(&Default::default())
+        .unwrap();
+    })
+    .await;
+    let hotel = app.create_hotel("h1").await;
+    let rx = Receiver::start().await;
+    let cli = || app.cli();
+
+    let added = run(
+        cli(),
+        &[
+            "webhooks",
+            "add",
+            "h1",
+            "--url",
+            &rx.url,
+            "--events",
+            "task.created",
+            "--header",
+            "X-Team: housekeeping",
+            "--json",
+        ],
+    )
+    .await
+    .success()
+    .json();
+    let sub = added["id"].as_str().unwrap().to_owned();
+    let secret = added["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let listed = run(cli(), &["webhooks", "list", "h1", "--json"])
+        .await
+        .success();
+    assert!(
+        !listed.stdout.contains(&secret),
+        "the secret is shown only once"
+    );
+    let listed = listed.json();
+    assert_eq!(listed[0]["id"], sub.as_str());
+    assert_eq!(listed[0]["events"], json!(["task.created"]));
+    assert_eq!(listed[0]["headers"][0]["name"], "X-Team");
+
+    // The running server sees the new subscription at once.
+    let (status, _) = app.webhook(&hotel, &order("o-1", "101", &["4"])).await;
+    assert_eq!(status, 201);
+    let r = rx.wait_for(1).await.remove(0);
+    assert_eq!(r.header("x-team"), "housekeeping");
+    let ts: i64 = r.header("webhook-timestamp").parse().unwrap();
+    let msg = r.header("webhook-id");
+    assert_eq!(
+        r.header("webhook-signature"),
+        sign::sign(&secret, &msg, ts, &r.body).unwrap()
+    );
+    let delivered = crate::receiver::eventually(
+        "the delivery is recorded",
+        || async {
+            run(cli(), &["deliveries", "list", "h1", "--json"])
+                .await
+                .success()
+                .json()
+        },
+        |v| v[0]["status"] == "delivered",
+    )
+    .await;
+    assert_eq!(delivered[0]["id"], msg.as_str());
+    let failed = run(
+        cli(),
+        &["deliveries", "list", "h1", "--status", "failed", "--json"],
+    )
+    .await
+    .success()
+    .json();
+    assert_eq!(failed, json!([]));
+
+    // Rotation, then a replay from the CLI: sent again, signed with both secrets.
+    let rotated = run(cli(), &["webhooks", "rotate-secret", &sub, "--json"])
+        .await
+        .success()
+        .json();
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    run(cli(), &["deliveries", "replay", &msg, "--json"])
+        .await
+        .success();
+    let again = rx.wait_for(2).await.remove(1);
+    assert_eq!(again.header("webhook-id"), msg);
+    let ts: i64 = again.header("webhook-timestamp").parse().unwrap();
+    assert_eq!(
+        again.header("webhook-signature"),
+        format!(
+            "{} {}",
+            sign::sign(&new_secret, &msg, ts, &again.body).unwrap(),
+            sign::sign(&secret, &msg, ts, &again.body).unwrap()
+        )
+    );
+
+    run(cli(), &["webhooks", "remove", &sub]).await.success();
+    let out = run(cli(), &["webhooks", "remove", &sub]).await.failure();
+    assert!(out.stderr.contains("no subscription"), "{}", out.stderr);
+    let out = run(cli(), &["webhooks", "add", "h1", "--url", "ftp://nowhere"])
+        .await
+        .failure();
+    assert!(out.stderr.contains("http(s)"), "{}", out.stderr);
+    let out = run(cli(), &["deliveries", "replay", "msg_nope"])
+        .await
+        .failure();
+    assert!(out.stderr.contains("no delivery"), "{}", out.stderr);
+    app.stop().await;
+}

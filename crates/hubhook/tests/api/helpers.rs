@@ -234,7 +234,7 @@ pub async fn spawn_app_in(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Config)) ->
     }));
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        client: hubhook::http_client().build().expect("http client"),
         store,
         db_path,
         dir,

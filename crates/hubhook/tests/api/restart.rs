@@ -206,7 +206,7 @@ async fn every_task_answered_201_survives_a_sigkill_of_the_real_server() {
         .unwrap()
         .to_owned();
 
-    let client = reqwest::Client::builder()
+    let client = hubhook::http_client()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();

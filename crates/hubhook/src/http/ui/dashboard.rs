@@ -1,0 +1,233 @@
+//! `/dashboard`: today's requests by hour, median and p90 time to done per task type (last 7 days),
+//! and the overdue count, as server-rendered SVG. Readable by every signed-in user of the hotel.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use axum::{extract::State, response::Html};
+use jiff::{SignedDuration, Timestamp};
+use maud::{Markup, html};
+
+use super::{Nav, Viewer, hotel_tz, layout};
+use crate::{
+    domain::time,
+    http::{AppState, error::UiError},
+    store::TaskTiming,
+};
+
+const TIMING_DAYS: i64 = 7;
+
+/// Requests per local hour (0 to 23) among the tasks created since `day_start`.
+fn by_hour(timings: &[TaskTiming], day_start: Timestamp, tz: &jiff::tz::TimeZone) -> [u32; 24] {
+    let mut hours = [0u32; 24];
+    for t in timings {
+        if let Some(c) = time::parse_instant(&t.created_at).filter(|c| *c >= day_start) {
+            let h = c.to_zoned(tz.clone()).hour();
+            if let Some(slot) = hours.get_mut(h as usize) {
+                *slot += 1;
+            }
+        }
+    }
+    hours
+}
+
+/// The nearest-rank percentile of sorted values (`p` in 0..=100).
+fn percentile(sorted: &[f64], p: usize) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+/// Per task type: (median, p90, count) of minutes from creation to done.
+fn time_to_done(timings: &[TaskTiming]) -> BTreeMap<String, (f64, f64, usize)> {
+    let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for t in timings {
+        let (Some(c), Some(d)) = (
+            time::parse_instant(&t.created_at),
+            t.done_at.as_deref().and_then(time::parse_instant),
+        ) else {
+            continue;
+        };
+        let mins = (d.as_millisecond() - c.as_millisecond()).max(0) as f64 / 60_000.0;
+        per.entry(t.task_name.clone()).or_default().push(mins);
+    }
+    per.into_iter()
+        .filter_map(|(name, mut v)| {
+            v.sort_by(f64::total_cmp);
+            Some((name, (percentile(&v, 50)?, percentile(&v, 90)?, v.len())))
+        })
+        .collect()
+}
+
+fn hour_chart(hours: &[u32; 24]) -> Markup {
+    let max = hours.iter().copied().max().unwrap_or(0).max(1);
+    let (w, h, left, bottom) = (480.0, 180.0, 28.0, 20.0);
+    let bar_w = (w - left) / 24.0;
+    let scale = (h - bottom - 10.0) / f64::from(max);
+    html! {
+        svg.chart viewBox={ "0 0 " (w) " " (h) } role="img"
+            aria-label="Requests today by hour" {
+            // An explicit end tag: in HTML, an SVG element without one would swallow what follows.
+            line x1=(left) y1=(h - bottom) x2=(w) y2=(h - bottom) stroke="#555" {}
+            text x="2" y="14" font-size="11" fill="#333" { (max) }
+            text x="2" y=(h - bottom) font-size="11" fill="#333" { "0" }
+            @for (i, n) in hours.iter().enumerate() {
+                @let x = left + bar_w * i as f64;
+                @let bh = f64::from(*n) * scale;
+                rect x=(x + 2.0) y=(h - bottom - bh) width=(bar_w - 4.0) height=(bh) fill="#1f5fa8" {
+                    title { (format!("{i:02}:00: {n} request(s)")) }
+                }
+                @if i % 3 == 0 {
+                    text x=(x + 1.0) y=(h - 5.0) font-size="10" fill="#333" { (format!("{i:02}")) }
+                }
+            }
+        }
+    }
+}
+
+/// `<1 min` for what took seconds, else whole minutes.
+fn minutes(m: f64) -> String {
+    if m < 1.0 {
+        "<1 min".to_owned()
+    } else {
+        format!("{m:.0} min")
+    }
+}
+
+fn timing_chart(rows: &BTreeMap<String, (f64, f64, usize)>) -> Markup {
+    let max = rows
+        .values()
+        .map(|(_, p90, _)| *p90)
+        .fold(1.0_f64, f64::max);
+    let (w, row_h, label_w) = (480.0, 34.0, 150.0);
+    let h = row_h * rows.len() as f64 + 10.0;
+    let scale = (w - label_w - 60.0) / max;
+    html! {
+        svg.chart viewBox={ "0 0 " (w) " " (h) } role="img"
+            aria-label="Median and p90 minutes to done per task type" {
+            @for (i, (name, (median, p90, count))) in rows.iter().enumerate() {
+                @let y = row_h * i as f64 + 4.0;
+                text x="0" y=(y + 18.0) font-size="12" fill="#222" { (name) }
+                rect x=(label_w) y=(y) width=(p90 * scale) height="12" fill="#9bb8d8" {
+                    title { "p90 " (minutes(*p90)) }
+                }
+                rect x=(label_w) y=(y + 14.0) width=(median * scale) height="12" fill="#1f5fa8" {
+                    title { "median " (minutes(*median)) }
+                }
+                text x=(label_w + p90 * scale + 4.0) y=(y + 11.0) font-size="11" fill="#333" {
+                    "p90 " (minutes(*p90))
+                }
+                text x=(label_w + median * scale + 4.0) y=(y + 25.0) font-size="11" fill="#333" {
+                    "median " (minutes(*median)) " (n=" (count) ")"
+                }
+            }
+        }
+    }
+}
+
+pub async fn dashboard(
+    State(app): State<Arc<AppState>>,
+    viewer: Viewer,
+) -> Result<Html<String>, UiError> {
+    let hotel = &viewer.user.hotel;
+    let tz = hotel_tz(&app, hotel);
+    let now = time::now();
+    let day_start = now
+        .to_zoned(tz.clone())
+        .start_of_day()
+        .map(|z| z.timestamp())
+        .map_err(|e| UiError::Unavailable(e.to_string()))?;
+    let week_ago = now
+        .checked_sub(SignedDuration::from_hours(24 * TIMING_DAYS))
+        .map_err(|e| UiError::Unavailable(e.to_string()))?;
+    let timings = app
+        .store
+        .task_timings(hotel, week_ago.min(day_start))
+        .await?;
+    let hours = by_hour(&timings, day_start, &tz);
+    let today: u32 = hours.iter().sum();
+    let recent: Vec<TaskTiming> = timings
+        .into_iter()
+        .filter(|t| time::parse_instant(&t.created_at).is_some_and(|c| c >= week_ago))
+        .collect();
+    let durations = time_to_done(&recent);
+    let open = app.store.board_tasks(hotel, now).await?;
+    let overdue = open
+        .iter()
+        .filter(|t| {
+            !t.task.status.is_final()
+                && t.task
+                    .due_at
+                    .as_deref()
+                    .and_then(time::parse_instant)
+                    .is_some_and(|d| d < now)
+        })
+        .count();
+    let open_count = open.iter().filter(|t| !t.task.status.is_final()).count();
+    let body = html! {
+        h1 { "Dashboard" }
+        div.stats {
+            div.stat { span.big #stat-today { (today) } span { "requests today" } }
+            div.stat { span.big #stat-open { (open_count) } span { "open tasks" } }
+            div.stat.overdue[overdue > 0] { span.big #stat-overdue { (overdue) } span { "overdue now" } }
+        }
+        section {
+            h2 { "Today's requests by hour (" (tz.iana_name().unwrap_or("UTC")) ")" }
+            (hour_chart(&hours))
+        }
+        section {
+            h2 { "Time to done per task type, last " (TIMING_DAYS) " days" }
+            @if durations.is_empty() { p.empty { "No task was finished in this period." } }
+            @else { (timing_chart(&durations)) }
+        }
+    };
+    Ok(layout(&viewer, "Dashboard", Nav::Dashboard, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TaskStatus;
+
+    fn timing(name: &str, created: &str, done: Option<&str>) -> TaskTiming {
+        TaskTiming {
+            task_name: name.into(),
+            status: TaskStatus::Done,
+            created_at: created.into(),
+            due_at: None,
+            done_at: done.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50), Some(5.0));
+        assert_eq!(percentile(&v, 90), Some(9.0));
+        assert_eq!(percentile(&[7.0], 90), Some(7.0));
+        assert_eq!(percentile(&[], 50), None);
+    }
+
+    #[test]
+    fn durations_and_hours() {
+        let ts = [
+            timing(
+                "Towels",
+                "2026-01-01T10:00:00.000Z",
+                Some("2026-01-01T10:10:00.000Z"),
+            ),
+            timing(
+                "Towels",
+                "2026-01-01T11:00:00.000Z",
+                Some("2026-01-01T11:30:00.000Z"),
+            ),
+            timing("Towels", "2026-01-01T11:05:00.000Z", None),
+        ];
+        let d = time_to_done(&ts);
+        assert_eq!(d["Towels"], (10.0, 30.0, 2));
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let h = by_hour(&ts, start, &jiff::tz::TimeZone::UTC);
+        assert_eq!((h[10], h[11], h.iter().sum::<u32>()), (1, 2, 3));
+    }
+}

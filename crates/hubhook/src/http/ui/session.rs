@@ -1,0 +1,418 @@
+//! Sign-in, sessions, CSRF tokens and the login rate limit.
+//!
+//! - A session is a random 256-bit token in the `hubhook_session` cookie (`HttpOnly`,
+//!   `SameSite=Strict`, `Secure` when configured or when the proxy says `X-Forwarded-Proto: https`).
+//!   The database keeps only its SHA-256, so sessions survive a restart and a copy of the database
+//!   opens none. A session lasts [`SESSION_HOURS`] hours.
+//! - The CSRF token of a session is derived from its token (SHA-256 of a label and the token): it
+//!   needs no storage, is the same on every page of the session, and reveals nothing of the cookie.
+//!   Every form carries it in a hidden `csrf` field; the script's fetch POSTs send the same form.
+//! - The login form, which has no session yet, uses a double-submit token: a random value in a
+//!   short-lived `hubhook_login` cookie and in the form, which must match.
+//! - Failed logins are counted in memory per account and per client address in fixed windows of
+//!   [`WINDOW`]; past [`ACCOUNT_LIMIT`] (account) or [`IP_LIMIT`] (address) failures, logins are
+//!   refused with 429 until the window ends, even with the right password.
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{ConnectInfo, Form, FromRequestParts, State, rejection::FormRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use base64::Engine;
+use maud::{DOCTYPE, html};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::watch;
+
+use crate::{
+    domain::{
+        Role, password,
+        secret::{hash_token, new_token},
+        time,
+    },
+    http::{AppState, error::UiError},
+    store::SessionUser,
+};
+
+pub const SESSION_COOKIE: &str = "hubhook_session";
+const LOGIN_COOKIE: &str = "hubhook_login";
+pub const SESSION_HOURS: i64 = 12;
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const ACCOUNT_LIMIT: u32 = 5;
+pub const IP_LIMIT: u32 = 20;
+/// Past this many tracked keys, expired windows are swept before a new key is added.
+const SWEEP_AT: usize = 10_000;
+
+/// What the web pages keep in memory: the login limiter, and the signal that ends live streams
+/// when the server shuts down (a graceful shutdown waits for open connections).
+pub struct UiState {
+    limiter: LoginLimiter,
+    closing: watch::Sender<bool>,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        Self {
+            limiter: LoginLimiter::default(),
+            closing: watch::channel(false).0,
+        }
+    }
+}
+
+impl UiState {
+    pub fn close_streams(&self) {
+        let _ = self.closing.send(true);
+    }
+
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+}
+
+#[derive(Default)]
+struct LoginLimiter {
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl LoginLimiter {
+    /// Seconds until `key` may try again, if it is over `limit` failures in its window.
+    fn blocked(&self, key: &str, limit: u32, now: Instant) -> Option<u64> {
+        let map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let (start, failures) = *map.get(key)?;
+        let elapsed = now.duration_since(start);
+        (elapsed < WINDOW && failures >= limit).then(|| (WINDOW - elapsed).as_secs().max(1))
+    }
+
+    fn fail(&self, key: String, now: Instant) {
+        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= SWEEP_AT {
+            map.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let entry = map.entry(key).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+    }
+
+    fn clear(&self, key: &str) {
+        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(key);
+    }
+}
+
+/// The signed-in user of a page, with the session's CSRF token.
+pub struct Viewer {
+    pub user: SessionUser,
+    pub csrf: String,
+}
+
+impl Viewer {
+    /// How the user appears in a task's history.
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user.email)
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), UiError> {
+        if bool::from(presented.as_bytes().ct_eq(self.csrf.as_bytes())) {
+            Ok(())
+        } else {
+            Err(UiError::Csrf)
+        }
+    }
+}
+
+/// A signed-in manager; staff get 403 before anything else of the request is looked at.
+pub struct Manager(pub Viewer);
+
+fn csrf_for(session_token: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"hubhook-csrf\0");
+    h.update(session_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize())
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+fn secure(app: &AppState, headers: &HeaderMap) -> bool {
+    app.config.secure_cookies
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let s = format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    );
+    // Values are base64url tokens: always a valid header value.
+    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+async fn session_of(app: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, UiError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let user = app
+        .store
+        .find_session(hash_token(token), time::now())
+        .await?;
+    Ok(user.map(|user| Viewer {
+        user,
+        csrf: csrf_for(token),
+    }))
+}
+
+impl FromRequestParts<Arc<AppState>> for Viewer {
+    type Rejection = UiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        session_of(app, &parts.headers)
+            .await?
+            .ok_or(UiError::SignIn)
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Manager {
+    type Rejection = UiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let viewer = Viewer::from_request_parts(parts, app).await?;
+        if viewer.user.role != Role::Manager {
+            return Err(UiError::Forbidden);
+        }
+        Ok(Manager(viewer))
+    }
+}
+
+/// The address failed logins are counted against: the peer, or, when the peer is a proxy on the
+/// same machine, the last address it added to `X-Forwarded-For`.
+fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if peer.ip().is_loopback()
+        && let Some(fwd) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    {
+        return fwd;
+    }
+    peer.ip()
+}
+
+fn login_form(csrf: &str, email: &str, error: Option<&str>) -> Html<String> {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Sign in · hubhook" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                main.narrow {
+                    h1 { "hubhook" }
+                    p { "Sign in to see your hotel's task board." }
+                    @if let Some(e) = error { p.error-text role="alert" { (e) } }
+                    form.login method="post" action="/login" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        label for="email" { "Email" }
+                        input #email type="email" name="email" value=(email) autocomplete="username" required autofocus;
+                        label for="password" { "Password" }
+                        input #password type="password" name="password" autocomplete="current-password" required;
+                        button type="submit" { "Sign in" }
+                    }
+                }
+            }
+        }
+    };
+    Html(page.into_string())
+}
+
+pub async fn login_page(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Ok(Some(_)) = session_of(&app, &headers).await {
+        return Redirect::to("/board").into_response();
+    }
+    let token = new_token("");
+    (
+        [(
+            header::SET_COOKIE,
+            set_cookie(LOGIN_COOKIE, &token, "/login", 3600, secure(&app, &headers)),
+        )],
+        login_form(&token, "", None),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn login(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
+    let expected = cookie(&headers, LOGIN_COOKIE).ok_or(UiError::Csrf)?;
+    if !bool::from(form.csrf.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(UiError::Csrf);
+    }
+    let email = form.email.trim().to_ascii_lowercase();
+    let account_key = format!("account:{email}");
+    let ip_key = format!("ip:{}", client_ip(peer, &headers));
+    let now = Instant::now();
+    let limiter = &app.ui.limiter;
+    if let Some(wait) = limiter
+        .blocked(&account_key, ACCOUNT_LIMIT, now)
+        .or_else(|| limiter.blocked(&ip_key, IP_LIMIT, now))
+    {
+        return Err(UiError::RateLimited {
+            retry_after_secs: wait,
+        });
+    }
+    let user = app.store.find_user(&email).await?;
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| password::decoy_hash().to_owned());
+    let given = form.password;
+    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
+        .await
+        .map_err(|e| UiError::Unavailable(format!("password check failed: {e}")))?;
+    let Some(user) = user.filter(|_| matches) else {
+        limiter.fail(account_key, now);
+        limiter.fail(ip_key, now);
+        tracing::info!(ip = %client_ip(peer, &headers), "failed login");
+        let mut res =
+            login_form(expected, &email, Some("Wrong email or password.")).into_response();
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+        return Ok(res);
+    };
+    limiter.clear(&account_key);
+    let token = new_token("");
+    let expires = time::now()
+        .checked_add(jiff::SignedDuration::from_hours(SESSION_HOURS))
+        .map_err(|e| UiError::Unavailable(e.to_string()))?;
+    app.store
+        .create_session(hash_token(&token), &user.id, expires)
+        .await?;
+    tracing::info!(user = %user.id, hotel = %user.hotel, "signed in");
+    let secure = secure(&app, &headers);
+    let mut res = Redirect::to("/board").into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &token, "/", SESSION_HOURS * 3600, secure),
+    );
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, "", "/login", 0, secure),
+    );
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn logout(
+    State(app): State<Arc<AppState>>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
+    viewer.check_csrf(&form.csrf)?;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        app.store.delete_session(hash_token(token)).await?;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", "/", 0, secure(&app, &headers)),
+    );
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_blocks_past_the_limit_and_forgets_after_the_window() {
+        let l = LoginLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..ACCOUNT_LIMIT {
+            assert_eq!(l.blocked("a", ACCOUNT_LIMIT, t0), None);
+            l.fail("a".into(), t0);
+        }
+        assert!(l.blocked("a", ACCOUNT_LIMIT, t0).is_some());
+        assert_eq!(l.blocked("b", ACCOUNT_LIMIT, t0), None);
+        assert_eq!(l.blocked("a", ACCOUNT_LIMIT, t0 + WINDOW), None);
+        l.clear("a");
+        assert_eq!(l.blocked("a", ACCOUNT_LIMIT, t0), None);
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; hubhook_session=tok; b=2"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("tok"));
+        assert_eq!(cookie(&h, "c"), None);
+        assert_ne!(csrf_for("tok"), csrf_for("tok2"));
+    }
+
+    #[test]
+    fn a_local_proxy_names_the_client() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.0.0.1, 192.0.2.7"),
+        );
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let remote: SocketAddr = "198.51.100.2:5000".parse().unwrap();
+        assert_eq!(client_ip(local, &h).to_string(), "192.0.2.7");
+        assert_eq!(client_ip(remote, &h).to_string(), "198.51.100.2");
+    }
+}

@@ -1,0 +1,61 @@
+// hubhook's only script: live board updates (EventSource) and one-tap status buttons (fetch).
+// Without it every page still works: forms post and the server redirects back.
+(function () {
+  "use strict";
+  var cards = document.getElementById("cards");
+  var status = document.getElementById("live-status");
+
+  function say(text) {
+    if (status) { status.textContent = text; }
+  }
+
+  // One refresh at a time; a change arriving meanwhile asks for one more afterwards.
+  var busy = false, again = false;
+  function refresh() {
+    if (!cards) { return; }
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch("/board/cards" + window.location.search, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (r) {
+        if (r.redirected || r.status === 401) { window.location.href = "/login"; return null; }
+        return r.ok ? r.text() : null;
+      })
+      .then(function (html) { if (html !== null) { cards.innerHTML = html; } })
+      .catch(function () { say("Offline: retrying…"); })
+      .then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-task-form")) { return; }
+    e.preventDefault();
+    var body = new URLSearchParams(new FormData(form));
+    var buttons = form.querySelectorAll("button");
+    buttons.forEach(function (b) { b.disabled = true; });
+    fetch(form.action, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch" }
+    }).then(function (r) {
+      if (r.status === 409) { say("That task changed meanwhile; the board is up to date again."); }
+      else if (!r.ok) { say("Could not change the task (" + r.status + ")."); }
+    }).catch(function () {
+      say("Offline: the change was not sent.");
+    }).then(function () {
+      buttons.forEach(function (b) { b.disabled = false; });
+      refresh();
+    });
+  });
+
+  if (cards && window.EventSource) {
+    var source = new EventSource("/board/events");
+    source.addEventListener("ready", function () { say("Live"); refresh(); });
+    source.addEventListener("task", refresh);
+    source.addEventListener("resync", refresh);
+    source.onerror = function () { say("Reconnecting…"); };
+  }
+})();
