@@ -25,6 +25,7 @@ use crate::{
 };
 
 pub mod postgres;
+mod postgres_outbox;
 pub mod sqlite;
 mod sqlite_outbox;
 

@@ -14,30 +14,45 @@
 //! `pool_size` (connections per instance, default 16), `pool_timeout` (how long a request waits for
 //! a connection, default 5s) and `statement_timeout` (default 5s).
 
-use std::{borrow::Cow, collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    borrow::Cow,
+    collections::HashMap,
+    sync::{Arc, Weak},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction,
 };
 use duve::ReservationFacts;
-use tokio::sync::{mpsc, oneshot};
+use jiff::Timestamp;
+use sha2::Digest;
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use tokio_postgres::{NoTls, Row, types::ToSql};
 
 use super::{
-    ApiKey, HotelSettings, HotelSummary, InboundEntry, IngestRequest, Ingested, NewHotel, Refused,
-    Room, Snapshot, StatusChange, Store, StoreError, TaskDetail, TaskFilter,
+    ApiKey, ApiKeyInfo, AttemptRecord, BoardTask, Claimed, Delivery, HotelSettings, HotelSummary,
+    InboundEntry, IngestRequest, Ingested, NewHotel, NewSubscription, NewUser, Refused, Room,
+    Scope, SessionUser, Snapshot, StatusChange, Store, StoreError, Subscription, TaskDetail,
+    TaskFilter, TaskTiming, User, postgres_outbox as outbox,
 };
 use crate::{
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
         default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
     },
+    events::{ChangeKind, EventBus, TaskChange},
     intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
+    outbox::{DeliveryStatus, EventType},
 };
 
 /// Applied in order; the schema's version is the number of migrations applied.
-const MIGRATIONS: &[&str] = &[include_str!("schema_postgres.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_postgres.sql"),
+    include_str!("schema_postgres_2_outbox.sql"),
+    include_str!("schema_postgres_3_accounts.sql"),
+];
 /// How often a webhook is decided again after losing a race on a unique key to another instance.
 const CONFLICT_RETRIES: usize = 3;
 
@@ -136,7 +151,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 }
 
 /// PostgreSQL text cannot hold NUL; what a payload says is stored with U+FFFD in its place.
-fn text(s: &str) -> Cow<'_, str> {
+pub(super) fn text(s: &str) -> Cow<'_, str> {
     if s.contains('\0') {
         Cow::Owned(s.replace('\0', "\u{FFFD}"))
     } else {
@@ -163,12 +178,16 @@ fn clean_opt(s: &mut Option<String>) {
 // ---------------------------------------------------------------------------------------------
 // Small query helpers over the statement cache of deadpool's client and transaction.
 
-async fn exec<C: GenericClient + Sync>(c: &C, sql: &str, p: Params<'_>) -> Result<u64, StoreError> {
+pub(super) async fn exec<C: GenericClient + Sync>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<u64, StoreError> {
     let st = c.prepare_cached(sql).await?;
     Ok(c.execute(&st, p).await?)
 }
 
-async fn query<C: GenericClient + Sync>(
+pub(super) async fn query<C: GenericClient + Sync>(
     c: &C,
     sql: &str,
     p: Params<'_>,
@@ -177,7 +196,7 @@ async fn query<C: GenericClient + Sync>(
     Ok(c.query(&st, p).await?)
 }
 
-async fn query_opt<C: GenericClient + Sync>(
+pub(super) async fn query_opt<C: GenericClient + Sync>(
     c: &C,
     sql: &str,
     p: Params<'_>,
@@ -191,6 +210,227 @@ async fn query_opt<C: GenericClient + Sync>(
 pub struct PostgresStore {
     pool: Pool,
     batcher: mpsc::Sender<NewOrderJob>,
+    signals: Signals,
+}
+
+/// What the store shares with its batch workers and its listener: the local wake-ups, and the
+/// names under which instances on one database (and schema) tell each other about commits.
+#[derive(Clone)]
+struct Signals {
+    outbox: Arc<Notify>,
+    events: EventBus,
+    /// This instance's id, in what it announces, so its listener skips its own announcements.
+    instance: Arc<str>,
+    /// `NOTIFY` channel: deliveries were queued (or made due again).
+    outbox_channel: Arc<str>,
+    /// `NOTIFY` channel: tasks changed (for the live board of the other instances).
+    tasks_channel: Arc<str>,
+}
+
+impl Signals {
+    /// Wakes this instance's dispatcher after a commit that queued deliveries.
+    fn queued(&self, n: usize) {
+        if n > 0 {
+            self.outbox.notify_one();
+        }
+    }
+}
+
+/// A `NOTIFY` payload must stay under 8000 bytes.
+const NOTIFY_MAX: usize = 7000;
+
+fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
+    TaskChange {
+        hotel: hotel.clone(),
+        task_id: t.id.clone(),
+        status: t.status,
+        kind,
+    }
+}
+
+/// The changes an ingested webhook made, as the board sees them.
+fn ingest_changes(hotel: &HotelId, done: &Ingested) -> Vec<TaskChange> {
+    match done {
+        Ingested::Done(Outcome::Created { tasks, .. }) => tasks
+            .iter()
+            .map(|t| change(hotel, t, ChangeKind::Created))
+            .collect(),
+        Ingested::Done(Outcome::Cancelled { tasks }) => tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Cancelled)
+            .map(|t| change(hotel, t, ChangeKind::StatusChanged))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Tells the other instances, with the commit of `c`'s transaction (or at once outside one), which
+/// tasks changed and whether deliveries were queued. Lines of `hotel TAB task TAB status TAB kind`
+/// after the announcing instance's id, split to fit NOTIFY's payload limit.
+async fn announce<C: GenericClient + Sync>(
+    c: &C,
+    s: &Signals,
+    changes: &[TaskChange],
+    queued: usize,
+) -> Result<(), StoreError> {
+    if changes.is_empty() && queued == 0 {
+        return Ok(());
+    }
+    let mut channels: Vec<&str> = Vec::new();
+    let mut payloads: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for ch in changes {
+        if current.len() > NOTIFY_MAX {
+            channels.push(&s.tasks_channel);
+            payloads.push(std::mem::take(&mut current));
+        }
+        if current.is_empty() {
+            current.push_str(&s.instance);
+        }
+        let kind = match ch.kind {
+            ChangeKind::Created => "c",
+            ChangeKind::StatusChanged => "s",
+        };
+        current.push('\n');
+        current.push_str(ch.hotel.as_str());
+        current.push('\t');
+        current.push_str(&ch.task_id);
+        current.push('\t');
+        current.push_str(ch.status.as_str());
+        current.push('\t');
+        current.push_str(kind);
+    }
+    if !current.is_empty() {
+        channels.push(&s.tasks_channel);
+        payloads.push(current);
+    }
+    if queued > 0 {
+        channels.push(&s.outbox_channel);
+        payloads.push(s.instance.to_string());
+    }
+    exec(
+        c,
+        "SELECT pg_notify(n.c, n.p) FROM unnest($1::text[], $2::text[]) AS n(c, p)",
+        &[&channels, &payloads],
+    )
+    .await?;
+    Ok(())
+}
+
+/// One task change announced by another instance, or None for a line that does not parse.
+fn parse_change(line: &str) -> Option<TaskChange> {
+    let mut f = line.split('\t');
+    let hotel = HotelId::parse(f.next()?).ok()?;
+    let task_id = f.next()?.to_owned();
+    let status = TaskStatus::parse(f.next()?)?;
+    let kind = match f.next()? {
+        "c" => ChangeKind::Created,
+        "s" => ChangeKind::StatusChanged,
+        _ => return None,
+    };
+    Some(TaskChange {
+        hotel,
+        task_id,
+        status,
+        kind,
+    })
+}
+
+/// Listens on a connection of its own to what the other instances announce: queued deliveries wake
+/// this instance's dispatcher, task changes reach its event bus (the live board). Reconnects after
+/// an error; ends when the store is gone. The dispatcher polls anyway, so a missed wake-up only
+/// delays a delivery by its poll interval.
+fn spawn_listener(cfg: tokio_postgres::Config, s: &Signals) {
+    let outbox = Arc::downgrade(&s.outbox);
+    let s = Signals {
+        outbox: Arc::new(Notify::new()),
+        ..s.clone()
+    };
+    tokio::spawn(async move {
+        loop {
+            if outbox.upgrade().is_none() {
+                return;
+            }
+            if let Err(e) = listen(&cfg, &s, &outbox).await {
+                tracing::warn!(error = %e, "PostgreSQL listener lost its connection; reconnecting");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+async fn listen(
+    cfg: &tokio_postgres::Config,
+    s: &Signals,
+    outbox: &Weak<Notify>,
+) -> Result<(), StoreError> {
+    use futures_util::StreamExt;
+    let (client, mut conn) = cfg.connect(NoTls).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(m) = messages.next().await {
+            match m {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    if tx.send(n).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    });
+    let quote = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+    client
+        .batch_execute(&format!(
+            "LISTEN {}; LISTEN {}",
+            quote(&s.outbox_channel),
+            quote(&s.tasks_channel)
+        ))
+        .await?;
+    // Whatever was queued while this instance was not listening is picked up now.
+    if let Some(o) = outbox.upgrade() {
+        o.notify_one();
+    }
+    let mut alive = tokio::time::interval(Duration::from_secs(2));
+    let ended = loop {
+        tokio::select! {
+            n = rx.recv() => {
+                let Some(n) = n else { break None };
+                let mut lines = n.payload().split('\n');
+                if lines.next() == Some(&*s.instance) {
+                    continue;
+                }
+                if n.channel() == &*s.outbox_channel {
+                    match outbox.upgrade() {
+                        Some(o) => o.notify_one(),
+                        None => break Some(()),
+                    }
+                } else {
+                    s.events.publish(lines.filter_map(parse_change));
+                }
+            }
+            _ = alive.tick() => {
+                if outbox.upgrade().is_none() {
+                    break Some(());
+                }
+            }
+        }
+    };
+    drop(client);
+    if ended.is_some() {
+        driver.abort();
+        return Ok(());
+    }
+    match driver.await {
+        Ok(Ok(())) => Err(StoreError::Unavailable(
+            "the listening connection closed".into(),
+        )),
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(StoreError::Unavailable(format!("listener: {e}"))),
+    }
 }
 
 impl PostgresStore {
@@ -218,6 +458,7 @@ impl PostgresStore {
         if pg.get_application_name().is_none() {
             pg.application_name("hubhook");
         }
+        let listen_cfg = pg.clone();
         let manager = Manager::from_config(
             pg,
             NoTls,
@@ -233,14 +474,33 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Invalid(format!("database pool: {e}")))?;
-        let batcher = start_batch_workers(&pool);
-        let store = Self { pool, batcher };
-        store.migrate().await?;
-        Ok(store)
+        let mut signals = Signals {
+            outbox: Arc::new(Notify::new()),
+            events: EventBus::new(),
+            instance: uuid::Uuid::now_v7().simple().to_string().into(),
+            outbox_channel: "".into(),
+            tasks_channel: "".into(),
+        };
+        let schema = migrate(&pool).await?;
+        // Channels are per database: the schema's digest keeps deployments in other schemas apart.
+        let digest = sha2::Sha256::digest(schema.as_bytes());
+        let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        signals.outbox_channel = format!("hubhook_outbox_{tag}").into();
+        signals.tasks_channel = format!("hubhook_tasks_{tag}").into();
+        let batcher = start_batch_workers(&pool, &signals);
+        spawn_listener(listen_cfg, &signals);
+        Ok(Self {
+            pool,
+            batcher,
+            signals,
+        })
     }
+}
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut client = self.pool.get().await?;
+/// Applies pending migrations; returns the schema the store uses.
+async fn migrate(pool: &Pool) -> Result<String, StoreError> {
+    {
+        let mut client = pool.get().await?;
         let tx = client.transaction().await?;
         // The schema the URL's search_path names (e.g. `options=-csearch_path%3Dhotel_a`) is
         // created if it does not exist yet; an existing one needs no CREATE right on the database.
@@ -295,7 +555,7 @@ impl PostgresStore {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(schema)
     }
 }
 
@@ -675,7 +935,10 @@ fn order_facts(data: &duve::OrderData) -> ReservationFacts {
 
 /// One attempt at a webhook's transaction. `Err` with a unique violation means another instance
 /// committed the same order meanwhile: the caller rolls back and decides again.
-async fn ingest_tx(tx: &Transaction<'_>, req: &IngestRequest) -> Result<Ingested, StoreError> {
+async fn ingest_tx(
+    tx: &Transaction<'_>,
+    req: &IngestRequest,
+) -> Result<(Ingested, usize), StoreError> {
     let hotel = &*req.hotel;
     let hid = hotel.id.as_str();
     let key = match &req.plan {
@@ -686,8 +949,9 @@ async fn ingest_tx(tx: &Transaction<'_>, req: &IngestRequest) -> Result<Ingested
     let key_text = key.map(text);
     let (version, state) = version_and_order_state(tx, hid, key_text.as_deref()).await?;
     if version != req.cache_version {
-        return Ok(Ingested::Stale);
+        return Ok((Ingested::Stale, 0));
     }
+    let mut queued = 0;
     let now = time::now();
     let now_s = time::format(now);
     let outcome = match &req.plan {
@@ -724,6 +988,11 @@ async fn ingest_tx(tx: &Transaction<'_>, req: &IngestRequest) -> Result<Ingested
                                 tasks.push(
                                     insert_task(tx, hid, Some(key), d, "duve", &now_s).await?,
                                 );
+                            }
+                            for t in &tasks {
+                                queued +=
+                                    outbox::enqueue(tx, hid, t, &[EventType::Created], &now_s)
+                                        .await?;
                             }
                             Outcome::Created {
                                 order_id,
@@ -765,6 +1034,18 @@ async fn ingest_tx(tx: &Transaction<'_>, req: &IngestRequest) -> Result<Ingested
                             Some(task.status),
                             TaskStatus::Cancelled,
                             Some("order cancelled in Duve"),
+                        )
+                        .await?;
+                        let cancelled = Task {
+                            status: TaskStatus::Cancelled,
+                            ..task
+                        };
+                        queued += outbox::enqueue(
+                            tx,
+                            hid,
+                            &cancelled,
+                            EventType::for_move(TaskStatus::Cancelled),
+                            &now_s,
                         )
                         .await?;
                     }
@@ -831,7 +1112,7 @@ async fn ingest_tx(tx: &Transaction<'_>, req: &IngestRequest) -> Result<Ingested
         req.started.elapsed().as_micros() as u64,
     )
     .await?;
-    Ok(Ingested::Done(outcome))
+    Ok((Ingested::Done(outcome), queued))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -855,6 +1136,8 @@ struct NewOrder {
     version: i64,
     now: String,
     task_ids: Vec<String>,
+    /// The tasks as the answer and the outbox show them.
+    tasks: Vec<Task>,
     /// Per task: item_key, order_id, reservation_id, external_id, task_name, room, guest_name,
     /// department, notes, language, requested_at, due_at.
     task_cols: Vec<[Option<String>; 12]>,
@@ -876,11 +1159,11 @@ struct NewOrderJob {
 
 type JobQueue = Arc<tokio::sync::Mutex<mpsc::Receiver<NewOrderJob>>>;
 
-fn start_batch_workers(pool: &Pool) -> mpsc::Sender<NewOrderJob> {
+fn start_batch_workers(pool: &Pool, signals: &Signals) -> mpsc::Sender<NewOrderJob> {
     let (tx, rx) = mpsc::channel::<NewOrderJob>(4096);
     let rx: JobQueue = Arc::new(tokio::sync::Mutex::new(rx));
     for _ in 0..BATCH_WORKERS {
-        let (pool, rx) = (pool.clone(), rx.clone());
+        let (pool, rx, signals) = (pool.clone(), rx.clone(), signals.clone());
         tokio::spawn(async move {
             let mut jobs = Vec::with_capacity(MAX_BATCH);
             loop {
@@ -890,14 +1173,14 @@ fn start_batch_workers(pool: &Pool) -> mpsc::Sender<NewOrderJob> {
                         return;
                     }
                 }
-                write_batch(&pool, &mut jobs).await;
+                write_batch(&pool, &mut jobs, &signals).await;
             }
         });
     }
     tx
 }
 
-async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>) {
+async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>, signals: &Signals) {
     // One order key, and one reservation's context, at most once per statement: a second one waits
     // for the general path (which finds the first once it has committed).
     let mut keys = std::collections::HashSet::new();
@@ -917,11 +1200,12 @@ async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>) {
         }
     }
     let result = match pool.get().await {
-        Ok(client) => insert_new_orders(&client, &batch).await,
+        Ok(mut client) => write_new_orders(&mut client, &batch, signals).await,
         Err(e) => Err(e.into()),
     };
     match result {
-        Ok(written) => {
+        Ok((written, queued)) => {
+            signals.queued(queued);
             // The same counters as the SQLite writer's group commits (`/metrics`).
             super::sqlite::WRITER_BATCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             super::sqlite::WRITER_JOBS
@@ -940,8 +1224,81 @@ async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>) {
     }
 }
 
-async fn insert_new_orders(
-    client: &deadpool_postgres::Client,
+/// Writes a batch and, in the same transaction, the outbox deliveries its tasks raise; announces
+/// the new tasks to the other instances. Returns the orders written and how many deliveries.
+async fn write_new_orders(
+    client: &mut deadpool_postgres::Client,
+    batch: &[NewOrderJob],
+    signals: &Signals,
+) -> Result<(std::collections::HashSet<(String, String)>, usize), StoreError> {
+    let mut hotels: Vec<&str> = batch.iter().map(|j| j.order.hotel_id.as_str()).collect();
+    hotels.sort_unstable();
+    hotels.dedup();
+    let subscribed = query_opt(
+        &*client,
+        "SELECT 1 FROM subscriptions WHERE enabled AND hotel_id = ANY($1) LIMIT 1",
+        &[&hotels],
+    )
+    .await?
+    .is_some();
+    let changes = |written: &std::collections::HashSet<(String, String)>| {
+        let mut changes = Vec::new();
+        for job in batch {
+            let o = &job.order;
+            if !written.contains(&(o.hotel_id.clone(), o.order_key.clone())) {
+                continue;
+            }
+            let Ok(hotel) = HotelId::parse(&o.hotel_id) else {
+                continue;
+            };
+            changes.extend(
+                o.tasks
+                    .iter()
+                    .map(|t| change(&hotel, t, ChangeKind::Created)),
+            );
+        }
+        changes
+    };
+    if !subscribed {
+        // No outbox work: one statement, its own transaction; the announcement follows its commit.
+        let written = insert_new_orders(&*client, batch).await?;
+        if let Err(e) = announce(&*client, signals, &changes(&written), 0).await {
+            tracing::warn!(error = %e, "could not announce new tasks to the other instances");
+        }
+        return Ok((written, 0));
+    }
+    let tx = client.transaction().await?;
+    let result: Result<_, StoreError> = async {
+        let written = insert_new_orders(&tx, batch).await?;
+        let mut queued = 0;
+        for job in batch {
+            let o = &job.order;
+            if !written.contains(&(o.hotel_id.clone(), o.order_key.clone())) {
+                continue;
+            }
+            for t in &o.tasks {
+                queued +=
+                    outbox::enqueue(&tx, &o.hotel_id, t, &[EventType::Created], &o.now).await?;
+            }
+        }
+        announce(&tx, signals, &changes(&written), queued).await?;
+        Ok((written, queued))
+    }
+    .await;
+    match result {
+        Ok(r) => {
+            tx.commit().await?;
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+async fn insert_new_orders<C: GenericClient + Sync>(
+    client: &C,
     batch: &[NewOrderJob],
 ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
     let orders: Vec<&NewOrder> = batch.iter().map(|j| &j.order).collect();
@@ -1120,6 +1477,7 @@ async fn ingest_new_order(
         version: req.cache_version as i64,
         now: now_s.clone(),
         task_ids: Vec::with_capacity(n),
+        tasks: Vec::new(),
         task_cols: Vec::with_capacity(n),
         quantities: Vec::with_capacity(n),
         context: None,
@@ -1183,6 +1541,7 @@ async fn ingest_new_order(
             t(&facts.language),
         ]);
     }
+    order.tasks = tasks.clone();
     order.task_ids_json = serde_json::to_string(&order.task_ids).unwrap_or_else(|_| "[]".into());
     order.duration_us = req.started.elapsed().as_micros() as i64;
     let (reply, answer) = oneshot::channel();
@@ -1264,6 +1623,22 @@ async fn load_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreError> {
     })
 }
 
+fn inbound_from_row(r: &Row) -> Result<InboundEntry, StoreError> {
+    let details: String = r.try_get(4)?;
+    let task_ids: String = r.try_get(5)?;
+    let micros: i64 = r.try_get(6)?;
+    Ok(InboundEntry {
+        id: r.try_get(0)?,
+        received_at: r.try_get(1)?,
+        event: r.try_get(2)?,
+        code: r.try_get(3)?,
+        details: serde_json::from_str(&details).unwrap_or_default(),
+        task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
+        duration_ms: micros as f64 / 1000.0,
+        body: r.try_get(7)?,
+    })
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -1292,18 +1667,33 @@ impl Store for PostgresStore {
     }
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
+        let hotel = &req.hotel.id;
         if let Some(outcome) = ingest_new_order(&self.batcher, &req).await? {
-            return Ok(Ingested::Done(outcome));
+            // Written and committed by a batch worker, which also woke the dispatcher.
+            let done = Ingested::Done(outcome);
+            self.signals.events.publish(ingest_changes(hotel, &done));
+            return Ok(done);
         }
         let mut client = self.pool.get().await?;
         let mut attempt = 0;
         loop {
             let tx = client.transaction().await?;
-            let result = ingest_tx(&tx, &req).await;
+            let result = match ingest_tx(&tx, &req).await {
+                Ok((done, queued)) => {
+                    let changes = ingest_changes(hotel, &done);
+                    announce(&tx, &self.signals, &changes, queued)
+                        .await
+                        .map(|()| (done, changes, queued))
+                }
+                Err(e) => Err(e),
+            };
             let error = match result {
-                Ok(ingested) => {
+                Ok((done, changes, queued)) => {
                     tx.commit().await?;
-                    return Ok(ingested);
+                    // Only after the commit: what is published is durable.
+                    self.signals.queued(queued);
+                    self.signals.events.publish(changes);
+                    return Ok(done);
                 }
                 Err(e) => e,
             };
@@ -1675,19 +2065,27 @@ impl Store for PostgresStore {
         draft: TaskDraft,
         actor: String,
     ) -> Result<Option<Task>, StoreError> {
-        in_tx!(self, |tx| {
+        let created = in_tx!(self, |tx| {
             if config_version(&tx).await? != cache_version {
                 return Ok(None);
             }
             let now = time::format(time::now());
-            insert_task(&tx, hotel.as_str(), None, &draft, &actor, &now)
-                .await
-                .map(Some)
-        })
+            let task = insert_task(&tx, hotel.as_str(), None, &draft, &actor, &now).await?;
+            let queued =
+                outbox::enqueue(&tx, hotel.as_str(), &task, &[EventType::Created], &now).await?;
+            let changes = [change(&hotel, &task, ChangeKind::Created)];
+            announce(&tx, &self.signals, &changes, queued).await?;
+            Ok(Some((task, changes, queued)))
+        })?;
+        Ok(created.map(|(task, changes, queued)| {
+            self.signals.queued(queued);
+            self.signals.events.publish(changes);
+            task
+        }))
     }
 
     async fn move_task(&self, ch: StatusChange) -> Result<Task, StoreError> {
-        in_tx!(self, |tx| {
+        let (task, changes, queued) = in_tx!(self, |tx| {
             let hotel = ch.hotel.as_str();
             // FOR UPDATE: two instances moving one task take turns; the second sees the first's move.
             let task = task_by_id(&tx, hotel, &text(&ch.task))
@@ -1711,11 +2109,19 @@ impl Store for PostgresStore {
                 ch.note.as_deref(),
             )
             .await?;
-            Ok(Task {
+            let task = Task {
                 status: ch.to,
                 ..task
-            })
-        })
+            };
+            let queued =
+                outbox::enqueue(&tx, hotel, &task, EventType::for_move(ch.to), &now).await?;
+            let changes = [change(&ch.hotel, &task, ChangeKind::StatusChanged)];
+            announce(&tx, &self.signals, &changes, queued).await?;
+            Ok((task, changes, queued))
+        })?;
+        self.signals.queued(queued);
+        self.signals.events.publish(changes);
+        Ok(task)
     }
 
     async fn list_inbound(
@@ -1731,23 +2137,361 @@ impl Store for PostgresStore {
             &[&hotel.as_str(), &i64::from(limit)],
         )
         .await?;
+        rows.iter().map(inbound_from_row).collect()
+    }
+
+    // --- The outbox.
+
+    fn outbox_signal(&self) -> Arc<Notify> {
+        self.signals.outbox.clone()
+    }
+
+    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, sub.hotel.as_str()).await?;
+            let now = time::format(time::now());
+            outbox::insert_subscription(
+                &tx,
+                &sub,
+                &super::sqlite_outbox::new_subscription_id(),
+                &now,
+            )
+            .await
+        })
+    }
+
+    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError> {
+        let client = self.pool.get().await?;
+        outbox::list_subscriptions(&client, scope).await
+    }
+
+    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            outbox::remove_subscription(&tx, scope, id, &now).await
+        })
+    }
+
+    async fn rotate_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        secret: String,
+        keep_old_until: Timestamp,
+    ) -> Result<Subscription, StoreError> {
+        in_tx!(self, |tx| {
+            let until = time::format(keep_old_until);
+            outbox::rotate_secret(&tx, scope, id, &secret, &until).await
+        })
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let client = self.pool.get().await?;
+        let now = time::now();
+        let until = now
+            .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
+            .unwrap_or(now);
+        // One statement: the rows are locked, leased and returned in its own transaction.
+        outbox::claim(&client, &time::format(now), &time::format(until), limit).await
+    }
+
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        in_tx!(self, |tx| { outbox::record(&tx, &attempt).await })
+    }
+
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        exec(
+            &client,
+            "UPDATE deliveries SET claimed_until = NULL WHERE id = ANY($1) AND status = 'pending'",
+            &[&ids],
+        )
+        .await?;
+        // Another instance may take them at once.
+        announce(&client, &self.signals, &[], ids.len()).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: Scope<'_>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let client = self.pool.get().await?;
+        outbox::list_deliveries(&client, scope, status, limit).await
+    }
+
+    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let client = self.pool.get().await?;
+        outbox::delivery(&client, scope, id).await
+    }
+
+    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError> {
+        let d = in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            let d = outbox::replay(&tx, scope, id, &now).await?;
+            announce(&tx, &self.signals, &[], 1).await?;
+            Ok(d)
+        })?;
+        self.signals.queued(1);
+        Ok(d)
+    }
+
+    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError> {
+        let (n, queued) = in_tx!(self, |tx| {
+            let r = outbox::raise_overdue(&tx, &time::format(time::now()), limit).await?;
+            announce(&tx, &self.signals, &[], r.1).await?;
+            Ok(r)
+        })?;
+        self.signals.queued(queued);
+        Ok(n)
+    }
+
+    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError> {
+        let client = self.pool.get().await?;
+        let next = outbox::next_work(&client).await?;
+        Ok(next.and_then(|t| time::parse_instant(&t)))
+    }
+
+    // --- Live changes and the web pages.
+
+    fn subscribe(&self) -> broadcast::Receiver<TaskChange> {
+        self.signals.events.subscribe()
+    }
+
+    async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, u.hotel.as_str()).await?;
+            let inserted = exec(
+                &tx,
+                "INSERT INTO users (id, hotel_id, email, role, password_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    &u.id,
+                    &u.hotel.as_str(),
+                    &text(&u.email),
+                    &u.role.as_str(),
+                    &u.password_hash,
+                    &time::format(time::now()),
+                ],
+            )
+            .await?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "an account with the email {} already exists",
+                    u.email
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT id, hotel_id, email, role, password_hash FROM users
+             WHERE lower(email) = lower($1)",
+            &[&text(email)],
+        )
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let hotel: String = r.try_get(1)?;
+        let role: String = r.try_get(3)?;
+        let (Ok(hotel), Some(role)) = (HotelId::parse(&hotel), Role::parse(&role)) else {
+            return Ok(None);
+        };
+        Ok(Some(User {
+            id: r.try_get(0)?,
+            hotel,
+            email: r.try_get(2)?,
+            role,
+            password_hash: r.try_get(4)?,
+        }))
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            exec(&tx, "DELETE FROM sessions WHERE expires_at <= $1", &[&now]).await?;
+            exec(
+                &tx,
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &&token_hash[..],
+                    &text(user_id),
+                    &now,
+                    &time::format(expires_at),
+                ],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT u.id, u.email, u.hotel_id, u.role FROM sessions s
+             JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+            &[&&token_hash[..], &time::format(now)],
+        )
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let hotel: String = r.try_get(2)?;
+        let role: String = r.try_get(3)?;
+        let (Ok(hotel), Some(role)) = (HotelId::parse(&hotel), Role::parse(&role)) else {
+            return Ok(None);
+        };
+        Ok(Some(SessionUser {
+            user_id: r.try_get(0)?,
+            email: r.try_get(1)?,
+            hotel,
+            role,
+        }))
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        exec(
+            &client,
+            "DELETE FROM sessions WHERE token_hash = $1",
+            &[&&token_hash[..]],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list_api_keys(&self, hotel: &HotelId) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT id, role, created_at FROM api_keys WHERE hotel_id = $1 ORDER BY created_at, id",
+            &[&hotel.as_str()],
+        )
+        .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let role: String = r.try_get(1)?;
+            if let Some(role) = Role::parse(&role) {
+                keys.push(ApiKeyInfo {
+                    id: r.try_get(0)?,
+                    role,
+                    created_at: r.try_get(2)?,
+                });
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        let n = exec(
+            &client,
+            "DELETE FROM api_keys WHERE hotel_id = $1 AND id = $2",
+            &[&hotel.as_str(), &text(id)],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
+                    t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
+                    t.notes, t.updated_at
+             FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
+             WHERE t.hotel_id = $1
+               AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= $2)
+             ORDER BY t.seq",
+            &[&hotel.as_str(), &time::format(finished_since)],
+        )
+        .await?;
         rows.iter()
             .map(|r| {
-                let details: String = r.try_get(4)?;
-                let task_ids: String = r.try_get(5)?;
-                let micros: i64 = r.try_get(6)?;
-                Ok(InboundEntry {
-                    id: r.try_get(0)?,
-                    received_at: r.try_get(1)?,
-                    event: r.try_get(2)?,
-                    code: r.try_get(3)?,
-                    details: serde_json::from_str(&details).unwrap_or_default(),
-                    task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
-                    duration_ms: micros as f64 / 1000.0,
-                    body: r.try_get(7)?,
+                Ok(BoardTask {
+                    task: task_from_row(r)?,
+                    department: r.try_get(9)?,
+                    floor: r.try_get(10)?,
+                    requested_at: r.try_get(11)?,
+                    notes: r.try_get(12)?,
+                    updated_at: r.try_get(13)?,
                 })
             })
             .collect()
+    }
+
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT t.task_name, t.status, t.created_at, t.due_at,
+                    (SELECT min(e.at) FROM task_events e
+                     WHERE e.task_id = t.id AND e.to_status = 'done')
+             FROM tasks t WHERE t.hotel_id = $1 AND t.created_at >= $2 ORDER BY t.seq",
+            &[&hotel.as_str(), &time::format(since)],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TaskTiming {
+                    task_name: r.try_get(0)?,
+                    status: status_from(r.try_get(1)?)?,
+                    created_at: r.try_get(2)?,
+                    due_at: r.try_get(3)?,
+                    done_at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        // Task ids are UUIDs (checked by the caller); as on SQLite, the newest entries are read
+        // first, so a recent task's origin is found after a short scan.
+        let pattern = format!("%\"{}\"%", text(task_id));
+        let row = query_opt(
+            &client,
+            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+             FROM inbound WHERE hotel_id = $1 AND code = 'created' AND task_ids LIKE $2
+             ORDER BY seq DESC LIMIT 1",
+            &[&hotel.as_str(), &pattern],
+        )
+        .await?;
+        row.as_ref().map(inbound_from_row).transpose()
     }
 }
 
