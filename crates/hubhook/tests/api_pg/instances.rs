@@ -10,7 +10,10 @@ use std::{
 
 use serde_json::Value;
 
-use crate::helpers::{Hotel, database_url, expect_webhook_error, json_of, order, postgres};
+use crate::{
+    helpers::{Hotel, database_url, expect_webhook_error, json_of, order, postgres},
+    receiver::Receiver,
+};
 
 /// A `hubhook serve` child process, killed (and reaped) when dropped, even if the test fails.
 struct Instance {
@@ -20,6 +23,11 @@ struct Instance {
 
 impl Instance {
     async fn start(db_url: &str, client: &reqwest::Client) -> Instance {
+        Self::start_with(db_url, client, &[]).await
+    }
+
+    /// With extra environment (e.g. `HUBHOOK_OUTBOX_TIMEOUT`).
+    async fn start_with(db_url: &str, client: &reqwest::Client, env: &[(&str, &str)]) -> Instance {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -29,6 +37,7 @@ impl Instance {
             .env("HUBHOOK_DATABASE_URL", db_url)
             .env_remove("HUBHOOK_CONFIG")
             .env_remove("HUBHOOK_LISTEN")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -399,4 +408,139 @@ async fn a_statement_over_the_timeout_is_answered_503_and_not_stored() {
     assert_eq!(page["tasks"].as_array().unwrap().len(), 0, "{page}");
     let (s, body, _) = post(&client, hook, &hotel, &order("slow-1", "101", &["4"])).await;
     assert_eq!(s, 201, "{body}");
+}
+
+/// A subscription to `url` for `task.created`, made with the CLI.
+fn subscribe(db_url: &str, hotel: &str, url: &str) -> String {
+    let added = cli(
+        db_url,
+        &["webhooks", "add", hotel, "--url", url, "--events", "task.created"],
+    );
+    added["id"].as_str().expect("subscription id").to_owned()
+}
+
+/// Attempts an instance counted as delivered (its `/metrics`).
+async fn delivered_by(client: &reqwest::Client, instance: &Instance) -> u64 {
+    let text = client
+        .get(instance.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    text.lines()
+        .find_map(|l| l.strip_prefix("hubhook_outbox_attempts_total{result=\"delivered\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no delivered counter in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_outbox_and_deliver_each_confirmation_exactly_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = database_url(&dir.path().join("x.db"));
+    let (hotel, _key) = hotel_with_key(&db, "outbox");
+    let rx = Receiver::start().await;
+    subscribe(&db, "outbox", &rx.url);
+    let client = client();
+    let a = Instance::start(&db, &client).await;
+    let b = Instance::start(&db, &client).await;
+
+    const ORDERS: usize = 40;
+    let mut sends = Vec::new();
+    for o in 0..ORDERS {
+        let url = if o % 2 == 0 { a.url("/webhooks/duve") } else { b.url("/webhooks/duve") };
+        let body = order(&format!("out-{o}"), "101", &["4"]);
+        let (client, hotel) = (client.clone(), hotel.clone());
+        sends.push(tokio::spawn(async move { post(&client, url, &hotel, &body).await }));
+    }
+    let mut created = HashSet::new();
+    for s in sends {
+        let (status, answer, _) = s.await.expect("sender");
+        assert_eq!(status, 201, "{answer}");
+        created.extend(task_ids(&answer));
+    }
+    assert_eq!(created.len(), ORDERS);
+
+    rx.wait_for(ORDERS).await;
+    // Room for a second sending, had there been one.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = rx.received();
+    let ids: HashSet<String> = got.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(got.len(), ORDERS, "each delivery sent once: {} sendings", got.len());
+    assert_eq!(ids.len(), ORDERS);
+    let tasks: HashSet<String> = got
+        .iter()
+        .map(|r| r.json()["data"]["id"].as_str().expect("task id").to_owned())
+        .collect();
+    assert_eq!(tasks, created, "one task.created per task made, through either instance");
+
+    let (by_a, by_b) = (delivered_by(&client, &a).await, delivered_by(&client, &b).await);
+    assert_eq!(by_a + by_b, ORDERS as u64, "a: {by_a}, b: {by_b}");
+    assert!(by_a > 0 && by_b > 0, "both instances delivered (a: {by_a}, b: {by_b})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_claimed_by_a_killed_instance_are_sent_by_another_once_the_lease_expires() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = database_url(&dir.path().join("x.db"));
+    let (hotel, _key) = hotel_with_key(&db, "killed");
+    // A slow receiver: attempts are under way (claimed, not recorded) when the instance is killed.
+    let rx = Receiver::start().await;
+    rx.set_delay(Duration::from_millis(1500));
+    subscribe(&db, "killed", &rx.url);
+    let client = client();
+    // Lease: twice the 2 s timeout plus 15 s.
+    let env = [("HUBHOOK_OUTBOX_TIMEOUT", "2s")];
+    let mut a = Instance::start_with(&db, &client, &env).await;
+
+    const ORDERS: usize = 6;
+    for o in 0..ORDERS {
+        let (status, answer, _) = post(
+            &client,
+            a.url("/webhooks/duve"),
+            &hotel,
+            &order(&format!("k-{o}"), "101", &["4"]),
+        )
+        .await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    let before = rx.wait_for(1).await;
+    a.child.kill().expect("SIGKILL");
+    let _ = a.child.wait();
+    let killed = Instant::now();
+    let in_flight: HashSet<String> = before.iter().map(|r| r.header("webhook-id")).collect();
+    rx.set_delay(Duration::ZERO);
+
+    let b = Instance::start_with(&db, &client, &env).await;
+    // Longer than `eventually` waits: the lease (19 s) has to run out first.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let all = loop {
+        let v = cli(&db, &["deliveries", "list", "killed", "--limit", "100"]);
+        let done = v.as_array().is_some_and(|d| {
+            d.len() == ORDERS && d.iter().all(|d| d["status"] == "delivered")
+        });
+        if done {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "not all delivered: {v}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(all.as_array().unwrap().len(), ORDERS);
+    let got = rx.received();
+    for id in &in_flight {
+        let times: Vec<Instant> = got
+            .iter()
+            .filter(|r| &r.header("webhook-id") == id)
+            .map(|r| r.at)
+            .collect();
+        assert!(times.len() >= 2, "{id}: sent again after the kill");
+        let last = *times.iter().max().unwrap();
+        assert!(
+            last >= killed + Duration::from_secs(10),
+            "{id}: not sent again before its lease ran out ({:?} after the kill)",
+            last - killed
+        );
+    }
+    assert!(delivered_by(&client, &b).await >= in_flight.len() as u64);
 }

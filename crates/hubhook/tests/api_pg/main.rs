@@ -39,8 +39,20 @@ postgres_suite! {
     mod helpers;
     #[path = "../api/ops.rs"]
     mod ops;
+    #[path = "../api/outbox.rs"]
+    mod outbox;
+    #[path = "../api/receiver.rs"]
+    mod receiver;
     #[path = "../api/restart.rs"]
     mod restart;
+    #[path = "../api/ui_browser.rs"]
+    mod ui_browser;
+    #[path = "../api/ui_pages.rs"]
+    mod ui_pages;
+    #[path = "../api/ui_support.rs"]
+    mod ui_support;
+    #[path = "../api/ui_webhooks.rs"]
+    mod ui_webhooks;
     #[path = "../api/webhook_auth.rs"]
     mod webhook_auth;
     #[path = "../api/webhook_events.rs"]
