@@ -148,7 +148,8 @@ fn task_ids(answer: &Value) -> Vec<String> {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    // reqwest has no default crypto provider: hubhook's builder installs one.
+    hubhook::http_client()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap()
