@@ -545,3 +545,107 @@ async fn deliveries_claimed_by_a_killed_instance_are_sent_by_another_once_the_le
     }
     assert!(delivered_by(&client, &b).await >= in_flight.len() as u64);
 }
+
+/// Reads an event stream until `needle` shows up (or fails after 10 s).
+async fn read_until(res: &mut reqwest::Response, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    while !seen.contains(needle) {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("{needle:?} not in the stream; got {seen:?}"))
+            .expect("stream")
+            .expect("stream open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+/// The cookies a response sets, as `name=value`.
+fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_changed_through_one_instance_reaches_the_live_board_of_another() {
+    use crate::ui_support::{PASSWORD, csrf_of, form_body};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = database_url(&dir.path().join("x.db"));
+    let (hotel, key) = hotel_with_key(&db, "live");
+    {
+        let store = hubhook::store::open(&db).await.expect("open the store");
+        store
+            .create_user(hubhook::store::NewUser {
+                id: "usr_live".into(),
+                hotel: hubhook::domain::HotelId::parse("live").unwrap(),
+                email: "ana@live.test".into(),
+                role: hubhook::domain::Role::Staff,
+                password_hash: hubhook::domain::password::hash(PASSWORD).expect("hash"),
+            })
+            .await
+            .expect("create user");
+    }
+    let client = client();
+    let a = Instance::start(&db, &client).await;
+    let b = Instance::start(&db, &client).await;
+
+    // Signed in on B.
+    let browser = hubhook::http_client()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let form = browser.get(b.url("/login")).send().await.expect("login page");
+    let mut cookies = set_cookies(&form);
+    let csrf = csrf_of(&form.text().await.expect("login page"));
+    let signed = browser
+        .post(b.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookies.join("; "))
+        .body(form_body(&[
+            ("email", "ana@live.test"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+        ]))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(signed.status(), 303);
+    cookies.extend(set_cookies(&signed));
+    let session = cookies
+        .iter()
+        .rev()
+        .find(|c| c.starts_with("hubhook_session="))
+        .expect("a session cookie")
+        .clone();
+    let mut events = browser
+        .get(b.url("/board/events"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("event stream");
+    assert_eq!(events.status(), 200);
+    read_until(&mut events, "event: ready").await;
+
+    // A Duve order and a staff move, both through A.
+    let (status, answer, _) = post(&client, a.url("/webhooks/duve"), &hotel, &order("live-1", "101", &["4"])).await;
+    assert_eq!(status, 201, "{answer}");
+    let id = task_ids(&answer).remove(0);
+    let seen = read_until(&mut events, &id).await;
+    assert!(seen.contains(r#""kind":"created""#), "{seen}");
+    let moved = client
+        .post(a.url(&format!("/api/v1/tasks/{id}/status")))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"status": "accepted"}))
+        .send()
+        .await
+        .expect("move");
+    assert_eq!(moved.status(), 200);
+    read_until(&mut events, r#""status":"accepted""#).await;
+}
