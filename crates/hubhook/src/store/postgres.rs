@@ -499,64 +499,62 @@ impl PostgresStore {
 
 /// Applies pending migrations; returns the schema the store uses.
 async fn migrate(pool: &Pool) -> Result<String, StoreError> {
-    {
-        let mut client = pool.get().await?;
-        let tx = client.transaction().await?;
-        // The schema the URL's search_path names (e.g. `options=-csearch_path%3Dhotel_a`) is
-        // created if it does not exist yet; an existing one needs no CREATE right on the database.
-        let row = tx
-            .query_one(
-                "SELECT current_schema(),
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    // The schema the URL's search_path names (e.g. `options=-csearch_path%3Dhotel_a`) is
+    // created if it does not exist yet; an existing one needs no CREATE right on the database.
+    let row = tx
+        .query_one(
+            "SELECT current_schema(),
                     trim(both '\"' from trim(split_part(current_setting('search_path'), ',', 1)))",
-                &[],
-            )
-            .await?;
-        let (current, first): (Option<String>, String) = (row.try_get(0)?, row.try_get(1)?);
-        let schema = current.clone().unwrap_or(first);
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('hubhook.migrate.' || $1::text))",
-            &[&schema],
+            &[],
         )
         .await?;
-        if current.is_none() {
-            if schema.is_empty() || schema == "$user" {
-                return Err(StoreError::Invalid(
-                    "the database URL's search_path names no schema to use".into(),
-                ));
-            }
-            tx.batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
-                schema.replace('"', "\"\"")
-            ))
-            .await?;
+    let (current, first): (Option<String>, String) = (row.try_get(0)?, row.try_get(1)?);
+    let schema = current.clone().unwrap_or(first);
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('hubhook.migrate.' || $1::text))",
+        &[&schema],
+    )
+    .await?;
+    if current.is_none() {
+        if schema.is_empty() || schema == "$user" {
+            return Err(StoreError::Invalid(
+                "the database URL's search_path names no schema to use".into(),
+            ));
         }
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS hubhook_schema (version INTEGER NOT NULL)")
-            .await?;
-        let current: i64 = tx
-            .query_one(
-                "SELECT coalesce(max(version), 0)::bigint FROM hubhook_schema",
-                &[],
-            )
-            .await?
-            .get(0);
-        let known = MIGRATIONS.len() as i64;
-        if current > known {
-            return Err(StoreError::Invalid(format!(
-                "the database is at schema version {current}, newer than this hubhook knows ({known})"
-            )));
-        }
-        for m in &MIGRATIONS[current as usize..] {
-            tx.batch_execute(m).await?;
-        }
-        tx.execute("DELETE FROM hubhook_schema", &[]).await?;
-        tx.execute(
-            "INSERT INTO hubhook_schema (version) VALUES ($1::bigint::integer)",
-            &[&known],
-        )
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+            schema.replace('"', "\"\"")
+        ))
         .await?;
-        tx.commit().await?;
-        Ok(schema)
     }
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS hubhook_schema (version INTEGER NOT NULL)")
+        .await?;
+    let current: i64 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0)::bigint FROM hubhook_schema",
+            &[],
+        )
+        .await?
+        .get(0);
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::Invalid(format!(
+            "the database is at schema version {current}, newer than this hubhook knows ({known})"
+        )));
+    }
+    for m in &MIGRATIONS[current as usize..] {
+        tx.batch_execute(m).await?;
+    }
+    tx.execute("DELETE FROM hubhook_schema", &[]).await?;
+    tx.execute(
+        "INSERT INTO hubhook_schema (version) VALUES ($1::bigint::integer)",
+        &[&known],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(schema)
 }
 
 /// Runs a block in one transaction of a pooled connection and commits; its `?` rolls back. Nothing
@@ -1261,7 +1259,7 @@ async fn write_new_orders(
     };
     if !subscribed {
         // No outbox work: one statement, its own transaction; the announcement follows its commit.
-        let written = insert_new_orders(&*client, batch).await?;
+        let written = insert_new_orders(&*client, batch, false).await?;
         if let Err(e) = announce(&*client, signals, &changes(&written), 0).await {
             tracing::warn!(error = %e, "could not announce new tasks to the other instances");
         }
@@ -1269,7 +1267,7 @@ async fn write_new_orders(
     }
     let tx = client.transaction().await?;
     let result: Result<_, StoreError> = async {
-        let written = insert_new_orders(&tx, batch).await?;
+        let written = insert_new_orders(&tx, batch, true).await?;
         let mut queued = 0;
         for job in batch {
             let o = &job.order;
@@ -1297,9 +1295,12 @@ async fn write_new_orders(
     }
 }
 
+/// `with_outbox`: the caller queues the deliveries in the same transaction; without it, an order of
+/// a hotel with a subscription is not written (the general path takes it).
 async fn insert_new_orders<C: GenericClient + Sync>(
     client: &C,
     batch: &[NewOrderJob],
+    with_outbox: bool,
 ) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
     let orders: Vec<&NewOrder> = batch.iter().map(|j| &j.order).collect();
     let col = |f: fn(&NewOrder) -> Option<String>| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
@@ -1348,6 +1349,10 @@ async fn insert_new_orders<C: GenericClient + Sync>(
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
                  AS s(hotel_id, order_key, order_id, reservation_id, created_at, version), v
              WHERE v.value = s.version
+               -- Without the outbox's transaction: only for hotels without a subscription as of
+               -- this statement (one added since the check is seen here; its order is handed back).
+               AND ($37::bool OR NOT EXISTS (
+                   SELECT 1 FROM subscriptions sub WHERE sub.hotel_id = s.hotel_id AND sub.enabled))
              ON CONFLICT (hotel_id, order_key) DO NOTHING
              RETURNING hotel_id, order_key),
          t AS (
@@ -1437,6 +1442,7 @@ async fn insert_new_orders<C: GenericClient + Sync>(
             &i_task_ids,
             &i_body,
             &i_duration,
+            &with_outbox,
         ],
     )
     .await?;
