@@ -10,6 +10,11 @@
 //! (seconds, default 1), `BENCH_CONNECTIONS` (default 64), `BENCH_ONLY` (`hubhook` or `baseline`),
 //! `BENCH_PAUSE` (seconds to wait, printing the server's pid, before hubhook's saturated run: time to
 //! attach a profiler), `BENCH_HUBHOOK_BIN` (another `hubhook` binary to drive, e.g. a variant build).
+//!
+//! PostgreSQL: `BENCH_DATABASE_URL=postgres://…` runs hubhook on that database instead of a SQLite
+//! file (in a fresh schema of its own, dropped afterwards), and `BENCH_INSTANCES=2` starts that many
+//! `hubhook serve` processes on it, the connections spread evenly across them (server CPU and I/O
+//! are then the instances' sum; PostgreSQL's own processes are not counted).
 
 use std::{
     cell::Cell,
@@ -207,6 +212,21 @@ fn proc_cpu_ticks(pid: u32) -> Option<u64> {
     let after = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = after.split_whitespace().collect();
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// utime + stime of every process named `postgres` (the server and its backends), in clock ticks.
+fn postgres_cpu_ticks() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim_end() == "postgres")
+        })
+        .filter_map(proc_cpu_ticks)
+        .sum()
 }
 
 fn cpu_model() -> String {
@@ -448,6 +468,9 @@ struct LoadResult {
     cpu_us_per_req: Option<f64>,
     /// The load generator's own CPU use over the window, in % of one core.
     client_cpu_pct: Option<f64>,
+    /// CPU of every `postgres` process on this machine per request (any database's, so only
+    /// meaningful on a database server that serves the bench alone).
+    db_cpu_us_per_req: Option<f64>,
     /// The server's bytes written and write calls per request (files and sockets alike).
     io_per_req: Option<(f64, f64)>,
 }
@@ -474,7 +497,7 @@ struct Settings {
 
 /// Runs the load against `server`; the order numbers continue from `next` (unique across runs).
 fn load(
-    server: &Server,
+    servers: &[&Server],
     creds: &Creds,
     connections: usize,
     s: &Settings,
@@ -484,18 +507,28 @@ fn load(
         .enable_all()
         .build()
         .expect("client runtime");
-    let req = Rc::new(Request::new(server.addr, creds));
-    let pid = server.pid();
+    let reqs: Vec<Rc<Request>> = servers
+        .iter()
+        .map(|server| Rc::new(Request::new(server.addr, creds)))
+        .collect();
+    let pids: Vec<u32> = servers.iter().map(|server| server.pid()).collect();
+    let cpu_ticks = || pids.iter().map(|&p| proc_cpu_ticks(p)).sum::<Option<u64>>();
+    let io = || {
+        pids.iter()
+            .map(|&p| proc_io(p))
+            .try_fold((0, 0), |acc, x| x.map(|(b, c)| (acc.0 + b, acc.1 + c)))
+    };
     let local = tokio::task::LocalSet::new();
-    let (all, cpu, io) = local.block_on(&rt, async {
+    let (all, cpu, io, db_ticks) = local.block_on(&rt, async {
         let start = Instant::now();
         let measure_from = start + s.warmup;
         let until = measure_from + s.measure;
         let handles: Vec<_> = (0..connections)
-            .map(|_| {
+            .map(|i| {
+                let k = i % servers.len();
                 tokio::task::spawn_local(connection(
-                    server.addr,
-                    req.clone(),
+                    servers[k].addr,
+                    reqs[k].clone(),
                     next.clone(),
                     measure_from,
                     until,
@@ -504,11 +537,13 @@ fn load(
             .collect();
         tokio::time::sleep_until(measure_from.into()).await;
         let me = std::process::id();
-        let cpu_from = proc_cpu_ticks(pid).zip(proc_cpu_ticks(me));
-        let io_from = proc_io(pid);
+        let cpu_from = cpu_ticks().zip(proc_cpu_ticks(me));
+        let io_from = io();
+        let db_from = postgres_cpu_ticks();
         tokio::time::sleep_until(until.into()).await;
-        let cpu_to = proc_cpu_ticks(pid).zip(proc_cpu_ticks(me));
-        let io_to = proc_io(pid);
+        let cpu_to = cpu_ticks().zip(proc_cpu_ticks(me));
+        let io_to = io();
+        let db_ticks = postgres_cpu_ticks().saturating_sub(db_from);
         let mut all = Vec::with_capacity(connections);
         for h in handles {
             all.push(h.await.expect("connection task"));
@@ -517,6 +552,7 @@ fn load(
             all,
             cpu_from.zip(cpu_to).map(|(a, b)| (b.0 - a.0, b.1 - a.1)),
             io_from.zip(io_to).map(|(a, b)| (b.0 - a.0, b.1 - a.1)),
+            db_ticks,
         )
     });
     let mut lat: Vec<u32> = Vec::new();
@@ -546,6 +582,8 @@ fn load(
             .filter(|_| requests > 0)
             .map(|(t, _)| t as f64 * 10_000.0 / requests as f64),
         client_cpu_pct: cpu.map(|(_, t)| t as f64 / s.measure.as_secs_f64()),
+        db_cpu_us_per_req: (db_ticks > 0 && requests > 0)
+            .then(|| db_ticks as f64 * 10_000.0 / requests as f64),
         io_per_req: io
             .filter(|_| requests > 0)
             .map(|(b, c)| (b as f64 / requests as f64, c as f64 / requests as f64)),
@@ -619,7 +657,24 @@ fn run() -> Result<(), BoxError> {
         .to_string();
 
     let dir = tempfile::tempdir()?;
-    let db_url = format!("sqlite://{}", dir.path().join("hubhook.db").display());
+    let instances: usize = std::env::var("BENCH_INSTANCES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(1);
+    let pg = std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|url| pg::Schema::fresh(&url))
+        .transpose()?;
+    let db_url = match &pg {
+        Some(schema) => schema.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("hubhook.db").display()),
+    };
+    let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+    if instances > 1 && pg.is_none() {
+        return Err("BENCH_INSTANCES > 1 needs BENCH_DATABASE_URL=postgres://…".into());
+    }
     let hotel = cli_json(
         &db_url,
         dir.path(),
@@ -664,7 +719,7 @@ fn run() -> Result<(), BoxError> {
             server.pid(),
             s.connections
         );
-        let r = load(&server, &creds, s.connections, &s, &next);
+        let r = load(&[&server], &creds, s.connections, &s, &next);
         let peak = proc_status_kb(server.pid(), "VmHWM:");
         rows.push(Row {
             name: "bare axum (parse only)".into(),
@@ -674,7 +729,7 @@ fn run() -> Result<(), BoxError> {
             peak_kb: peak,
         });
         eprintln!("baseline: 1 connection…");
-        let r = load(&server, &creds, 1, &s, &next);
+        let r = load(&[&server], &creds, 1, &s, &next);
         rows.push(Row {
             name: "bare axum (parse only)".into(),
             conns: 1,
@@ -688,68 +743,92 @@ fn run() -> Result<(), BoxError> {
     let mut durable = None;
     let mut batching: Option<(f64, f64)> = None;
     if only.is_empty() || only == "hubhook" {
-        let addr = free_addr()?;
-        let log = std::fs::File::create(dir.path().join("serve.log"))?;
-        let mut server = Server {
-            name: "hubhook",
-            child: hubhook_cmd(&db_url, dir.path())
-                .args(["serve", "--listen", &addr.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()?,
-            addr,
-        };
-        wait_listening(&mut server)?;
+        let mut servers = Vec::new();
+        for n in 0..instances {
+            let addr = free_addr()?;
+            let log = std::fs::File::create(dir.path().join(format!("serve-{n}.log")))?;
+            let mut server = Server {
+                name: "hubhook",
+                child: hubhook_cmd(&db_url, dir.path())
+                    .args(["serve", "--listen", &addr.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()?,
+                addr,
+            };
+            wait_listening(&mut server)?;
+            servers.push(server);
+        }
         std::thread::sleep(Duration::from_millis(300));
-        let idle = proc_status_kb(server.pid(), "VmRSS:");
+        let idle = proc_status_kb(servers[0].pid(), "VmRSS:");
         if !pause.is_zero() {
-            eprintln!("hubhook pid {}: pausing {pause:?}", server.pid());
+            eprintln!("hubhook pid {}: pausing {pause:?}", servers[0].pid());
             std::thread::sleep(pause);
         }
-        eprintln!(
-            "hubhook (pid {}): {} connections…",
-            server.pid(),
-            s.connections
-        );
-        let w0 = writer_stats(addr);
-        let r = load(&server, &creds, s.connections, &s, &next);
-        let peak = proc_status_kb(server.pid(), "VmHWM:");
-        let w1 = writer_stats(addr);
-        if let (Some((b0, j0)), Some((b1, j1))) = (w0, w1) {
+        let name = match (backend, instances) {
+            ("SQLite", _) => "hubhook (durable ingest)".to_owned(),
+            (b, 1) => format!("hubhook (durable ingest, {b})"),
+            (b, n) => format!("hubhook (durable ingest, {b}, {n} instances)"),
+        };
+        let pids: Vec<u32> = servers.iter().map(Server::pid).collect();
+        eprintln!("hubhook (pids {pids:?}): {} connections…", s.connections);
+        let all: Vec<&Server> = servers.iter().collect();
+        let w0 = writer_stats(servers[0].addr);
+        let r = load(&all, &creds, s.connections, &s, &next);
+        let peak = proc_status_kb(servers[0].pid(), "VmHWM:");
+        let w1 = writer_stats(servers[0].addr);
+        if let (Some((b0, j0)), Some((b1, j1))) = (w0, w1)
+            && b1 > b0
+        {
             batching = Some((b1 - b0, (j1 - j0) / (b1 - b0).max(1.0)));
         }
         let mut created = r.all_created;
         rows.push(Row {
-            name: "hubhook (durable ingest)".into(),
+            name: name.clone(),
             conns: s.connections,
             r,
             idle_kb: idle,
             peak_kb: peak,
         });
         eprintln!("hubhook: 1 connection…");
-        let r = load(&server, &creds, 1, &s, &next);
+        let r = load(&all[..1], &creds, 1, &s, &next);
         created += r.all_created;
         rows.push(Row {
-            name: "hubhook (durable ingest)".into(),
+            name,
             conns: 1,
             r,
             idle_kb: None,
             peak_kb: None,
         });
         // SIGKILL, no graceful shutdown: every 201 must already be on disk.
-        server.kill();
-        let conn = rusqlite::Connection::open(dir.path().join("hubhook.db"))?;
-        let tasks: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))?;
-        durable = Some((created, tasks as u64));
+        for server in &mut servers {
+            server.kill();
+        }
+        let tasks = match &pg {
+            Some(schema) => schema.count_tasks()?,
+            None => {
+                let conn = rusqlite::Connection::open(dir.path().join("hubhook.db"))?;
+                let tasks: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))?;
+                tasks as u64
+            }
+        };
+        durable = Some((created, tasks));
     }
 
     println!();
     println!("Machine: {} × {}", nproc(), cpu_model());
-    println!("Date: {date}; load average before the run: {load_before}");
     println!(
-        "Command: `BENCH_SECONDS={} cargo bench -p hubhook --bench ingest` ({:?} warm-up, body {body_len} bytes, \
-         one unique orderCreated per request)",
+        "Date: {date}; load average before the run: {load_before}, after: {}",
+        loadavg()
+    );
+    let pg_env = match &pg {
+        Some(_) => format!("BENCH_DATABASE_URL=postgres://… BENCH_INSTANCES={instances} "),
+        None => String::new(),
+    };
+    println!(
+        "Command: `{pg_env}BENCH_SECONDS={} cargo bench -p hubhook --bench ingest` ({:?} warm-up, body {body_len} bytes, \
+         one unique orderCreated per request; database: {backend})",
         s.measure.as_secs_f64(),
         s.warmup
     );
@@ -786,6 +865,15 @@ fn run() -> Result<(), BoxError> {
                  (/proc/<pid>/io wchar, syscw: database files and sockets)",
                 row.conns,
                 bytes / 1024.0
+            );
+        }
+    }
+    for row in rows.iter().filter(|r| r.name.starts_with("hubhook")) {
+        if let (Some(db), true) = (row.r.db_cpu_us_per_req, pg.is_some()) {
+            println!(
+                "PostgreSQL's processes at {} connection(s): {db:.0} µs CPU per request \
+                 (every postgres process on this machine)",
+                row.conns
             );
         }
     }
@@ -827,6 +915,66 @@ fn run() -> Result<(), BoxError> {
         return Err("some requests were not answered 201".into());
     }
     Ok(())
+}
+
+/// A schema of its own in the PostgreSQL database the bench is pointed at, dropped at the end.
+mod pg {
+    use super::BoxError;
+
+    pub struct Schema {
+        admin: String,
+        name: String,
+        /// The admin URL with `search_path` set to the schema (hubhook creates it on first use).
+        pub url: String,
+    }
+
+    fn sql<T>(
+        url: &str,
+        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, BoxError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+            tokio::spawn(conn);
+            Ok(f(&client).await?)
+        })
+    }
+
+    impl Schema {
+        pub fn fresh(admin: &str) -> Result<Self, BoxError> {
+            let name = format!(
+                "hubhook_bench_{}_{}",
+                std::process::id(),
+                jiff::Timestamp::now().as_second()
+            );
+            let sep = if admin.contains('?') { '&' } else { '?' };
+            let url = format!("{admin}{sep}options=-csearch_path%3D{name}");
+            // hubhook's own settings (pool_size, ...) are for hubhook, not for this connection.
+            let admin = hubhook::store::postgres::pool_settings(admin)
+                .map_err(|e| e.to_string())?
+                .url;
+            // Check the server answers before starting anything.
+            sql(&admin, async |c| {
+                c.simple_query("SELECT 1").await.map(|_| ())
+            })?;
+            Ok(Self { admin, url, name })
+        }
+
+        pub fn count_tasks(&self) -> Result<u64, BoxError> {
+            let q = format!("SELECT count(*) FROM \"{}\".tasks", self.name);
+            let n: i64 = sql(&self.admin, async |c| c.query_one(&q, &[]).await)?.get(0);
+            Ok(n as u64)
+        }
+    }
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            let q = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
+            let _ = sql(&self.admin, async |c| c.batch_execute(&q).await);
+        }
+    }
 }
 
 fn nproc() -> usize {

@@ -80,9 +80,12 @@ pub struct Ctx {
 
 impl Ctx {
     pub async fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
-        store::open(&self.database_url)
-            .await
-            .with_context(|| format!("cannot open the database {}", self.database_url))
+        store::open(&self.database_url).await.with_context(|| {
+            format!(
+                "cannot open the database {}",
+                store::display_url(&self.database_url)
+            )
+        })
     }
 
     pub fn database_url(&self) -> &str {

@@ -54,7 +54,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     .resolve(&ctx.file)?;
     config.secure_cookies |= args.secure_cookies;
     telemetry::init_logging(config.log_format);
-    let database = config.database_url.clone();
+    let database = crate::store::display_url(&config.database_url);
     let app = Application::build(config).await?;
     tracing::info!(address = %app.local_addr()?, %database, "hubhook is listening");
     app.run_until_stopped(shutdown_signal()).await?;

@@ -24,6 +24,8 @@ use crate::{
     outbox::{DeliveryStatus, EventType, SubscriptionKind, Verdict},
 };
 
+pub mod postgres;
+mod postgres_outbox;
 pub mod sqlite;
 mod sqlite_outbox;
 
@@ -482,17 +484,48 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<InboundEntry>, StoreError>;
 }
 
-/// Opens the store a database URL names: `sqlite://path` (created on first use).
+/// A database URL fit for a log line or an error message: a password in it is replaced by `***`.
+pub fn display_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens the store a database URL names: `sqlite://path` (created on first use) or
+/// `postgres://…` (the schema its `search_path` names is created on first use; see docs/deploy.md).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = sqlite::path_from_url(url) {
         return Ok(Arc::new(sqlite::SqliteStore::open(&path)?));
     }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Invalid(
-            "PostgreSQL is not supported yet: use a sqlite:// database URL".to_owned(),
-        ));
+    if postgres::is_postgres_url(url) {
+        return Ok(Arc::new(postgres::PostgresStore::open(url).await?));
     }
     Err(StoreError::Invalid(format!(
-        "unsupported database URL {url:?}: expected sqlite://PATH"
+        "unsupported database URL {url:?}: expected sqlite://PATH or postgres://..."
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_kept_out_of_displayed_urls() {
+        assert_eq!(
+            super::display_url("postgres://hub:s3cr@t@db:5432/h?x=1"),
+            "postgres://hub:***@db:5432/h?x=1"
+        );
+        assert_eq!(
+            super::display_url("postgres://hub@db/h"),
+            "postgres://hub@db/h"
+        );
+        assert_eq!(super::display_url("sqlite://a/b.db"), "sqlite://a/b.db");
+    }
 }

@@ -35,11 +35,181 @@ pub struct Hotel {
     pub password: String,
 }
 
-pub fn database_url(path: &std::path::Path) -> String {
-    format!("sqlite://{}", path.display())
+/// The database a test binary runs its suite on: `tests/api/main.rs` says SQLite,
+/// `tests/api_pg/main.rs` (the same modules) says PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-/// The service on a random port with a fresh SQLite file in its own temporary directory.
+pub const BACKEND: Backend = crate::BACKEND;
+
+/// The variable naming the PostgreSQL database the PostgreSQL suite runs in (each test in a schema
+/// of its own).
+pub const POSTGRES_ENV: &str = "HUBHOOK_TEST_POSTGRES_URL";
+
+/// The URL of the test database that belongs to `path`: the SQLite file itself, or on PostgreSQL a
+/// schema of its own, the same for the same path (so a restart finds its data), created by hubhook
+/// on first use.
+pub fn database_url(path: &std::path::Path) -> String {
+    match BACKEND {
+        Backend::Sqlite => format!("sqlite://{}", path.display()),
+        Backend::Postgres => postgres::url_for(path),
+    }
+}
+
+/// Everything the test database at `path` stores, as bytes to search: SQLite's file and its WAL,
+/// shared-memory and journal companions; on PostgreSQL, a `pg_dump` of the test's schema.
+///
+/// On SQLite, only for a database that no connection in this process has open: closing any
+/// descriptor of a file drops every POSIX lock this process holds on it, so reading the files of a
+/// database that an in-process server uses would silently take its locks away.
+pub fn stored_bytes(path: &std::path::Path) -> Vec<u8> {
+    match BACKEND {
+        Backend::Sqlite => {
+            let mut bytes = Vec::new();
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                if let Ok(b) = std::fs::read(&p) {
+                    bytes.extend(b);
+                }
+            }
+            bytes
+        }
+        Backend::Postgres => postgres::dump(path),
+    }
+}
+
+pub mod postgres {
+    //! Per-test schemas in the database `HUBHOOK_TEST_POSTGRES_URL` names.
+
+    use std::{
+        collections::HashMap,
+        path::{Path, PathBuf},
+        sync::{Mutex, OnceLock},
+    };
+
+    /// `hh_<pid>_<random>_`: schemas of processes that are gone are dropped by the next run.
+    fn prefix() -> &'static str {
+        static PREFIX: OnceLock<String> = OnceLock::new();
+        PREFIX.get_or_init(|| {
+            let mut r = [0u8; 4];
+            hubhook::domain::secret::fill_random(&mut r);
+            let prefix = format!("hh_{}_{:08x}_", std::process::id(), u32::from_le_bytes(r));
+            drop_schemas_of_dead_processes();
+            prefix
+        })
+    }
+
+    pub fn admin_url() -> String {
+        match std::env::var(super::POSTGRES_ENV) {
+            Ok(url) if !url.is_empty() => url,
+            _ => panic!(
+                "{} is not set: the PostgreSQL suite needs a database (see README)",
+                super::POSTGRES_ENV
+            ),
+        }
+    }
+
+    /// `url` with `options=-csearch_path=<schema>` added (percent-encoded).
+    pub fn with_schema(url: &str, schema: &str) -> String {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-csearch_path%3D{schema}")
+    }
+
+    pub fn url_for(path: &Path) -> String {
+        static SCHEMAS: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+        let prefix = prefix();
+        let mut map = SCHEMAS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let n = map.len();
+        let schema = map
+            .entry(path.to_owned())
+            .or_insert_with(|| format!("{prefix}{n}"))
+            .clone();
+        with_schema(&admin_url(), &schema)
+    }
+
+    /// `pg_dump` of the schema that belongs to `path` (data and definitions, as text).
+    pub fn dump(path: &Path) -> Vec<u8> {
+        let url = url_for(path);
+        let schema = url
+            .rsplit("search_path%3D")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let out = std::process::Command::new("pg_dump")
+            .args(["--no-owner", "--schema", &schema, "--dbname", &admin_url()])
+            .output()
+            .expect("pg_dump runs (postgresql-client)");
+        assert!(
+            out.status.success(),
+            "pg_dump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Runs `sql` (simple query protocol) on the admin URL, from any context (its own thread and
+    /// runtime, so a test's runtime is not blocked on itself).
+    pub fn admin_sql(sql: String) -> Result<Vec<Vec<Option<String>>>, String> {
+        let url = admin_url();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| format!("connect to {url}: {e}"))?;
+                tokio::spawn(conn);
+                let msgs = client.simple_query(&sql).await.map_err(|e| e.to_string())?;
+                Ok(msgs
+                    .into_iter()
+                    .filter_map(|m| match m {
+                        tokio_postgres::SimpleQueryMessage::Row(r) => {
+                            Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                        }
+                        _ => None,
+                    })
+                    .collect())
+            })
+        })
+        .join()
+        .map_err(|_| "admin thread panicked".to_owned())?
+    }
+
+    fn drop_schemas_of_dead_processes() {
+        let rows =
+            admin_sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'hh\\_%'".to_owned())
+                .unwrap_or_else(|e| panic!("PostgreSQL for the tests: {e}"));
+        let databases =
+            admin_sql("SELECT datname FROM pg_database WHERE datname LIKE 'hh\\_%'".to_owned())
+                .unwrap_or_default();
+        let gone = |name: &str| {
+            let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+            pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        };
+        for name in rows.into_iter().filter_map(|mut r| r.pop().flatten()) {
+            if gone(&name) {
+                let _ = admin_sql(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"));
+            }
+        }
+        for name in databases.into_iter().filter_map(|mut r| r.pop().flatten()) {
+            if gone(&name) {
+                let _ = admin_sql(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// The service on a random port with a fresh database (a SQLite file in its own temporary directory,
+/// or a PostgreSQL schema of its own).
 pub async fn spawn_app() -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     spawn_app_in(dir, |_| {}).await

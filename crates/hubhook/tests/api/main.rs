@@ -1,5 +1,11 @@
 //! Black-box tests: the real service on a random port with its own SQLite file, talked to over HTTP,
 //! and the real `hubhook` binary for the command line. One binary, one module per feature.
+//!
+//! `tests/api_pg/main.rs` runs these same modules against PostgreSQL: a new module is listed there
+//! too, and the one place that knows the backend is `helpers.rs` (via [`BACKEND`]).
+
+/// The database this binary runs the suite on.
+const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod api_inbound;
 mod api_tasks;

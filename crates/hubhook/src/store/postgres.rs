@@ -1,0 +1,2530 @@
+//! The PostgreSQL store, for several hubhook instances on one database: a connection pool, one
+//! transaction per request, and the database's constraints (not a lock in one process) deciding what
+//! concurrent requests to different instances may do.
+//!
+//! - Idempotency: the `orders` primary key. Two deliveries of one order racing on two instances both
+//!   try to insert it; the second waits for the first to commit, fails on the key, and is decided
+//!   again, now seeing the order: a duplicate.
+//! - Caches: every configuration change bumps `meta.config_version` in its own transaction, and every
+//!   webhook's transaction reads it; a handler that decided with an older snapshot is told `Stale`.
+//! - Durability: the answer is built only after `COMMIT` returned; a database that cannot be reached
+//!   (pool timeout, connect timeout, statement timeout, lost connection) is `StoreError::Unavailable`.
+//!
+//! Settings ride on the database URL, next to libpq's own (`connect_timeout`, `options`, ...):
+//! `pool_size` (connections per instance, default 16), `pool_timeout` (how long a request waits for
+//! a connection, default 5s) and `statement_timeout` (default 5s).
+
+use std::{
+    borrow::Cow,
+    collections::HashMap,
+    sync::{Arc, Weak},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction,
+};
+use duve::ReservationFacts;
+use jiff::Timestamp;
+use sha2::Digest;
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+use tokio_postgres::{NoTls, Row, types::ToSql};
+
+use super::{
+    ApiKey, ApiKeyInfo, AttemptRecord, BoardTask, Claimed, Delivery, HotelSettings, HotelSummary,
+    InboundEntry, IngestRequest, Ingested, NewHotel, NewSubscription, NewUser, Refused, Room,
+    Scope, SessionUser, Snapshot, StatusChange, Store, StoreError, Subscription, TaskDetail,
+    TaskFilter, TaskTiming, User, postgres_outbox as outbox,
+};
+use crate::{
+    domain::{
+        CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
+        default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
+    },
+    events::{ChangeKind, EventBus, TaskChange},
+    intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
+    outbox::{DeliveryStatus, EventType},
+};
+
+/// Applied in order; the schema's version is the number of migrations applied.
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_postgres.sql"),
+    include_str!("schema_postgres_2_outbox.sql"),
+    include_str!("schema_postgres_3_accounts.sql"),
+];
+/// How often a webhook is decided again after losing a race on a unique key to another instance.
+const CONFLICT_RETRIES: usize = 3;
+
+const DEFAULT_POOL_SIZE: usize = 16;
+const DEFAULT_POOL_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The pool settings taken off a database URL, and the URL that is left for the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSettings {
+    pub url: String,
+    pub pool_size: usize,
+    pub pool_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+/// `5s`, `500ms`, `2m`, or a bare number of seconds.
+fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let (num, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: u64 = num.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" | "min" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        _ => None,
+    }
+}
+
+pub fn pool_settings(url: &str) -> Result<PoolSettings, StoreError> {
+    let mut s = PoolSettings {
+        url: url.to_owned(),
+        pool_size: DEFAULT_POOL_SIZE,
+        pool_timeout: DEFAULT_POOL_TIMEOUT,
+        statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+    };
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok(s);
+    };
+    let bad = |k: &str, v: &str| StoreError::Invalid(format!("database URL: bad {k} {v:?}"));
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "pool_size" => {
+                s.pool_size = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad(k, v))?;
+            }
+            "pool_timeout" => s.pool_timeout = parse_duration(v).ok_or_else(|| bad(k, v))?,
+            "statement_timeout" => {
+                s.statement_timeout = parse_duration(v).ok_or_else(|| bad(k, v))?
+            }
+            _ => kept.push(pair),
+        }
+    }
+    s.url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok(s)
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.code() {
+            Some(c) if c.code().starts_with("23") => StoreError::Conflict(e.to_string()),
+            _ => StoreError::Unavailable(match e.as_db_error() {
+                Some(db) => format!("{}: {}", db.code().code(), db.message()),
+                None => e.to_string(),
+            }),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => StoreError::Unavailable(format!("no database connection: {other}")),
+        }
+    }
+}
+
+/// PostgreSQL text cannot hold NUL; what a payload says is stored with U+FFFD in its place.
+pub(super) fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn opt_text(s: &Option<String>) -> Option<Cow<'_, str>> {
+    s.as_deref().map(text)
+}
+
+fn clean(s: &mut String) {
+    if s.contains('\0') {
+        *s = s.replace('\0', "\u{FFFD}");
+    }
+}
+
+fn clean_opt(s: &mut Option<String>) {
+    if let Some(s) = s {
+        clean(s);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small query helpers over the statement cache of deadpool's client and transaction.
+
+pub(super) async fn exec<C: GenericClient + Sync>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<u64, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.execute(&st, p).await?)
+}
+
+pub(super) async fn query<C: GenericClient + Sync>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<Vec<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query(&st, p).await?)
+}
+
+pub(super) async fn query_opt<C: GenericClient + Sync>(
+    c: &C,
+    sql: &str,
+    p: Params<'_>,
+) -> Result<Option<Row>, StoreError> {
+    let st = c.prepare_cached(sql).await?;
+    Ok(c.query_opt(&st, p).await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+pub struct PostgresStore {
+    pool: Pool,
+    batcher: mpsc::Sender<NewOrderJob>,
+    signals: Signals,
+}
+
+/// What the store shares with its batch workers and its listener: the local wake-ups, and the
+/// names under which instances on one database (and schema) tell each other about commits.
+#[derive(Clone)]
+struct Signals {
+    outbox: Arc<Notify>,
+    events: EventBus,
+    /// This instance's id, in what it announces, so its listener skips its own announcements.
+    instance: Arc<str>,
+    /// `NOTIFY` channel: deliveries were queued (or made due again).
+    outbox_channel: Arc<str>,
+    /// `NOTIFY` channel: tasks changed (for the live board of the other instances).
+    tasks_channel: Arc<str>,
+}
+
+impl Signals {
+    /// Wakes this instance's dispatcher after a commit that queued deliveries.
+    fn queued(&self, n: usize) {
+        if n > 0 {
+            self.outbox.notify_one();
+        }
+    }
+}
+
+/// A `NOTIFY` payload must stay under 8000 bytes.
+const NOTIFY_MAX: usize = 7000;
+
+fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
+    TaskChange {
+        hotel: hotel.clone(),
+        task_id: t.id.clone(),
+        status: t.status,
+        kind,
+    }
+}
+
+/// The changes an ingested webhook made, as the board sees them.
+fn ingest_changes(hotel: &HotelId, done: &Ingested) -> Vec<TaskChange> {
+    match done {
+        Ingested::Done(Outcome::Created { tasks, .. }) => tasks
+            .iter()
+            .map(|t| change(hotel, t, ChangeKind::Created))
+            .collect(),
+        Ingested::Done(Outcome::Cancelled { tasks }) => tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Cancelled)
+            .map(|t| change(hotel, t, ChangeKind::StatusChanged))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Tells the other instances, with the commit of `c`'s transaction (or at once outside one), which
+/// tasks changed and whether deliveries were queued. Lines of `hotel TAB task TAB status TAB kind`
+/// after the announcing instance's id, split to fit NOTIFY's payload limit.
+async fn announce<C: GenericClient + Sync>(
+    c: &C,
+    s: &Signals,
+    changes: &[TaskChange],
+    queued: usize,
+) -> Result<(), StoreError> {
+    if changes.is_empty() && queued == 0 {
+        return Ok(());
+    }
+    let mut channels: Vec<&str> = Vec::new();
+    let mut payloads: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for ch in changes {
+        if current.len() > NOTIFY_MAX {
+            channels.push(&s.tasks_channel);
+            payloads.push(std::mem::take(&mut current));
+        }
+        if current.is_empty() {
+            current.push_str(&s.instance);
+        }
+        let kind = match ch.kind {
+            ChangeKind::Created => "c",
+            ChangeKind::StatusChanged => "s",
+        };
+        current.push('\n');
+        current.push_str(ch.hotel.as_str());
+        current.push('\t');
+        current.push_str(&ch.task_id);
+        current.push('\t');
+        current.push_str(ch.status.as_str());
+        current.push('\t');
+        current.push_str(kind);
+    }
+    if !current.is_empty() {
+        channels.push(&s.tasks_channel);
+        payloads.push(current);
+    }
+    if queued > 0 {
+        channels.push(&s.outbox_channel);
+        payloads.push(s.instance.to_string());
+    }
+    exec(
+        c,
+        "SELECT pg_notify(n.c, n.p) FROM unnest($1::text[], $2::text[]) AS n(c, p)",
+        &[&channels, &payloads],
+    )
+    .await?;
+    Ok(())
+}
+
+/// One task change announced by another instance, or None for a line that does not parse.
+fn parse_change(line: &str) -> Option<TaskChange> {
+    let mut f = line.split('\t');
+    let hotel = HotelId::parse(f.next()?).ok()?;
+    let task_id = f.next()?.to_owned();
+    let status = TaskStatus::parse(f.next()?)?;
+    let kind = match f.next()? {
+        "c" => ChangeKind::Created,
+        "s" => ChangeKind::StatusChanged,
+        _ => return None,
+    };
+    Some(TaskChange {
+        hotel,
+        task_id,
+        status,
+        kind,
+    })
+}
+
+/// Listens on a connection of its own to what the other instances announce: queued deliveries wake
+/// this instance's dispatcher, task changes reach its event bus (the live board). Reconnects after
+/// an error; ends when the store is gone. The dispatcher polls anyway, so a missed wake-up only
+/// delays a delivery by its poll interval.
+fn spawn_listener(cfg: tokio_postgres::Config, s: &Signals) {
+    let outbox = Arc::downgrade(&s.outbox);
+    let s = Signals {
+        outbox: Arc::new(Notify::new()),
+        ..s.clone()
+    };
+    tokio::spawn(async move {
+        loop {
+            if outbox.upgrade().is_none() {
+                return;
+            }
+            if let Err(e) = listen(&cfg, &s, &outbox).await {
+                tracing::warn!(error = %e, "PostgreSQL listener lost its connection; reconnecting");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+async fn listen(
+    cfg: &tokio_postgres::Config,
+    s: &Signals,
+    outbox: &Weak<Notify>,
+) -> Result<(), StoreError> {
+    use futures_util::StreamExt;
+    let (client, mut conn) = cfg.connect(NoTls).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(m) = messages.next().await {
+            match m {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    if tx.send(n).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    });
+    let quote = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+    client
+        .batch_execute(&format!(
+            "LISTEN {}; LISTEN {}",
+            quote(&s.outbox_channel),
+            quote(&s.tasks_channel)
+        ))
+        .await?;
+    // Whatever was queued while this instance was not listening is picked up now.
+    if let Some(o) = outbox.upgrade() {
+        o.notify_one();
+    }
+    let mut alive = tokio::time::interval(Duration::from_secs(2));
+    let ended = loop {
+        tokio::select! {
+            n = rx.recv() => {
+                let Some(n) = n else { break None };
+                let mut lines = n.payload().split('\n');
+                if lines.next() == Some(&*s.instance) {
+                    continue;
+                }
+                if n.channel() == &*s.outbox_channel {
+                    match outbox.upgrade() {
+                        Some(o) => o.notify_one(),
+                        None => break Some(()),
+                    }
+                } else {
+                    s.events.publish(lines.filter_map(parse_change));
+                }
+            }
+            _ = alive.tick() => {
+                if outbox.upgrade().is_none() {
+                    break Some(());
+                }
+            }
+        }
+    };
+    drop(client);
+    if ended.is_some() {
+        driver.abort();
+        return Ok(());
+    }
+    match driver.await {
+        Ok(Ok(())) => Err(StoreError::Unavailable(
+            "the listening connection closed".into(),
+        )),
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(StoreError::Unavailable(format!("listener: {e}"))),
+    }
+}
+
+impl PostgresStore {
+    /// Connects, creates the schema the URL's `search_path` names if it is missing, and applies
+    /// pending migrations (under an advisory lock: instances starting together migrate once).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let settings = pool_settings(url)?;
+        let mut pg: tokio_postgres::Config = settings
+            .url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(settings.pool_timeout);
+        }
+        // Every statement of every connection is bounded; the option rides on the startup packet.
+        let timeout = format!(
+            "-c statement_timeout={}",
+            settings.statement_timeout.as_millis()
+        );
+        let options = match pg.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} {timeout}"),
+            _ => timeout,
+        };
+        pg.options(&options);
+        if pg.get_application_name().is_none() {
+            pg.application_name("hubhook");
+        }
+        let listen_cfg = pg.clone();
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .wait_timeout(Some(settings.pool_timeout))
+            .create_timeout(Some(settings.pool_timeout))
+            .recycle_timeout(Some(settings.pool_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("database pool: {e}")))?;
+        let mut signals = Signals {
+            outbox: Arc::new(Notify::new()),
+            events: EventBus::new(),
+            instance: uuid::Uuid::now_v7().simple().to_string().into(),
+            outbox_channel: "".into(),
+            tasks_channel: "".into(),
+        };
+        let schema = migrate(&pool).await?;
+        // Channels are per database: the schema's digest keeps deployments in other schemas apart.
+        let digest = sha2::Sha256::digest(schema.as_bytes());
+        let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        signals.outbox_channel = format!("hubhook_outbox_{tag}").into();
+        signals.tasks_channel = format!("hubhook_tasks_{tag}").into();
+        let batcher = start_batch_workers(&pool, &signals);
+        spawn_listener(listen_cfg, &signals);
+        Ok(Self {
+            pool,
+            batcher,
+            signals,
+        })
+    }
+}
+
+/// Applies pending migrations; returns the schema the store uses.
+async fn migrate(pool: &Pool) -> Result<String, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    // The schema the URL's search_path names (e.g. `options=-csearch_path%3Dhotel_a`) is
+    // created if it does not exist yet; an existing one needs no CREATE right on the database.
+    let row = tx
+        .query_one(
+            "SELECT current_schema(),
+                    trim(both '\"' from trim(split_part(current_setting('search_path'), ',', 1)))",
+            &[],
+        )
+        .await?;
+    let (current, first): (Option<String>, String) = (row.try_get(0)?, row.try_get(1)?);
+    let schema = current.clone().unwrap_or(first);
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('hubhook.migrate.' || $1::text))",
+        &[&schema],
+    )
+    .await?;
+    if current.is_none() {
+        if schema.is_empty() || schema == "$user" {
+            return Err(StoreError::Invalid(
+                "the database URL's search_path names no schema to use".into(),
+            ));
+        }
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+            schema.replace('"', "\"\"")
+        ))
+        .await?;
+    }
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS hubhook_schema (version INTEGER NOT NULL)")
+        .await?;
+    let current: i64 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0)::bigint FROM hubhook_schema",
+            &[],
+        )
+        .await?
+        .get(0);
+    let known = MIGRATIONS.len() as i64;
+    if current > known {
+        return Err(StoreError::Invalid(format!(
+            "the database is at schema version {current}, newer than this hubhook knows ({known})"
+        )));
+    }
+    for m in &MIGRATIONS[current as usize..] {
+        tx.batch_execute(m).await?;
+    }
+    tx.execute("DELETE FROM hubhook_schema", &[]).await?;
+    tx.execute(
+        "INSERT INTO hubhook_schema (version) VALUES ($1::bigint::integer)",
+        &[&known],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(schema)
+}
+
+/// Runs a block in one transaction of a pooled connection and commits; its `?` rolls back. Nothing
+/// the block returns is seen before the commit.
+macro_rules! in_tx {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let mut client = $store.pool.get().await?;
+        let $tx = client.transaction().await?;
+        let result: Result<_, StoreError> = async { $body }.await;
+        match result {
+            Ok(r) => {
+                $tx.commit().await?;
+                Ok(r)
+            }
+            Err(e) => {
+                let _ = $tx.rollback().await;
+                Err(e)
+            }
+        }
+    }};
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQL, shared by the methods below.
+
+const TASK_COLS: &str =
+    "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
+
+fn status_from(raw: &str) -> Result<TaskStatus, StoreError> {
+    TaskStatus::parse(raw)
+        .ok_or_else(|| StoreError::Unavailable(format!("unknown task status {raw:?} stored")))
+}
+
+fn task_from_row(r: &Row) -> Result<Task, StoreError> {
+    let quantity: i32 = r.try_get(5)?;
+    Ok(Task {
+        id: r.try_get(0)?,
+        external_id: r.try_get(1)?,
+        task_name: r.try_get(2)?,
+        room: r.try_get(3)?,
+        guest_name: r.try_get(4)?,
+        quantity: u32::try_from(quantity).unwrap_or(0),
+        status: status_from(r.try_get(6)?)?,
+        due_at: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
+}
+
+async fn config_version<C: GenericClient + Sync>(c: &C) -> Result<u64, StoreError> {
+    let row = query_opt(
+        c,
+        "SELECT value FROM meta WHERE key = 'config_version'",
+        &[],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Unavailable("meta.config_version is missing".into()))?;
+    let v: i64 = row.try_get(0)?;
+    Ok(v as u64)
+}
+
+async fn bump_config(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "UPDATE meta SET value = value + 1 WHERE key = 'config_version'",
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn hotel_exists<C: GenericClient + Sync>(c: &C, hotel: &str) -> Result<(), StoreError> {
+    query_opt(c, "SELECT 1 FROM hotels WHERE id = $1", &[&hotel])
+        .await?
+        .map(|_| ())
+        .ok_or(StoreError::NotFound)
+}
+
+async fn task_by_id(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    id: &str,
+) -> Result<Option<Task>, StoreError> {
+    let sql = format!("SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND id = $2 FOR UPDATE");
+    query_opt(tx, &sql, &[&hotel, &id])
+        .await?
+        .as_ref()
+        .map(task_from_row)
+        .transpose()
+}
+
+async fn order_tasks(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: &str,
+) -> Result<Vec<Task>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq"
+    );
+    query(tx, &sql, &[&hotel, &order_key])
+        .await?
+        .iter()
+        .map(task_from_row)
+        .collect()
+}
+
+async fn order_tasks_locked(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: &str,
+) -> Result<Vec<Task>, StoreError> {
+    let sql = format!(
+        "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq
+         FOR UPDATE"
+    );
+    query(tx, &sql, &[&hotel, &order_key])
+        .await?
+        .iter()
+        .map(task_from_row)
+        .collect()
+}
+
+/// The order's state and the configuration version, in one round trip.
+async fn version_and_order_state(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: Option<&str>,
+) -> Result<(u64, Option<String>), StoreError> {
+    let row = query_opt(
+        tx,
+        "SELECT (SELECT value FROM meta WHERE key = 'config_version'),
+                (SELECT state FROM orders WHERE hotel_id = $1 AND order_key = $2)",
+        &[&hotel, &order_key],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Unavailable("no row from a scalar query".into()))?;
+    let v: Option<i64> = row.try_get(0)?;
+    let v = v.ok_or_else(|| StoreError::Unavailable("meta.config_version is missing".into()))?;
+    Ok((v as u64, row.try_get(1)?))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_order(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: &str,
+    plan_order_id: Option<&str>,
+    reservation_id: Option<&str>,
+    state: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &hotel,
+            &text(order_key),
+            &plan_order_id.map(text),
+            &reservation_id.map(text),
+            &state,
+            &now,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn insert_event(
+    tx: &Transaction<'_>,
+    task: &str,
+    at: &str,
+    actor: &str,
+    from: Option<TaskStatus>,
+    to: TaskStatus,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &task,
+            &at,
+            &text(actor),
+            &from.map(TaskStatus::as_str),
+            &to.as_str(),
+            &note.map(text),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Inserts a task and the first line of its history in one statement.
+async fn insert_task(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: Option<&str>,
+    draft: &TaskDraft,
+    actor: &str,
+    now: &str,
+) -> Result<Task, StoreError> {
+    let mut d = draft.clone();
+    for s in [&mut d.task_name, &mut d.room] {
+        clean(s);
+    }
+    for s in [
+        &mut d.item_key,
+        &mut d.external_id,
+        &mut d.guest_name,
+        &mut d.department,
+        &mut d.notes,
+        &mut d.language,
+        &mut d.order_id,
+        &mut d.reservation_id,
+    ] {
+        clean_opt(s);
+    }
+    let id = TaskId::generate().into_string();
+    let quantity = i32::try_from(d.quantity).unwrap_or(i32::MAX);
+    exec(
+        tx,
+        "WITH t AS (
+             INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
+                 external_id, task_name, room, guest_name, quantity, status, department, notes,
+                 language, requested_at, due_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $14, $15, $16,
+                 $17, $17)
+             RETURNING id)
+         INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
+         SELECT id, $17, $18, NULL, 'open', NULL FROM t",
+        &[
+            &id,
+            &hotel,
+            &order_key.map(text),
+            &d.item_key,
+            &d.order_id,
+            &d.reservation_id,
+            &d.external_id,
+            &d.task_name,
+            &d.room,
+            &d.guest_name,
+            &quantity,
+            &d.department,
+            &d.notes,
+            &d.language,
+            &d.requested_at.map(time::format),
+            &d.due_at.map(time::format),
+            &now,
+            &text(actor),
+        ],
+    )
+    .await?;
+    Ok(d.to_task(id, now.to_owned()))
+}
+
+async fn load_context(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    reservation: &str,
+) -> Result<Option<ReservationFacts>, StoreError> {
+    let row = query_opt(
+        tx,
+        "SELECT room, first_name, last_name, language, check_in, check_out
+         FROM reservations WHERE hotel_id = $1 AND reservation_id = $2",
+        &[&hotel, &text(reservation)],
+    )
+    .await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    Ok(Some(ReservationFacts {
+        reservation_id: Some(reservation.to_owned()),
+        room_number: r.try_get(0)?,
+        first_name: r.try_get(1)?,
+        last_name: r.try_get(2)?,
+        language: r.try_get(3)?,
+        check_in: r.try_get(4)?,
+        check_out: r.try_get(5)?,
+    }))
+}
+
+/// Keeps what an event says about a reservation; a field it does not mention keeps its earlier value.
+async fn upsert_context(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    f: &ReservationFacts,
+    now: &str,
+) -> Result<(), StoreError> {
+    let Some(id) = f.reservation_id.as_deref() else {
+        return Ok(());
+    };
+    let says_something = f.room_number.is_some()
+        || f.first_name.is_some()
+        || f.last_name.is_some()
+        || f.language.is_some()
+        || f.check_in.is_some()
+        || f.check_out.is_some();
+    if !says_something {
+        return Ok(());
+    }
+    exec(
+        tx,
+        "INSERT INTO reservations AS r (hotel_id, reservation_id, room, first_name, last_name,
+             language, check_in, check_out, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
+             room = coalesce(excluded.room, r.room),
+             first_name = coalesce(excluded.first_name, r.first_name),
+             last_name = coalesce(excluded.last_name, r.last_name),
+             language = coalesce(excluded.language, r.language),
+             check_in = coalesce(excluded.check_in, r.check_in),
+             check_out = coalesce(excluded.check_out, r.check_out),
+             updated_at = excluded.updated_at",
+        &[
+            &hotel,
+            &text(id),
+            &opt_text(&f.room_number),
+            &opt_text(&f.first_name),
+            &opt_text(&f.last_name),
+            &opt_text(&f.language),
+            &opt_text(&f.check_in),
+            &opt_text(&f.check_out),
+            &now,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_inbound<C: GenericClient + Sync>(
+    c: &C,
+    hotel: &str,
+    received_at: &str,
+    event: Option<&str>,
+    code: &str,
+    details: &[String],
+    task_ids: &[&str],
+    body: &[u8],
+    duration_us: u64,
+) -> Result<(), StoreError> {
+    let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".into());
+    let task_ids = serde_json::to_string(task_ids).unwrap_or_else(|_| "[]".into());
+    let body = String::from_utf8_lossy(body);
+    exec(
+        c,
+        "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &hotel,
+            &received_at,
+            &event.map(text),
+            &code,
+            &text(&details),
+            &task_ids,
+            &text(&body),
+            &(duration_us as i64),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn order_facts(data: &duve::OrderData) -> ReservationFacts {
+    ReservationFacts {
+        reservation_id: data.reservation_id.clone(),
+        room_number: data.room_number.clone(),
+        first_name: data.first_name.clone(),
+        last_name: data.last_name.clone(),
+        language: data.language.clone(),
+        check_in: None,
+        check_out: None,
+    }
+}
+
+/// One attempt at a webhook's transaction. `Err` with a unique violation means another instance
+/// committed the same order meanwhile: the caller rolls back and decides again.
+async fn ingest_tx(
+    tx: &Transaction<'_>,
+    req: &IngestRequest,
+) -> Result<(Ingested, usize), StoreError> {
+    let hotel = &*req.hotel;
+    let hid = hotel.id.as_str();
+    let key = match &req.plan {
+        Plan::Order(p) => Some(p.order_key.as_str()),
+        Plan::Cancel { order_key } => Some(order_key.as_str()),
+        _ => None,
+    };
+    let key_text = key.map(text);
+    let (version, state) = version_and_order_state(tx, hid, key_text.as_deref()).await?;
+    if version != req.cache_version {
+        return Ok((Ingested::Stale, 0));
+    }
+    let mut queued = 0;
+    let now = time::now();
+    let now_s = time::format(now);
+    let outcome = match &req.plan {
+        Plan::Order(plan) => {
+            let key = key_text.as_deref().unwrap_or_default();
+            let order_id = plan.data.order_id.clone();
+            let outcome = match state.as_deref() {
+                Some("cancelled") => Outcome::CancelledBeforeArrival,
+                Some(_) => Outcome::Duplicate {
+                    order_id,
+                    tasks: order_tasks(tx, hid, key).await?,
+                },
+                None => {
+                    let context = match (&plan.data.reservation_id, plan.needs_context()) {
+                        (Some(r), true) => load_context(tx, hid, r).await?,
+                        _ => None,
+                    };
+                    match intake::decide_order(plan, hotel, context.as_ref(), now) {
+                        OrderDecision::Refuse(r) => Outcome::Refused(r),
+                        OrderDecision::Create { drafts, skipped } => {
+                            // First, so that a race with another instance is lost before any work.
+                            insert_order(
+                                tx,
+                                hid,
+                                key,
+                                order_id.as_deref(),
+                                plan.data.reservation_id.as_deref(),
+                                "created",
+                                &now_s,
+                            )
+                            .await?;
+                            let mut tasks = Vec::with_capacity(drafts.len());
+                            for d in &drafts {
+                                tasks.push(
+                                    insert_task(tx, hid, Some(key), d, "duve", &now_s).await?,
+                                );
+                            }
+                            for t in &tasks {
+                                queued +=
+                                    outbox::enqueue(tx, hid, t, &[EventType::Created], &now_s)
+                                        .await?;
+                            }
+                            Outcome::Created {
+                                order_id,
+                                tasks,
+                                skipped,
+                            }
+                        }
+                    }
+                }
+            };
+            // Only an order the hotel accepted teaches the reservation anything: a refused one
+            // (say, naming a room the hotel lacks) must not spoil later orders.
+            if matches!(outcome, Outcome::Created { .. }) {
+                upsert_context(tx, hid, &order_facts(&plan.data), &now_s).await?;
+            }
+            outcome
+        }
+        Plan::Cancel { .. } => {
+            let order_key = key_text.as_deref().unwrap_or_default();
+            match state.as_deref() {
+                Some("created") => {
+                    // Locked: a staff member moving one of them on another instance takes turns
+                    // with this cancellation instead of being overwritten by it.
+                    for task in order_tasks_locked(tx, hid, order_key).await? {
+                        if task.status.is_final() {
+                            continue;
+                        }
+                        exec(
+                            tx,
+                            "UPDATE tasks SET status = 'cancelled', updated_at = $2 WHERE id = $1",
+                            &[&task.id, &now_s],
+                        )
+                        .await?;
+                        insert_event(
+                            tx,
+                            &task.id,
+                            &now_s,
+                            "duve",
+                            Some(task.status),
+                            TaskStatus::Cancelled,
+                            Some("order cancelled in Duve"),
+                        )
+                        .await?;
+                        let cancelled = Task {
+                            status: TaskStatus::Cancelled,
+                            ..task
+                        };
+                        queued += outbox::enqueue(
+                            tx,
+                            hid,
+                            &cancelled,
+                            EventType::for_move(TaskStatus::Cancelled),
+                            &now_s,
+                        )
+                        .await?;
+                    }
+                    Outcome::Cancelled {
+                        tasks: order_tasks(tx, hid, order_key).await?,
+                    }
+                }
+                Some(_) => Outcome::Ignored {
+                    reason: REASON_UNKNOWN_ORDER,
+                },
+                None => {
+                    // Remembered, so that a creation delivered after its cancellation makes no task.
+                    insert_order(
+                        tx,
+                        hid,
+                        order_key,
+                        Some(order_key),
+                        None,
+                        "cancelled",
+                        &now_s,
+                    )
+                    .await?;
+                    Outcome::Ignored {
+                        reason: REASON_UNKNOWN_ORDER,
+                    }
+                }
+            }
+        }
+        Plan::Refund { order_key, note } => {
+            for task in order_tasks(tx, hid, &text(order_key)).await? {
+                insert_event(
+                    tx,
+                    &task.id,
+                    &now_s,
+                    "duve",
+                    Some(task.status),
+                    task.status,
+                    Some(note),
+                )
+                .await?;
+            }
+            Outcome::Recorded
+        }
+        Plan::Record { facts } => {
+            upsert_context(tx, hid, facts, &now_s).await?;
+            Outcome::Recorded
+        }
+        Plan::Ignore { reason } => Outcome::Ignored { reason },
+        Plan::Refuse(r) => Outcome::Refused(r.clone()),
+    };
+    let details: &[String] = match &outcome {
+        Outcome::Refused(r) => &r.details,
+        _ => &[],
+    };
+    insert_inbound(
+        tx,
+        hid,
+        &time::format(req.received_at),
+        req.event.as_deref(),
+        outcome.code(),
+        details,
+        &outcome.task_ids(),
+        &req.body,
+        req.started.elapsed().as_micros() as u64,
+    )
+    .await?;
+    Ok((Ingested::Done(outcome), queued))
+}
+
+// ---------------------------------------------------------------------------------------------
+// New orders, batched: the common webhook (a new order whose tasks need no stored context) goes to
+// a few batch workers; each takes whatever has queued up and writes it in one statement (one round
+// trip, one commit for the whole batch: group commit, as the SQLite writer does). Only orders that
+// are new and decided with the current configuration version are written; the others are handed
+// back and take the general path, which reads what it needs first.
+
+/// Enough to amortise one commit over a burst, small enough to keep one batch's latency low.
+const MAX_BATCH: usize = 128;
+/// Batches in flight at once per instance (each on its own pooled connection).
+const BATCH_WORKERS: usize = 3;
+
+/// One new order, ready to be written: every value already in its column's form.
+struct NewOrder {
+    hotel_id: String,
+    order_key: String,
+    order_id: Option<String>,
+    reservation_id: Option<String>,
+    version: i64,
+    now: String,
+    task_ids: Vec<String>,
+    /// The tasks as the answer and the outbox show them.
+    tasks: Vec<Task>,
+    /// Per task: item_key, order_id, reservation_id, external_id, task_name, room, guest_name,
+    /// department, notes, language, requested_at, due_at.
+    task_cols: Vec<[Option<String>; 12]>,
+    quantities: Vec<i32>,
+    /// Reservation id, room, first name, last name, language.
+    context: Option<[Option<String>; 5]>,
+    received_at: String,
+    event: Option<String>,
+    task_ids_json: String,
+    body: String,
+    duration_us: i64,
+}
+
+struct NewOrderJob {
+    order: NewOrder,
+    /// Whether the order was written (false: take the general path).
+    reply: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+type JobQueue = Arc<tokio::sync::Mutex<mpsc::Receiver<NewOrderJob>>>;
+
+fn start_batch_workers(pool: &Pool, signals: &Signals) -> mpsc::Sender<NewOrderJob> {
+    let (tx, rx) = mpsc::channel::<NewOrderJob>(4096);
+    let rx: JobQueue = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..BATCH_WORKERS {
+        let (pool, rx, signals) = (pool.clone(), rx.clone(), signals.clone());
+        tokio::spawn(async move {
+            let mut jobs = Vec::with_capacity(MAX_BATCH);
+            loop {
+                {
+                    let mut queue = rx.lock().await;
+                    if queue.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+                        return;
+                    }
+                }
+                write_batch(&pool, &mut jobs, &signals).await;
+            }
+        });
+    }
+    tx
+}
+
+async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>, signals: &Signals) {
+    // One order key, and one reservation's context, at most once per statement: a second one waits
+    // for the general path (which finds the first once it has committed).
+    let mut keys = std::collections::HashSet::new();
+    let mut contexts = std::collections::HashSet::new();
+    let mut batch = Vec::with_capacity(jobs.len());
+    for job in jobs.drain(..) {
+        let o = &job.order;
+        let key_free = keys.insert((o.hotel_id.clone(), o.order_key.clone()));
+        let context_free = match &o.context {
+            Some(c) => contexts.insert((o.hotel_id.clone(), c[0].clone())),
+            None => true,
+        };
+        if key_free && context_free {
+            batch.push(job);
+        } else {
+            let _ = job.reply.send(Ok(false));
+        }
+    }
+    let result = match pool.get().await {
+        Ok(mut client) => write_new_orders(&mut client, &batch, signals).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok((written, queued)) => {
+            signals.queued(queued);
+            // The same counters as the SQLite writer's group commits (`/metrics`).
+            super::sqlite::WRITER_BATCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            super::sqlite::WRITER_JOBS
+                .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            for job in batch {
+                let o = &job.order;
+                let done = written.contains(&(o.hotel_id.clone(), o.order_key.clone()));
+                let _ = job.reply.send(Ok(done));
+            }
+        }
+        Err(e) => {
+            for job in batch {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// Writes a batch and, in the same transaction, the outbox deliveries its tasks raise; announces
+/// the new tasks to the other instances. Returns the orders written and how many deliveries.
+async fn write_new_orders(
+    client: &mut deadpool_postgres::Client,
+    batch: &[NewOrderJob],
+    signals: &Signals,
+) -> Result<(std::collections::HashSet<(String, String)>, usize), StoreError> {
+    let mut hotels: Vec<&str> = batch.iter().map(|j| j.order.hotel_id.as_str()).collect();
+    hotels.sort_unstable();
+    hotels.dedup();
+    let subscribed = query_opt(
+        &*client,
+        "SELECT 1 FROM subscriptions WHERE enabled AND hotel_id = ANY($1) LIMIT 1",
+        &[&hotels],
+    )
+    .await?
+    .is_some();
+    let changes = |written: &std::collections::HashSet<(String, String)>| {
+        let mut changes = Vec::new();
+        for job in batch {
+            let o = &job.order;
+            if !written.contains(&(o.hotel_id.clone(), o.order_key.clone())) {
+                continue;
+            }
+            let Ok(hotel) = HotelId::parse(&o.hotel_id) else {
+                continue;
+            };
+            changes.extend(
+                o.tasks
+                    .iter()
+                    .map(|t| change(&hotel, t, ChangeKind::Created)),
+            );
+        }
+        changes
+    };
+    if !subscribed {
+        // No outbox work: one statement, its own transaction; the announcement follows its commit.
+        let written = insert_new_orders(&*client, batch, false).await?;
+        if let Err(e) = announce(&*client, signals, &changes(&written), 0).await {
+            tracing::warn!(error = %e, "could not announce new tasks to the other instances");
+        }
+        return Ok((written, 0));
+    }
+    let tx = client.transaction().await?;
+    let result: Result<_, StoreError> = async {
+        let written = insert_new_orders(&tx, batch, true).await?;
+        let mut queued = 0;
+        for job in batch {
+            let o = &job.order;
+            if !written.contains(&(o.hotel_id.clone(), o.order_key.clone())) {
+                continue;
+            }
+            for t in &o.tasks {
+                queued +=
+                    outbox::enqueue(&tx, &o.hotel_id, t, &[EventType::Created], &o.now).await?;
+            }
+        }
+        announce(&tx, signals, &changes(&written), queued).await?;
+        Ok((written, queued))
+    }
+    .await;
+    match result {
+        Ok(r) => {
+            tx.commit().await?;
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// `with_outbox`: the caller queues the deliveries in the same transaction; without it, an order of
+/// a hotel with a subscription is not written (the general path takes it).
+async fn insert_new_orders<C: GenericClient + Sync>(
+    client: &C,
+    batch: &[NewOrderJob],
+    with_outbox: bool,
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+    let orders: Vec<&NewOrder> = batch.iter().map(|j| &j.order).collect();
+    let col = |f: fn(&NewOrder) -> Option<String>| orders.iter().map(|o| f(o)).collect::<Vec<_>>();
+    let o_hotel = col(|o| Some(o.hotel_id.clone()));
+    let o_key = col(|o| Some(o.order_key.clone()));
+    let o_order_id = col(|o| o.order_id.clone());
+    let o_res = col(|o| o.reservation_id.clone());
+    let o_now = col(|o| Some(o.now.clone()));
+    let o_version: Vec<i64> = orders.iter().map(|o| o.version).collect();
+    let (mut t_id, mut t_hotel, mut t_key, mut t_now) = (vec![], vec![], vec![], vec![]);
+    let mut t_cols: [Vec<Option<String>>; 12] = Default::default();
+    let mut t_qty = vec![];
+    let mut t_n: Vec<i32> = vec![];
+    let mut c: [Vec<Option<String>>; 7] = Default::default();
+    for o in &orders {
+        for ((id, cols), qty) in o.task_ids.iter().zip(&o.task_cols).zip(&o.quantities) {
+            t_id.push(id.clone());
+            t_hotel.push(o.hotel_id.clone());
+            t_key.push(o.order_key.clone());
+            t_now.push(o.now.clone());
+            for (dst, v) in t_cols.iter_mut().zip(cols) {
+                dst.push(v.clone());
+            }
+            t_qty.push(*qty);
+            t_n.push(t_n.len() as i32);
+        }
+        if let Some(ctx) = &o.context {
+            c[0].push(Some(o.hotel_id.clone()));
+            c[1].push(Some(o.order_key.clone()));
+            for (dst, v) in c[2..].iter_mut().zip(ctx) {
+                dst.push(v.clone());
+            }
+        }
+    }
+    let i_received = col(|o| Some(o.received_at.clone()));
+    let i_event = col(|o| o.event.clone());
+    let i_task_ids = col(|o| Some(o.task_ids_json.clone()));
+    let i_body = col(|o| Some(o.body.clone()));
+    let i_duration: Vec<i64> = orders.iter().map(|o| o.duration_us).collect();
+    let rows = query(
+        client,
+        "WITH v AS (SELECT value FROM meta WHERE key = 'config_version'),
+         o AS (
+             INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
+             SELECT s.hotel_id, s.order_key, s.order_id, s.reservation_id, 'created', s.created_at
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
+                 AS s(hotel_id, order_key, order_id, reservation_id, created_at, version), v
+             WHERE v.value = s.version
+               -- Without the outbox's transaction: only for hotels without a subscription as of
+               -- this statement (one added since the check is seen here; its order is handed back).
+               AND ($37::bool OR NOT EXISTS (
+                   SELECT 1 FROM subscriptions sub WHERE sub.hotel_id = s.hotel_id AND sub.enabled))
+             ON CONFLICT (hotel_id, order_key) DO NOTHING
+             RETURNING hotel_id, order_key),
+         t AS (
+             INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
+                 external_id, task_name, room, guest_name, quantity, status, department, notes,
+                 language, requested_at, due_at, created_at, updated_at)
+             SELECT d.id, d.hotel_id, d.order_key, d.item_key, d.order_id, d.reservation_id,
+                 d.external_id, d.task_name, d.room, d.guest_name, d.quantity, 'open', d.department,
+                 d.notes, d.language, d.requested_at, d.due_at, d.created_at, d.created_at
+             FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                     $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+                     $18::text[], $19::text[], $20::text[], $21::text[], $22::int4[], $23::text[],
+                     $24::int4[])
+                 AS d(id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
+                     task_name, room, guest_name, department, notes, language, requested_at,
+                     due_at, quantity, created_at, n)
+             JOIN o ON o.hotel_id = d.hotel_id AND o.order_key = d.order_key
+             ORDER BY d.n
+             RETURNING id, created_at),
+         e AS (
+             INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
+             SELECT id, created_at, 'duve', NULL, 'open', NULL FROM t),
+         r AS (
+             INSERT INTO reservations AS r (hotel_id, reservation_id, room, first_name,
+                 last_name, language, check_in, check_out, updated_at)
+             SELECT c.hotel_id, c.reservation_id, c.room, c.first_name, c.last_name, c.language,
+                 NULL, NULL, w.updated_at
+             FROM unnest($25::text[], $26::text[], $27::text[], $28::text[], $29::text[],
+                     $30::text[], $31::text[])
+                 AS c(hotel_id, order_key, reservation_id, room, first_name, last_name, language),
+                 LATERAL (SELECT s.created_at AS updated_at
+                          FROM unnest($2::text[], $5::text[]) AS s(order_key, created_at)
+                          WHERE s.order_key = c.order_key LIMIT 1) AS w
+             WHERE EXISTS (SELECT 1 FROM o WHERE o.hotel_id = c.hotel_id
+                                              AND o.order_key = c.order_key)
+             ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
+                 room = coalesce(excluded.room, r.room),
+                 first_name = coalesce(excluded.first_name, r.first_name),
+                 last_name = coalesce(excluded.last_name, r.last_name),
+                 language = coalesce(excluded.language, r.language),
+                 updated_at = excluded.updated_at),
+         i AS (
+             INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body,
+                 duration_us)
+             SELECT b.hotel_id, b.received_at, b.event, 'created', '[]', b.task_ids, b.body,
+                 b.duration_us
+             FROM unnest($1::text[], $2::text[], $32::text[], $33::text[], $34::text[],
+                     $35::text[], $36::int8[])
+                 AS b(hotel_id, order_key, received_at, event, task_ids, body, duration_us)
+             JOIN o ON o.hotel_id = b.hotel_id AND o.order_key = b.order_key
+             ORDER BY b.received_at)
+         SELECT hotel_id, order_key FROM o",
+        &[
+            &o_hotel,
+            &o_key,
+            &o_order_id,
+            &o_res,
+            &o_now,
+            &o_version,
+            &t_id,
+            &t_hotel,
+            &t_key,
+            &t_cols[0],
+            &t_cols[1],
+            &t_cols[2],
+            &t_cols[3],
+            &t_cols[4],
+            &t_cols[5],
+            &t_cols[6],
+            &t_cols[7],
+            &t_cols[8],
+            &t_cols[9],
+            &t_cols[10],
+            &t_cols[11],
+            &t_qty,
+            &t_now,
+            &t_n,
+            &c[0],
+            &c[1],
+            &c[2],
+            &c[3],
+            &c[4],
+            &c[5],
+            &c[6],
+            &i_received,
+            &i_event,
+            &i_task_ids,
+            &i_body,
+            &i_duration,
+            &with_outbox,
+        ],
+    )
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// Hands a new order to the batch workers; `None` when the plan is not such an order, or it was not
+/// written (not new, or decided with an outdated configuration): the general path decides then.
+async fn ingest_new_order(
+    batcher: &mpsc::Sender<NewOrderJob>,
+    req: &IngestRequest,
+) -> Result<Option<Outcome>, StoreError> {
+    let Plan::Order(plan) = &req.plan else {
+        return Ok(None);
+    };
+    if plan.data.reservation_id.is_some() && plan.needs_context() {
+        return Ok(None);
+    }
+    let hotel = &*req.hotel;
+    let now = time::now();
+    let OrderDecision::Create { drafts, skipped } = intake::decide_order(plan, hotel, None, now)
+    else {
+        return Ok(None);
+    };
+    let now_s = time::format(now);
+    let n = drafts.len();
+    let mut order = NewOrder {
+        hotel_id: hotel.id.as_str().to_owned(),
+        order_key: text(&plan.order_key).into_owned(),
+        order_id: plan.data.order_id.as_deref().map(|s| text(s).into_owned()),
+        reservation_id: plan
+            .data
+            .reservation_id
+            .as_deref()
+            .map(|s| text(s).into_owned()),
+        version: req.cache_version as i64,
+        now: now_s.clone(),
+        task_ids: Vec::with_capacity(n),
+        tasks: Vec::new(),
+        task_cols: Vec::with_capacity(n),
+        quantities: Vec::with_capacity(n),
+        context: None,
+        received_at: time::format(req.received_at),
+        event: req.event.as_deref().map(|s| text(s).into_owned()),
+        task_ids_json: String::new(),
+        body: text(&String::from_utf8_lossy(&req.body)).into_owned(),
+        duration_us: 0,
+    };
+    let mut tasks = Vec::with_capacity(n);
+    for draft in &drafts {
+        let mut d = draft.clone();
+        for s in [&mut d.task_name, &mut d.room] {
+            clean(s);
+        }
+        for s in [
+            &mut d.item_key,
+            &mut d.external_id,
+            &mut d.guest_name,
+            &mut d.department,
+            &mut d.notes,
+            &mut d.language,
+            &mut d.order_id,
+            &mut d.reservation_id,
+        ] {
+            clean_opt(s);
+        }
+        let id = TaskId::generate().into_string();
+        tasks.push(d.to_task(id.clone(), now_s.clone()));
+        order
+            .quantities
+            .push(i32::try_from(d.quantity).unwrap_or(i32::MAX));
+        order.task_cols.push([
+            d.item_key,
+            d.order_id,
+            d.reservation_id,
+            d.external_id,
+            Some(d.task_name),
+            Some(d.room),
+            d.guest_name,
+            d.department,
+            d.notes,
+            d.language,
+            d.requested_at.map(time::format),
+            d.due_at.map(time::format),
+        ]);
+        order.task_ids.push(id);
+    }
+    let facts = order_facts(&plan.data);
+    let says_something = facts.room_number.is_some()
+        || facts.first_name.is_some()
+        || facts.last_name.is_some()
+        || facts.language.is_some();
+    if let (Some(res), true) = (&facts.reservation_id, says_something) {
+        let t = |s: &Option<String>| opt_text(s).map(Cow::into_owned);
+        order.context = Some([
+            Some(text(res).into_owned()),
+            t(&facts.room_number),
+            t(&facts.first_name),
+            t(&facts.last_name),
+            t(&facts.language),
+        ]);
+    }
+    order.tasks = tasks.clone();
+    order.task_ids_json = serde_json::to_string(&order.task_ids).unwrap_or_else(|_| "[]".into());
+    order.duration_us = req.started.elapsed().as_micros() as i64;
+    let (reply, answer) = oneshot::channel();
+    let stopped = || StoreError::Unavailable("the batch writer has stopped".into());
+    batcher
+        .send(NewOrderJob { order, reply })
+        .await
+        .map_err(|_| stopped())?;
+    let written = answer.await.map_err(|_| stopped())??;
+    Ok(written.then(|| Outcome::Created {
+        order_id: plan.data.order_id.clone(),
+        tasks,
+        skipped,
+    }))
+}
+
+async fn load_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreError> {
+    let version = config_version(tx).await?;
+    let mut hotels: HashMap<String, HotelFacts> = HashMap::new();
+    let rows = query(
+        tx,
+        "SELECT id, name, timezone, sync_paid_orders, access_hash, password_hash FROM hotels",
+        &[],
+    )
+    .await?;
+    for r in &rows {
+        let id: String = r.try_get(0)?;
+        let tz: String = r.try_get(2)?;
+        let access: Vec<u8> = r.try_get(4)?;
+        let password: Vec<u8> = r.try_get(5)?;
+        let (Ok(hotel_id), Some(access_hash), Some(password_hash)) = (
+            HotelId::parse(&id),
+            hash_from_slice(&access),
+            hash_from_slice(&password),
+        ) else {
+            tracing::warn!(hotel = %id, "skipping a hotel row that does not parse");
+            continue;
+        };
+        let facts = HotelFacts {
+            id: hotel_id,
+            name: r.try_get(1)?,
+            timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
+            sync_paid_orders: r.try_get(3)?,
+            access_hash,
+            password_hash,
+            rooms: Default::default(),
+            catalog: Default::default(),
+        };
+        hotels.insert(id, facts);
+    }
+    for r in &query(tx, "SELECT hotel_id, number FROM rooms", &[]).await? {
+        let hotel: String = r.try_get(0)?;
+        if let Some(h) = hotels.get_mut(&hotel) {
+            h.rooms.insert(r.try_get(1)?);
+        }
+    }
+    let rows = query(
+        tx,
+        "SELECT hotel_id, external_id, name, department, sla_minutes FROM catalog",
+        &[],
+    )
+    .await?;
+    for r in &rows {
+        let hotel: String = r.try_get(0)?;
+        if let Some(h) = hotels.get_mut(&hotel) {
+            let sla: Option<i32> = r.try_get(4)?;
+            let entry = CatalogEntry {
+                external_id: r.try_get(1)?,
+                name: r.try_get(2)?,
+                department: r.try_get(3)?,
+                sla_minutes: sla.and_then(|m| u32::try_from(m).ok()),
+            };
+            h.catalog.insert(entry.external_id.clone(), entry);
+        }
+    }
+    Ok(Snapshot {
+        version,
+        hotels: hotels.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+    })
+}
+
+fn inbound_from_row(r: &Row) -> Result<InboundEntry, StoreError> {
+    let details: String = r.try_get(4)?;
+    let task_ids: String = r.try_get(5)?;
+    let micros: i64 = r.try_get(6)?;
+    Ok(InboundEntry {
+        id: r.try_get(0)?,
+        received_at: r.try_get(1)?,
+        event: r.try_get(2)?,
+        code: r.try_get(3)?,
+        details: serde_json::from_str(&details).unwrap_or_default(),
+        task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
+        duration_ms: micros as f64 / 1000.0,
+        body: r.try_get(7)?,
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    async fn config_version(&self) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        config_version(&client).await
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut client = self.pool.get().await?;
+        // One consistent view: the version read is the version of the rows read.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let snap = load_snapshot(&tx).await?;
+        tx.commit().await?;
+        Ok(snap)
+    }
+
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
+        let hotel = &req.hotel.id;
+        if let Some(outcome) = ingest_new_order(&self.batcher, &req).await? {
+            // Written and committed by a batch worker, which also woke the dispatcher.
+            let done = Ingested::Done(outcome);
+            self.signals.events.publish(ingest_changes(hotel, &done));
+            return Ok(done);
+        }
+        let mut client = self.pool.get().await?;
+        let mut attempt = 0;
+        loop {
+            let tx = client.transaction().await?;
+            let result = match ingest_tx(&tx, &req).await {
+                Ok((done, queued)) => {
+                    let changes = ingest_changes(hotel, &done);
+                    announce(&tx, &self.signals, &changes, queued)
+                        .await
+                        .map(|()| (done, changes, queued))
+                }
+                Err(e) => Err(e),
+            };
+            let error = match result {
+                Ok((done, changes, queued)) => {
+                    tx.commit().await?;
+                    // Only after the commit: what is published is durable.
+                    self.signals.queued(queued);
+                    self.signals.events.publish(changes);
+                    return Ok(done);
+                }
+                Err(e) => e,
+            };
+            let _ = tx.rollback().await;
+            attempt += 1;
+            match error {
+                // Another instance committed this order first: decide again, seeing its row.
+                StoreError::Conflict(_) if attempt <= CONFLICT_RETRIES => continue,
+                e => return Err(e),
+            }
+        }
+    }
+
+    async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        insert_inbound(
+            &client,
+            r.hotel.as_str(),
+            &time::format(r.received_at),
+            r.event.as_deref(),
+            r.code,
+            &r.details,
+            &[],
+            b"",
+            r.started.elapsed().as_micros() as u64,
+        )
+        .await
+    }
+
+    async fn create_hotel(&self, h: NewHotel) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            let inserted = exec(
+                &tx,
+                "INSERT INTO hotels (id, name, timezone, access_hash, password_hash, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &h.id.as_str(),
+                    &text(&h.name),
+                    &h.timezone,
+                    &&h.access_hash[..],
+                    &&h.password_hash[..],
+                    &now,
+                ],
+            )
+            .await?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "hotel {} already exists",
+                    h.id
+                )));
+            }
+            let st = tx
+                .prepare_cached(
+                    "INSERT INTO catalog (hotel_id, external_id, name) VALUES ($1, $2, $3)",
+                )
+                .await?;
+            for e in default_catalog() {
+                tx.execute(&st, &[&h.id.as_str(), &e.external_id, &e.name])
+                    .await?;
+            }
+            bump_config(&tx).await
+        })
+    }
+
+    async fn list_hotels(&self) -> Result<Vec<HotelSummary>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT h.id, h.name, h.timezone, h.sync_paid_orders, h.created_at,
+                    (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id)
+             FROM hotels h ORDER BY h.created_at, h.id",
+            &[],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let rooms: i64 = r.try_get(5)?;
+                Ok(HotelSummary {
+                    hotel_id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    timezone: r.try_get(2)?,
+                    sync_paid_orders: r.try_get(3)?,
+                    created_at: r.try_get(4)?,
+                    rooms: rooms as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_tokens(
+        &self,
+        hotel: &HotelId,
+        access_hash: [u8; 32],
+        password_hash: [u8; 32],
+    ) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        in_tx!(self, |tx| {
+            let n = exec(
+                &tx,
+                "UPDATE hotels SET access_hash = $2, password_hash = $3 WHERE id = $1",
+                &[&hotel.as_str(), &&access_hash[..], &&password_hash[..]],
+            )
+            .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_config(&tx).await
+        })
+    }
+
+    async fn update_hotel(&self, hotel: &HotelId, s: HotelSettings) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        in_tx!(self, |tx| {
+            let n = exec(
+                &tx,
+                "UPDATE hotels SET name = coalesce($2, name), timezone = coalesce($3, timezone),
+                         sync_paid_orders = coalesce($4, sync_paid_orders)
+                     WHERE id = $1",
+                &[
+                    &hotel.as_str(),
+                    &opt_text(&s.name),
+                    &s.timezone,
+                    &s.sync_paid_orders,
+                ],
+            )
+            .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_config(&tx).await
+        })
+    }
+
+    async fn add_rooms(&self, hotel: &HotelId, rooms: Vec<Room>) -> Result<u64, StoreError> {
+        let hotel = hotel.clone();
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, hotel.as_str()).await?;
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO rooms (hotel_id, number, floor) VALUES ($1, $2, $3)
+                         ON CONFLICT (hotel_id, number) DO NOTHING",
+                )
+                .await?;
+            let mut added = 0;
+            for room in &rooms {
+                let number = text(&room.room);
+                let floor = opt_text(&room.floor);
+                let n = tx
+                    .execute(&insert, &[&hotel.as_str(), &number, &floor])
+                    .await?;
+                added += n;
+                if n == 0 && floor.is_some() {
+                    exec(
+                        &tx,
+                        "UPDATE rooms SET floor = $3 WHERE hotel_id = $1 AND number = $2",
+                        &[&hotel.as_str(), &number, &floor],
+                    )
+                    .await?;
+                }
+            }
+            bump_config(&tx).await?;
+            Ok(added)
+        })
+    }
+
+    async fn list_rooms(&self, hotel: &HotelId) -> Result<Vec<Room>, StoreError> {
+        let client = self.pool.get().await?;
+        hotel_exists(&client, hotel.as_str()).await?;
+        let rows = query(
+            &client,
+            "SELECT number, floor FROM rooms WHERE hotel_id = $1
+             ORDER BY length(number), number COLLATE \"C\"",
+            &[&hotel.as_str()],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Room {
+                    room: r.try_get(0)?,
+                    floor: r.try_get(1)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn list_catalog(&self, hotel: &HotelId) -> Result<Vec<CatalogEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        hotel_exists(&client, hotel.as_str()).await?;
+        let rows = query(
+            &client,
+            "SELECT external_id, name, department, sla_minutes FROM catalog WHERE hotel_id = $1
+             ORDER BY length(external_id), external_id COLLATE \"C\"",
+            &[&hotel.as_str()],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let sla: Option<i32> = r.try_get(3)?;
+                Ok(CatalogEntry {
+                    external_id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    department: r.try_get(2)?,
+                    sla_minutes: sla.and_then(|m| u32::try_from(m).ok()),
+                })
+            })
+            .collect()
+    }
+
+    async fn set_catalog(&self, hotel: &HotelId, e: CatalogEntry) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, hotel.as_str()).await?;
+            let sla = e.sla_minutes.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
+            exec(
+                &tx,
+                "INSERT INTO catalog AS c (hotel_id, external_id, name, department, sla_minutes)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (hotel_id, external_id) DO UPDATE SET name = excluded.name,
+                         department = coalesce(excluded.department, c.department),
+                         sla_minutes = coalesce(excluded.sla_minutes, c.sla_minutes)",
+                &[
+                    &hotel.as_str(),
+                    &text(&e.external_id),
+                    &text(&e.name),
+                    &opt_text(&e.department),
+                    &sla,
+                ],
+            )
+            .await?;
+            bump_config(&tx).await
+        })
+    }
+
+    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, key.hotel_id.as_str()).await?;
+            exec(
+                &tx,
+                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &key.id,
+                    &key.hotel_id.as_str(),
+                    &&hash[..],
+                    &key.role.as_str(),
+                    &time::format(time::now()),
+                ],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT id, hotel_id, role FROM api_keys WHERE hash = $1",
+            &[&&hash[..]],
+        )
+        .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let (id, hotel, role): (String, String, String) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        Ok((|| {
+            Some(ApiKey {
+                id,
+                hotel_id: HotelId::parse(&hotel).ok()?,
+                role: Role::parse(&role)?,
+            })
+        })())
+    }
+
+    async fn list_tasks(
+        &self,
+        hotel: &HotelId,
+        f: TaskFilter,
+    ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {TASK_COLS}, seq FROM tasks
+             WHERE hotel_id = $1 AND ($2::text IS NULL OR status = $2)
+               AND ($3::text IS NULL OR room = $3)
+               AND ($4::text IS NULL OR created_at >= $4) AND ($5::bigint IS NULL OR seq < $5)
+             ORDER BY seq DESC LIMIT $6"
+        );
+        let room = f.room.as_deref().map(text);
+        let since = f.since.as_deref().map(text);
+        let rows = query(
+            &client,
+            &sql,
+            &[
+                &hotel.as_str(),
+                &f.status.map(TaskStatus::as_str),
+                &room,
+                &since,
+                &f.cursor,
+                &(i64::from(f.limit) + 1),
+            ],
+        )
+        .await?;
+        let mut page = rows
+            .iter()
+            .map(|r| Ok((task_from_row(r)?, r.try_get::<_, i64>(9)?)))
+            .collect::<Result<Vec<(Task, i64)>, StoreError>>()?;
+        let next = if page.len() > f.limit as usize {
+            page.truncate(f.limit as usize);
+            page.last().map(|(_, seq)| *seq)
+        } else {
+            None
+        };
+        Ok((page.into_iter().map(|(t, _)| t).collect(), next))
+    }
+
+    async fn task_detail(
+        &self,
+        hotel: &HotelId,
+        id: &str,
+    ) -> Result<Option<TaskDetail>, StoreError> {
+        let client = self.pool.get().await?;
+        let id = text(id);
+        let sql = format!(
+            "SELECT {TASK_COLS}, order_id, reservation_id, department, notes, language,
+                    requested_at, updated_at
+             FROM tasks WHERE hotel_id = $1 AND id = $2"
+        );
+        let Some(r) = query_opt(&client, &sql, &[&hotel.as_str(), &id]).await? else {
+            return Ok(None);
+        };
+        let mut detail = TaskDetail {
+            task: task_from_row(&r)?,
+            order_id: r.try_get(9)?,
+            reservation_id: r.try_get(10)?,
+            department: r.try_get(11)?,
+            notes: r.try_get(12)?,
+            language: r.try_get(13)?,
+            requested_at: r.try_get(14)?,
+            updated_at: r.try_get(15)?,
+            events: Vec::new(),
+        };
+        let rows = query(
+            &client,
+            "SELECT at, actor, from_status, to_status, note FROM task_events
+             WHERE task_id = $1 ORDER BY seq",
+            &[&id],
+        )
+        .await?;
+        for r in &rows {
+            let from: Option<String> = r.try_get(2)?;
+            let to: String = r.try_get(3)?;
+            detail.events.push(TaskEvent {
+                at: r.try_get(0)?,
+                actor: r.try_get(1)?,
+                from: from.as_deref().map(status_from).transpose()?,
+                to: status_from(&to)?,
+                note: r.try_get(4)?,
+            });
+        }
+        Ok(Some(detail))
+    }
+
+    async fn create_task(
+        &self,
+        hotel: HotelId,
+        cache_version: u64,
+        draft: TaskDraft,
+        actor: String,
+    ) -> Result<Option<Task>, StoreError> {
+        let created = in_tx!(self, |tx| {
+            if config_version(&tx).await? != cache_version {
+                return Ok(None);
+            }
+            let now = time::format(time::now());
+            let task = insert_task(&tx, hotel.as_str(), None, &draft, &actor, &now).await?;
+            let queued =
+                outbox::enqueue(&tx, hotel.as_str(), &task, &[EventType::Created], &now).await?;
+            let changes = [change(&hotel, &task, ChangeKind::Created)];
+            announce(&tx, &self.signals, &changes, queued).await?;
+            Ok(Some((task, changes, queued)))
+        })?;
+        Ok(created.map(|(task, changes, queued)| {
+            self.signals.queued(queued);
+            self.signals.events.publish(changes);
+            task
+        }))
+    }
+
+    async fn move_task(&self, ch: StatusChange) -> Result<Task, StoreError> {
+        let (task, changes, queued) = in_tx!(self, |tx| {
+            let hotel = ch.hotel.as_str();
+            // FOR UPDATE: two instances moving one task take turns; the second sees the first's move.
+            let task = task_by_id(&tx, hotel, &text(&ch.task))
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            task.status.check_move(ch.to)?;
+            let now = time::format(time::now());
+            exec(
+                &tx,
+                "UPDATE tasks SET status = $2, updated_at = $3 WHERE id = $1",
+                &[&task.id, &ch.to.as_str(), &now],
+            )
+            .await?;
+            insert_event(
+                &tx,
+                &task.id,
+                &now,
+                &ch.actor,
+                Some(task.status),
+                ch.to,
+                ch.note.as_deref(),
+            )
+            .await?;
+            let task = Task {
+                status: ch.to,
+                ..task
+            };
+            let queued =
+                outbox::enqueue(&tx, hotel, &task, EventType::for_move(ch.to), &now).await?;
+            let changes = [change(&ch.hotel, &task, ChangeKind::StatusChanged)];
+            announce(&tx, &self.signals, &changes, queued).await?;
+            Ok((task, changes, queued))
+        })?;
+        self.signals.queued(queued);
+        self.signals.events.publish(changes);
+        Ok(task)
+    }
+
+    async fn list_inbound(
+        &self,
+        hotel: &HotelId,
+        limit: u32,
+    ) -> Result<Vec<InboundEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+             FROM inbound WHERE hotel_id = $1 ORDER BY seq DESC LIMIT $2",
+            &[&hotel.as_str(), &i64::from(limit)],
+        )
+        .await?;
+        rows.iter().map(inbound_from_row).collect()
+    }
+
+    // --- The outbox.
+
+    fn outbox_signal(&self) -> Arc<Notify> {
+        self.signals.outbox.clone()
+    }
+
+    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, sub.hotel.as_str()).await?;
+            let now = time::format(time::now());
+            outbox::insert_subscription(
+                &tx,
+                &sub,
+                &super::sqlite_outbox::new_subscription_id(),
+                &now,
+            )
+            .await
+        })
+    }
+
+    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError> {
+        let client = self.pool.get().await?;
+        outbox::list_subscriptions(&client, scope).await
+    }
+
+    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            outbox::remove_subscription(&tx, scope, id, &now).await
+        })
+    }
+
+    async fn rotate_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        secret: String,
+        keep_old_until: Timestamp,
+    ) -> Result<Subscription, StoreError> {
+        in_tx!(self, |tx| {
+            let until = time::format(keep_old_until);
+            outbox::rotate_secret(&tx, scope, id, &secret, &until).await
+        })
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let client = self.pool.get().await?;
+        let now = time::now();
+        let until = now
+            .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
+            .unwrap_or(now);
+        // One statement: the rows are locked, leased and returned in its own transaction.
+        outbox::claim(&client, &time::format(now), &time::format(until), limit).await
+    }
+
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        in_tx!(self, |tx| { outbox::record(&tx, &attempt).await })
+    }
+
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        exec(
+            &client,
+            "UPDATE deliveries SET claimed_until = NULL WHERE id = ANY($1) AND status = 'pending'",
+            &[&ids],
+        )
+        .await?;
+        // Another instance may take them at once.
+        announce(&client, &self.signals, &[], ids.len()).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: Scope<'_>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let client = self.pool.get().await?;
+        outbox::list_deliveries(&client, scope, status, limit).await
+    }
+
+    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let client = self.pool.get().await?;
+        outbox::delivery(&client, scope, id).await
+    }
+
+    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError> {
+        let d = in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            let d = outbox::replay(&tx, scope, id, &now).await?;
+            announce(&tx, &self.signals, &[], 1).await?;
+            Ok(d)
+        })?;
+        self.signals.queued(1);
+        Ok(d)
+    }
+
+    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError> {
+        let (n, queued) = in_tx!(self, |tx| {
+            let r = outbox::raise_overdue(&tx, &time::format(time::now()), limit).await?;
+            announce(&tx, &self.signals, &[], r.1).await?;
+            Ok(r)
+        })?;
+        self.signals.queued(queued);
+        Ok(n)
+    }
+
+    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError> {
+        let client = self.pool.get().await?;
+        let next = outbox::next_work(&client).await?;
+        Ok(next.and_then(|t| time::parse_instant(&t)))
+    }
+
+    // --- Live changes and the web pages.
+
+    fn subscribe(&self) -> broadcast::Receiver<TaskChange> {
+        self.signals.events.subscribe()
+    }
+
+    async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, u.hotel.as_str()).await?;
+            let inserted = exec(
+                &tx,
+                "INSERT INTO users (id, hotel_id, email, role, password_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    &u.id,
+                    &u.hotel.as_str(),
+                    &text(&u.email),
+                    &u.role.as_str(),
+                    &u.password_hash,
+                    &time::format(time::now()),
+                ],
+            )
+            .await?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "an account with the email {} already exists",
+                    u.email
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT id, hotel_id, email, role, password_hash FROM users
+             WHERE lower(email) = lower($1)",
+            &[&text(email)],
+        )
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let hotel: String = r.try_get(1)?;
+        let role: String = r.try_get(3)?;
+        let (Ok(hotel), Some(role)) = (HotelId::parse(&hotel), Role::parse(&role)) else {
+            return Ok(None);
+        };
+        Ok(Some(User {
+            id: r.try_get(0)?,
+            hotel,
+            email: r.try_get(2)?,
+            role,
+            password_hash: r.try_get(4)?,
+        }))
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            exec(&tx, "DELETE FROM sessions WHERE expires_at <= $1", &[&now]).await?;
+            exec(
+                &tx,
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[
+                    &&token_hash[..],
+                    &text(user_id),
+                    &now,
+                    &time::format(expires_at),
+                ],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT u.id, u.email, u.hotel_id, u.role FROM sessions s
+             JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+            &[&&token_hash[..], &time::format(now)],
+        )
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let hotel: String = r.try_get(2)?;
+        let role: String = r.try_get(3)?;
+        let (Ok(hotel), Some(role)) = (HotelId::parse(&hotel), Role::parse(&role)) else {
+            return Ok(None);
+        };
+        Ok(Some(SessionUser {
+            user_id: r.try_get(0)?,
+            email: r.try_get(1)?,
+            hotel,
+            role,
+        }))
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        exec(
+            &client,
+            "DELETE FROM sessions WHERE token_hash = $1",
+            &[&&token_hash[..]],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list_api_keys(&self, hotel: &HotelId) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT id, role, created_at FROM api_keys WHERE hotel_id = $1 ORDER BY created_at, id",
+            &[&hotel.as_str()],
+        )
+        .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let role: String = r.try_get(1)?;
+            if let Some(role) = Role::parse(&role) {
+                keys.push(ApiKeyInfo {
+                    id: r.try_get(0)?,
+                    role,
+                    created_at: r.try_get(2)?,
+                });
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        let n = exec(
+            &client,
+            "DELETE FROM api_keys WHERE hotel_id = $1 AND id = $2",
+            &[&hotel.as_str(), &text(id)],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
+                    t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
+                    t.notes, t.updated_at
+             FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
+             WHERE t.hotel_id = $1
+               AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= $2)
+             ORDER BY t.seq",
+            &[&hotel.as_str(), &time::format(finished_since)],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BoardTask {
+                    task: task_from_row(r)?,
+                    department: r.try_get(9)?,
+                    floor: r.try_get(10)?,
+                    requested_at: r.try_get(11)?,
+                    notes: r.try_get(12)?,
+                    updated_at: r.try_get(13)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT t.task_name, t.status, t.created_at, t.due_at,
+                    (SELECT min(e.at) FROM task_events e
+                     WHERE e.task_id = t.id AND e.to_status = 'done')
+             FROM tasks t WHERE t.hotel_id = $1 AND t.created_at >= $2 ORDER BY t.seq",
+            &[&hotel.as_str(), &time::format(since)],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TaskTiming {
+                    task_name: r.try_get(0)?,
+                    status: status_from(r.try_get(1)?)?,
+                    created_at: r.try_get(2)?,
+                    due_at: r.try_get(3)?,
+                    done_at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        // Task ids are UUIDs (checked by the caller); as on SQLite, the newest entries are read
+        // first, so a recent task's origin is found after a short scan.
+        let pattern = format!("%\"{}\"%", text(task_id));
+        let row = query_opt(
+            &client,
+            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+             FROM inbound WHERE hotel_id = $1 AND code = 'created' AND task_ids LIKE $2
+             ORDER BY seq DESC LIMIT 1",
+            &[&hotel.as_str(), &pattern],
+        )
+        .await?;
+        row.as_ref().map(inbound_from_row).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_settings_are_taken_off_the_url_and_the_rest_is_kept() {
+        let s = pool_settings(
+            "postgres://u@h/db?pool_size=4&sslmode=disable&statement_timeout=250ms&pool_timeout=2",
+        )
+        .unwrap();
+        assert_eq!(s.url, "postgres://u@h/db?sslmode=disable");
+        assert_eq!(s.pool_size, 4);
+        assert_eq!(s.statement_timeout, Duration::from_millis(250));
+        assert_eq!(s.pool_timeout, Duration::from_secs(2));
+        let d = pool_settings("postgres://u@h/db").unwrap();
+        assert_eq!(d.url, "postgres://u@h/db");
+        assert_eq!(d.pool_size, DEFAULT_POOL_SIZE);
+        assert!(pool_settings("postgres://h/db?pool_size=0").is_err());
+        assert!(pool_settings("postgres://h/db?statement_timeout=soon").is_err());
+    }
+
+    #[test]
+    fn nul_never_reaches_the_database() {
+        assert_eq!(text("a\0b"), "a\u{FFFD}b");
+        assert!(matches!(text("plain"), Cow::Borrowed("plain")));
+    }
+}

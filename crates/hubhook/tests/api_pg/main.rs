@@ -1,0 +1,65 @@
+//! The black-box suite of `tests/api` (the same files, one test body for both backends) against
+//! PostgreSQL, plus what only several instances on one database can show (`instances.rs`).
+//!
+//! It needs `HUBHOOK_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) when the
+//! tests are built: every test then gets a schema of its own in that database. Without the variable
+//! the suite is not built and the one test below says so; with it, a test that cannot reach
+//! PostgreSQL fails (it never skips). `.ci/run` always sets it.
+//!
+//! A module added to `tests/api/main.rs` is listed here too.
+
+/// The database this binary runs the suite on.
+#[cfg(hubhook_pg_tests)]
+const BACKEND: helpers::Backend = helpers::Backend::Postgres;
+
+#[cfg(not(hubhook_pg_tests))]
+#[test]
+fn postgresql_suite_skipped_set_hubhook_test_postgres_url() {
+    eprintln!(
+        "SKIPPED: the PostgreSQL suite is not built because HUBHOOK_TEST_POSTGRES_URL was not set \
+         when the tests were compiled"
+    );
+}
+
+/// Each item only when the PostgreSQL suite is built.
+macro_rules! postgres_suite {
+    ($($item:item)*) => { $( #[cfg(hubhook_pg_tests)] $item )* };
+}
+
+postgres_suite! {
+    #[path = "../api/api_inbound.rs"]
+    mod api_inbound;
+    #[path = "../api/api_tasks.rs"]
+    mod api_tasks;
+    #[path = "../api/cli.rs"]
+    mod cli;
+    #[path = "../api/fixtures.rs"]
+    mod fixtures;
+    #[path = "../api/helpers.rs"]
+    mod helpers;
+    #[path = "../api/ops.rs"]
+    mod ops;
+    #[path = "../api/outbox.rs"]
+    mod outbox;
+    #[path = "../api/receiver.rs"]
+    mod receiver;
+    #[path = "../api/restart.rs"]
+    mod restart;
+    #[path = "../api/ui_browser.rs"]
+    mod ui_browser;
+    #[path = "../api/ui_pages.rs"]
+    mod ui_pages;
+    #[path = "../api/ui_support.rs"]
+    mod ui_support;
+    #[path = "../api/ui_webhooks.rs"]
+    mod ui_webhooks;
+    #[path = "../api/webhook_auth.rs"]
+    mod webhook_auth;
+    #[path = "../api/webhook_events.rs"]
+    mod webhook_events;
+    #[path = "../api/webhook_hostile.rs"]
+    mod webhook_hostile;
+    #[path = "../api/webhook_orders.rs"]
+    mod webhook_orders;
+    mod instances;
+}
