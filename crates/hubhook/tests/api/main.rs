@@ -11,6 +11,7 @@ mod api_inbound;
 mod api_tasks;
 mod cli;
 mod fixtures;
+mod fuzz_corpus;
 mod helpers;
 mod ops;
 mod outbox;
@@ -24,3 +25,11 @@ mod webhook_auth;
 mod webhook_events;
 mod webhook_hostile;
 mod webhook_orders;
+
+// The fuzz targets' checks (fuzz/src), shared so `fuzz_corpus` replays the committed corpus on stable.
+#[allow(dead_code)]
+#[path = "../../../../fuzz/src/duve_checks.rs"]
+mod duve_checks;
+#[allow(dead_code)]
+#[path = "../../../../fuzz/src/intake_checks.rs"]
+mod intake_checks;
