@@ -290,6 +290,105 @@ pub fn classify(
     }
 }
 
+/// The body of a signed webhook: `{"type", "timestamp", "hotelId", "data": TASK}`.
+pub fn webhook_body(
+    event: EventType,
+    now: &str,
+    hotel: &str,
+    task: &crate::domain::Task,
+) -> String {
+    serde_json::json!({
+        "type": event.as_str(),
+        "timestamp": now,
+        "hotelId": hotel,
+        "data": task,
+    })
+    .to_string()
+}
+
+/// The body of a Duve Connect delivery: the subscription's template (or the default) filled in.
+pub fn duve_connect_body(
+    tmpl: Option<&str>,
+    task: &crate::domain::Task,
+    order_id: Option<&str>,
+    reservation_id: Option<&str>,
+    now: &str,
+) -> Result<String, template::TemplateError> {
+    let default;
+    let tmpl = match tmpl {
+        Some(t) => t,
+        None => {
+            default = template::default_template(template::DEFAULT_FIELD);
+            &default
+        }
+    };
+    template::render(tmpl, |k| match k {
+        "reservationId" => reservation_id,
+        "orderId" => order_id,
+        "taskId" => Some(task.id.as_str()),
+        "taskName" => Some(task.task_name.as_str()),
+        "status" => Some(task.status.as_str()),
+        "room" => Some(task.room.as_str()),
+        "updatedAt" => Some(now),
+        _ => None,
+    })
+}
+
+/// What an attempt's verdict writes on its delivery row; the same on every backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub status: DeliveryStatus,
+    pub next_attempt_at: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+pub fn resolve(
+    verdict: &Verdict,
+    at: jiff::Timestamp,
+    status: Option<u16>,
+    error: Option<&str>,
+) -> Resolution {
+    match verdict {
+        Verdict::Delivered => Resolution {
+            status: DeliveryStatus::Delivered,
+            next_attempt_at: None,
+            code: None,
+            message: None,
+        },
+        Verdict::Retry(after) => {
+            let next = at
+                .checked_add(jiff::SignedDuration::try_from(*after).unwrap_or_default())
+                .unwrap_or(at);
+            let why = match (status, error) {
+                (Some(s), _) => format!("The receiver answered {s}; retrying."),
+                (None, Some(e)) => format!("No answer ({e}); retrying."),
+                (None, None) => "No answer; retrying.".to_owned(),
+            };
+            Resolution {
+                status: DeliveryStatus::Pending,
+                next_attempt_at: Some(crate::domain::time::format(next)),
+                code: None,
+                message: Some(why),
+            }
+        }
+        Verdict::Fail { code, message } => Resolution {
+            status: DeliveryStatus::Failed,
+            next_attempt_at: None,
+            code: Some((*code).to_owned()),
+            message: Some(message.clone()),
+        },
+        Verdict::Gone => Resolution {
+            status: DeliveryStatus::Failed,
+            next_attempt_at: None,
+            code: Some(CODE_GONE.to_owned()),
+            message: Some(
+                "The receiver answered 410 Gone: the subscription is disabled.".to_owned(),
+            ),
+        },
+    }
+}
+
 /// A subscription as asked for (by the CLI or the API), before it is checked.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

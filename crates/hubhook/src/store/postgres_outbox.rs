@@ -2,6 +2,7 @@
 //! inside the transaction that changed a task, claiming them across instances (`FOR UPDATE SKIP
 //! LOCKED` and a lease in `claimed_until`), recording attempts.
 
+use crate::outbox::{Resolution, duve_connect_body, resolve, webhook_body};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
@@ -13,7 +14,7 @@ use super::{
 };
 use crate::{
     domain::{Task, TaskStatus, time},
-    outbox::{CODE_GONE, DeliveryStatus, EventType, SubscriptionKind, Verdict, template},
+    outbox::{CODE_GONE, DeliveryStatus, EventType, SubscriptionKind, Verdict},
 };
 
 fn events_to_text(events: &[EventType]) -> String {
@@ -74,28 +75,16 @@ pub async fn enqueue<C: GenericClient + Sync>(
                         });
                     }
                     let (order_id, reservation_id) = order.clone().unwrap_or((None, None));
-                    let tmpl = tmpl
-                        .clone()
-                        .unwrap_or_else(|| template::default_template(template::DEFAULT_FIELD));
-                    template::render(&tmpl, |k| match k {
-                        "reservationId" => reservation_id.as_deref(),
-                        "orderId" => order_id.as_deref(),
-                        "taskId" => Some(task.id.as_str()),
-                        "taskName" => Some(task.task_name.as_str()),
-                        "status" => Some(task.status.as_str()),
-                        "room" => Some(task.room.as_str()),
-                        "updatedAt" => Some(now),
-                        _ => None,
-                    })
+                    duve_connect_body(
+                        tmpl.as_deref(),
+                        task,
+                        order_id.as_deref(),
+                        reservation_id.as_deref(),
+                        now,
+                    )
                     .map_err(|e| StoreError::Invalid(e.to_string()))?
                 }
-                _ => serde_json::json!({
-                    "type": event.as_str(),
-                    "timestamp": now,
-                    "hotelId": hotel,
-                    "data": task,
-                })
-                .to_string(),
+                _ => webhook_body(*event, now, hotel, task),
             };
             exec(
                 c,
@@ -349,37 +338,12 @@ pub async fn record<C: GenericClient + Sync>(c: &C, a: &AttemptRecord) -> Result
         ],
     )
     .await?;
-    let (status, next, code, message) = match &a.verdict {
-        Verdict::Delivered => (DeliveryStatus::Delivered, None, None, None),
-        Verdict::Retry(after) => {
-            let next =
-                a.at.checked_add(jiff::SignedDuration::try_from(*after).unwrap_or_default())
-                    .unwrap_or(a.at);
-            let why = match (a.status, &a.error) {
-                (Some(s), _) => format!("The receiver answered {s}; retrying."),
-                (None, Some(e)) => format!("No answer ({e}); retrying."),
-                (None, None) => "No answer; retrying.".to_owned(),
-            };
-            (
-                DeliveryStatus::Pending,
-                Some(time::format(next)),
-                None,
-                Some(why),
-            )
-        }
-        Verdict::Fail { code, message } => (
-            DeliveryStatus::Failed,
-            None,
-            Some((*code).to_owned()),
-            Some(message.clone()),
-        ),
-        Verdict::Gone => (
-            DeliveryStatus::Failed,
-            None,
-            Some(CODE_GONE.to_owned()),
-            Some("The receiver answered 410 Gone: the subscription is disabled.".to_owned()),
-        ),
-    };
+    let Resolution {
+        status,
+        next_attempt_at: next,
+        code,
+        message,
+    } = resolve(&a.verdict, a.at, a.status, a.error.as_deref());
     let sub: Option<String> = query_opt(
         c,
         "UPDATE deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = $3,

@@ -1,12 +1,13 @@
 //! The SQLite store's outbox SQL: queueing deliveries inside the writer's transaction, claiming them,
 //! recording attempts. Called from the jobs in `sqlite.rs`.
 
+use crate::outbox::{Resolution, duve_connect_body, resolve, webhook_body};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Attempt, AttemptRecord, Claimed, Delivery, Header, Scope, StoreError, Subscription};
 use crate::{
     domain::{Task, time},
-    outbox::{CODE_GONE, DeliveryStatus, EventType, SubscriptionKind, Verdict, template},
+    outbox::{CODE_GONE, DeliveryStatus, EventType, SubscriptionKind, Verdict},
 };
 
 /// The code pending deliveries end with when their subscription is removed.
@@ -74,28 +75,16 @@ pub fn enqueue(
                         );
                     }
                     let (order_id, reservation_id) = order.clone().unwrap_or((None, None));
-                    let tmpl = tmpl
-                        .clone()
-                        .unwrap_or_else(|| template::default_template(template::DEFAULT_FIELD));
-                    template::render(&tmpl, |k| match k {
-                        "reservationId" => reservation_id.as_deref(),
-                        "orderId" => order_id.as_deref(),
-                        "taskId" => Some(task.id.as_str()),
-                        "taskName" => Some(task.task_name.as_str()),
-                        "status" => Some(task.status.as_str()),
-                        "room" => Some(task.room.as_str()),
-                        "updatedAt" => Some(now),
-                        _ => None,
-                    })
+                    duve_connect_body(
+                        tmpl.as_deref(),
+                        task,
+                        order_id.as_deref(),
+                        reservation_id.as_deref(),
+                        now,
+                    )
                     .map_err(|e| StoreError::Invalid(e.to_string()))?
                 }
-                _ => serde_json::json!({
-                    "type": event.as_str(),
-                    "timestamp": now,
-                    "hotelId": hotel,
-                    "data": task,
-                })
-                .to_string(),
+                _ => webhook_body(*event, now, hotel, task),
             };
             conn.prepare_cached(
                 "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
@@ -316,37 +305,12 @@ pub fn record(conn: &Connection, a: &AttemptRecord) -> Result<(), StoreError> {
         a.latency.as_micros() as i64,
         a.response
     ])?;
-    let (status, next, code, message) = match &a.verdict {
-        Verdict::Delivered => (DeliveryStatus::Delivered, None, None, None),
-        Verdict::Retry(after) => {
-            let next =
-                a.at.checked_add(jiff::SignedDuration::try_from(*after).unwrap_or_default())
-                    .unwrap_or(a.at);
-            let why = match (a.status, &a.error) {
-                (Some(s), _) => format!("The receiver answered {s}; retrying."),
-                (None, Some(e)) => format!("No answer ({e}); retrying."),
-                (None, None) => "No answer; retrying.".to_owned(),
-            };
-            (
-                DeliveryStatus::Pending,
-                Some(time::format(next)),
-                None,
-                Some(why),
-            )
-        }
-        Verdict::Fail { code, message } => (
-            DeliveryStatus::Failed,
-            None,
-            Some((*code).to_owned()),
-            Some(message.clone()),
-        ),
-        Verdict::Gone => (
-            DeliveryStatus::Failed,
-            None,
-            Some(CODE_GONE.to_owned()),
-            Some("The receiver answered 410 Gone: the subscription is disabled.".to_owned()),
-        ),
-    };
+    let Resolution {
+        status,
+        next_attempt_at: next,
+        code,
+        message,
+    } = resolve(&a.verdict, a.at, a.status, a.error.as_deref());
     let sub: Option<String> = conn
         .prepare_cached(
             "UPDATE deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3,
