@@ -884,6 +884,15 @@ fn run() -> Result<(), BoxError> {
             s.connections
         );
     }
+    if pg.is_none() && (only.is_empty() || only == "hubhook") {
+        let wal = std::fs::metadata(dir.path().join("hubhook.db-wal")).map_or(0, |m| m.len());
+        let log = std::fs::read_to_string(dir.path().join("serve-0.log")).unwrap_or_default();
+        println!(
+            "SQLite WAL file at the end: {:.1} MiB; WAL restarts under sustained load: {}",
+            wal as f64 / (1024.0 * 1024.0),
+            log.matches("WAL restarted").count()
+        );
+    }
     if let Some((created, tasks)) = durable {
         println!(
             "Durability check: {created} answers 201 (warm-up included), {tasks} task rows in the \

@@ -8,7 +8,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -46,6 +46,12 @@ const MIGRATIONS: &[&str] = &[
 const MAX_BATCH: usize = 256;
 const QUEUE: usize = 8192;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// Average requests per group commit from which the writer counts as saturated: checkpoints then
+/// wait (see [`spawn_checkpointer`]).
+const SATURATED_BATCH: u64 = 8;
+/// How large the WAL may grow while checkpoints wait for the writer to catch its breath; also the
+/// size the WAL file is truncated back to after it restarts.
+pub const WAL_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// Writer statistics for `/metrics`.
 pub static WRITER_BATCHES: AtomicU64 = AtomicU64::new(0);
@@ -84,6 +90,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     // Each request in a group commit runs in its own savepoint; keeping the sub-journal that makes
     // the savepoint possible in memory spares the writer a temp file's worth of writes per batch.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT as i64)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -167,7 +174,17 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+/// What the writer tells the checkpointer (how busy it is), and what it asks of the writer.
+#[derive(Default)]
+struct WalPacing {
+    batches: AtomicU64,
+    jobs: AtomicU64,
+    /// Set by the checkpointer when the WAL outgrew [`WAL_LIMIT`] under sustained load: the writer
+    /// then restarts the WAL itself, between two batches (the only moment nobody writes).
+    restart: AtomicBool,
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, pacing: Arc<WalPacing>) {
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -188,6 +205,8 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
         }
         WRITER_BATCHES.fetch_add(1, Ordering::Relaxed);
         WRITER_JOBS.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        pacing.batches.fetch_add(1, Ordering::Relaxed);
+        pacing.jobs.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         for job in jobs.drain(..) {
             let savepoint = exec(&conn, "SAVEPOINT job");
             if let Err(e) = savepoint {
@@ -211,19 +230,61 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
         for f in done.drain(..) {
             f.finish(&commit);
         }
+        if pacing.restart.swap(false, Ordering::Relaxed) {
+            // Most frames were copied by the checkpointer already: this copies the rest, waits for
+            // readers of older snapshots, and lets the next batch write the WAL from its start.
+            let started = std::time::Instant::now();
+            match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
+                Ok(0) => tracing::info!(
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "WAL restarted under sustained load"
+                ),
+                Ok(_) => tracing::debug!("WAL restart postponed: a reader is still busy"),
+                Err(e) => tracing::warn!(error = %e, "WAL restart failed; it will be retried"),
+            }
+        }
     }
 }
 
 /// Copies committed WAL frames into the database file in the background (PASSIVE: never waits for,
-/// nor blocks, the writer or the readers), often enough that the WAL stays small.
-fn spawn_checkpointer(conn: Connection, alive: std::sync::Weak<()>) -> Result<(), StoreError> {
+/// nor blocks, the writer or the readers), every [`CHECKPOINT_EVERY`] while the writer keeps up.
+///
+/// A checkpoint's writes and its fsync of the database file share the disk with the writer's WAL
+/// fsync, which every waiting request is queued behind: while the writer is saturated (large group
+/// commits) checkpoints wait, and the WAL absorbs the burst, up to [`WAL_LIMIT`]. Past that, one
+/// checkpoint runs anyway and the writer restarts the WAL between two batches.
+fn spawn_checkpointer(
+    conn: Connection,
+    wal: PathBuf,
+    pacing: Arc<WalPacing>,
+    alive: std::sync::Weak<()>,
+) -> Result<(), StoreError> {
+    let checkpoint = move |conn: &Connection| {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed; it will be retried");
+        }
+    };
     std::thread::Builder::new()
         .name("hubhook-sqlite-checkpoint".into())
         .spawn(move || {
+            let (mut batches, mut jobs) = (0, 0);
             while alive.strong_count() > 0 {
                 std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; it will be retried");
+                let (b, j) = (
+                    pacing.batches.load(Ordering::Relaxed),
+                    pacing.jobs.load(Ordering::Relaxed),
+                );
+                let saturated = (j - jobs) >= SATURATED_BATCH * (b - batches).max(1);
+                (batches, jobs) = (b, j);
+                if !saturated {
+                    checkpoint(&conn);
+                    continue;
+                }
+                // The WAL file only grows past the size it is truncated to when its frames do.
+                let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+                if size > WAL_LIMIT {
+                    checkpoint(&conn);
+                    pacing.restart.store(true, Ordering::Relaxed);
                 }
             }
         })
@@ -280,11 +341,19 @@ impl SqliteStore {
         // request waits for.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let alive = Arc::new(());
-        spawn_checkpointer(connect(path)?, Arc::downgrade(&alive))?;
+        let pacing = Arc::new(WalPacing::default());
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        spawn_checkpointer(
+            connect(path)?,
+            wal.into(),
+            pacing.clone(),
+            Arc::downgrade(&alive),
+        )?;
         let (tx, rx) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("hubhook-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, pacing))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
         Ok(Self {
             _alive: alive,
@@ -606,7 +675,11 @@ fn insert_inbound(
         code,
         details,
         task_ids,
-        String::from_utf8_lossy(body),
+        // Bodies that parsed are valid UTF-8: the plain check is several times cheaper than the lossy
+        // conversion's, on the writer thread that every request waits for.
+        std::str::from_utf8(body)
+            .map(std::borrow::Cow::Borrowed)
+            .unwrap_or_else(|_| String::from_utf8_lossy(body)),
         duration_us as i64
     ])?;
     Ok(())
