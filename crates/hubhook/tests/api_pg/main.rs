@@ -33,6 +33,8 @@ postgres_suite! {
     mod api_tasks;
     #[path = "../api/cli.rs"]
     mod cli;
+    #[path = "../api/crash.rs"]
+    mod crash;
     #[path = "../api/fixtures.rs"]
     mod fixtures;
     #[path = "../api/helpers.rs"]
