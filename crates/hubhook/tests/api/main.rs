@@ -18,6 +18,7 @@ mod ops;
 mod outbox;
 mod receiver;
 mod restart;
+mod retention;
 mod ui_browser;
 mod ui_pages;
 mod ui_support;

@@ -47,6 +47,8 @@ postgres_suite! {
     mod receiver;
     #[path = "../api/restart.rs"]
     mod restart;
+    #[path = "../api/retention.rs"]
+    mod retention;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]
