@@ -46,6 +46,8 @@ pub struct FileConfig {
     pub outbound_deny: Option<Vec<String>>,
     /// Mark the session cookie `Secure` (set when hubhook is reached over HTTPS through a proxy).
     pub secure_cookies: Option<bool>,
+    /// Days the inbound log and delivery attempts are kept (0: forever), or a duration ("36h").
+    pub retention_days: Option<DaysOrDuration>,
     /// Extra JSON paths per Duve field, tried before the defaults (see docs/duve-mapping.md).
     #[serde(default)]
     pub mapping: std::collections::BTreeMap<String, Vec<String>>,
@@ -91,6 +93,14 @@ impl FileConfig {
     }
 }
 
+/// `retention_days = 30` or `retention_days = "36h"` in `hubhook.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DaysOrDuration {
+    Days(u64),
+    Text(String),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -108,6 +118,25 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// Session cookies carry `Secure` (also set per request when `X-Forwarded-Proto: https`).
     pub secure_cookies: bool,
+    /// How long inbound-log entries and delivery attempts are kept; `None` keeps them forever.
+    pub retention: Option<std::time::Duration>,
+}
+
+/// The retention setting: the flag or environment variable, then the file, then 30 days.
+pub fn resolve_retention(
+    flag: Option<String>,
+    file: &FileConfig,
+) -> Result<Option<std::time::Duration>, ConfigError> {
+    let raw = match (flag, &file.retention_days) {
+        (Some(raw), _) => raw,
+        (None, Some(DaysOrDuration::Days(d))) => d.to_string(),
+        (None, Some(DaysOrDuration::Text(t))) => t.clone(),
+        (None, None) => crate::retention::DEFAULT_DAYS.to_string(),
+    };
+    crate::retention::parse(&raw).map_err(|message| ConfigError::Invalid {
+        key: "retention_days",
+        message,
+    })
 }
 
 /// The outbox's settings as flags or environment variables give them (each may be absent).
@@ -174,6 +203,7 @@ impl Config {
             fields: FieldMap::default(),
             outbox: OutboxConfig::default(),
             secure_cookies: false,
+            retention: default_retention(),
         }
     }
 
@@ -220,8 +250,15 @@ impl Config {
             fields: file.field_map()?,
             outbox: OutboxConfig::default(),
             secure_cookies: file.secure_cookies.unwrap_or(false),
+            retention: default_retention(),
         })
     }
+}
+
+fn default_retention() -> Option<std::time::Duration> {
+    Some(std::time::Duration::from_secs(
+        crate::retention::DEFAULT_DAYS * 86_400,
+    ))
 }
 
 pub fn database_url_or_default(flag: Option<String>, file: &FileConfig) -> String {
@@ -256,5 +293,21 @@ mod tests {
         let bad: FileConfig = toml::from_str("[mapping]\nshoe_size = [\"a\"]").unwrap();
         assert!(bad.field_map().is_err());
         assert!(toml::from_str::<FileConfig>("lisen = 1").is_err());
+    }
+
+    #[test]
+    fn retention_comes_from_the_flag_the_file_or_the_default() {
+        let day = std::time::Duration::from_secs(86_400);
+        let none = FileConfig::default();
+        assert_eq!(resolve_retention(None, &none).unwrap(), Some(day * 30));
+        let file: FileConfig = toml::from_str("retention_days = 7").unwrap();
+        assert_eq!(resolve_retention(None, &file).unwrap(), Some(day * 7));
+        assert_eq!(resolve_retention(Some("0".into()), &file).unwrap(), None);
+        let text: FileConfig = toml::from_str("retention_days = \"12h\"").unwrap();
+        assert_eq!(resolve_retention(None, &text).unwrap(), Some(day / 2));
+        let off: FileConfig = toml::from_str("retention_days = 0").unwrap();
+        assert_eq!(resolve_retention(None, &off).unwrap(), None);
+        let e = resolve_retention(Some("soon".into()), &none).unwrap_err();
+        assert!(e.to_string().contains("retention_days"), "{e}");
     }
 }

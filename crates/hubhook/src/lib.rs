@@ -10,6 +10,7 @@ pub mod events;
 pub mod http;
 pub mod intake;
 pub mod outbox;
+pub mod retention;
 pub mod store;
 pub mod telemetry;
 

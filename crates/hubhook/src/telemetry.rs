@@ -107,6 +107,20 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        out.push_str(
+            "# HELP hubhook_retention_pruned_total Rows deleted by retention, by table.\n",
+        );
+        out.push_str("# TYPE hubhook_retention_pruned_total counter\n");
+        for (table, n) in [
+            ("inbound", &crate::retention::PRUNED_INBOUND),
+            ("delivery_attempts", &crate::retention::PRUNED_ATTEMPTS),
+        ] {
+            let _ = writeln!(
+                out,
+                "hubhook_retention_pruned_total{{table=\"{table}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         out.push_str("# HELP hubhook_outbox_in_flight Delivery attempts in progress.\n");
         out.push_str("# TYPE hubhook_outbox_in_flight gauge\n");
         let _ = writeln!(

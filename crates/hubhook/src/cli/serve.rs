@@ -5,7 +5,7 @@ use clap::Args;
 use super::Ctx;
 use crate::{
     Application,
-    config::{Config, OutboxSettings},
+    config::{self, Config, OutboxSettings},
     telemetry,
 };
 
@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Mark session cookies Secure (hubhook is reached over HTTPS through a proxy)
     #[arg(long, env = "HUBHOOK_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Days the inbound log and delivery attempts are kept, or a duration such as 36h; 0 keeps
+    /// them forever (default 30)
+    #[arg(long, env = "HUBHOOK_RETENTION_DAYS")]
+    pub retention_days: Option<String>,
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
@@ -53,6 +57,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     }
     .resolve(&ctx.file)?;
     config.secure_cookies |= args.secure_cookies;
+    config.retention = config::resolve_retention(args.retention_days, &ctx.file)?;
     telemetry::init_logging(config.log_format);
     let database = crate::store::display_url(&config.database_url);
     let app = Application::build(config).await?;

@@ -225,7 +225,10 @@ impl Application {
             Dispatcher::new(self.state.store.clone(), self.state.config.outbox.clone())
                 .map_err(std::io::Error::other)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let outbox = tokio::spawn(dispatcher.run(stopped));
+        let outbox = tokio::spawn(dispatcher.run(stopped.clone()));
+        let pruner = self.state.config.retention.map(|age| {
+            tokio::spawn(crate::retention::Pruner::new(self.state.store.clone(), age).run(stopped))
+        });
         let state = self.state.clone();
         let app = router(self.state);
         // Live board streams never end on their own: end them when shutdown begins, or the
@@ -240,9 +243,13 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
-        // Then the dispatcher records the attempts it has in flight, and stops.
+        // Then the dispatcher records the attempts it has in flight, and stops; the pruner ends
+        // its batch under way.
         let _ = stop.send(true);
         let _ = outbox.await;
+        if let Some(pruner) = pruner {
+            let _ = pruner.await;
+        }
         served
     }
 }

@@ -438,6 +438,15 @@ pub trait Store: Send + Sync + 'static {
     async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError>;
     /// The earliest moment the dispatcher has work: a delivery's next attempt or a task's due time.
     async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    // --- Retention (see [`crate::retention`]).
+
+    /// Deletes up to `limit` inbound-log entries received before `before`, oldest first; returns
+    /// how many. Safe to run from several processes at once.
+    async fn prune_inbound(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+    /// Deletes up to `limit` delivery attempts made before `before`, oldest first, except those of
+    /// deliveries still pending (their log explains the retries to come); returns how many.
+    async fn prune_attempts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
     // --- Live changes and the web pages.
 
     /// Task changes, published only after they committed (see [`crate::events`]).

@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_postgres.sql"),
     include_str!("schema_postgres_2_outbox.sql"),
     include_str!("schema_postgres_3_accounts.sql"),
+    include_str!("schema_postgres_4_retention.sql"),
 ];
 /// How often a webhook is decided again after losing a race on a unique key to another instance.
 const CONFLICT_RETRIES: usize = 3;
@@ -2261,6 +2262,34 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let next = outbox::next_work(&client).await?;
         Ok(next.and_then(|t| time::parse_instant(&t)))
+    }
+
+    async fn prune_inbound(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        // Several instances may prune at once: each takes rows the others have not locked.
+        let client = self.pool.get().await?;
+        exec(
+            &client,
+            "DELETE FROM inbound WHERE seq IN (
+                 SELECT seq FROM inbound WHERE received_at < $1
+                 ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[&time::format(before), &i64::from(limit)],
+        )
+        .await
+    }
+
+    async fn prune_attempts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        exec(
+            &client,
+            "DELETE FROM delivery_attempts WHERE seq IN (
+                 SELECT a.seq FROM delivery_attempts a
+                 WHERE a.at < $1 AND NOT EXISTS (
+                     SELECT 1 FROM deliveries d
+                     WHERE d.id = a.delivery_id AND d.status = 'pending')
+                 ORDER BY a.at LIMIT $2 FOR UPDATE OF a SKIP LOCKED)",
+            &[&time::format(before), &i64::from(limit)],
+        )
+        .await
     }
 
     // --- Live changes and the web pages.

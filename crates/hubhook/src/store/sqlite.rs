@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite.sql"),
     include_str!("schema_sqlite_2_outbox.sql"),
     include_str!("schema_sqlite_3_accounts.sql"),
+    include_str!("schema_sqlite_4_retention.sql"),
 ];
 /// Enough to amortise one fsync over a burst, small enough to keep one batch's latency low.
 const MAX_BATCH: usize = 256;
@@ -1730,6 +1731,39 @@ impl Store for SqliteStore {
         let next = self.read(outbox::next_work).await?;
         Ok(next.and_then(|t| time::parse_instant(&t)))
     }
+
+    async fn prune_inbound(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        // One small job through the writer like any other: a batch never holds it for long.
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM inbound WHERE seq IN (
+                         SELECT seq FROM inbound WHERE received_at < ?1
+                         ORDER BY received_at LIMIT ?2)",
+                )?
+                .execute(params![time::format(before), limit])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn prune_attempts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM delivery_attempts WHERE seq IN (
+                         SELECT a.seq FROM delivery_attempts a
+                         WHERE a.at < ?1 AND NOT EXISTS (
+                             SELECT 1 FROM deliveries d
+                             WHERE d.id = a.delivery_id AND d.status = 'pending')
+                         ORDER BY a.at LIMIT ?2)",
+                )?
+                .execute(params![time::format(before), limit])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn task_origin(
         &self,
         hotel: &HotelId,

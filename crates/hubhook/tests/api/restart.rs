@@ -80,19 +80,26 @@ async fn tasks_history_and_idempotency_survive_a_restart() {
 }
 
 /// A `hubhook serve` child process, killed (and reaped) when dropped, even if the test fails.
-struct Server {
+/// Shared with the crash test (`crash.rs`).
+pub(crate) struct Server {
     child: Child,
     base: String,
 }
 
 impl Server {
-    fn start(db: &Path, dir: &Path) -> Server {
+    pub(crate) fn start(db: &Path, dir: &Path) -> Server {
+        Self::start_with(db, dir, &[])
+    }
+
+    /// With extra environment (e.g. `HUBHOOK_RETRY_SCHEDULE`).
+    pub(crate) fn start_with(db: &Path, dir: &Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_hubhook"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("HUBHOOK_DATABASE_URL", database_url(db))
             .env_remove("HUBHOOK_CONFIG")
             .env_remove("HUBHOOK_LISTEN")
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -105,12 +112,12 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
     /// Polls `/healthz` (bounded: 10 s), failing early if the process died.
-    async fn wait_healthy(&mut self, client: &reqwest::Client) {
+    pub(crate) async fn wait_healthy(&mut self, client: &reqwest::Client) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -130,7 +137,7 @@ impl Server {
     }
 
     /// SIGKILL: no graceful shutdown, no chance to flush anything.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reap");
     }
@@ -151,7 +158,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn cli(db: &Path, dir: &Path, args: &[&str]) -> Value {
+/// The real binary's `--json` answer, run on the database at `db`.
+pub(crate) fn cli(db: &Path, dir: &Path, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_hubhook"))
         .args(args)
         .arg("--json")
@@ -168,7 +176,7 @@ fn cli(db: &Path, dir: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("one JSON document")
 }
 
-async fn post_order(
+pub(crate) async fn post_order(
     client: &reqwest::Client,
     url: &str,
     hotel: &Hotel,
@@ -302,7 +310,7 @@ async fn every_task_answered_201_survives_a_sigkill_of_the_real_server() {
     }
 }
 
-fn task_ids(answer: &Value) -> Vec<String> {
+pub(crate) fn task_ids(answer: &Value) -> Vec<String> {
     answer["tasks"]
         .as_array()
         .expect("tasks")

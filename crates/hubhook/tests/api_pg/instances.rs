@@ -649,3 +649,88 @@ async fn a_task_changed_through_one_instance_reaches_the_live_board_of_another()
     assert_eq!(moved.status(), 200);
     read_until(&mut events, r#""status":"accepted""#).await;
 }
+
+/// Rows an instance's pruner deleted from `table` (its `/metrics`).
+async fn pruned_by(client: &reqwest::Client, instance: &Instance, table: &str) -> u64 {
+    let text = client
+        .get(instance.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    let prefix = format!("hubhook_retention_pruned_total{{table=\"{table}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_prune_one_backlog_together_each_row_once() {
+    const BACKLOG: u64 = 10_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = database_url(&dir.path().join("x.db"));
+    let (hotel, key) = hotel_with_key(&db, "prune");
+    {
+        // Refusals logged 90 days ago, written straight through the store (no server runs yet).
+        let store = hubhook::store::open(&db).await.expect("open the store");
+        let long_ago = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(24 * 90))
+            .unwrap();
+        let mut writers = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let store = store.clone();
+            writers.spawn(async move {
+                for _ in 0..BACKLOG / 16 {
+                    store
+                        .record_refusal(hubhook::store::Refused {
+                            hotel: hubhook::domain::HotelId::parse("prune").unwrap(),
+                            code: "WEB_HUK_INVALID_BODY",
+                            details: vec![],
+                            event: None,
+                            received_at: long_ago,
+                            started: Instant::now(),
+                        })
+                        .await
+                        .expect("log a refusal");
+                }
+            });
+        }
+        while let Some(done) = writers.join_next().await {
+            done.expect("writer");
+        }
+    }
+    let client = client();
+    let (a, b) = tokio::join!(Instance::start(&db, &client), Instance::start(&db, &client));
+    // Both keep answering while they prune.
+    for (i, instance) in [&a, &b].into_iter().enumerate() {
+        let (s, body, _) = post(
+            &client,
+            instance.url("/webhooks/duve"),
+            &hotel,
+            &order(&format!("p-{i}"), "101", &["4"]),
+        )
+        .await;
+        assert_eq!(s, 201, "{body}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (by_a, by_b) = loop {
+        let by = (
+            pruned_by(&client, &a, "inbound").await,
+            pruned_by(&client, &b, "inbound").await,
+        );
+        if by.0 + by.1 >= BACKLOG {
+            break by;
+        }
+        assert!(Instant::now() < deadline, "pruned so far: {by:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!("pruned by a: {by_a}, by b: {by_b}");
+    assert_eq!(by_a + by_b, BACKLOG, "each row deleted once (a: {by_a}, b: {by_b})");
+    let (s, log) = get_api(&client, a.url("/api/v1/inbound?limit=500"), &key).await;
+    assert_eq!(s, 200, "{log}");
+    let entries = log["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "only the two new deliveries are left: {log}");
+}

@@ -33,6 +33,8 @@ postgres_suite! {
     mod api_tasks;
     #[path = "../api/cli.rs"]
     mod cli;
+    #[path = "../api/crash.rs"]
+    mod crash;
     #[path = "../api/fixtures.rs"]
     mod fixtures;
     #[path = "../api/helpers.rs"]
@@ -45,6 +47,8 @@ postgres_suite! {
     mod receiver;
     #[path = "../api/restart.rs"]
     mod restart;
+    #[path = "../api/retention.rs"]
+    mod retention;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]
