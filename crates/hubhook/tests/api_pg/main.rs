@@ -37,6 +37,8 @@ postgres_suite! {
     mod fixtures;
     #[path = "../api/helpers.rs"]
     mod helpers;
+    #[path = "../api/limits.rs"]
+    mod limits;
     #[path = "../api/ops.rs"]
     mod ops;
     #[path = "../api/outbox.rs"]
@@ -45,6 +47,8 @@ postgres_suite! {
     mod receiver;
     #[path = "../api/restart.rs"]
     mod restart;
+    #[path = "../api/secrets.rs"]
+    mod secrets;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]
