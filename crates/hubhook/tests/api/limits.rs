@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::{
     helpers::{Hotel, TestApp, expect_webhook_error, inbound_log, json_of, spawn_app_in},
+    secrets::{Run, Server, hotel_of, post_webhook},
     ui_support::{PASSWORD, UiClient, add_user},
 };
 
@@ -121,7 +122,10 @@ async fn a_hotel_over_its_rate_gets_429_and_only_authenticated_requests_count() 
         let (status, _, body) = send(&app, &h1, None).await;
         assert_eq!(status, 200, "{body}");
     }
-    let wait = expect_limited(send(&app, &h1, None).await, "too many requests for this hotel");
+    let wait = expect_limited(
+        send(&app, &h1, None).await,
+        "too many requests for this hotel",
+    );
     // One token every 100 s: the wait says so.
     assert!((50..=100).contains(&wait), "{wait}");
     // Another hotel, from the same address, is not affected.
@@ -129,7 +133,11 @@ async fn a_hotel_over_its_rate_gets_429_and_only_authenticated_requests_count() 
     assert_eq!(status, 200, "{body}");
     // A refusal is counted, but not written to the hotel's log (a flood must not become writes).
     assert_eq!(
-        metric(&app, "hubhook_webhooks_total{code=\"WEB_HUK_RATE_LIMITED\"}").await,
+        metric(
+            &app,
+            "hubhook_webhooks_total{code=\"WEB_HUK_RATE_LIMITED\"}"
+        )
+        .await,
         1.0
     );
     assert_eq!(inbound_log(&app, &key).await.len(), 3);
@@ -248,7 +256,13 @@ async fn login_limits_follow_their_settings() {
         let res = c.login(&format!("guess{i}@h1.test"), "wrong").await;
         assert_eq!(res.status, 401);
     }
-    assert_eq!(UiClient::new(&app).login("cy@h1.test", PASSWORD).await.status, 303);
+    assert_eq!(
+        UiClient::new(&app)
+            .login("cy@h1.test", PASSWORD)
+            .await
+            .status,
+        303
+    );
     app.stop().await;
 }
 
@@ -286,4 +300,63 @@ async fn limits_set_to_zero_are_off() {
     }
     assert_eq!(c.login("ana@h1.test", PASSWORD).await.status, 303);
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_reads_its_limits_from_flags_environment_and_file() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let mut run = Run::default();
+    let created = run
+        .cli(
+            dir,
+            &["hotel", "create", "--name", "Busy", "--id", "busy"],
+            None,
+        )
+        .await;
+    let hotel = hotel_of(&created, "busy");
+    // The file says one thing, the environment and the flags win over it.
+    std::fs::write(
+        dir.join("hubhook.toml"),
+        "webhook_hotel_burst = 50\nwebhook_hotel_rate = 50\nwebhook_auth_failures = 1\n",
+    )
+    .expect("settings file");
+    let mut server = Server::start(
+        dir,
+        &["--webhook-hotel-rate", "0.01"],
+        &[("HUBHOOK_WEBHOOK_HOTEL_BURST", "2")],
+    );
+    let client = hubhook::http_client().build().expect("client");
+    server.wait_healthy(&client).await;
+    let event = recorded();
+    for _ in 0..2 {
+        let (status, body) = post_webhook(&client, &server, &hotel, &event).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = post_webhook(&client, &server, &hotel, &event).await;
+    expect_webhook_error(&(status, body), 429, LIMITED, LIMITED_MESSAGE);
+    // From the file: one failed credential blocks the address.
+    let (status, _) = post_webhook(&client, &server, &wrong(&hotel), &event).await;
+    assert_eq!(status, 400);
+    let (status, body) = post_webhook(&client, &server, &wrong(&hotel), &event).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(
+        body["details"][0],
+        "too many failed credential checks from this address"
+    );
+    server.stop().await;
+
+    // A setting that makes no sense stops the server at start, naming it.
+    for (key, env) in [
+        ("login_window", ("HUBHOOK_LOGIN_WINDOW", "0s")),
+        ("webhook_ip_rate", ("HUBHOOK_WEBHOOK_IP_RATE", "-3")),
+        (
+            "trusted_proxies",
+            ("HUBHOOK_TRUSTED_PROXIES", "10.0.0.0/99"),
+        ),
+    ] {
+        let (status, stderr) = Server::start(dir, &[], &[env]).exits();
+        assert!(!status.success());
+        assert!(stderr.contains(key), "{key}: {stderr}");
+    }
 }

@@ -23,7 +23,7 @@ use crate::{
 
 /// The secrets of the run, by what they are, and everything the command line wrote to stderr.
 #[derive(Default)]
-struct Run {
+pub struct Run {
     secrets: Vec<(&'static str, String)>,
     cli_stderr: String,
 }
@@ -35,7 +35,7 @@ impl Run {
     }
 
     /// `hubhook <args> --json` at log level trace; its stdout as JSON.
-    async fn cli(&mut self, dir: &Path, args: &[&str], stdin: Option<&str>) -> Value {
+    pub async fn cli(&mut self, dir: &Path, args: &[&str], stdin: Option<&str>) -> Value {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubhook"));
         cmd.args(args)
             .arg("--json")
@@ -67,15 +67,16 @@ impl Run {
 }
 
 /// `hubhook serve` at log level trace, its stdout and stderr in files; stopped with SIGTERM.
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
     stdout: PathBuf,
     stderr: PathBuf,
 }
 
 impl Server {
-    fn start(dir: &Path, format: &str) -> Server {
+    /// On `<dir>/x.db`, with `args` after `serve --listen …` and `env` added.
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -84,12 +85,13 @@ impl Server {
         let stderr = dir.join("serve.err");
         let child = Command::new(env!("CARGO_BIN_EXE_hubhook"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--log-format", format])
+            .args(args)
             .env("HUBHOOK_DATABASE_URL", database_url(&dir.join("x.db")))
             .env("HUBHOOK_LOG", "trace")
             .env("HUBHOOK_RETRY_SCHEDULE", "100ms,100ms")
             .env_remove("HUBHOOK_CONFIG")
             .env_remove("HUBHOOK_LISTEN")
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("stdout file"))
@@ -104,11 +106,26 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
-    async fn wait_healthy(&mut self, client: &reqwest::Client) {
+    /// Waits for the process to end by itself (a setting it refused); its status and stderr.
+    pub fn exits(mut self) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (
+                    status,
+                    std::fs::read_to_string(&self.stderr).expect("stderr"),
+                );
+            }
+            assert!(Instant::now() < deadline, "hubhook serve kept running");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub async fn wait_healthy(&mut self, client: &reqwest::Client) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -119,23 +136,24 @@ impl Server {
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "hubhook serve never became healthy");
+            assert!(
+                Instant::now() < deadline,
+                "hubhook serve never became healthy"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// SIGTERM, then waits (a graceful stop logs its last lines); the logs, stdout then stderr.
-    async fn stop(mut self) -> String {
+    pub async fn stop(mut self) -> String {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill");
         assert!(killed.success());
-        let mut child = std::mem::replace(
-            &mut self.child,
-            Command::new("true").spawn().expect("true"),
-        );
+        let mut child =
+            std::mem::replace(&mut self.child, Command::new("true").spawn().expect("true"));
         tokio::task::spawn_blocking(move || child.wait().expect("wait"))
             .await
             .expect("join");
@@ -152,7 +170,7 @@ impl Drop for Server {
     }
 }
 
-async fn post_webhook(
+pub async fn post_webhook(
     client: &reqwest::Client,
     server: &Server,
     hotel: &Hotel,
@@ -186,11 +204,14 @@ async fn api(
     crate::helpers::json_of(res).await
 }
 
-fn hotel_of(v: &Value, id: &str) -> Hotel {
+pub fn hotel_of(v: &Value, id: &str) -> Hotel {
     Hotel {
         id: id.to_owned(),
         access: v["accessToken"].as_str().expect("accessToken").to_owned(),
-        password: v["passwordToken"].as_str().expect("passwordToken").to_owned(),
+        password: v["passwordToken"]
+            .as_str()
+            .expect("passwordToken")
+            .to_owned(),
     }
 }
 
@@ -201,14 +222,22 @@ async fn full_run(format: &str) {
     let client = hubhook::http_client().build().expect("client");
 
     let created = run
-        .cli(dir, &["hotel", "create", "--name", "Quiet", "--id", "quiet"], None)
+        .cli(
+            dir,
+            &["hotel", "create", "--name", "Quiet", "--id", "quiet"],
+            None,
+        )
         .await;
     let mut hotel = hotel_of(&created, "quiet");
     run.keep("access token", &hotel.access);
     run.keep("password token", &hotel.password);
     run.cli(dir, &["rooms", "add", "quiet", "101"], None).await;
     let key = run
-        .cli(dir, &["apikey", "create", "quiet", "--role", "manager"], None)
+        .cli(
+            dir,
+            &["apikey", "create", "quiet", "--role", "manager"],
+            None,
+        )
         .await["apiKey"]
         .as_str()
         .expect("apiKey")
@@ -219,14 +248,20 @@ async fn full_run(format: &str) {
     run.cli(
         dir,
         &[
-            "user", "add", "quiet", "--email", "ana@quiet.test", "--role", "manager",
+            "user",
+            "add",
+            "quiet",
+            "--email",
+            "ana@quiet.test",
+            "--role",
+            "manager",
             "--password-stdin",
         ],
         Some(&password),
     )
     .await;
 
-    let mut server = Server::start(dir, format);
+    let mut server = Server::start(dir, &["--log-format", format], &[]);
     server.wait_healthy(&client).await;
     let receiver = Receiver::start().await;
 
@@ -234,8 +269,15 @@ async fn full_run(format: &str) {
     let mut ui = UiClient::at(&server.base);
     let wrong_password = new_token("wrong-");
     run.keep("wrong password", &wrong_password);
-    assert_eq!(ui.login("ana@quiet.test", &wrong_password).await.status, 401);
-    let login_csrf = ui.cookies.get("hubhook_login").expect("login cookie").clone();
+    assert_eq!(
+        ui.login("ana@quiet.test", &wrong_password).await.status,
+        401
+    );
+    let login_csrf = ui
+        .cookies
+        .get("hubhook_login")
+        .expect("login cookie")
+        .clone();
     run.keep("login CSRF token", &login_csrf);
     assert_eq!(ui.login("ana@quiet.test", &password).await.status, 303);
     let session = ui.cookies.get("hubhook_session").expect("session").clone();
@@ -272,11 +314,17 @@ async fn full_run(format: &str) {
     )
     .await;
     assert_eq!(status, 200, "{rotated}");
-    run.keep("rotated signing secret", rotated["secret"].as_str().expect("secret"));
+    run.keep(
+        "rotated signing secret",
+        rotated["secret"].as_str().expect("secret"),
+    );
     let from_cli = run
         .cli(dir, &["webhooks", "rotate-secret", &sub_id], None)
         .await;
-    run.keep("signing secret rotated by the CLI", from_cli["secret"].as_str().expect("secret"));
+    run.keep(
+        "signing secret rotated by the CLI",
+        from_cli["secret"].as_str().expect("secret"),
+    );
     let bearer = new_token("duve-");
     run.keep("Duve Connect bearer", &bearer);
     let (status, connect) = api(
@@ -305,7 +353,9 @@ async fn full_run(format: &str) {
     let (status, _) = post_webhook(&client, &server, &wrong, &order("o-2", "101", &["4"])).await;
     assert_eq!(status, 400);
     let old = hotel.clone();
-    let rotated = run.cli(dir, &["hotel", "rotate-tokens", "quiet"], None).await;
+    let rotated = run
+        .cli(dir, &["hotel", "rotate-tokens", "quiet"], None)
+        .await;
     hotel = hotel_of(&rotated, "quiet");
     run.keep("rotated access token", &hotel.access);
     run.keep("rotated password token", &hotel.password);
@@ -315,31 +365,64 @@ async fn full_run(format: &str) {
     assert_eq!(status, 201, "{body}");
     let wrong_key = new_token("hhk_");
     run.keep("wrong API key", &wrong_key);
-    assert_eq!(api(&client, &server, &wrong_key, "/api/v1/tasks", None).await.0, 401);
+    assert_eq!(
+        api(&client, &server, &wrong_key, "/api/v1/tasks", None)
+            .await
+            .0,
+        401
+    );
 
     // Both tasks reach both subscriptions, with the secrets in use.
     let got = receiver.wait_for(4).await;
-    assert!(got.iter().any(|r| r.header("authorization") == format!("Bearer {bearer}")));
-    assert!(got.iter().any(|r| r.header("x-receiver-key") == header_secret));
+    assert!(
+        got.iter()
+            .any(|r| r.header("authorization") == format!("Bearer {bearer}"))
+    );
+    assert!(
+        got.iter()
+            .any(|r| r.header("x-receiver-key") == header_secret)
+    );
     eventually(
         "every delivery recorded as delivered",
-        || api(&client, &server, &key, "/api/v1/deliveries?status=delivered", None),
+        || {
+            api(
+                &client,
+                &server,
+                &key,
+                "/api/v1/deliveries?status=delivered",
+                None,
+            )
+        },
         |(_, v)| v["deliveries"].as_array().is_some_and(|d| d.len() == 4),
     )
     .await;
 
     let logs = server.stop().await;
     // The run was logged, at the levels asked for: a missing secret means something.
-    for expected in ["hubhook is listening", "failed login", "signed in", "delivery attempt"] {
-        assert!(logs.contains(expected), "no {expected:?} in the logs:\n{logs}");
+    for expected in [
+        "hubhook is listening",
+        "failed login",
+        "signed in",
+        "delivery attempt",
+    ] {
+        assert!(
+            logs.contains(expected),
+            "no {expected:?} in the logs:\n{logs}"
+        );
     }
-    assert!(logs.contains("quiet"), "the hotel's id is logged, its secrets are not");
+    assert!(
+        logs.contains("quiet"),
+        "the hotel's id is logged, its secrets are not"
+    );
     if format == "json" {
         let first = logs.lines().next().expect("a line");
         serde_json::from_str::<Value>(first).expect("JSON lines");
     }
     for (what, secret) in &run.secrets {
-        assert!(!logs.contains(secret.as_str()), "the {what} is in the server's logs:\n{logs}");
+        assert!(
+            !logs.contains(secret.as_str()),
+            "the {what} is in the server's logs:\n{logs}"
+        );
         assert!(
             !run.cli_stderr.contains(secret.as_str()),
             "the {what} is in the command line's stderr:\n{}",
