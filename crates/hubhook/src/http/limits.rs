@@ -28,6 +28,8 @@ use crate::{domain::HotelId, outbox::dispatcher::IpRange};
 /// Keys each map may hold (all shards together).
 pub const MAX_KEYS: usize = 65_536;
 const SHARDS: usize = 16;
+/// The longest email an account may have.
+const MAX_EMAIL: usize = 254;
 /// A full shard is swept at most this often, so a flood of new keys cannot make every request pay
 /// for a sweep.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -439,7 +441,11 @@ impl Limits {
     }
 
     pub fn login_failed(&self, account: &str, client: IpAddr, now: Instant) {
-        self.login_account.fail(account, || account.to_owned(), now);
+        // No account has a longer email (`cli::user::parse_email`): a longer one is not kept, so
+        // the map's memory stays small whatever a client types (its address is still counted).
+        if account.len() <= MAX_EMAIL {
+            self.login_account.fail(account, || account.to_owned(), now);
+        }
         if self.login_ip.fail(&client, || client, now) {
             tracing::warn!(ip = %client, "too many failed logins from this address: answering 429 until the window ends");
         }
