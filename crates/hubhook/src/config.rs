@@ -6,10 +6,13 @@ use std::{net::SocketAddr, path::PathBuf};
 use duve::{Field, FieldMap, Path};
 use serde::Deserialize;
 
-use crate::outbox::{
-    RetrySchedule,
-    dispatcher::{IpRange, OutboxConfig},
-    parse_duration,
+use crate::{
+    http::limits::{LimitsConfig, Rate, Window},
+    outbox::{
+        RetrySchedule,
+        dispatcher::{IpRange, OutboxConfig},
+        parse_duration,
+    },
 };
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hubhook.db";
@@ -48,6 +51,20 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     /// Days the inbound log and delivery attempts are kept (0: forever), or a duration ("36h").
     pub retention_days: Option<DaysOrDuration>,
+    /// Abuse limits (docs/operations.md, "Abuse limits"); 0 disables each.
+    pub webhook_ip_rate: Option<f64>,
+    pub webhook_ip_burst: Option<u32>,
+    pub webhook_hotel_rate: Option<f64>,
+    pub webhook_hotel_burst: Option<u32>,
+    pub webhook_auth_failures: Option<u32>,
+    /// e.g. "1m"
+    pub webhook_auth_window: Option<String>,
+    pub login_account_failures: Option<u32>,
+    pub login_ip_failures: Option<u32>,
+    /// e.g. "15m"
+    pub login_window: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed, e.g. ["127.0.0.1", "10.0.0.0/8"].
+    pub trusted_proxies: Option<Vec<String>>,
     /// Extra JSON paths per Duve field, tried before the defaults (see docs/duve-mapping.md).
     #[serde(default)]
     pub mapping: std::collections::BTreeMap<String, Vec<String>>,
@@ -120,6 +137,7 @@ pub struct Config {
     pub secure_cookies: bool,
     /// How long inbound-log entries and delivery attempts are kept; `None` keeps them forever.
     pub retention: Option<std::time::Duration>,
+    pub limits: LimitsConfig,
 }
 
 /// The retention setting: the flag or environment variable, then the file, then 30 days.
@@ -192,6 +210,127 @@ impl OutboxSettings {
     }
 }
 
+/// The abuse limits' settings as flags or environment variables give them (each may be absent).
+#[derive(Debug, Default, Clone)]
+pub struct LimitSettings {
+    pub webhook_ip_rate: Option<f64>,
+    pub webhook_ip_burst: Option<u32>,
+    pub webhook_hotel_rate: Option<f64>,
+    pub webhook_hotel_burst: Option<u32>,
+    pub webhook_auth_failures: Option<u32>,
+    pub webhook_auth_window: Option<String>,
+    pub login_account_failures: Option<u32>,
+    pub login_ip_failures: Option<u32>,
+    pub login_window: Option<String>,
+    pub trusted_proxies: Option<String>,
+}
+
+impl LimitSettings {
+    /// Flags and environment first, then the file, then defaults.
+    pub fn resolve(self, file: &FileConfig) -> Result<LimitsConfig, ConfigError> {
+        let d = LimitsConfig::default();
+        let webhook_auth_window = window_length(
+            "webhook_auth_window",
+            self.webhook_auth_window
+                .or_else(|| file.webhook_auth_window.clone()),
+            d.webhook_auth.length,
+        )?;
+        let login_window = window_length(
+            "login_window",
+            self.login_window.or_else(|| file.login_window.clone()),
+            d.login_account.length,
+        )?;
+        let proxies: Vec<String> = match self.trusted_proxies {
+            Some(raw) => raw.split(',').map(|s| s.trim().to_owned()).collect(),
+            None => file.trusted_proxies.clone().unwrap_or_default(),
+        };
+        let mut trusted_proxies = Vec::new();
+        for range in proxies.iter().filter(|r| !r.is_empty()) {
+            trusted_proxies.push(IpRange::parse(range).map_err(|message| {
+                ConfigError::Invalid {
+                    key: "trusted_proxies",
+                    message,
+                }
+            })?);
+        }
+        Ok(LimitsConfig {
+            webhook_ip: Rate {
+                per_second: rate(
+                    "webhook_ip_rate",
+                    self.webhook_ip_rate.or(file.webhook_ip_rate),
+                    d.webhook_ip.per_second,
+                )?,
+                burst: self
+                    .webhook_ip_burst
+                    .or(file.webhook_ip_burst)
+                    .unwrap_or(d.webhook_ip.burst),
+            },
+            webhook_hotel: Rate {
+                per_second: rate(
+                    "webhook_hotel_rate",
+                    self.webhook_hotel_rate.or(file.webhook_hotel_rate),
+                    d.webhook_hotel.per_second,
+                )?,
+                burst: self
+                    .webhook_hotel_burst
+                    .or(file.webhook_hotel_burst)
+                    .unwrap_or(d.webhook_hotel.burst),
+            },
+            webhook_auth: Window {
+                failures: self
+                    .webhook_auth_failures
+                    .or(file.webhook_auth_failures)
+                    .unwrap_or(d.webhook_auth.failures),
+                length: webhook_auth_window,
+            },
+            login_account: Window {
+                failures: self
+                    .login_account_failures
+                    .or(file.login_account_failures)
+                    .unwrap_or(d.login_account.failures),
+                length: login_window,
+            },
+            login_ip: Window {
+                failures: self
+                    .login_ip_failures
+                    .or(file.login_ip_failures)
+                    .unwrap_or(d.login_ip.failures),
+                length: login_window,
+            },
+            trusted_proxies,
+        })
+    }
+}
+
+/// Requests per second: a finite number, at least 0 (0 disables the limit).
+fn rate(key: &'static str, given: Option<f64>, default: f64) -> Result<f64, ConfigError> {
+    match given {
+        None => Ok(default),
+        Some(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        Some(r) => Err(ConfigError::Invalid {
+            key,
+            message: format!("{r}: expected requests per second, 0 or more"),
+        }),
+    }
+}
+
+fn window_length(
+    key: &'static str,
+    given: Option<String>,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, ConfigError> {
+    let Some(raw) = given else {
+        return Ok(default);
+    };
+    parse_duration(&raw)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| ConfigError::Invalid {
+            key,
+            message: format!("{raw:?}: expected a duration such as 1m"),
+        })
+}
+
 impl Config {
     /// Settings for tests and embedding: a database, an ephemeral port, defaults for the rest.
     pub fn for_database(database_url: impl Into<String>) -> Self {
@@ -204,6 +343,7 @@ impl Config {
             outbox: OutboxConfig::default(),
             secure_cookies: false,
             retention: default_retention(),
+            limits: LimitsConfig::default(),
         }
     }
 
@@ -251,6 +391,7 @@ impl Config {
             outbox: OutboxConfig::default(),
             secure_cookies: file.secure_cookies.unwrap_or(false),
             retention: default_retention(),
+            limits: LimitsConfig::default(),
         })
     }
 }
@@ -309,5 +450,43 @@ mod tests {
         assert_eq!(resolve_retention(None, &off).unwrap(), None);
         let e = resolve_retention(Some("soon".into()), &none).unwrap_err();
         assert!(e.to_string().contains("retention_days"), "{e}");
+    }
+
+    #[test]
+    fn limits_come_from_flags_then_the_file_then_defaults() {
+        let file: FileConfig = toml::from_str(
+            "webhook_ip_rate = 50\nwebhook_hotel_burst = 7\nlogin_window = \"2m\"\ntrusted_proxies = [\"127.0.0.1\"]\n",
+        )
+        .unwrap();
+        let flags = LimitSettings {
+            webhook_ip_rate: Some(0.5),
+            webhook_auth_failures: Some(0),
+            ..Default::default()
+        };
+        let l = flags.resolve(&file).unwrap();
+        assert_eq!(l.webhook_ip.per_second, 0.5);
+        assert_eq!(l.webhook_ip.burst, LimitsConfig::default().webhook_ip.burst);
+        assert_eq!(l.webhook_hotel.burst, 7);
+        assert_eq!(l.webhook_auth.failures, 0);
+        assert_eq!(l.login_ip.length, std::time::Duration::from_secs(120));
+        assert_eq!(l.trusted_proxies.len(), 1);
+        let from_file = LimitSettings::default().resolve(&file).unwrap();
+        assert_eq!(from_file.webhook_ip.per_second, 50.0);
+        for bad in [
+            LimitSettings {
+                webhook_hotel_rate: Some(-1.0),
+                ..Default::default()
+            },
+            LimitSettings {
+                login_window: Some("0s".into()),
+                ..Default::default()
+            },
+            LimitSettings {
+                trusted_proxies: Some("nope".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.resolve(&FileConfig::default()).is_err());
+        }
     }
 }

@@ -20,7 +20,7 @@ pub fn init_logging(format: LogFormat) {
 }
 
 /// Every answer `/webhooks/duve` can give, by the code it is counted under.
-pub const WEBHOOK_CODES: [&str; 10] = [
+pub const WEBHOOK_CODES: [&str; 11] = [
     "created",
     "duplicate",
     "cancelled",
@@ -31,6 +31,7 @@ pub const WEBHOOK_CODES: [&str; 10] = [
     "WEB_HUK_INVALID_BODY",
     "WEB_HUK_HUBOS_REQUEST_FAIL",
     "WEB_HUK_UNAVAILABLE",
+    "WEB_HUK_RATE_LIMITED",
 ];
 
 #[derive(Default)]

@@ -5,7 +5,7 @@ use clap::Args;
 use super::Ctx;
 use crate::{
     Application,
-    config::{self, Config, OutboxSettings},
+    config::{self, Config, LimitSettings, OutboxSettings},
     telemetry,
 };
 
@@ -39,6 +39,36 @@ pub struct ServeArgs {
     /// them forever (default 30)
     #[arg(long, env = "HUBHOOK_RETENTION_DAYS")]
     pub retention_days: Option<String>,
+    /// Webhooks per second from one client address; 0: no limit (default 200)
+    #[arg(long, env = "HUBHOOK_WEBHOOK_IP_RATE")]
+    pub webhook_ip_rate: Option<f64>,
+    /// Webhooks one client address may send at once above its rate (default 1000)
+    #[arg(long, env = "HUBHOOK_WEBHOOK_IP_BURST")]
+    pub webhook_ip_burst: Option<u32>,
+    /// Authenticated webhooks per second for one hotel; 0: no limit (default 20)
+    #[arg(long, env = "HUBHOOK_WEBHOOK_HOTEL_RATE")]
+    pub webhook_hotel_rate: Option<f64>,
+    /// Authenticated webhooks one hotel may receive at once above its rate (default 200)
+    #[arg(long, env = "HUBHOOK_WEBHOOK_HOTEL_BURST")]
+    pub webhook_hotel_burst: Option<u32>,
+    /// Failed webhook credentials from one address that block it for the window; 0: never (default 60)
+    #[arg(long, env = "HUBHOOK_WEBHOOK_AUTH_FAILURES")]
+    pub webhook_auth_failures: Option<u32>,
+    /// The window of --webhook-auth-failures (default 1m)
+    #[arg(long, env = "HUBHOOK_WEBHOOK_AUTH_WINDOW")]
+    pub webhook_auth_window: Option<String>,
+    /// Failed logins of one account that block it for the window; 0: never (default 5)
+    #[arg(long, env = "HUBHOOK_LOGIN_ACCOUNT_FAILURES")]
+    pub login_account_failures: Option<u32>,
+    /// Failed logins from one address that block it for the window; 0: never (default 20)
+    #[arg(long, env = "HUBHOOK_LOGIN_IP_FAILURES")]
+    pub login_ip_failures: Option<u32>,
+    /// The window of the login limits (default 15m)
+    #[arg(long, env = "HUBHOOK_LOGIN_WINDOW")]
+    pub login_window: Option<String>,
+    /// Comma-separated proxy address ranges whose X-Forwarded-For is believed (default: none)
+    #[arg(long, env = "HUBHOOK_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
@@ -58,6 +88,19 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     .resolve(&ctx.file)?;
     config.secure_cookies |= args.secure_cookies;
     config.retention = config::resolve_retention(args.retention_days, &ctx.file)?;
+    config.limits = LimitSettings {
+        webhook_ip_rate: args.webhook_ip_rate,
+        webhook_ip_burst: args.webhook_ip_burst,
+        webhook_hotel_rate: args.webhook_hotel_rate,
+        webhook_hotel_burst: args.webhook_hotel_burst,
+        webhook_auth_failures: args.webhook_auth_failures,
+        webhook_auth_window: args.webhook_auth_window,
+        login_account_failures: args.login_account_failures,
+        login_ip_failures: args.login_ip_failures,
+        login_window: args.login_window,
+        trusted_proxies: args.trusted_proxies,
+    }
+    .resolve(&ctx.file)?;
     telemetry::init_logging(config.log_format);
     let database = crate::store::display_url(&config.database_url);
     let app = Application::build(config).await?;

@@ -8,6 +8,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::limits::LimitKind;
 use crate::{
     domain::TransitionError,
     intake::{Refusal, RefusalKind},
@@ -35,6 +36,12 @@ pub enum WebhookError {
     Refused(Refusal),
     #[error("storage unavailable")]
     Unavailable,
+    /// An abuse limit (docs/operations.md, "Abuse limits"); the contract is silent on these.
+    #[error("rate limited: {}", .kind.detail())]
+    RateLimited {
+        kind: LimitKind,
+        retry_after_secs: u64,
+    },
 }
 
 impl WebhookError {
@@ -44,6 +51,7 @@ impl WebhookError {
             WebhookError::InvalidCreds => "WEB_HUK_INVALID_CREDS",
             WebhookError::Refused(r) => r.code(),
             WebhookError::Unavailable => "WEB_HUK_UNAVAILABLE",
+            WebhookError::RateLimited { .. } => "WEB_HUK_RATE_LIMITED",
         }
     }
 }
@@ -51,6 +59,7 @@ impl WebhookError {
 impl IntoResponse for WebhookError {
     fn into_response(self) -> Response {
         let code = self.code();
+        let mut retry_after = None;
         let (status, message, details) = match self {
             WebhookError::TooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -77,6 +86,21 @@ impl IntoResponse for WebhookError {
                 "Temporarily unavailable, retry later.",
                 vec!["the request was not stored; deliver it again".to_owned()],
             ),
+            WebhookError::RateLimited {
+                kind,
+                retry_after_secs,
+            } => {
+                retry_after = Some(retry_after_secs);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many requests, retry later.",
+                    vec![
+                        kind.detail().to_owned(),
+                        "the request was not read; deliver it again after Retry-After seconds"
+                            .to_owned(),
+                    ],
+                )
+            }
         };
         let mut res = (
             status,
@@ -92,6 +116,10 @@ impl IntoResponse for WebhookError {
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECS),
             );
+        }
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
@@ -287,9 +315,8 @@ impl IntoResponse for UiError {
                         retry_after_secs.div_ceil(60)
                     ),
                 );
-                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                    res.headers_mut().insert(header::RETRY_AFTER, v);
-                }
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
                 return res;
             }
             UiError::Transition(t) => (

@@ -21,6 +21,7 @@ use crate::{
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod outbound;
 pub mod ui;
 pub mod webhooks;
@@ -30,7 +31,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub cache: HotelCache,
     pub metrics: Metrics,
-    /// The web pages' in-memory state (login rate limits, live streams).
+    /// Rate limits and failure counts of webhooks and logins.
+    pub limits: limits::Limits,
+    /// The web pages' in-memory state (live streams).
     pub ui: ui::UiState,
     openapi: String,
 }
@@ -196,11 +199,13 @@ impl Application {
         let cache = HotelCache::load(store.clone()).await?;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let openapi = openapi().to_json()?;
+        let limits = limits::Limits::new(&config.limits);
         let state = Arc::new(AppState {
             config,
             store,
             cache,
             metrics: Metrics::default(),
+            limits,
             ui: ui::UiState::default(),
             openapi,
         });

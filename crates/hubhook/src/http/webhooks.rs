@@ -1,18 +1,18 @@
 //! `POST /webhooks/duve`: authenticate, parse, decide, store, answer (CONTRACT.md section 1).
 
-use std::{sync::Arc, time::Instant};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use axum::{
     Json,
     body::{Body, Bytes},
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{AppState, error::WebhookError};
+use super::{AppState, error::WebhookError, limits::LimitKind};
 use crate::{
     domain::{HotelFacts, Task, time},
     intake::{self, Outcome, Plan, REASON_CANCELLED_EARLY, Refusal, Skipped},
@@ -132,13 +132,31 @@ fn event_name(raw: &str) -> String {
         (status = 400, description = "WEB_HUK_INVALID_CREDS or WEB_HUK_HUBOS_REQUEST_FAIL", body = super::error::ErrorBody),
         (status = 403, description = "WEB_HUK_INVALID_BODY", body = super::error::ErrorBody),
         (status = 413, description = "WEB_HUK_PAYLOAD_TOO_LARGE", body = super::error::ErrorBody),
+        (status = 429, description = "WEB_HUK_RATE_LIMITED (with Retry-After): an abuse limit of the address or the hotel", body = super::error::ErrorBody),
         (status = 503, description = "WEB_HUK_UNAVAILABLE (with Retry-After)", body = super::error::ErrorBody),
     )
 )]
-pub async fn duve(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn duve(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let started = Instant::now();
     let received_at = time::now();
-    let answer = handle(&app, &headers, body, started, received_at).await;
+    let client = app.limits.client(peer, &headers);
+    // The address's limits come before anything of the request is read or checked: a flood, or a
+    // client guessing tokens, costs one map lookup per request.
+    let answer = match app.limits.admit_webhook(client, started) {
+        Ok(()) => handle(&app, &headers, body, started, received_at).await,
+        Err((kind, retry_after_secs)) => Err(WebhookError::RateLimited {
+            kind,
+            retry_after_secs,
+        }),
+    };
+    if let Err(WebhookError::InvalidCreds) = &answer {
+        app.limits.webhook_auth_failed(client, started);
+    }
     let code = match &answer {
         Ok(outcome) => outcome.code(),
         Err(e) => e.code(),
@@ -190,6 +208,14 @@ async fn handle(
     };
     let creds = creds.ok_or(WebhookError::InvalidCreds)?;
     let (mut hotel, mut snap) = authenticated(app, &creds).await?;
+    // Only authenticated requests spend a hotel's budget: knowing its id is not enough to exhaust it.
+    // A refusal here is not written to the inbound log (a flood would otherwise become writes).
+    app.limits
+        .admit_hotel(&hotel.id, started)
+        .map_err(|retry_after_secs| WebhookError::RateLimited {
+            kind: LimitKind::Hotel,
+            retry_after_secs,
+        })?;
     let envelope = duve::parse_envelope(&bytes);
     let event = envelope.as_ref().ok().map(|e| event_name(&e.event));
     for _ in 0..=STALE_RETRIES {

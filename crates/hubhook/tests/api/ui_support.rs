@@ -93,8 +93,13 @@ pub struct UiClient {
 
 impl UiClient {
     pub fn new(app: &TestApp) -> Self {
+        Self::at(&app.address)
+    }
+
+    /// A client of the server at `base` (`http://127.0.0.1:PORT`), e.g. a `hubhook serve` child.
+    pub fn at(base: &str) -> Self {
         Self {
-            base: app.address.clone(),
+            base: base.to_owned(),
             client: reqwest::Client::builder()
                 .redirect(Policy::none())
                 .build()

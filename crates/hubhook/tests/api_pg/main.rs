@@ -39,6 +39,8 @@ postgres_suite! {
     mod fixtures;
     #[path = "../api/helpers.rs"]
     mod helpers;
+    #[path = "../api/limits.rs"]
+    mod limits;
     #[path = "../api/ops.rs"]
     mod ops;
     #[path = "../api/outbox.rs"]
@@ -49,6 +51,8 @@ postgres_suite! {
     mod restart;
     #[path = "../api/retention.rs"]
     mod retention;
+    #[path = "../api/secrets.rs"]
+    mod secrets;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]

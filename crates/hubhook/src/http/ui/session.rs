@@ -9,16 +9,11 @@
 //!   Every form carries it in a hidden `csrf` field; the script's fetch POSTs send the same form.
 //! - The login form, which has no session yet, uses a double-submit token: a random value in a
 //!   short-lived `hubhook_login` cookie and in the form, which must match.
-//! - Failed logins are counted in memory per account and per client address in fixed windows of
-//!   [`WINDOW`]; past [`ACCOUNT_LIMIT`] (account) or [`IP_LIMIT`] (address) failures, logins are
-//!   refused with 429 until the window ends, even with the right password.
+//! - Failed logins are counted in memory per account and per client address in fixed windows
+//!   (`http::limits`, settings `login_*`); past the limit, logins are refused with 429 until the
+//!   window ends, even with the right password.
 
-use std::{
-    collections::HashMap,
-    net::{IpAddr, SocketAddr},
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use axum::{
     extract::{ConnectInfo, Form, FromRequestParts, State, rejection::FormRejection},
@@ -45,23 +40,16 @@ use crate::{
 pub const SESSION_COOKIE: &str = "hubhook_session";
 const LOGIN_COOKIE: &str = "hubhook_login";
 pub const SESSION_HOURS: i64 = 12;
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-pub const ACCOUNT_LIMIT: u32 = 5;
-pub const IP_LIMIT: u32 = 20;
-/// Past this many tracked keys, expired windows are swept before a new key is added.
-const SWEEP_AT: usize = 10_000;
 
-/// What the web pages keep in memory: the login limiter, and the signal that ends live streams
-/// when the server shuts down (a graceful shutdown waits for open connections).
+/// What the web pages keep in memory: the signal that ends live streams when the server shuts down
+/// (a graceful shutdown waits for open connections).
 pub struct UiState {
-    limiter: LoginLimiter,
     closing: watch::Sender<bool>,
 }
 
 impl Default for UiState {
     fn default() -> Self {
         Self {
-            limiter: LoginLimiter::default(),
             closing: watch::channel(false).0,
         }
     }
@@ -74,38 +62,6 @@ impl UiState {
 
     pub fn closing(&self) -> watch::Receiver<bool> {
         self.closing.subscribe()
-    }
-}
-
-#[derive(Default)]
-struct LoginLimiter {
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
-}
-
-impl LoginLimiter {
-    /// Seconds until `key` may try again, if it is over `limit` failures in its window.
-    fn blocked(&self, key: &str, limit: u32, now: Instant) -> Option<u64> {
-        let map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let (start, failures) = *map.get(key)?;
-        let elapsed = now.duration_since(start);
-        (elapsed < WINDOW && failures >= limit).then(|| (WINDOW - elapsed).as_secs().max(1))
-    }
-
-    fn fail(&self, key: String, now: Instant) {
-        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= SWEEP_AT {
-            map.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let entry = map.entry(key).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-    }
-
-    fn clear(&self, key: &str) {
-        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(key);
     }
 }
 
@@ -212,21 +168,6 @@ impl FromRequestParts<Arc<AppState>> for Manager {
     }
 }
 
-/// The address failed logins are counted against: the peer, or, when the peer is a proxy on the
-/// same machine, the last address it added to `X-Forwarded-For`.
-fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if peer.ip().is_loopback()
-        && let Some(fwd) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return fwd;
-    }
-    peer.ip()
-}
-
 fn login_form(csrf: &str, email: &str, error: Option<&str>) -> Html<String> {
     let page = html! {
         (DOCTYPE)
@@ -294,14 +235,9 @@ pub async fn login(
         return Err(UiError::Csrf);
     }
     let email = form.email.trim().to_ascii_lowercase();
-    let account_key = format!("account:{email}");
-    let ip_key = format!("ip:{}", client_ip(peer, &headers));
+    let client = app.limits.client(peer, &headers);
     let now = Instant::now();
-    let limiter = &app.ui.limiter;
-    if let Some(wait) = limiter
-        .blocked(&account_key, ACCOUNT_LIMIT, now)
-        .or_else(|| limiter.blocked(&ip_key, IP_LIMIT, now))
-    {
+    if let Some(wait) = app.limits.login_blocked(&email, client, now) {
         return Err(UiError::RateLimited {
             retry_after_secs: wait,
         });
@@ -316,15 +252,14 @@ pub async fn login(
         .await
         .map_err(|e| UiError::Unavailable(format!("password check failed: {e}")))?;
     let Some(user) = user.filter(|_| matches) else {
-        limiter.fail(account_key, now);
-        limiter.fail(ip_key, now);
-        tracing::info!(ip = %client_ip(peer, &headers), "failed login");
+        app.limits.login_failed(&email, client, now);
+        tracing::info!(ip = %client, "failed login");
         let mut res =
             login_form(expected, &email, Some("Wrong email or password.")).into_response();
         *res.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(res);
     };
-    limiter.clear(&account_key);
+    app.limits.login_succeeded(&email);
     let token = new_token("");
     let expires = time::now()
         .checked_add(jiff::SignedDuration::from_hours(SESSION_HOURS))
@@ -377,21 +312,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_limiter_blocks_past_the_limit_and_forgets_after_the_window() {
-        let l = LoginLimiter::default();
-        let t0 = Instant::now();
-        for _ in 0..ACCOUNT_LIMIT {
-            assert_eq!(l.blocked("a", ACCOUNT_LIMIT, t0), None);
-            l.fail("a".into(), t0);
-        }
-        assert!(l.blocked("a", ACCOUNT_LIMIT, t0).is_some());
-        assert_eq!(l.blocked("b", ACCOUNT_LIMIT, t0), None);
-        assert_eq!(l.blocked("a", ACCOUNT_LIMIT, t0 + WINDOW), None);
-        l.clear("a");
-        assert_eq!(l.blocked("a", ACCOUNT_LIMIT, t0), None);
-    }
-
-    #[test]
     fn cookies_are_found_among_others() {
         let mut h = HeaderMap::new();
         h.insert(
@@ -401,18 +321,5 @@ mod tests {
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("tok"));
         assert_eq!(cookie(&h, "c"), None);
         assert_ne!(csrf_for("tok"), csrf_for("tok2"));
-    }
-
-    #[test]
-    fn a_local_proxy_names_the_client() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("10.0.0.1, 192.0.2.7"),
-        );
-        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let remote: SocketAddr = "198.51.100.2:5000".parse().unwrap();
-        assert_eq!(client_ip(local, &h).to_string(), "192.0.2.7");
-        assert_eq!(client_ip(remote, &h).to_string(), "198.51.100.2");
     }
 }
