@@ -13,6 +13,7 @@ mod cli;
 mod fixtures;
 mod fuzz_corpus;
 mod helpers;
+mod http_edge;
 mod ops;
 mod outbox;
 mod receiver;

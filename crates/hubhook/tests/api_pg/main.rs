@@ -37,6 +37,8 @@ postgres_suite! {
     mod fixtures;
     #[path = "../api/helpers.rs"]
     mod helpers;
+    #[path = "../api/http_edge.rs"]
+    mod http_edge;
     #[path = "../api/ops.rs"]
     mod ops;
     #[path = "../api/outbox.rs"]
