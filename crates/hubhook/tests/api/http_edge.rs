@@ -279,6 +279,42 @@ async fn a_header_flood_is_refused_and_the_server_stays_healthy() {
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_wait_until_one_closes() {
+    let app = app_with(|c| {
+        c.http.max_connections = 1;
+        c.http.header_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let addr = addr_of(&app.address);
+    // The one connection allowed, held open between requests.
+    let mut held = TcpStream::connect(&addr).expect("connect");
+    held.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("write");
+    let mut first = [0u8; 12];
+    held.read_exact(&mut first).expect("an answer");
+    assert_eq!(&first, b"HTTP/1.1 200");
+
+    let client = app.client.clone();
+    let base = app.address.clone();
+    let mut waiting = tokio::spawn(async move { healthy(&client, &base).await });
+    // Not served while the held connection is open (the kernel keeps it in the backlog) ...
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut waiting)
+            .await
+            .is_err(),
+        "a connection over the cap was served"
+    );
+    // ... and served once it closes.
+    drop(held);
+    let served = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served after the held connection closed")
+        .unwrap();
+    assert!(served);
+    app.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real binary.
 
@@ -802,6 +838,7 @@ async fn sigterm_answers_what_is_in_flight_refuses_new_connections_and_exits_wit
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "exit status {status}:\n{}", server.logs());
+    let exited_after = term.elapsed();
 
     for s in senders {
         let other = s.await.expect("a sender panicked");
@@ -860,7 +897,10 @@ async fn sigterm_answers_what_is_in_flight_refuses_new_connections_and_exits_wit
         answered.len()
     );
     eprintln!(
-        "SIGTERM: {} orders answered 201 ({} tasks), all present after the restart",
+        "SIGTERM: exited 0 after {:.2} s (bound {} s, two stuck clients); {} orders answered 201 \
+         ({} tasks), all present after the restart",
+        exited_after.as_secs_f64(),
+        BOUND.as_secs(),
         acked.len(),
         answered.len()
     );
