@@ -1,7 +1,7 @@
 //! Settings: command-line flags, then `HUBHOOK_*` environment variables (both through clap), then an
 //! optional `hubhook.toml`, then defaults. Validated once, here.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use duve::{Field, FieldMap, Path};
 use serde::Deserialize;
@@ -18,6 +18,10 @@ use crate::{
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hubhook.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -65,6 +69,13 @@ pub struct FileConfig {
     pub login_window: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed, e.g. ["127.0.0.1", "10.0.0.0/8"].
     pub trusted_proxies: Option<Vec<String>>,
+    /// Time a client has to send a request's headers (and an idle keep-alive connection may last).
+    pub header_timeout: Option<String>,
+    /// Time a client has to send a request's body once its headers arrived.
+    pub body_timeout: Option<String>,
+    pub max_connections: Option<usize>,
+    /// How long a shutdown waits for requests in flight before dropping them.
+    pub shutdown_timeout: Option<String>,
     /// Extra JSON paths per Duve field, tried before the defaults (see docs/duve-mapping.md).
     #[serde(default)]
     pub mapping: std::collections::BTreeMap<String, Vec<String>>,
@@ -138,6 +149,7 @@ pub struct Config {
     /// How long inbound-log entries and delivery attempts are kept; `None` keeps them forever.
     pub retention: Option<std::time::Duration>,
     pub limits: LimitsConfig,
+    pub http: HttpLimits,
 }
 
 /// The retention setting: the flag or environment variable, then the file, then 30 days.
@@ -155,6 +167,84 @@ pub fn resolve_retention(
         key: "retention_days",
         message,
     })
+}
+
+/// What the HTTP edge allows a client, and how long a shutdown may take (docs/operations.md).
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// A request's headers must arrive within this; an idle keep-alive connection is closed after it.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this, counted from the end of its headers.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// After a shutdown signal, requests in flight get this long before their connections are dropped.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+/// The HTTP edge's settings as flags or environment variables give them (each may be absent).
+#[derive(Debug, Default, Clone)]
+pub struct HttpSettings {
+    pub header_timeout: Option<String>,
+    pub body_timeout: Option<String>,
+    pub max_connections: Option<usize>,
+    pub shutdown_timeout: Option<String>,
+}
+
+impl HttpSettings {
+    /// Flags and environment first, then the file, then defaults.
+    pub fn resolve(self, file: &FileConfig) -> Result<HttpLimits, ConfigError> {
+        let duration = |key: &'static str, raw: Option<String>, default: Duration| match raw {
+            None => Ok(default),
+            Some(raw) => parse_duration(&raw)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| ConfigError::Invalid {
+                    key,
+                    message: format!("{raw:?}: expected a duration such as 10s"),
+                }),
+        };
+        let max_connections = self
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "max_connections",
+                message: "must be at least 1".into(),
+            });
+        }
+        Ok(HttpLimits {
+            header_timeout: duration(
+                "header_timeout",
+                self.header_timeout.or_else(|| file.header_timeout.clone()),
+                DEFAULT_HEADER_TIMEOUT,
+            )?,
+            body_timeout: duration(
+                "body_timeout",
+                self.body_timeout.or_else(|| file.body_timeout.clone()),
+                DEFAULT_BODY_TIMEOUT,
+            )?,
+            max_connections,
+            shutdown_timeout: duration(
+                "shutdown_timeout",
+                self.shutdown_timeout
+                    .or_else(|| file.shutdown_timeout.clone()),
+                DEFAULT_SHUTDOWN_TIMEOUT,
+            )?,
+        })
+    }
 }
 
 /// The outbox's settings as flags or environment variables give them (each may be absent).
@@ -344,6 +434,7 @@ impl Config {
             secure_cookies: false,
             retention: default_retention(),
             limits: LimitsConfig::default(),
+            http: HttpLimits::default(),
         }
     }
 
@@ -392,6 +483,7 @@ impl Config {
             secure_cookies: file.secure_cookies.unwrap_or(false),
             retention: default_retention(),
             limits: LimitsConfig::default(),
+            http: HttpLimits::default(),
         })
     }
 }
@@ -483,6 +575,40 @@ mod tests {
             },
             LimitSettings {
                 trusted_proxies: Some("nope".into()),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.resolve(&FileConfig::default()).is_err());
+        }
+    }
+
+    #[test]
+    fn http_limits_come_from_flags_then_the_file_then_defaults() {
+        let file: FileConfig = toml::from_str(
+            "header_timeout = \"2s\"\nshutdown_timeout = \"1m\"\nmax_connections = 7",
+        )
+        .unwrap();
+        let limits = HttpSettings {
+            header_timeout: Some("500ms".into()),
+            ..Default::default()
+        }
+        .resolve(&file)
+        .unwrap();
+        assert_eq!(limits.header_timeout, Duration::from_millis(500));
+        assert_eq!(limits.body_timeout, DEFAULT_BODY_TIMEOUT);
+        assert_eq!(limits.max_connections, 7);
+        assert_eq!(limits.shutdown_timeout, Duration::from_secs(60));
+        for bad in [
+            HttpSettings {
+                body_timeout: Some("0s".into()),
+                ..Default::default()
+            },
+            HttpSettings {
+                shutdown_timeout: Some("soon".into()),
+                ..Default::default()
+            },
+            HttpSettings {
+                max_connections: Some(0),
                 ..Default::default()
             },
         ] {

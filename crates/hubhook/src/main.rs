@@ -14,7 +14,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(hubhook::cli::run(cli)) {
+    let result = runtime.block_on(hubhook::cli::run(cli));
+    // A blocking task still running (a database read stuck on a lock) must not hold the exit:
+    // `serve` has already drained what matters within its own bound.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) if e.is::<hubhook::cli::send::Silent>() => std::process::ExitCode::FAILURE,
         Err(e) => {

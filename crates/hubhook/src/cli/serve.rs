@@ -5,7 +5,7 @@ use clap::Args;
 use super::Ctx;
 use crate::{
     Application,
-    config::{self, Config, LimitSettings, OutboxSettings},
+    config::{self, Config, HttpSettings, LimitSettings, OutboxSettings},
     telemetry,
 };
 
@@ -69,6 +69,18 @@ pub struct ServeArgs {
     /// Comma-separated proxy address ranges whose X-Forwarded-For is believed (default: none)
     #[arg(long, env = "HUBHOOK_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
+    /// Time a client has to send a request's headers; also how long an idle connection stays open (default 10s)
+    #[arg(long, env = "HUBHOOK_HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
+    /// Time a client has to send a request's body after its headers (default 30s)
+    #[arg(long, env = "HUBHOOK_BODY_TIMEOUT")]
+    pub body_timeout: Option<String>,
+    /// Connections served at once; more wait in the listen backlog (default 512)
+    #[arg(long, env = "HUBHOOK_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// On SIGTERM or SIGINT, how long requests in flight may take before they are dropped (default 10s)
+    #[arg(long, env = "HUBHOOK_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<String>,
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
@@ -101,6 +113,13 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         trusted_proxies: args.trusted_proxies,
     }
     .resolve(&ctx.file)?;
+    config.http = HttpSettings {
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        max_connections: args.max_connections,
+        shutdown_timeout: args.shutdown_timeout,
+    }
+    .resolve(&ctx.file)?;
     telemetry::init_logging(config.log_format);
     let database = crate::store::display_url(&config.database_url);
     let app = Application::build(config).await?;
@@ -129,5 +148,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -25,6 +25,54 @@ pub struct ErrorBody {
 /// Seconds a client is asked to wait before retrying when storage is unavailable.
 const RETRY_AFTER_SECS: &str = "5";
 
+/// Answers of the connection layer itself, whatever the route (docs/api.md, "Limits of every route").
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// The request's body did not arrive within `limit` of its headers (a slow or stalled client).
+    #[error("the request body did not arrive within {limit:?}")]
+    BodyTimeout { limit: std::time::Duration },
+}
+
+impl EdgeError {
+    /// Whether a body-reading error (as extractors and `to_bytes` report it) is a body timeout.
+    pub fn is_body_timeout(e: &axum::Error) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cause {
+            if c.downcast_ref::<EdgeError>().is_some() {
+                return true;
+            }
+            cause = c.source();
+        }
+        false
+    }
+}
+
+impl IntoResponse for EdgeError {
+    fn into_response(self) -> Response {
+        match self {
+            EdgeError::BodyTimeout { limit } => {
+                let mut res = (
+                    StatusCode::REQUEST_TIMEOUT,
+                    Json(ErrorBody {
+                        code: "REQUEST_TIMEOUT",
+                        message: "Request body not received in time.".to_owned(),
+                        details: vec![format!(
+                            "the whole body must arrive within {} s of the headers",
+                            limit.as_secs_f64()
+                        )],
+                    }),
+                )
+                    .into_response();
+                // The rest of the body is still on its way: the connection cannot carry another
+                // request.
+                res.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                res
+            }
+        }
+    }
+}
+
 /// Answers of `POST /webhooks/duve` that are not a 2xx (CONTRACT.md section 1).
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -42,6 +90,8 @@ pub enum WebhookError {
         kind: LimitKind,
         retry_after_secs: u64,
     },
+    #[error("body not received in time")]
+    BodyTimeout { limit: std::time::Duration },
 }
 
 impl WebhookError {
@@ -52,6 +102,7 @@ impl WebhookError {
             WebhookError::Refused(r) => r.code(),
             WebhookError::Unavailable => "WEB_HUK_UNAVAILABLE",
             WebhookError::RateLimited { .. } => "WEB_HUK_RATE_LIMITED",
+            WebhookError::BodyTimeout { .. } => "REQUEST_TIMEOUT",
         }
     }
 }
@@ -100,6 +151,9 @@ impl IntoResponse for WebhookError {
                             .to_owned(),
                     ],
                 )
+            }
+            WebhookError::BodyTimeout { limit } => {
+                return EdgeError::BodyTimeout { limit }.into_response();
             }
         };
         let mut res = (

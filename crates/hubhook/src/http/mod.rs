@@ -23,6 +23,7 @@ pub mod auth;
 pub mod error;
 pub mod limits;
 pub mod outbound;
+pub mod server;
 pub mod ui;
 pub mod webhooks;
 
@@ -183,6 +184,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// How long the store's final flush may take after the shutdown bound.
+const FLUSH_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The service, bound and ready: tests bind port 0 and read [`Application::port`].
 pub struct Application {
     listener: tokio::net::TcpListener,
@@ -220,8 +224,11 @@ impl Application {
         self.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves (and delivers the outbox) until `shutdown` resolves, then lets in-flight requests
-    /// finish (their writes commit) and the dispatcher record the attempts it has in flight.
+    /// Serves (and delivers the outbox) until `shutdown` resolves, then shuts down within the
+    /// configured bound: stops accepting at once, lets the requests in flight finish (their writes
+    /// commit and are answered) while live streams and idle connections close and the dispatcher
+    /// records the attempts it has in flight; drops whatever is still busy at the bound; flushes
+    /// the store.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -230,31 +237,46 @@ impl Application {
             Dispatcher::new(self.state.store.clone(), self.state.config.outbox.clone())
                 .map_err(std::io::Error::other)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let outbox = tokio::spawn(dispatcher.run(stopped.clone()));
+        let mut outbox = tokio::spawn(dispatcher.run(stopped.clone()));
         let pruner = self.state.config.retention.map(|age| {
             tokio::spawn(crate::retention::Pruner::new(self.state.store.clone(), age).run(stopped))
         });
         let state = self.state.clone();
+        let limits = state.config.http.clone();
         let app = router(self.state);
-        // Live board streams never end on their own: end them when shutdown begins, or the
-        // graceful shutdown would wait for them forever.
-        let shutdown = async move {
+        // Live board streams never end on their own, and the dispatcher has its own attempts to
+        // finish: both are told at once, so each gets the whole bound.
+        let shutdown = async {
             shutdown.await;
             state.ui.close_streams();
+            let _ = stop.send(true);
         };
-        let served = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
-        // Then the dispatcher records the attempts it has in flight, and stops; the pruner ends
-        // its batch under way.
-        let _ = stop.send(true);
-        let _ = outbox.await;
-        if let Some(pruner) = pruner {
-            let _ = pruner.await;
+        let drained = server::serve(self.listener, app, &limits, shutdown).await;
+        let deadline = drained.began + limits.shutdown_timeout;
+        let in_flight =
+            crate::outbox::dispatcher::IN_FLIGHT.load(std::sync::atomic::Ordering::Relaxed);
+        match tokio::time::timeout_at(deadline, &mut outbox).await {
+            Ok(_) => tracing::info!(in_flight, "shutdown: outbox dispatcher stopped"),
+            Err(_) => {
+                // Its claims expire with their lease and the attempts are made again: at least once.
+                outbox.abort();
+                tracing::warn!(
+                    in_flight,
+                    "shutdown: outbox dispatcher still busy at the bound; its attempts in flight will be retried"
+                );
+            }
         }
-        served
+        // The pruner ends the batch under way (one small statement).
+        if let Some(pruner) = pruner {
+            let _ = tokio::time::timeout_at(deadline, pruner).await;
+        }
+        // Every answered write has committed; this folds the rest away, briefly bounded so a busy
+        // database cannot hold the exit.
+        match tokio::time::timeout(FLUSH_BOUND, state.store.flush()).await {
+            Ok(Ok(())) => tracing::info!("shutdown: store flushed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "shutdown: store flush failed"),
+            Err(_) => tracing::warn!("shutdown: store flush did not finish in time"),
+        }
+        Ok(())
     }
 }

@@ -12,7 +12,11 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{AppState, error::WebhookError, limits::LimitKind};
+use super::{
+    AppState,
+    error::{EdgeError, WebhookError},
+    limits::LimitKind,
+};
 use crate::{
     domain::{HotelFacts, Task, time},
     intake::{self, Outcome, Plan, REASON_CANCELLED_EARLY, Refusal, Skipped},
@@ -131,6 +135,7 @@ fn event_name(raw: &str) -> String {
         (status = 200, description = "Duplicate, cancelled, recorded or ignored", body = WebhookAnswer),
         (status = 400, description = "WEB_HUK_INVALID_CREDS or WEB_HUK_HUBOS_REQUEST_FAIL", body = super::error::ErrorBody),
         (status = 403, description = "WEB_HUK_INVALID_BODY", body = super::error::ErrorBody),
+        (status = 408, description = "REQUEST_TIMEOUT: the body did not arrive in time", body = super::error::ErrorBody),
         (status = 413, description = "WEB_HUK_PAYLOAD_TOO_LARGE", body = super::error::ErrorBody),
         (status = 429, description = "WEB_HUK_RATE_LIMITED (with Retry-After): an abuse limit of the address or the hotel", body = super::error::ErrorBody),
         (status = 503, description = "WEB_HUK_UNAVAILABLE (with Retry-After)", body = super::error::ErrorBody),
@@ -181,7 +186,16 @@ async fn handle(
     let bytes: Option<Bytes> = if declared_too_large {
         None
     } else {
-        axum::body::to_bytes(body, limit).await.ok()
+        match axum::body::to_bytes(body, limit).await {
+            Ok(bytes) => Some(bytes),
+            // A slow client is not an oversized body: nothing is recorded for it.
+            Err(e) if EdgeError::is_body_timeout(&e) => {
+                return Err(WebhookError::BodyTimeout {
+                    limit: app.config.http.body_timeout,
+                });
+            }
+            Err(_) => None,
+        }
     };
     let creds = credentials(headers);
     let Some(bytes) = bytes else {

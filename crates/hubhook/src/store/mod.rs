@@ -348,6 +348,12 @@ pub struct Delivery {
 pub trait Store: Send + Sync + 'static {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// At shutdown, once the requests are done: commits whatever is still queued and leaves the
+    /// database tidy for the next start. Every answered write has committed already; this is not
+    /// what makes them durable.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     async fn config_version(&self) -> Result<u64, StoreError>;
     async fn snapshot(&self) -> Result<Snapshot, StoreError>;
 

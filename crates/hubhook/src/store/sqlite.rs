@@ -961,6 +961,19 @@ impl Store for SqliteStore {
         self.read(config_version).await
     }
 
+    /// A job behind everything queued (the writer runs jobs in order), then a checkpoint that folds
+    /// the WAL into the database file and truncates it, so a copy of the file alone is complete.
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.write(|_| Ok(())).await?;
+        let busy: i64 = self
+            .read(|c| Ok(c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?))
+            .await?;
+        if busy != 0 {
+            tracing::warn!("the final WAL checkpoint was incomplete (the database is in use)");
+        }
+        Ok(())
+    }
+
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         self.read(load_snapshot).await
     }

@@ -14,6 +14,7 @@ mod crash;
 mod fixtures;
 mod fuzz_corpus;
 mod helpers;
+mod http_edge;
 mod limits;
 mod ops;
 mod outbox;

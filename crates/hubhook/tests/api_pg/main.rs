@@ -41,6 +41,8 @@ postgres_suite! {
     mod helpers;
     #[path = "../api/limits.rs"]
     mod limits;
+    #[path = "../api/http_edge.rs"]
+    mod http_edge;
     #[path = "../api/ops.rs"]
     mod ops;
     #[path = "../api/outbox.rs"]
