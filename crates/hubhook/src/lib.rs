@@ -9,6 +9,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod intake;
+pub mod memory;
 pub mod outbox;
 pub mod retention;
 pub mod store;

@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Before the runtime starts its threads: the arena limit applies to threads made after it.
+    hubhook::memory::limit_arenas();
     let cli = hubhook::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

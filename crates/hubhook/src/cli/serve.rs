@@ -123,6 +123,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init_logging(config.log_format);
     let database = crate::store::display_url(&config.database_url);
     let app = Application::build(config).await?;
+    crate::memory::spawn_trimmer();
     tracing::info!(address = %app.local_addr()?, %database, "hubhook is listening");
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("hubhook stopped");

@@ -1,0 +1,946 @@
+//! Soak run: `cargo bench -p hubhook --bench soak` (30 minutes by default).
+//!
+//! Drives the real `hubhook serve` (a child process on a fresh SQLite file, or PostgreSQL) at a
+//! steady, open-loop paced rate of unique `orderCreated` deliveries (one in four orders has three
+//! items, the rest one), moves one task in ten through the status API, and has the outbox deliver
+//! every `task.created`, `task.status_changed`, `task.completed` and `task.cancelled` to a receiver
+//! in this process that answers 500 on a random share of attempts. A short retry schedule makes every
+//! failed attempt come back well within the run.
+//!
+//! Every `SOAK_SAMPLE_SECONDS` it prints a row: the server's RSS (`VmRSS`) and open file descriptors
+//! (`/proc/PID/fd`), requests sent and answered, the latency of the window, deliveries the receiver
+//! accepted, attempts it refused, and events still owed. At the end it stops the load, waits until
+//! the receiver has accepted every event the run caused, and prints a summary with a verdict against
+//! the targets (RSS growth ≤ 20% from the first minute after warm-up to the last; no growth of open
+//! file descriptors: the last minute's count, all and not sockets, within noise of the first
+//! minute's; every event delivered). Exits non-zero on FAIL. On SQLite each row also shows the WAL
+//! file's size (it bounds the `-shm` index the server maps).
+//!
+//! Settings (environment): `SOAK_SECONDS` (load duration, default 1800), `SOAK_RATE` (orders per
+//! second, default 200), `SOAK_FAIL_PERCENT` (receiver's 500 share, default 10), `SOAK_WARMUP`
+//! (seconds excluded before the first window, default 60, at most a quarter of the run),
+//! `SOAK_SAMPLE_SECONDS` (default 10), `SOAK_DRAIN_SECONDS` (deadline for the last deliveries after
+//! the load stops, default 300), `SOAK_SETTLE_SECONDS` (idle time after the drain before the last
+//! row, default 200: pooled connections close after 90 s idle, checked every 90 s), `SOAK_FD_NOISE`
+//! (descriptors the last minute may hold beyond the first, default 4: the SQLite readers' pool and
+//! the connection pools grow and shrink with concurrency),
+//! `SOAK_CONNECTIONS` (requests in flight at most, so connections, default 64: the pacer does not
+//! wait for them, and the latency counts from the scheduled send time), `SOAK_RETRY_SCHEDULE` (the server's
+//! `HUBHOOK_RETRY_SCHEDULE`), `BENCH_DATABASE_URL` (`postgres://…`: run on PostgreSQL in a fresh
+//! schema, dropped afterwards), `BENCH_HUBHOOK_BIN` (another `hubhook` binary).
+
+use std::{
+    collections::{HashMap, HashSet},
+    net::SocketAddr,
+    path::Path,
+    process::{Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const HOTEL: &str = "soak";
+/// Eight attempts: with 10% refusals a delivery fails for good once in 10^8, so a 30-minute run
+/// (~450,000 deliveries) never exhausts one by chance; the whole schedule is under two minutes.
+const RETRY_SCHEDULE: &str = "1s,2s,5s,10s,30s,30s,30s";
+/// The status moves, in turn, one per tenth task: (target status, index in `Load::moves`).
+const MOVES: [&str; 4] = ["accepted", "in_progress", "done", "cancelled"];
+
+fn main() {
+    match run() {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("soak failed: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+struct Settings {
+    seconds: f64,
+    rate: f64,
+    fail_percent: u64,
+    warmup: f64,
+    sample: Duration,
+    drain: Duration,
+    fd_noise: u64,
+    connections: usize,
+    settle: Duration,
+    schedule: String,
+}
+
+fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(default)
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        let seconds = env_f64("SOAK_SECONDS", 1800.0).max(1.0);
+        Self {
+            seconds,
+            rate: env_f64("SOAK_RATE", 200.0).max(0.1),
+            fail_percent: env_f64("SOAK_FAIL_PERCENT", 10.0).min(100.0) as u64,
+            warmup: env_f64("SOAK_WARMUP", 60.0).min(seconds / 4.0),
+            sample: Duration::from_secs_f64(env_f64("SOAK_SAMPLE_SECONDS", 10.0).max(1.0)),
+            drain: Duration::from_secs_f64(env_f64("SOAK_DRAIN_SECONDS", 300.0)),
+            fd_noise: env_f64("SOAK_FD_NOISE", 4.0) as u64,
+            settle: Duration::from_secs_f64(env_f64("SOAK_SETTLE_SECONDS", 200.0)),
+            connections: env_f64("SOAK_CONNECTIONS", 64.0).max(1.0) as usize,
+            schedule: std::env::var("SOAK_RETRY_SCHEDULE")
+                .unwrap_or_else(|_| RETRY_SCHEDULE.into()),
+        }
+    }
+
+    /// Length of the first and last windows compared: a minute, less on short runs.
+    fn window(&self) -> f64 {
+        ((self.seconds - self.warmup) / 2.0).min(60.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The receiver: refuses a random share of attempts, records what it accepted by webhook-id.
+
+#[derive(Default)]
+struct Accepted {
+    /// webhook-ids answered 2xx at least once.
+    ids: HashSet<String>,
+    /// Task ids whose task.created was accepted.
+    created: HashSet<String>,
+    /// Accepted deliveries (unique webhook-ids) per event type.
+    by_type: HashMap<String, u64>,
+}
+
+struct Recv {
+    fail_percent: u64,
+    rng: AtomicU64,
+    attempts: AtomicU64,
+    refused: AtomicU64,
+    /// 2xx answers to a webhook-id already accepted (at-least-once shows here).
+    duplicates: AtomicU64,
+    accepted: Mutex<Accepted>,
+}
+
+impl Recv {
+    /// splitmix64 over an atomic counter: uniform enough, lock-free, no extra crate.
+    fn roll_percent(&self) -> u64 {
+        let mut z = self
+            .rng
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % 100
+    }
+
+    fn delivered(&self) -> u64 {
+        self.accepted.lock().unwrap().ids.len() as u64
+    }
+}
+
+async fn hook(State(recv): State<Arc<Recv>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    recv.attempts.fetch_add(1, Ordering::Relaxed);
+    if recv.roll_percent() < recv.fail_percent {
+        recv.refused.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let kind = v["type"].as_str().unwrap_or("?");
+    let mut acc = recv.accepted.lock().unwrap();
+    if acc.ids.insert(id.to_owned()) {
+        *acc.by_type.entry(kind.to_owned()).or_default() += 1;
+        if kind == "task.created"
+            && let Some(task) = v["data"]["id"].as_str()
+        {
+            acc.created.insert(task.to_owned());
+        }
+    } else {
+        recv.duplicates.fetch_add(1, Ordering::Relaxed);
+    }
+    StatusCode::NO_CONTENT
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load: open-loop paced orders, and a status move for one task in ten.
+
+struct Target {
+    webhook: String,
+    api: String,
+    hotel: String,
+    access: String,
+    password: String,
+    api_key: String,
+}
+
+struct Load {
+    /// Caps the requests in flight, so the client's connections (and the server's sockets and
+    /// buffers) do not follow every latency spike of a shared machine.
+    connections: tokio::sync::Semaphore,
+    orders: AtomicU64,
+    sent: AtomicU64,
+    ok: AtomicU64,
+    /// Non-2xx answers and transport errors, orders and moves alike.
+    errors: AtomicU64,
+    in_flight: AtomicU64,
+    /// Status moves answered 200, per entry of `MOVES`.
+    moves: [AtomicU64; 4],
+    /// Latencies of the orders sent in the current window (from the scheduled send time, so a
+    /// stalled server is not hidden by the pacer waiting for it), µs.
+    window: Mutex<Vec<u32>>,
+    /// Every task id an order's 201 named.
+    created: Mutex<HashSet<String>>,
+    first_error: Mutex<Option<String>>,
+}
+
+impl Load {
+    fn error(&self, e: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.first_error.lock().unwrap().get_or_insert(e);
+    }
+
+    /// Events the run has caused so far that the receiver must get.
+    fn owed(&self) -> u64 {
+        let moves: u64 = self.moves.iter().map(|m| m.load(Ordering::Relaxed)).sum();
+        let ends = self.moves[2].load(Ordering::Relaxed) + self.moves[3].load(Ordering::Relaxed);
+        self.created.lock().unwrap().len() as u64 + moves + ends
+    }
+}
+
+fn order(i: u64) -> String {
+    let products = if i.is_multiple_of(4) {
+        r#"[{"name": "Bed sheets", "externalId": "2", "quantity": 1, "price": 0},
+            {"name": "Pillows", "externalId": "6", "quantity": 2, "price": 0},
+            {"name": "Amenities", "externalId": "7", "quantity": 1, "price": 0}]"#
+    } else {
+        r#"[{"name": "Towels", "externalId": "4", "quantity": 2, "price": 0}]"#
+    };
+    let room = 101 + i % 3;
+    format!(
+        r#"{{"event": "orderCreated", "resource": {{"sId": "soak-{i}", "roomNumber": "{room}",
+        "verifiedFirstName": "Bobby", "verifiedLastName": "Smith", "preferredLanguage": "en",
+        "order": {{"id": "soak-ord-{i}", "status": 0, "chargeAmount": 0,
+        "notes": "Please leave them at the door.", "products": {products}}}}}}}"#
+    )
+}
+
+async fn send_order(client: reqwest::Client, t: Arc<Target>, load: Arc<Load>, i: u64, at: Instant) {
+    load.orders.fetch_add(1, Ordering::Relaxed);
+    load.in_flight.fetch_add(1, Ordering::Relaxed);
+    // A connection per permit at most; waiting for one counts in the latency (measured from `at`).
+    // The semaphore is never closed, so the permit always comes.
+    if let Ok(_permit) = load.connections.acquire().await {
+        order_and_move(&client, &t, &load, i, at).await;
+    }
+    load.in_flight.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn order_and_move(client: &reqwest::Client, t: &Target, load: &Load, i: u64, at: Instant) {
+    load.sent.fetch_add(1, Ordering::Relaxed);
+    let res = client
+        .post(&t.webhook)
+        .header("custom_hotel_id", &t.hotel)
+        .header("custom_access_token", &t.access)
+        .header("custom_password_token", &t.password)
+        .header("content-type", "application/json")
+        .body(order(i))
+        .send()
+        .await;
+    let answer = match res {
+        Ok(r) => {
+            let status = r.status();
+            r.json::<serde_json::Value>().await.map(|v| (status, v))
+        }
+        Err(e) => Err(e),
+    };
+    let took = at.elapsed().as_micros().min(u32::MAX as u128) as u32;
+    load.window.lock().unwrap().push(took);
+    let tasks: Vec<String> = match answer {
+        Ok((status, v)) if status == 201 => {
+            load.ok.fetch_add(1, Ordering::Relaxed);
+            v["tasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["id"].as_str().map(str::to_owned))
+                .collect()
+        }
+        Ok((status, v)) => {
+            load.error(format!("order {i}: {status} {v}"));
+            Vec::new()
+        }
+        Err(e) => {
+            load.error(format!("order {i}: {e}"));
+            Vec::new()
+        }
+    };
+    load.created.lock().unwrap().extend(tasks.iter().cloned());
+    if i % 10 == 5
+        && let Some(task) = tasks.first()
+    {
+        let which = (i / 10) as usize % MOVES.len();
+        move_task(client, t, load, task, which).await;
+    }
+}
+
+async fn move_task(client: &reqwest::Client, t: &Target, load: &Load, task: &str, which: usize) {
+    load.sent.fetch_add(1, Ordering::Relaxed);
+    let res = client
+        .post(format!("{}/tasks/{task}/status", t.api))
+        .bearer_auth(&t.api_key)
+        .json(&serde_json::json!({"status": MOVES[which], "note": "soak"}))
+        .send()
+        .await;
+    match res {
+        Ok(r) if r.status() == 200 => {
+            load.ok.fetch_add(1, Ordering::Relaxed);
+            load.moves[which].fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(r) => load.error(format!("move {task}: {}", r.status())),
+        Err(e) => load.error(format!("move {task}: {e}")),
+    }
+}
+
+/// Sends order `i` at `start + i / rate` whatever the earlier ones are doing (open loop).
+async fn pace(client: reqwest::Client, t: Arc<Target>, load: Arc<Load>, rate: f64, until: Instant) {
+    let start = Instant::now();
+    for i in 0u64.. {
+        let at = start + Duration::from_secs_f64(i as f64 / rate);
+        if at >= until {
+            break;
+        }
+        tokio::time::sleep_until(at.into()).await;
+        tokio::spawn(send_order(client.clone(), t.clone(), load.clone(), i, at));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process and /proc readings.
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn hubhook_cmd(db_url: &str, dir: &Path) -> Command {
+    let bin = std::env::var_os("BENCH_HUBHOOK_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_hubhook").into());
+    let mut cmd = Command::new(bin);
+    cmd.env("HUBHOOK_DATABASE_URL", db_url)
+        .env_remove("HUBHOOK_CONFIG")
+        .env_remove("HUBHOOK_LISTEN")
+        .current_dir(dir);
+    // One hotel at 200 orders/s from one address is over the default abuse limits (20/s per hotel):
+    // they are off unless the environment sets them.
+    for var in [
+        "HUBHOOK_WEBHOOK_IP_RATE",
+        "HUBHOOK_WEBHOOK_HOTEL_RATE",
+        "HUBHOOK_WEBHOOK_AUTH_FAILURES",
+    ] {
+        if std::env::var_os(var).is_none() {
+            cmd.env(var, "0");
+        }
+    }
+    cmd
+}
+
+fn cli_json(db_url: &str, dir: &Path, args: &[&str]) -> Result<serde_json::Value, BoxError> {
+    let out = hubhook_cmd(db_url, dir).arg("--json").args(args).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "hubhook {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn field(v: &serde_json::Value, k: &str) -> Result<String, BoxError> {
+    v[k].as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {k} in {v}").into())
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Open file descriptors, and how many of them are sockets (connections come and go with the
+/// client's concurrency; files, pipes and the rest should not move at all).
+fn open_fds(pid: u32) -> (u64, u64) {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return (0, 0);
+    };
+    let (mut all, mut sockets) = (0, 0);
+    for e in dir.filter_map(Result::ok) {
+        all += 1;
+        if std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:")) {
+            sockets += 1;
+        }
+    }
+    (all, sockets)
+}
+
+/// utime + stime in clock ticks (USER_HZ, 100 on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let after = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = after.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Samples.
+
+#[derive(Clone)]
+struct Sample {
+    t: f64,
+    rss_kb: u64,
+    fds: u64,
+    sockets: u64,
+    sent: u64,
+    ok: u64,
+    errors: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    delivered: u64,
+    refused: u64,
+    owed: u64,
+    cpu_pct: f64,
+    wal_mb: f64,
+}
+
+fn pct(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+const HEADER: &str = "| t s | RSS MB | FDs (sockets) | WAL MB | sent | 2xx | errors | p50 ms | p99 ms | delivered | refused attempts | owed | server CPU |";
+const RULE: &str = "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+impl Sample {
+    fn take(
+        pid: u32,
+        t: f64,
+        load: &Load,
+        recv: &Recv,
+        ticks: &mut (u64, Instant),
+        wal: Option<&Path>,
+    ) -> Self {
+        let mut lat = std::mem::take(&mut *load.window.lock().unwrap());
+        lat.sort_unstable();
+        let now_ticks = cpu_ticks(pid);
+        let cpu_pct =
+            (now_ticks.saturating_sub(ticks.0)) as f64 / ticks.1.elapsed().as_secs_f64().max(1e-3);
+        *ticks = (now_ticks, Instant::now());
+        let delivered = recv.delivered();
+        let (fds, sockets) = open_fds(pid);
+        Self {
+            t,
+            rss_kb: rss_kb(pid),
+            fds,
+            sockets,
+            sent: load.sent.load(Ordering::Relaxed),
+            ok: load.ok.load(Ordering::Relaxed),
+            errors: load.errors.load(Ordering::Relaxed),
+            p50_ms: pct(&lat, 0.5),
+            p99_ms: pct(&lat, 0.99),
+            delivered,
+            refused: recv.refused.load(Ordering::Relaxed),
+            owed: load.owed().saturating_sub(delivered),
+            cpu_pct,
+            wal_mb: wal
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0)),
+        }
+    }
+
+    fn row(&self) -> String {
+        format!(
+            "| {:.0} | {:.1} | {} ({}) | {:.0} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {:.0}% |",
+            self.t,
+            self.rss_kb as f64 / 1024.0,
+            self.fds,
+            self.sockets,
+            self.wal_mb,
+            self.sent,
+            self.ok,
+            self.errors,
+            self.p50_ms,
+            self.p99_ms,
+            self.delivered,
+            self.refused,
+            self.owed,
+            self.cpu_pct,
+        )
+    }
+}
+
+fn mean(v: &[u64]) -> f64 {
+    v.iter().sum::<u64>() as f64 / v.len().max(1) as f64
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn run() -> Result<bool, BoxError> {
+    let s = Settings::from_env();
+    let date = jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M UTC")
+        .to_string();
+    let load_before = loadavg();
+    let dir = tempfile::tempdir()?;
+    let pg = std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|url| pg::Schema::fresh(&url))
+        .transpose()?;
+    let db_url = match &pg {
+        Some(schema) => schema.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("hubhook.db").display()),
+    };
+    let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let recv = Arc::new(Recv {
+        fail_percent: s.fail_percent,
+        rng: AtomicU64::new(
+            jiff::Timestamp::now().as_nanosecond() as u64 ^ u64::from(std::process::id()),
+        ),
+        attempts: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        duplicates: AtomicU64::new(0),
+        accepted: Mutex::new(Accepted::default()),
+    });
+    let recv_addr: SocketAddr = rt.block_on(async {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = l.local_addr()?;
+        let app = Router::new()
+            .route("/hook", post(hook))
+            .with_state(recv.clone());
+        tokio::spawn(async move { axum::serve(l, app).await });
+        Ok::<_, BoxError>(addr)
+    })?;
+
+    let hotel = cli_json(
+        &db_url,
+        dir.path(),
+        &["hotel", "create", "--name", "Soak", "--id", HOTEL],
+    )?;
+    cli_json(
+        &db_url,
+        dir.path(),
+        &["rooms", "add", HOTEL, "101", "102", "103"],
+    )?;
+    cli_json(
+        &db_url,
+        dir.path(),
+        &[
+            "webhooks",
+            "add",
+            HOTEL,
+            "--url",
+            &format!("http://{recv_addr}/hook"),
+            "--events",
+            "task.created,task.status_changed,task.completed,task.cancelled",
+        ],
+    )?;
+    let key = cli_json(&db_url, dir.path(), &["apikey", "create", HOTEL])?;
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let log_path = dir.path().join("serve.log");
+    let wal = pg.is_none().then(|| dir.path().join("hubhook.db-wal"));
+    let mut server = Server(
+        hubhook_cmd(&db_url, dir.path())
+            .env("HUBHOOK_RETRY_SCHEDULE", &s.schedule)
+            .args(["serve", "--listen", &listen.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path)?)
+            .spawn()?,
+    );
+    let pid = server.0.id();
+    let target = Arc::new(Target {
+        webhook: format!("http://{listen}/webhooks/duve"),
+        api: format!("http://{listen}/api/v1"),
+        hotel: field(&hotel, "hotelId")?,
+        access: field(&hotel, "accessToken")?,
+        password: field(&hotel, "passwordToken")?,
+        api_key: field(&key, "apiKey")?,
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(listen).is_err() {
+        if let Some(status) = server.0.try_wait()? {
+            return Err(format!("hubhook exited early: {status}").into());
+        }
+        if Instant::now() > deadline {
+            return Err("hubhook did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let idle_kb = rss_kb(pid);
+    let (idle_fds, idle_sockets) = open_fds(pid);
+
+    eprintln!(
+        "soak: hubhook pid {pid} on {backend}, {} orders/s for {} s, receiver refuses {}%, \
+         retry schedule {}; idle RSS {:.1} MB, {idle_fds} FDs ({idle_sockets} sockets)",
+        s.rate,
+        s.seconds,
+        s.fail_percent,
+        s.schedule,
+        idle_kb as f64 / 1024.0
+    );
+    println!("{HEADER}");
+    println!("{RULE}");
+
+    let load = Arc::new(Load {
+        connections: tokio::sync::Semaphore::new(s.connections),
+        orders: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        ok: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        in_flight: AtomicU64::new(0),
+        moves: Default::default(),
+        window: Mutex::new(Vec::new()),
+        created: Mutex::new(HashSet::new()),
+        first_error: Mutex::new(None),
+    });
+    let client = hubhook::http_client()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let (samples, drained, after) = rt.block_on(async {
+        let started = Instant::now();
+        let until = started + Duration::from_secs_f64(s.seconds);
+        let pacer = tokio::spawn(pace(
+            client.clone(),
+            target.clone(),
+            load.clone(),
+            s.rate,
+            until,
+        ));
+        let mut samples = Vec::new();
+        let mut ticks = (cpu_ticks(pid), Instant::now());
+        let mut next = started + s.sample;
+        // Load phase: a row every sample period.
+        while next <= until + Duration::from_millis(1) {
+            tokio::time::sleep_until(next.into()).await;
+            let row = Sample::take(
+                pid,
+                started.elapsed().as_secs_f64(),
+                &load,
+                &recv,
+                &mut ticks,
+                wal.as_deref(),
+            );
+            println!("{}", row.row());
+            samples.push(row);
+            next += s.sample;
+        }
+        let _ = pacer.await;
+        // Let the last answers in, then wait for the outbox to catch up.
+        let quiet = Instant::now() + Duration::from_secs(35);
+        while load.in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < quiet {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let drain_from = Instant::now();
+        let mut last_print = Instant::now();
+        let drained = loop {
+            let owed = load.owed();
+            if recv.delivered() >= owed && missing(&load, &recv) == 0 {
+                break Some(drain_from.elapsed());
+            }
+            if drain_from.elapsed() > s.drain {
+                break None;
+            }
+            if last_print.elapsed() >= s.sample {
+                let row = Sample::take(
+                    pid,
+                    started.elapsed().as_secs_f64(),
+                    &load,
+                    &recv,
+                    &mut ticks,
+                    wal.as_deref(),
+                );
+                println!("{} (draining)", row.row());
+                last_print = Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        // Idle again: close the load's connections and outlast the dispatcher's pooled ones
+        // (reqwest closes a connection idle for 90 s): every socket the load opened must be gone.
+        drop(client);
+        tokio::time::sleep(s.settle).await;
+        let after = Sample::take(
+            pid,
+            started.elapsed().as_secs_f64(),
+            &load,
+            &recv,
+            &mut ticks,
+            wal.as_deref(),
+        );
+        println!("{} (idle after drain)", after.row());
+        (samples, drained, after)
+    });
+    let alive = server.0.try_wait()?.is_none();
+    drop(server);
+
+    // ---- Summary.
+    let w = s.window();
+    let first: Vec<&Sample> = samples
+        .iter()
+        .filter(|x| x.t > s.warmup && x.t <= s.warmup + w + 0.5)
+        .collect();
+    let last: Vec<&Sample> = samples
+        .iter()
+        .filter(|x| x.t > s.seconds - w - 0.5)
+        .collect();
+    let rss = |v: &[&Sample]| mean(&v.iter().map(|x| x.rss_kb).collect::<Vec<_>>());
+    let fds_max = |v: &[&Sample]| v.iter().map(|x| x.fds).max().unwrap_or(0);
+    let files_max = |v: &[&Sample]| v.iter().map(|x| x.fds - x.sockets).max().unwrap_or(0);
+    let (files_first, files_last) = (files_max(&first), files_max(&last));
+    let (rss_first, rss_last) = (rss(&first), rss(&last));
+    let rss_max = samples.iter().map(|x| x.rss_kb).max().unwrap_or(0);
+    let growth = 100.0 * (rss_last - rss_first) / rss_first.max(1.0);
+    let (fd_first, fd_last) = (fds_max(&first), fds_max(&last));
+    let fd_min = samples.iter().map(|x| x.fds).min().unwrap_or(0);
+    let fd_all_max = samples.iter().map(|x| x.fds).max().unwrap_or(0);
+    let acc = recv.accepted.lock().unwrap();
+    let by = |k: &str| acc.by_type.get(k).copied().unwrap_or(0);
+    let created = load.created.lock().unwrap();
+    let missing_created = created.iter().filter(|t| !acc.created.contains(*t)).count();
+    let moves: Vec<u64> = load
+        .moves
+        .iter()
+        .map(|m| m.load(Ordering::Relaxed))
+        .collect();
+    let moves_total: u64 = moves.iter().sum();
+    let attempts = recv.attempts.load(Ordering::Relaxed);
+    let refused = recv.refused.load(Ordering::Relaxed);
+    let duplicates = recv.duplicates.load(Ordering::Relaxed);
+    let errors = load.errors.load(Ordering::Relaxed);
+    let orders = load.orders.load(Ordering::Relaxed);
+
+    let rss_ok = growth <= 20.0;
+    let fd_ok = fd_last <= fd_first + s.fd_noise && files_last <= files_first + s.fd_noise;
+    let delivered_ok = drained.is_some()
+        && missing_created == 0
+        && by("task.status_changed") >= moves_total
+        && by("task.completed") >= moves[2]
+        && by("task.cancelled") >= moves[3];
+    let load_ok = errors == 0 && alive;
+
+    println!();
+    println!("Condensed (every 5 minutes, or every fifth row on shorter runs):");
+    println!();
+    println!("{HEADER}");
+    println!("{RULE}");
+    let every = if s.seconds >= 600.0 {
+        (300.0 / s.sample.as_secs_f64()).round().max(1.0) as usize
+    } else {
+        5
+    };
+    for (n, x) in samples.iter().enumerate() {
+        if (n + 1) % every == 0 || n == 0 || n + 1 == samples.len() {
+            println!("{}", x.row());
+        }
+    }
+    println!("{} (idle after drain)", after.row());
+    println!();
+    let pg_env = if pg.is_some() {
+        "BENCH_DATABASE_URL=postgres://… "
+    } else {
+        ""
+    };
+    println!(
+        "Command: `{pg_env}SOAK_SECONDS={} SOAK_RATE={} SOAK_FAIL_PERCENT={} cargo bench -p hubhook --bench soak` \
+         ({} connections at most)",
+        s.seconds, s.rate, s.fail_percent, s.connections
+    );
+    println!(
+        "Date: {date}; database: {backend}; retry schedule {}; load average before: {load_before}, after: {}",
+        s.schedule,
+        loadavg()
+    );
+    println!(
+        "Requests: {} ({orders} orders, 1 in 4 with 3 items; {moves_total} status moves: {} accepted, \
+         {} in_progress, {} done, {} cancelled), {} answered 2xx, {errors} errors{}",
+        after.sent,
+        moves[0],
+        moves[1],
+        moves[2],
+        moves[3],
+        after.ok,
+        load.first_error
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "Tasks created: {}; events delivered (unique webhook-ids): {} ({} task.created, {} \
+         task.status_changed, {} task.completed, {} task.cancelled)",
+        created.len(),
+        acc.ids.len(),
+        by("task.created"),
+        by("task.status_changed"),
+        by("task.completed"),
+        by("task.cancelled")
+    );
+    println!(
+        "Delivery attempts: {attempts}; refused with 500: {refused} ({:.1}%), each retried; \
+         2xx for an already accepted webhook-id: {duplicates}; {}",
+        100.0 * refused as f64 / attempts.max(1) as f64,
+        match drained {
+            Some(d) => format!(
+                "last delivery {:.1} s after the load stopped",
+                d.as_secs_f64()
+            ),
+            None => format!(
+                "NOT drained {} s after the load stopped: {missing_created} task.created missing",
+                s.drain.as_secs()
+            ),
+        }
+    );
+    println!(
+        "RSS: idle {:.1} MB; first window after {:.0} s warm-up ({:.0} s) {:.1} MB; last window {:.1} MB; \
+         max {:.1} MB; growth {growth:+.1}% (target ≤ 20%) {}",
+        idle_kb as f64 / 1024.0,
+        s.warmup,
+        w,
+        rss_first / 1024.0,
+        rss_last / 1024.0,
+        rss_max as f64 / 1024.0,
+        verdict(rss_ok)
+    );
+    println!(
+        "FDs: idle {idle_fds}; first window max {fd_first}; last window max {fd_last}; range during \
+         load {fd_min}–{fd_all_max}; not sockets: first window max {files_first}, last {files_last} \
+         (target for both: last ≤ first + {}) {}; {:.0} s after the drain {} ({} sockets)",
+        s.fd_noise,
+        verdict(fd_ok),
+        s.settle.as_secs_f64(),
+        after.fds,
+        after.sockets
+    );
+    println!(
+        "Every event delivered: {}; every request answered 2xx and the server alive: {}",
+        verdict(delivered_ok),
+        verdict(load_ok)
+    );
+    let pass = rss_ok && fd_ok && delivered_ok && load_ok;
+    println!("Verdict: {}", if pass { "PASS" } else { "FAIL" });
+    if !pass && let Ok(log) = std::fs::read_to_string(&log_path) {
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        eprintln!("last lines of hubhook's log:");
+        for l in tail.iter().rev() {
+            eprintln!("  {l}");
+        }
+    }
+    Ok(pass)
+}
+
+fn missing(load: &Load, recv: &Recv) -> usize {
+    let acc = recv.accepted.lock().unwrap();
+    let created = load.created.lock().unwrap();
+    created.iter().filter(|t| !acc.created.contains(*t)).count()
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
+}
+
+/// A schema of its own in the PostgreSQL database the bench is pointed at, dropped at the end
+/// (as in benches/ingest.rs).
+mod pg {
+    use super::BoxError;
+
+    pub struct Schema {
+        admin: String,
+        name: String,
+        /// The admin URL with `search_path` set to the schema (hubhook creates it on first use).
+        pub url: String,
+    }
+
+    fn sql(url: &str, q: &str) -> Result<(), BoxError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+            tokio::spawn(conn);
+            client.batch_execute(q).await?;
+            Ok(())
+        })
+    }
+
+    impl Schema {
+        pub fn fresh(admin: &str) -> Result<Self, BoxError> {
+            let name = format!(
+                "hubhook_soak_{}_{}",
+                std::process::id(),
+                jiff::Timestamp::now().as_second()
+            );
+            let sep = if admin.contains('?') { '&' } else { '?' };
+            let url = format!("{admin}{sep}options=-csearch_path%3D{name}");
+            let admin = hubhook::store::postgres::pool_settings(admin)
+                .map_err(|e| e.to_string())?
+                .url;
+            sql(&admin, "SELECT 1")?;
+            Ok(Self { admin, url, name })
+        }
+    }
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            let _ = sql(
+                &self.admin,
+                &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name),
+            );
+        }
+    }
+}
