@@ -23,8 +23,7 @@
 //! the load stops, default 300), `SOAK_SETTLE_SECONDS` (idle time after the drain before the last
 //! row, default 200: pooled connections close after 90 s idle, checked every 90 s), `SOAK_FD_NOISE`
 //! (descriptors the last minute may hold beyond the first, default 16: the SQLite readers' pool
-//! keeps up to 8 connections of two descriptors each, and the
-//! the connection pools grow and shrink with concurrency),
+//! keeps up to 8 connections of two descriptors each, and the connection pools grow and shrink with concurrency),
 //! `SOAK_CONNECTIONS` (requests in flight at most, so connections, default 64: the pacer does not
 //! wait for them, and the latency counts from the scheduled send time), `SOAK_RETRY_SCHEDULE` (the server's
 //! `HUBHOOK_RETRY_SCHEDULE`), `BENCH_DATABASE_URL` (`postgres://…`: run on PostgreSQL in a fresh
