@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
 /// Enough to amortise one fsync over a burst, small enough to keep one batch's latency low.
 const MAX_BATCH: usize = 256;
 const QUEUE: usize = 8192;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// Average requests per group commit from which the writer counts as saturated: checkpoints then
 /// wait (see [`spawn_checkpointer`]).
@@ -81,7 +82,7 @@ impl From<rusqlite::Error> for StoreError {
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Unavailable(format!(
@@ -235,15 +236,24 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, pacing: A
             f.finish(&commit);
         }
         if pacing.restart.swap(false, Ordering::Relaxed) {
-            // Most frames were copied by the checkpointer already: this copies the rest, waits for
-            // readers of older snapshots, and lets the next batch write the WAL from its start.
+            // Most frames were copied by the checkpointer already: this copies the rest and lets
+            // the next batch write the WAL from its start. It does not wait: a reader on an older
+            // snapshot, or the checkpointer mid-copy, would hold every queued request behind the
+            // busy handler's sleeps; the checkpointer asks again at its next tick instead.
             let started = std::time::Instant::now();
-            match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
+            let _ = conn.busy_timeout(Duration::ZERO);
+            let restarted =
+                conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+            let _ = conn.busy_timeout(BUSY_TIMEOUT);
+            match restarted {
                 Ok(0) => tracing::info!(
                     took_ms = started.elapsed().as_millis() as u64,
                     "WAL restarted under sustained load"
                 ),
                 Ok(_) => tracing::debug!("WAL restart postponed: a reader is still busy"),
+                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                    tracing::debug!("WAL restart postponed: the checkpointer is busy")
+                }
                 Err(e) => tracing::warn!(error = %e, "WAL restart failed; it will be retried"),
             }
         }
