@@ -19,6 +19,7 @@ use crate::helpers::{
     Hotel, TestApp, database_url, expect_webhook_error, inbound_log, json_of, order, spawn_app_in,
     task_list,
 };
+use crate::restart::post_order;
 
 const TIMEOUT_CODE: &str = "REQUEST_TIMEOUT";
 const TIMEOUT_MSG: &str = "Request body not received in time.";
@@ -724,24 +725,6 @@ fn rss_of(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS")
-}
-
-async fn post_order(
-    client: &reqwest::Client,
-    url: &str,
-    hotel: &Hotel,
-    body: &Value,
-) -> reqwest::Result<(u16, Value)> {
-    let res = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("custom_hotel_id", &hotel.id)
-        .header("custom_access_token", &hotel.access)
-        .header("custom_password_token", &hotel.password)
-        .body(body.to_string())
-        .send()
-        .await?;
-    Ok(json_of(res).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
