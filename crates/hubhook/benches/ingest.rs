@@ -20,13 +20,16 @@ use std::{
     cell::Cell,
     io::Write as _,
     net::SocketAddr,
-    path::Path,
     process::{Command, Stdio},
     rc::Rc,
     time::{Duration, Instant},
 };
 
 use tokio::net::TcpStream;
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{cli_json, hubhook_cmd, limits_off, loadavg};
 
 const BASELINE_ENV: &str = "HUBHOOK_BENCH_BASELINE";
 const HOTEL: &str = "bench";
@@ -130,47 +133,6 @@ fn wait_listening(server: &mut Server) -> Result<(), BoxError> {
     }
 }
 
-fn hubhook_cmd(db_url: &str, dir: &Path) -> Command {
-    let bin = std::env::var_os("BENCH_HUBHOOK_BIN")
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_hubhook").into());
-    let mut cmd = Command::new(bin);
-    cmd.env("HUBHOOK_DATABASE_URL", db_url)
-        .env_remove("HUBHOOK_CONFIG")
-        .env_remove("HUBHOOK_LISTEN")
-        .current_dir(dir);
-    cmd
-}
-
-/// Thousands of webhooks a second from 127.0.0.1 for one hotel: the webhook abuse limits are off,
-/// unless the environment sets them (to measure what they cost, e.g. with huge rates).
-fn limits_off() -> Vec<(&'static str, &'static str)> {
-    [
-        "HUBHOOK_WEBHOOK_IP_RATE",
-        "HUBHOOK_WEBHOOK_HOTEL_RATE",
-        "HUBHOOK_WEBHOOK_AUTH_FAILURES",
-    ]
-    .into_iter()
-    .filter(|k| std::env::var_os(k).is_none())
-    .map(|k| (k, "0"))
-    .collect()
-}
-
-fn cli_json(db_url: &str, dir: &Path, args: &[&str]) -> Result<serde_json::Value, BoxError> {
-    let out = hubhook_cmd(db_url, dir).arg("--json").args(args).output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "hubhook {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(serde_json::from_slice(&out.stdout)?)
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc readings.
-
 fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -253,12 +215,6 @@ fn cpu_model() -> String {
                 .map(|m| m.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown".into())
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------

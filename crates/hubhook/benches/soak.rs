@@ -33,7 +33,7 @@ use std::{
     collections::{HashMap, HashSet},
     net::SocketAddr,
     path::Path,
-    process::{Command, Stdio},
+    process::Stdio,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -42,6 +42,10 @@ use std::{
 };
 
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{cli_json, hubhook_cmd, limits_off, loadavg};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -342,41 +346,6 @@ impl Drop for Server {
     }
 }
 
-fn hubhook_cmd(db_url: &str, dir: &Path) -> Command {
-    let bin = std::env::var_os("BENCH_HUBHOOK_BIN")
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_hubhook").into());
-    let mut cmd = Command::new(bin);
-    cmd.env("HUBHOOK_DATABASE_URL", db_url)
-        .env_remove("HUBHOOK_CONFIG")
-        .env_remove("HUBHOOK_LISTEN")
-        .current_dir(dir);
-    // One hotel at 200 orders/s from one address is over the default abuse limits (20/s per hotel):
-    // they are off unless the environment sets them.
-    for var in [
-        "HUBHOOK_WEBHOOK_IP_RATE",
-        "HUBHOOK_WEBHOOK_HOTEL_RATE",
-        "HUBHOOK_WEBHOOK_AUTH_FAILURES",
-    ] {
-        if std::env::var_os(var).is_none() {
-            cmd.env(var, "0");
-        }
-    }
-    cmd
-}
-
-fn cli_json(db_url: &str, dir: &Path, args: &[&str]) -> Result<serde_json::Value, BoxError> {
-    let out = hubhook_cmd(db_url, dir).arg("--json").args(args).output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "hubhook {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(serde_json::from_slice(&out.stdout)?)
-}
-
 fn field(v: &serde_json::Value, k: &str) -> Result<String, BoxError> {
     v[k].as_str()
         .map(str::to_owned)
@@ -423,12 +392,6 @@ fn cpu_ticks(pid: u32) -> u64 {
             Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
         })
         .unwrap_or(0)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,6 +560,7 @@ fn run() -> Result<bool, BoxError> {
     let wal = pg.is_none().then(|| dir.path().join("hubhook.db-wal"));
     let mut server = Server(
         hubhook_cmd(&db_url, dir.path())
+            .envs(limits_off())
             .env("HUBHOOK_RETRY_SCHEDULE", &s.schedule)
             .args(["serve", "--listen", &listen.to_string()])
             .stdin(Stdio::null())
