@@ -12,7 +12,8 @@
 //!
 //! Settings ride on the database URL, next to libpq's own (`connect_timeout`, `options`, ...):
 //! `pool_size` (connections per instance, default 16), `pool_timeout` (how long a request waits for
-//! a connection, default 5s) and `statement_timeout` (default 5s).
+//! a connection, default 5s), `statement_timeout` (default 5s) and `batch_workers` (new-order batches
+//! in flight at once per instance, default 3).
 
 use std::{
     borrow::Cow,
@@ -75,6 +76,7 @@ pub struct PoolSettings {
     pub pool_size: usize,
     pub pool_timeout: Duration,
     pub statement_timeout: Duration,
+    pub batch_workers: usize,
 }
 
 /// `5s`, `500ms`, `2m`, or a bare number of seconds.
@@ -99,6 +101,7 @@ pub fn pool_settings(url: &str) -> Result<PoolSettings, StoreError> {
         pool_size: DEFAULT_POOL_SIZE,
         pool_timeout: DEFAULT_POOL_TIMEOUT,
         statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+        batch_workers: DEFAULT_BATCH_WORKERS,
     };
     let Some((base, query)) = url.split_once('?') else {
         return Ok(s);
@@ -113,6 +116,13 @@ pub fn pool_settings(url: &str) -> Result<PoolSettings, StoreError> {
                     .parse()
                     .ok()
                     .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad(k, v))?;
+            }
+            "batch_workers" => {
+                s.batch_workers = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
                     .ok_or_else(|| bad(k, v))?;
             }
             "pool_timeout" => s.pool_timeout = parse_duration(v).ok_or_else(|| bad(k, v))?,
@@ -488,7 +498,7 @@ impl PostgresStore {
         let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         signals.outbox_channel = format!("hubhook_outbox_{tag}").into();
         signals.tasks_channel = format!("hubhook_tasks_{tag}").into();
-        let batcher = start_batch_workers(&pool, &signals);
+        let batcher = start_batch_workers(&pool, &signals, settings.batch_workers);
         spawn_listener(listen_cfg, &signals);
         Ok(Self {
             pool,
@@ -1123,8 +1133,9 @@ async fn ingest_tx(
 
 /// Enough to amortise one commit over a burst, small enough to keep one batch's latency low.
 const MAX_BATCH: usize = 128;
-/// Batches in flight at once per instance (each on its own pooled connection).
-const BATCH_WORKERS: usize = 3;
+/// Batches in flight at once per instance (each on its own pooled connection), unless the URL's
+/// `batch_workers` says otherwise.
+const DEFAULT_BATCH_WORKERS: usize = 3;
 
 /// One new order, ready to be written: every value already in its column's form.
 struct NewOrder {
@@ -1158,10 +1169,14 @@ struct NewOrderJob {
 
 type JobQueue = Arc<tokio::sync::Mutex<mpsc::Receiver<NewOrderJob>>>;
 
-fn start_batch_workers(pool: &Pool, signals: &Signals) -> mpsc::Sender<NewOrderJob> {
+fn start_batch_workers(
+    pool: &Pool,
+    signals: &Signals,
+    workers: usize,
+) -> mpsc::Sender<NewOrderJob> {
     let (tx, rx) = mpsc::channel::<NewOrderJob>(4096);
     let rx: JobQueue = Arc::new(tokio::sync::Mutex::new(rx));
-    for _ in 0..BATCH_WORKERS {
+    for _ in 0..workers {
         let (pool, rx, signals) = (pool.clone(), rx.clone(), signals.clone());
         tokio::spawn(async move {
             let mut jobs = Vec::with_capacity(MAX_BATCH);
@@ -2537,9 +2552,10 @@ mod tests {
     #[test]
     fn pool_settings_are_taken_off_the_url_and_the_rest_is_kept() {
         let s = pool_settings(
-            "postgres://u@h/db?pool_size=4&sslmode=disable&statement_timeout=250ms&pool_timeout=2",
+            "postgres://u@h/db?pool_size=4&sslmode=disable&statement_timeout=250ms&pool_timeout=2&batch_workers=1",
         )
         .unwrap();
+        assert_eq!(s.batch_workers, 1);
         assert_eq!(s.url, "postgres://u@h/db?sslmode=disable");
         assert_eq!(s.pool_size, 4);
         assert_eq!(s.statement_timeout, Duration::from_millis(250));
@@ -2547,7 +2563,9 @@ mod tests {
         let d = pool_settings("postgres://u@h/db").unwrap();
         assert_eq!(d.url, "postgres://u@h/db");
         assert_eq!(d.pool_size, DEFAULT_POOL_SIZE);
+        assert_eq!(d.batch_workers, DEFAULT_BATCH_WORKERS);
         assert!(pool_settings("postgres://h/db?pool_size=0").is_err());
+        assert!(pool_settings("postgres://h/db?batch_workers=0").is_err());
         assert!(pool_settings("postgres://h/db?statement_timeout=soon").is_err());
     }
 
