@@ -1,6 +1,7 @@
-//! The SQLite store: one file, WAL, `synchronous=FULL`. Every write goes through one writer thread
+//! The SQLite store: one file, WAL, durable commits. Every write goes through one writer thread
 //! that runs whatever queued up meanwhile in one transaction (group commit), each request inside its
-//! own savepoint, and answers the requests only after that transaction has committed.
+//! own savepoint; a syncer thread fsyncs the WAL behind it and answers the requests only once their
+//! transaction is on disk (`synchronous=FULL`'s guarantee, with the fsync off the writer's path).
 
 use std::{
     collections::HashMap,
@@ -51,10 +52,12 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// Average requests per group commit from which the writer counts as saturated: checkpoints then
 /// wait (see [`spawn_checkpointer`]).
 const SATURATED_BATCH: u64 = 8;
-/// Past this size the writer restarts the WAL (the size it is truncated back to, too): passive
+/// Past this much of the WAL in use the writer restarts it: passive
 /// checkpoints alone seldom let it start over under steady writes, and its index (`-shm`, mapped by
 /// the process) grows with it.
 pub const WAL_SOFT_LIMIT: u64 = 64 * 1024 * 1024;
+/// Frames the checkpointer leaves for the writer's restart to copy (about 1 MiB).
+const RESTART_LEFT: i64 = 256;
 /// How large the WAL may grow while checkpoints wait for a saturated writer to catch its breath.
 pub const WAL_LIMIT: u64 = 256 * 1024 * 1024;
 
@@ -81,6 +84,14 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
+    connect_with(path, "FULL")
+}
+
+/// `synchronous` is FULL for every connection but the writer's, which commits with NORMAL (in WAL
+/// mode: consistent, the WAL synced before every checkpoint and on every restart of it) and leaves
+/// the WAL's fsync after each commit to the syncer thread ([`sync_loop`]), which answers nobody
+/// before it: FULL's guarantee, without the writer idling through the fsync.
+fn connect_with(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -90,12 +101,15 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
             path.display()
         )));
     }
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Each request in a group commit runs in its own savepoint; keeping the sub-journal that makes
     // the savepoint possible in memory spares the writer a temp file's worth of writes per batch.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.pragma_update(None, "journal_size_limit", WAL_SOFT_LIMIT as i64)?;
+    // Truncating the WAL frees its blocks, which on a disk mounted with `discard` takes about a
+    // millisecond per MiB, in the first commit after a restart: only what overshot the hard
+    // limit is cut. The file keeps the size it grew to (at most about [`WAL_LIMIT`]).
+    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT as i64)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -184,14 +198,92 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 struct WalPacing {
     batches: AtomicU64,
     jobs: AtomicU64,
-    /// Set by the checkpointer when the WAL outgrew [`WAL_LIMIT`] under sustained load: the writer
-    /// then restarts the WAL itself, between two batches (the only moment nobody writes).
+    /// Set by the checkpointer when the WAL outgrew its limit: the writer then restarts the WAL
+    /// itself, between two batches (the only moment nobody writes).
     restart: AtomicBool,
+    /// Frames in the WAL after the writer's last commit (SQLite's WAL hook): how much of the file
+    /// is in use, which its size no longer says once it has grown (it is not truncated under load).
+    frames: AtomicU64,
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, pacing: Arc<WalPacing>) {
+/// SQLite's WAL hook on the writer's connection: called after every commit with the WAL's frames.
+extern "C" fn wal_frames(
+    pacing: *mut std::ffi::c_void,
+    _: *mut rusqlite::ffi::sqlite3,
+    _: *const std::ffi::c_char,
+    frames: std::ffi::c_int,
+) -> std::ffi::c_int {
+    // SAFETY: the pointer is the writer's `Arc<WalPacing>`, which outlives its connection (see
+    // `watch_frames`).
+    let pacing = unsafe { &*(pacing as *const WalPacing) };
+    pacing.frames.store(frames.max(0) as u64, Ordering::Relaxed);
+    rusqlite::ffi::SQLITE_OK
+}
+
+/// Installs [`wal_frames`] on the writer's connection. `pacing` must outlive `conn`: the writer
+/// thread holds both, and drops the connection first.
+fn watch_frames(conn: &Connection, pacing: &Arc<WalPacing>) {
+    // SAFETY: the handle is the connection's own; the hook's argument points into an Arc the
+    // writer keeps alive for as long as the connection (it is declared after, dropped before).
+    unsafe {
+        rusqlite::ffi::sqlite3_wal_hook(
+            conn.handle(),
+            Some(wal_frames),
+            Arc::as_ptr(pacing) as *mut std::ffi::c_void,
+        );
+    }
+}
+
+/// Commits are numbered in the order the writer runs them; the syncer publishes the number up to
+/// which they are all on disk. A read that may have seen a commit answers only once it is durable,
+/// so nothing is shown (nor answered 2xx) that a power cut could take back.
+struct Durability {
+    /// The number of the latest commit the writer started (taken before its `COMMIT`).
+    committed: AtomicU64,
+    /// Every commit up to this number is on disk.
+    durable: tokio::sync::watch::Sender<u64>,
+    /// An fsync of the WAL failed: what it covered may not be on disk, and on Linux a later fsync
+    /// may succeed without having written it. The writer then refuses everything.
+    failed: AtomicBool,
+}
+
+impl Durability {
+    fn new() -> Self {
+        Self {
+            committed: AtomicU64::new(0),
+            durable: tokio::sync::watch::Sender::new(0),
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    /// Waits until every commit a read finished after may have shown is on disk.
+    async fn settle(&self, seen: u64) {
+        if *self.durable.borrow() >= seen {
+            return;
+        }
+        let mut durable = self.durable.subscribe();
+        let _ = durable.wait_for(|d| *d >= seen).await;
+    }
+}
+
+/// A committed batch on its way to the syncer: its jobs are answered once the WAL is synced.
+struct Committed {
+    seq: u64,
+    commit: Result<(), StoreError>,
+    done: Vec<Box<dyn Finish>>,
+}
+
+fn writer_loop(
+    pacing: Arc<WalPacing>,
+    conn: Connection,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    syncer: std::sync::mpsc::Sender<Committed>,
+    durability: Arc<Durability>,
+) {
+    // Declared after `pacing`, so dropped before it: the WAL hook points into `pacing`.
+    let conn = conn;
+    watch_frames(&conn, &pacing);
     let mut jobs: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
-    let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
         while jobs.len() < MAX_BATCH {
@@ -199,6 +291,15 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, pacing: A
                 Ok(j) => jobs.push(j),
                 Err(_) => break,
             }
+        }
+        if durability.failed.load(Ordering::Relaxed) {
+            let err = StoreError::Unavailable(
+                "the database's log could not be written to disk; restart hubhook".into(),
+            );
+            for j in jobs.drain(..) {
+                j.abort(err.clone());
+            }
+            continue;
         }
         if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
             let err = StoreError::Unavailable(e.to_string());
@@ -212,6 +313,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, pacing: A
         WRITER_JOBS.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         pacing.batches.fetch_add(1, Ordering::Relaxed);
         pacing.jobs.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(jobs.len());
         for job in jobs.drain(..) {
             let savepoint = exec(&conn, "SAVEPOINT job");
             if let Err(e) = savepoint {
@@ -227,65 +329,137 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, pacing: A
             let _ = exec(&conn, "RELEASE job");
             done.extend(fin);
         }
+        // Numbered before the commit makes it visible: a reader that sees it also sees the number.
+        let seq = durability.committed.fetch_add(1, Ordering::SeqCst) + 1;
         let commit = exec(&conn, "COMMIT").map_err(|e| StoreError::Unavailable(e.to_string()));
         if let Err(e) = &commit {
             tracing::error!(error = %e, "group commit failed");
             let _ = exec(&conn, "ROLLBACK");
         }
-        for f in done.drain(..) {
-            f.finish(&commit);
-        }
-        if pacing.restart.swap(false, Ordering::Relaxed) {
-            // Most frames were copied by the checkpointer already: this copies the rest and lets
-            // the next batch write the WAL from its start. It does not wait: a reader on an older
-            // snapshot, or the checkpointer mid-copy, would hold every queued request behind the
-            // busy handler's sleeps; the checkpointer asks again at its next tick instead.
-            let started = std::time::Instant::now();
-            let _ = conn.busy_timeout(Duration::ZERO);
-            let restarted =
-                conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
-            let _ = conn.busy_timeout(BUSY_TIMEOUT);
-            match restarted {
-                Ok(0) => tracing::info!(
-                    took_ms = started.elapsed().as_millis() as u64,
-                    "WAL restarted under sustained load"
-                ),
-                Ok(_) => tracing::debug!("WAL restart postponed: a reader is still busy"),
-                Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
-                    tracing::debug!("WAL restart postponed: the checkpointer is busy")
-                }
-                Err(e) => tracing::warn!(error = %e, "WAL restart failed; it will be retried"),
+        // The next batch runs while the syncer waits for the disk.
+        if let Err(lost) = syncer.send(Committed { seq, commit, done }) {
+            let err = StoreError::Unavailable("the database syncer has stopped".into());
+            for f in lost.0.done {
+                f.finish(&Err(err.clone()));
             }
         }
+        if pacing.restart.swap(false, Ordering::Relaxed) {
+            restart_wal(&conn);
+        }
+    }
+}
+
+/// Most frames were copied by the checkpointer already: this copies the rest and lets the next
+/// batch write the WAL from its start. It does not wait: a reader on an older snapshot, or the
+/// checkpointer mid-copy, would hold every queued request behind the busy handler's sleeps; the
+/// checkpointer asks again at its next tick instead.
+fn restart_wal(conn: &Connection) {
+    let started = std::time::Instant::now();
+    let _ = conn.busy_timeout(Duration::ZERO);
+    let restarted = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
+    match restarted {
+        Ok(0) => tracing::info!(
+            took_ms = started.elapsed().as_millis() as u64,
+            "WAL restarted under sustained load"
+        ),
+        Ok(_) => tracing::debug!("WAL restart postponed: a reader is still busy"),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+            tracing::debug!("WAL restart postponed: the checkpointer is busy")
+        }
+        Err(e) => tracing::warn!(error = %e, "WAL restart failed; it will be retried"),
+    }
+}
+
+/// Makes the writer's commits durable: one `fdatasync` of the WAL covers every batch committed
+/// before it started (group commit again, one level down), then their jobs are answered, in commit
+/// order. While it waits for the disk the writer runs the next batch.
+fn sync_loop(
+    wal_path: PathBuf,
+    rx: std::sync::mpsc::Receiver<Committed>,
+    durability: Arc<Durability>,
+) {
+    let mut wal: Option<std::fs::File> = None;
+    let mut batches: Vec<Committed> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        batches.push(first);
+        batches.extend(rx.try_iter());
+        let synced = sync_file(&mut wal, &wal_path);
+        if let Err(e) = &synced {
+            tracing::error!(error = %e, "the WAL could not be synced to disk; refusing writes");
+            durability.failed.store(true, Ordering::Relaxed);
+        }
+        let mut last = 0;
+        for batch in batches.drain(..) {
+            last = batch.seq;
+            let commit = match (batch.commit, &synced) {
+                (Ok(()), Err(e)) => Err(StoreError::Unavailable(format!(
+                    "the commit could not be synced to disk: {e}"
+                ))),
+                (commit, _) => commit,
+            };
+            for f in batch.done {
+                f.finish(&commit);
+            }
+        }
+        durability.durable.send_replace(last);
+    }
+}
+
+/// `fdatasync` of the database file or its WAL. The WAL exists from the first commit on and, while
+/// the store holds its connections, is never deleted (only truncated or overwritten in place), so
+/// one handle serves for good.
+fn sync_file(file: &mut Option<std::fs::File>, path: &Path) -> std::io::Result<()> {
+    if file.is_none() {
+        *file = Some(std::fs::OpenOptions::new().write(true).open(path)?);
+    }
+    match file {
+        Some(f) => f.sync_data(),
+        None => Ok(()),
     }
 }
 
 /// Copies committed WAL frames into the database file in the background (PASSIVE: never waits for,
 /// nor blocks, the writer or the readers), every [`CHECKPOINT_EVERY`] while the writer keeps up.
 ///
-/// A checkpoint's writes and its fsync of the database file share the disk with the writer's WAL
-/// fsync, which every waiting request is queued behind: while the writer is saturated (large group
-/// commits) checkpoints wait, and the WAL absorbs the burst, up to [`WAL_LIMIT`].
+/// A checkpoint's writes and its fsync of the database file share the disk with the syncer's WAL
+/// fsync, which every answer waits for: while the writer is saturated (large group commits)
+/// checkpoints wait, and the WAL absorbs the burst, up to [`WAL_LIMIT`].
 ///
 /// The WAL only starts over from its beginning when a write begins while every frame has been
 /// copied, a moment steady group commits seldom leave (the soak, docs/reliability.md, saw it reach
-/// 3.5 GB). So past [`WAL_SOFT_LIMIT`] (or [`WAL_LIMIT`] under saturation) the writer restarts it
-/// between two batches, after a passive checkpoint here copied nearly everything.
+/// 3.5 GB). So past [`WAL_SOFT_LIMIT`] (or [`WAL_LIMIT`] under saturation) of frames in use, the
+/// checkpointer copies until little is left, fsyncs the database file (SQLite only does so after
+/// a pass that caught up with the writer, which a busy writer never allows), and the writer then
+/// restarts the WAL between two batches: a few milliseconds instead of the ~200 ms that copying,
+/// flushing and truncating a 256 MiB WAL took inside the writer (docs/benchmarks.md).
 fn spawn_checkpointer(
     conn: Connection,
-    wal: PathBuf,
+    db: PathBuf,
     pacing: Arc<WalPacing>,
     alive: std::sync::Weak<()>,
 ) -> Result<(), StoreError> {
-    let checkpoint = move |conn: &Connection| {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed; it will be retried");
+    // Returns how many frames are left to copy.
+    let checkpoint = move |conn: &Connection| -> i64 {
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok(r.get::<_, i64>(1)? - r.get::<_, i64>(2)?)
+        }) {
+            Ok(left) => left,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; it will be retried");
+                i64::MAX
+            }
         }
     };
     std::thread::Builder::new()
         .name("hubhook-sqlite-checkpoint".into())
         .spawn(move || {
             let (mut batches, mut jobs) = (0, 0);
+            let mut db_file = None;
+            let page_size: u64 = conn
+                .query_row("PRAGMA page_size", [], |r| r.get(0))
+                .unwrap_or(4096);
+            let frame_size = page_size + 24;
             while alive.strong_count() > 0 {
                 std::thread::sleep(CHECKPOINT_EVERY);
                 let (b, j) = (
@@ -294,14 +468,25 @@ fn spawn_checkpointer(
                 );
                 let saturated = (j - jobs) >= SATURATED_BATCH * (b - batches).max(1);
                 (batches, jobs) = (b, j);
-                // The WAL file only grows past the size it is truncated to when its frames do.
-                let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+                let size = pacing.frames.load(Ordering::Relaxed) * frame_size;
                 let limit = if saturated { WAL_LIMIT } else { WAL_SOFT_LIMIT };
-                if !saturated || size > limit {
-                    checkpoint(&conn);
-                }
                 if size > limit {
+                    // The writer's restart copies whatever is left, while every request waits:
+                    // copy here until little is (each pass copies what the last one's duration
+                    // let the writer add, so the passes shrink fast).
+                    let mut passes = 0;
+                    while checkpoint(&conn) > RESTART_LEFT && passes < 8 {
+                        passes += 1;
+                    }
+                    // SQLite fsyncs the database file only after a pass that caught up with the
+                    // writer, which a busy writer never lets happen: the restart would then flush
+                    // every page copied since, in the writer. Flush them here.
+                    if let Err(e) = sync_file(&mut db_file, &db) {
+                        tracing::warn!(error = %e, "database file sync failed; the restart will");
+                    }
                     pacing.restart.store(true, Ordering::Relaxed);
+                } else if !saturated {
+                    checkpoint(&conn);
                 }
             }
         })
@@ -339,6 +524,7 @@ pub struct SqliteStore {
     _alive: Arc<()>,
     outbox: Arc<tokio::sync::Notify>,
     writer: mpsc::Sender<Box<dyn Job>>,
+    durability: Arc<Durability>,
     readers: Arc<Readers>,
     events: EventBus,
 }
@@ -351,7 +537,7 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let mut conn = connect(path)?;
+        let mut conn = connect_with(path, "NORMAL")?;
         migrate(&mut conn)?;
         // Checkpoints (copying the WAL into the database file and fsyncing it) run on a thread of
         // their own, so the writer only ever appends to the WAL and its fsync is the only one a
@@ -361,21 +547,31 @@ impl SqliteStore {
         let pacing = Arc::new(WalPacing::default());
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
+        let wal = PathBuf::from(wal);
         spawn_checkpointer(
             connect(path)?,
-            wal.into(),
+            path.to_owned(),
             pacing.clone(),
             Arc::downgrade(&alive),
         )?;
+        let durability = Arc::new(Durability::new());
+        let (sync_tx, sync_rx) = std::sync::mpsc::channel();
+        let synced = durability.clone();
+        std::thread::Builder::new()
+            .name("hubhook-sqlite-sync".into())
+            .spawn(move || sync_loop(wal, sync_rx, synced))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the syncer: {e}")))?;
         let (tx, rx) = mpsc::channel(QUEUE);
+        let committing = durability.clone();
         std::thread::Builder::new()
             .name("hubhook-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, pacing))
+            .spawn(move || writer_loop(pacing, conn, rx, sync_tx, committing))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
         Ok(Self {
             _alive: alive,
             outbox: Arc::new(tokio::sync::Notify::new()),
             writer: tx,
+            durability,
             readers: Arc::new(Readers {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
@@ -411,14 +607,17 @@ impl SqliteStore {
         R: Send + 'static,
     {
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
+        let durability = self.durability.clone();
+        let (result, seen) = tokio::task::spawn_blocking(move || {
             let conn = readers.take()?;
             let result = f(&conn);
             readers.give(conn);
-            result
+            Ok::<_, StoreError>((result, durability.committed.load(Ordering::SeqCst)))
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("database reader failed: {e}")))?
+        .map_err(|e| StoreError::Unavailable(format!("database reader failed: {e}")))??;
+        self.durability.settle(seen).await;
+        result
     }
 }
 
