@@ -13,7 +13,7 @@
 //! Settings ride on the database URL, next to libpq's own (`connect_timeout`, `options`, ...):
 //! `pool_size` (connections per instance, default 16), `pool_timeout` (how long a request waits for
 //! a connection, default 5s), `statement_timeout` (default 5s) and `batch_workers` (new-order batches
-//! in flight at once per instance, default 3).
+//! in flight at once per instance, default 1).
 
 use std::{
     borrow::Cow,
@@ -1134,8 +1134,11 @@ async fn ingest_tx(
 /// Enough to amortise one commit over a burst, small enough to keep one batch's latency low.
 const MAX_BATCH: usize = 128;
 /// Batches in flight at once per instance (each on its own pooled connection), unless the URL's
-/// `batch_workers` says otherwise.
-const DEFAULT_BATCH_WORKERS: usize = 3;
+/// `batch_workers` says otherwise. One: while a batch commits, the next one gathers, so batches
+/// are as large as the load makes them and the database pays one commit per batch; more workers
+/// overlap commits but split the load into smaller batches, which cost the database more CPU per
+/// order (docs/benchmarks.md: one worker was faster for one instance and for two).
+const DEFAULT_BATCH_WORKERS: usize = 1;
 
 /// One new order, ready to be written: every value already in its column's form.
 struct NewOrder {
@@ -2552,10 +2555,10 @@ mod tests {
     #[test]
     fn pool_settings_are_taken_off_the_url_and_the_rest_is_kept() {
         let s = pool_settings(
-            "postgres://u@h/db?pool_size=4&sslmode=disable&statement_timeout=250ms&pool_timeout=2&batch_workers=1",
+            "postgres://u@h/db?pool_size=4&sslmode=disable&statement_timeout=250ms&pool_timeout=2&batch_workers=2",
         )
         .unwrap();
-        assert_eq!(s.batch_workers, 1);
+        assert_eq!(s.batch_workers, 2);
         assert_eq!(s.url, "postgres://u@h/db?sslmode=disable");
         assert_eq!(s.pool_size, 4);
         assert_eq!(s.statement_timeout, Duration::from_millis(250));
