@@ -29,7 +29,7 @@ use tokio::net::TcpStream;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{cli_json, hubhook_cmd, limits_off, loadavg};
+use support::{cli_json, hubhook_cmd, limits_off, loadavg, pg};
 
 const BASELINE_ENV: &str = "HUBHOOK_BENCH_BASELINE";
 const HOTEL: &str = "bench";
@@ -635,7 +635,7 @@ fn run() -> Result<(), BoxError> {
     let pg = std::env::var("BENCH_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
-        .map(|url| pg::Schema::fresh(&url))
+        .map(|url| pg::Schema::fresh(&url, "bench"))
         .transpose()?;
     let db_url = match &pg {
         Some(schema) => schema.url.clone(),
@@ -895,66 +895,6 @@ fn run() -> Result<(), BoxError> {
         return Err("some requests were not answered 201".into());
     }
     Ok(())
-}
-
-/// A schema of its own in the PostgreSQL database the bench is pointed at, dropped at the end.
-mod pg {
-    use super::BoxError;
-
-    pub struct Schema {
-        admin: String,
-        name: String,
-        /// The admin URL with `search_path` set to the schema (hubhook creates it on first use).
-        pub url: String,
-    }
-
-    fn sql<T>(
-        url: &str,
-        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
-    ) -> Result<T, BoxError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-            tokio::spawn(conn);
-            Ok(f(&client).await?)
-        })
-    }
-
-    impl Schema {
-        pub fn fresh(admin: &str) -> Result<Self, BoxError> {
-            let name = format!(
-                "hubhook_bench_{}_{}",
-                std::process::id(),
-                jiff::Timestamp::now().as_second()
-            );
-            let sep = if admin.contains('?') { '&' } else { '?' };
-            let url = format!("{admin}{sep}options=-csearch_path%3D{name}");
-            // hubhook's own settings (pool_size, ...) are for hubhook, not for this connection.
-            let admin = hubhook::store::postgres::pool_settings(admin)
-                .map_err(|e| e.to_string())?
-                .url;
-            // Check the server answers before starting anything.
-            sql(&admin, async |c| {
-                c.simple_query("SELECT 1").await.map(|_| ())
-            })?;
-            Ok(Self { admin, url, name })
-        }
-
-        pub fn count_tasks(&self) -> Result<u64, BoxError> {
-            let q = format!("SELECT count(*) FROM \"{}\".tasks", self.name);
-            let n: i64 = sql(&self.admin, async |c| c.query_one(&q, &[]).await)?.get(0);
-            Ok(n as u64)
-        }
-    }
-
-    impl Drop for Schema {
-        fn drop(&mut self) {
-            let q = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
-            let _ = sql(&self.admin, async |c| c.batch_execute(&q).await);
-        }
-    }
 }
 
 fn nproc() -> usize {

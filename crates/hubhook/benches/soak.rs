@@ -45,7 +45,7 @@ use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCod
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{cli_json, hubhook_cmd, limits_off, loadavg};
+use support::{cli_json, hubhook_cmd, limits_off, loadavg, pg};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -500,7 +500,7 @@ fn run() -> Result<bool, BoxError> {
     let pg = std::env::var("BENCH_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
-        .map(|url| pg::Schema::fresh(&url))
+        .map(|url| pg::Schema::fresh(&url, "soak"))
         .transpose()?;
     let db_url = match &pg {
         Some(schema) => schema.url.clone(),
@@ -858,55 +858,4 @@ fn missing(load: &Load, recv: &Recv) -> usize {
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "PASS" } else { "FAIL" }
-}
-
-/// A schema of its own in the PostgreSQL database the bench is pointed at, dropped at the end
-/// (as in benches/ingest.rs).
-mod pg {
-    use super::BoxError;
-
-    pub struct Schema {
-        admin: String,
-        name: String,
-        /// The admin URL with `search_path` set to the schema (hubhook creates it on first use).
-        pub url: String,
-    }
-
-    fn sql(url: &str, q: &str) -> Result<(), BoxError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-            tokio::spawn(conn);
-            client.batch_execute(q).await?;
-            Ok(())
-        })
-    }
-
-    impl Schema {
-        pub fn fresh(admin: &str) -> Result<Self, BoxError> {
-            let name = format!(
-                "hubhook_soak_{}_{}",
-                std::process::id(),
-                jiff::Timestamp::now().as_second()
-            );
-            let sep = if admin.contains('?') { '&' } else { '?' };
-            let url = format!("{admin}{sep}options=-csearch_path%3D{name}");
-            let admin = hubhook::store::postgres::pool_settings(admin)
-                .map_err(|e| e.to_string())?
-                .url;
-            sql(&admin, "SELECT 1")?;
-            Ok(Self { admin, url, name })
-        }
-    }
-
-    impl Drop for Schema {
-        fn drop(&mut self) {
-            let _ = sql(
-                &self.admin,
-                &format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name),
-            );
-        }
-    }
 }

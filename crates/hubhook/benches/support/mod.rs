@@ -54,3 +54,64 @@ pub fn loadavg() -> String {
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
+
+/// A schema of its own in the PostgreSQL database the bench is pointed at, dropped at the end.
+pub mod pg {
+    type BoxError = Box<dyn std::error::Error>;
+
+    pub struct Schema {
+        admin: String,
+        name: String,
+        /// The admin URL with `search_path` set to the schema (hubhook creates it on first use).
+        pub url: String,
+    }
+
+    fn sql<T>(
+        url: &str,
+        f: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, BoxError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+            tokio::spawn(conn);
+            Ok(f(&client).await?)
+        })
+    }
+
+    impl Schema {
+        /// `kind` names the bench in the schema's name (`hubhook_<kind>_<pid>_<time>`).
+        pub fn fresh(admin: &str, kind: &str) -> Result<Self, BoxError> {
+            let name = format!(
+                "hubhook_{kind}_{}_{}",
+                std::process::id(),
+                jiff::Timestamp::now().as_second()
+            );
+            let sep = if admin.contains('?') { '&' } else { '?' };
+            let url = format!("{admin}{sep}options=-csearch_path%3D{name}");
+            // hubhook's own settings (pool_size, ...) are for hubhook, not for this connection.
+            let admin = hubhook::store::postgres::pool_settings(admin)
+                .map_err(|e| e.to_string())?
+                .url;
+            // Check the server answers before starting anything.
+            sql(&admin, async |c| {
+                c.simple_query("SELECT 1").await.map(|_| ())
+            })?;
+            Ok(Self { admin, url, name })
+        }
+
+        pub fn count_tasks(&self) -> Result<u64, BoxError> {
+            let q = format!("SELECT count(*) FROM \"{}\".tasks", self.name);
+            let n: i64 = sql(&self.admin, async |c| c.query_one(&q, &[]).await)?.get(0);
+            Ok(n as u64)
+        }
+    }
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            let q = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
+            let _ = sql(&self.admin, async |c| c.batch_execute(&q).await);
+        }
+    }
+}
