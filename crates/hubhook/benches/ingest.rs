@@ -110,7 +110,7 @@ impl Drop for Server {
     }
 }
 
-type BoxError = Box<dyn std::error::Error>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn free_addr() -> Result<SocketAddr, BoxError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;

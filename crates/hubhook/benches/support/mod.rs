@@ -57,7 +57,7 @@ pub fn loadavg() -> String {
 
 /// A schema of its own in the PostgreSQL database the bench is pointed at, dropped at the end.
 pub mod pg {
-    type BoxError = Box<dyn std::error::Error>;
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
     pub struct Schema {
         admin: String,
