@@ -107,24 +107,13 @@ pub fn pool_settings(url: &str) -> Result<PoolSettings, StoreError> {
         return Ok(s);
     };
     let bad = |k: &str, v: &str| StoreError::Invalid(format!("database URL: bad {k} {v:?}"));
+    let count = |v: &str, max: usize| v.parse().ok().filter(|n| (1..=max).contains(n));
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
-            "pool_size" => {
-                s.pool_size = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| bad(k, v))?;
-            }
-            "batch_workers" => {
-                s.batch_workers = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=64).contains(n))
-                    .ok_or_else(|| bad(k, v))?;
-            }
+            "pool_size" => s.pool_size = count(v, 1000).ok_or_else(|| bad(k, v))?,
+            "batch_workers" => s.batch_workers = count(v, 64).ok_or_else(|| bad(k, v))?,
             "pool_timeout" => s.pool_timeout = parse_duration(v).ok_or_else(|| bad(k, v))?,
             "statement_timeout" => {
                 s.statement_timeout = parse_duration(v).ok_or_else(|| bad(k, v))?
