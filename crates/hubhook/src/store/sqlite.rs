@@ -404,6 +404,9 @@ fn sync_loop(
         }
         durability.durable.send_replace(last);
     }
+    // The writer is gone (the store is closing, or its thread died): no commit will follow, and no
+    // read may wait for one that never gets its fsync.
+    durability.durable.send_replace(u64::MAX);
 }
 
 /// `fdatasync` of the database file or its WAL. The WAL exists from the first commit on and, while
