@@ -293,20 +293,15 @@ fn writer_loop(
             }
         }
         if durability.failed.load(Ordering::Relaxed) {
-            let err = StoreError::Unavailable(
+            abort_all(
+                &mut jobs,
                 "the database's log could not be written to disk; restart hubhook".into(),
             );
-            for j in jobs.drain(..) {
-                j.abort(err.clone());
-            }
             continue;
         }
         if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
-            let err = StoreError::Unavailable(e.to_string());
             tracing::error!(error = %e, "could not start a write transaction");
-            for j in jobs.drain(..) {
-                j.abort(err.clone());
-            }
+            abort_all(&mut jobs, e.to_string());
             continue;
         }
         WRITER_BATCHES.fetch_add(1, Ordering::Relaxed);
@@ -346,6 +341,14 @@ fn writer_loop(
         if pacing.restart.swap(false, Ordering::Relaxed) {
             restart_wal(&conn);
         }
+    }
+}
+
+/// Answers every job of a batch that could not run.
+fn abort_all(jobs: &mut Vec<Box<dyn Job>>, why: String) {
+    let err = StoreError::Unavailable(why);
+    for j in jobs.drain(..) {
+        j.abort(err.clone());
     }
 }
 
@@ -485,7 +488,10 @@ fn spawn_checkpointer(
                     // writer, which a busy writer never lets happen: the restart would then flush
                     // every page copied since, in the writer. Flush them here.
                     if let Err(e) = sync_file(&mut db_file, &db) {
-                        tracing::warn!(error = %e, "database file sync failed; the restart will");
+                        tracing::warn!(
+                            error = %e,
+                            "database file sync failed; the WAL restart's checkpoint syncs it"
+                        );
                     }
                     pacing.restart.store(true, Ordering::Relaxed);
                 } else if !saturated {
