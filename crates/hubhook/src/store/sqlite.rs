@@ -1,7 +1,8 @@
 //! The SQLite store: one file, WAL, durable commits. Every write goes through one writer thread
 //! that runs whatever queued up meanwhile in one transaction (group commit), each request inside its
-//! own savepoint; a syncer thread fsyncs the WAL behind it and answers the requests only once their
-//! transaction is on disk (`synchronous=FULL`'s guarantee, with the fsync off the writer's path).
+//! own savepoint unless it can simply run again (see `Job::repeatable`); a syncer thread fsyncs the
+//! WAL behind it and answers the requests only once their transaction is on disk
+//! (`synchronous=FULL`'s guarantee, with the fsync off the writer's path).
 
 use std::{
     collections::HashMap,
@@ -135,6 +136,20 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 // The writer: jobs run inside the batch's transaction; their replies wait for its commit.
 
 trait Job: Send {
+    /// A repeatable job has no effect outside the transaction, so it may run again after its batch
+    /// was rolled back. Such jobs first run without a savepoint of their own: a savepoint per job
+    /// makes SQLite copy every page the job touches into its journal first, and a group commit's
+    /// jobs all touch the same tail pages (the writer's largest cost after the inserts themselves).
+    fn repeatable(&self) -> bool {
+        false
+    }
+    /// Runs a repeatable job in place, keeping its result for [`Job::run`]; false if it failed.
+    fn run_in_place(&mut self, _conn: &Connection) -> bool {
+        false
+    }
+    /// Forgets what [`Job::run_in_place`] kept: its batch was rolled back.
+    fn forget(&mut self) {}
+    /// Runs the job (a repeatable one that ran in place keeps that run's result).
     fn run(self: Box<Self>, conn: &Connection) -> Box<dyn Finish>;
     fn abort(self: Box<Self>, err: StoreError);
 }
@@ -146,6 +161,13 @@ trait Finish: Send {
 
 struct FnJob<F, R> {
     f: F,
+    reply: oneshot::Sender<Result<R, StoreError>>,
+}
+
+/// A job that may run more than once (see [`Job::repeatable`]).
+struct RepeatJob<F, R> {
+    f: F,
+    result: Option<Result<R, StoreError>>,
     reply: oneshot::Sender<Result<R, StoreError>>,
 }
 
@@ -163,6 +185,39 @@ where
         let this = *self;
         Box::new(Done {
             result: (this.f)(conn),
+            reply: this.reply,
+        })
+    }
+
+    fn abort(self: Box<Self>, err: StoreError) {
+        let _ = self.reply.send(Err(err));
+    }
+}
+
+impl<F, R> Job for RepeatJob<F, R>
+where
+    F: Fn(&Connection) -> Result<R, StoreError> + Send,
+    R: Send + 'static,
+{
+    fn repeatable(&self) -> bool {
+        true
+    }
+
+    fn run_in_place(&mut self, conn: &Connection) -> bool {
+        let result = (self.f)(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn forget(&mut self) {
+        self.result = None;
+    }
+
+    fn run(self: Box<Self>, conn: &Connection) -> Box<dyn Finish> {
+        let this = *self;
+        Box::new(Done {
+            result: this.result.unwrap_or_else(|| (this.f)(conn)),
             reply: this.reply,
         })
     }
@@ -308,8 +363,24 @@ fn writer_loop(
         WRITER_JOBS.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         pacing.batches.fetch_add(1, Ordering::Relaxed);
         pacing.jobs.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        // The repeatable jobs first, without savepoints. Should one fail (an SQL error, not a
+        // refusal: those are answers), the batch starts over with a savepoint for every job.
+        let in_place = run_in_place(&conn, &mut jobs);
+        if !in_place {
+            let _ = exec(&conn, "ROLLBACK");
+            jobs.iter_mut().for_each(|j| j.forget());
+            if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
+                tracing::error!(error = %e, "could not start a write transaction");
+                abort_all(&mut jobs, e.to_string());
+                continue;
+            }
+        }
         let mut done: Vec<Box<dyn Finish>> = Vec::with_capacity(jobs.len());
         for job in jobs.drain(..) {
+            if in_place && job.repeatable() {
+                done.push(job.run(&conn));
+                continue;
+            }
             let savepoint = exec(&conn, "SAVEPOINT job");
             if let Err(e) = savepoint {
                 job.abort(StoreError::Unavailable(e.to_string()));
@@ -342,6 +413,13 @@ fn writer_loop(
             restart_wal(&conn);
         }
     }
+}
+
+/// Runs a batch's repeatable jobs in place, in order, until one fails or panics (false).
+fn run_in_place(conn: &Connection, jobs: &mut [Box<dyn Job>]) -> bool {
+    jobs.iter_mut().filter(|j| j.repeatable()).all(|j| {
+        std::panic::catch_unwind(AssertUnwindSafe(|| j.run_in_place(conn))).unwrap_or(false)
+    })
 }
 
 /// Answers every job of a batch that could not run.
@@ -602,12 +680,34 @@ impl SqliteStore {
         R: Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
+        self.submit(Box::new(FnJob { f, reply }), rx).await
+    }
+
+    /// Queues a job for the writer and waits for its answer (after its commit is on disk).
+    async fn submit<R>(
+        &self,
+        job: Box<dyn Job>,
+        answer: oneshot::Receiver<Result<R, StoreError>>,
+    ) -> Result<R, StoreError> {
         let stopped = || StoreError::Unavailable("the database writer has stopped".into());
-        self.writer
-            .send(Box::new(FnJob { f, reply }))
-            .await
-            .map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())?
+        self.writer.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// [`Self::write`] for a job whose only effects are its SQL, so that it may run twice: it runs
+    /// without a savepoint of its own (see [`Job::repeatable`]).
+    async fn write_repeatable<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: Fn(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job = RepeatJob {
+            f,
+            result: None,
+            reply,
+        };
+        self.submit(Box::new(job), rx).await
     }
 
     async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
@@ -923,7 +1023,7 @@ fn order_facts(data: &duve::OrderData) -> ReservationFacts {
 }
 
 /// The webhook's transaction; also returns how many outbound deliveries it queued.
-fn ingest_tx(conn: &Connection, req: IngestRequest) -> Result<(Ingested, usize), StoreError> {
+fn ingest_tx(conn: &Connection, req: &IngestRequest) -> Result<(Ingested, usize), StoreError> {
     if config_version(conn)? != req.cache_version {
         return Ok((Ingested::Stale, 0));
     }
@@ -1198,7 +1298,7 @@ impl Store for SqliteStore {
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
         let hotel = req.hotel.clone();
-        let (done, queued) = self.write(move |c| ingest_tx(c, req)).await?;
+        let (done, queued) = self.write_repeatable(move |c| ingest_tx(c, &req)).await?;
         self.queued(queued);
         // `write` answers only after the commit: what is published here is durable. Publishing
         // costs nothing (no allocation) while no board is listening.
@@ -2021,5 +2121,110 @@ impl Store for SqliteStore {
             .optional()?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The writer's batches on a real database file: what one request's failure or panic leaves of
+    //! the others queued with it.
+
+    use std::time::Duration;
+
+    use super::*;
+
+    fn insert(c: &Connection, key: &str) -> Result<(), StoreError> {
+        c.execute("INSERT INTO meta (key, value) VALUES (?1, 1)", [key])?;
+        Ok(())
+    }
+
+    fn keys(path: &Path) -> Vec<String> {
+        let c = Connection::open(path).expect("open");
+        let mut stmt = c
+            .prepare("SELECT key FROM meta WHERE key LIKE 't%' ORDER BY key")
+            .expect("prepare");
+        stmt.query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    /// Holds the writer for a moment, so that everything queued meanwhile forms one batch.
+    fn hold_writer(store: &Arc<SqliteStore>) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+        let s = store.clone();
+        tokio::spawn(async move {
+            s.write(|_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .await
+        })
+    }
+
+    async fn queued_behind_writer() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_repeatable_job_is_rolled_back_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.db");
+        let store = Arc::new(SqliteStore::open(&path).expect("open"));
+        let hold = hold_writer(&store);
+        queued_behind_writer().await;
+        let s = store.clone();
+        let first = tokio::spawn(async move { s.write_repeatable(|c| insert(c, "t1")).await });
+        let s = store.clone();
+        // Writes, then fails: its row must not survive, and neither may the batch's others be lost.
+        let failing = tokio::spawn(async move {
+            s.write_repeatable(|c| {
+                insert(c, "t2")?;
+                insert(c, "t2")
+            })
+            .await
+        });
+        let s = store.clone();
+        let once = tokio::spawn(async move { s.write(|c| insert(c, "t3")).await });
+        let s = store.clone();
+        let last = tokio::spawn(async move { s.write_repeatable(|c| insert(c, "t4")).await });
+        hold.await.expect("join").expect("hold");
+        first.await.expect("join").expect("t1 committed");
+        assert!(
+            failing.await.expect("join").is_err(),
+            "the failing job gets its error"
+        );
+        once.await.expect("join").expect("t3 committed");
+        last.await.expect("join").expect("t4 committed");
+        assert_eq!(keys(&path), ["t1", "t3", "t4"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_repeatable_job_leaves_the_batch_and_the_writer_working() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.db");
+        let store = Arc::new(SqliteStore::open(&path).expect("open"));
+        let hold = hold_writer(&store);
+        queued_behind_writer().await;
+        let s = store.clone();
+        let panics = tokio::spawn(async move {
+            s.write_repeatable(|c| -> Result<(), StoreError> {
+                insert(c, "t1")?;
+                panic!("a bug in one request's work")
+            })
+            .await
+        });
+        let s = store.clone();
+        let other = tokio::spawn(async move { s.write_repeatable(|c| insert(c, "t2")).await });
+        hold.await.expect("join").expect("hold");
+        assert!(matches!(
+            panics.await.expect("join"),
+            Err(StoreError::Unavailable(_))
+        ));
+        other.await.expect("join").expect("t2 committed");
+        store
+            .write_repeatable(|c| insert(c, "t3"))
+            .await
+            .expect("the writer still works");
+        assert_eq!(keys(&path), ["t2", "t3"]);
     }
 }
