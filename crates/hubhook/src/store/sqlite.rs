@@ -2149,29 +2149,34 @@ mod tests {
             .expect("rows")
     }
 
-    /// Holds the writer for a moment, so that everything queued meanwhile forms one batch.
-    fn hold_writer(store: &Arc<SqliteStore>) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    type Held = (
+        tempfile::TempDir,
+        PathBuf,
+        Arc<SqliteStore>,
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+    );
+
+    /// A store on a fresh file whose writer is held busy for a moment, so that everything queued
+    /// meanwhile forms one batch (the handle ends when the hold does).
+    async fn held_store() -> Held {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.db");
+        let store = Arc::new(SqliteStore::open(&path).expect("open"));
         let s = store.clone();
-        tokio::spawn(async move {
+        let hold = tokio::spawn(async move {
             s.write(|_| {
                 std::thread::sleep(Duration::from_millis(300));
                 Ok(())
             })
             .await
-        })
-    }
-
-    async fn queued_behind_writer() {
+        });
         tokio::time::sleep(Duration::from_millis(50)).await;
+        (dir, path, store, hold)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_repeatable_job_is_rolled_back_alone() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("w.db");
-        let store = Arc::new(SqliteStore::open(&path).expect("open"));
-        let hold = hold_writer(&store);
-        queued_behind_writer().await;
+        let (_dir, path, store, hold) = held_store().await;
         let s = store.clone();
         let first = tokio::spawn(async move { s.write_repeatable(|c| insert(c, "t1")).await });
         let s = store.clone();
@@ -2200,11 +2205,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_repeatable_job_leaves_the_batch_and_the_writer_working() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("w.db");
-        let store = Arc::new(SqliteStore::open(&path).expect("open"));
-        let hold = hold_writer(&store);
-        queued_behind_writer().await;
+        let (_dir, path, store, hold) = held_store().await;
         let s = store.clone();
         let panics = tokio::spawn(async move {
             s.write_repeatable(|c| -> Result<(), StoreError> {
