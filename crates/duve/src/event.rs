@@ -1,8 +1,9 @@
 //! Duve outgoing-webhook event keys and the `{accountId, event, resource}` envelope every delivery shares.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::{Map, Value};
+use crate::json::Json;
 
 /// One Duve webhook event, as named by the `event` key of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,24 +109,33 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// A parsed webhook delivery.
+/// A parsed webhook delivery, borrowing its strings from the body it was parsed from.
 ///
 /// `event` is kept as raw text so that keys Duve adds later can still be
 /// logged and acknowledged; [`Envelope::kind`] says whether it is one we know.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Envelope {
+pub struct Envelope<'a> {
     /// The Duve account the delivery belongs to; `None` when absent, null or empty.
     pub account_id: Option<String>,
     /// The raw `event` key.
-    pub event: String,
+    pub event: Cow<'a, str>,
     /// The `resource` object; an empty object when the delivery had none.
-    pub resource: Value,
+    pub resource: Json<'a>,
 }
 
-impl Envelope {
+impl Envelope<'_> {
     /// The known event kind, or `None` for an event key this crate does not know.
     pub fn kind(&self) -> Option<EventKind> {
         EventKind::from_key(&self.event)
+    }
+
+    /// The same envelope owning all its strings, free of the body it was parsed from.
+    pub fn into_owned(self) -> Envelope<'static> {
+        Envelope {
+            account_id: self.account_id,
+            event: Cow::Owned(self.event.into_owned()),
+            resource: self.resource.into_owned(),
+        }
     }
 }
 
@@ -163,14 +173,15 @@ impl std::error::Error for EnvelopeError {}
 
 /// Parses a raw webhook body into an [`Envelope`].
 ///
-/// Unknown top-level keys are ignored. Nesting deeper than serde_json's
-/// recursion limit (128) is rejected as [`EnvelopeError::InvalidJson`], which
-/// is what keeps a hostile body from overflowing the stack.
+/// Unknown top-level keys are ignored; of a repeated key the last one counts.
+/// Nesting deeper than serde_json's recursion limit (128) is rejected as
+/// [`EnvelopeError::InvalidJson`], which is what keeps a hostile body from
+/// overflowing the stack.
 ///
 /// # Errors
 ///
 /// An [`EnvelopeError`] saying which part of the body is unusable.
-pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
     // Only JSON's own whitespace: anything else is a syntax error worth reporting as such.
     if body
         .iter()
@@ -178,28 +189,42 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
     {
         return Err(EnvelopeError::Empty);
     }
-    let value: Value =
+    let value: Json<'_> =
         serde_json::from_slice(body).map_err(|e| EnvelopeError::InvalidJson(e.to_string()))?;
-    let Value::Object(mut map) = value else {
+    let Json::Object(pairs) = value else {
         return Err(EnvelopeError::NotAnObject);
     };
 
-    // Taking the values out of the map moves them, so the resource is never copied.
-    let event = match map.remove("event") {
+    // From the end, so the last of a repeated key counts; moving the values out means the
+    // resource is never copied.
+    let (mut event, mut resource, mut account_id) = (None, None, None);
+    for (key, value) in pairs.into_iter().rev() {
+        let slot = match &*key {
+            "event" => &mut event,
+            "resource" => &mut resource,
+            "accountId" => &mut account_id,
+            _ => continue,
+        };
+        if slot.is_none() {
+            *slot = Some(value);
+        }
+    }
+
+    let event = match event {
         None => return Err(EnvelopeError::MissingEvent),
-        Some(Value::String(s)) => s,
+        Some(Json::String(s)) => s,
         Some(_) => return Err(EnvelopeError::EventNotAString),
     };
-    let resource = match map.remove("resource") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
-        Some(v @ Value::Object(_)) => v,
+    let resource = match resource {
+        None | Some(Json::Null) => Json::empty_object(),
+        Some(v @ Json::Object(_)) => v,
         Some(_) => return Err(EnvelopeError::ResourceNotAnObject),
     };
     // Duve documents a string, but its own examples show "" and null; a number
     // is accepted too since an account id is an identifier, not a quantity.
-    let account_id = match map.remove("accountId") {
-        Some(Value::String(s)) if !s.is_empty() => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
+    let account_id = match account_id {
+        Some(Json::String(s)) if !s.is_empty() => Some(s.into_owned()),
+        Some(Json::Number(n)) => Some(n.to_string()),
         _ => None,
     };
 
@@ -274,6 +299,38 @@ mod tests {
         assert_eq!(id(r#"{"event":"x","accountId":true}"#), None);
         assert_eq!(id(r#"{"event":"x","accountId":["a"]}"#), None);
         assert_eq!(id(r#"{"event":"x"}"#), None);
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_key_counts() {
+        let env = parse_envelope(
+            br#"{"event":7,"resource":[],"accountId":"a","event":"orderCreated","resource":{"id":"r","id":"s"},"accountId":null}"#,
+        )
+        .unwrap();
+        assert_eq!(env.kind(), Some(EventKind::OrderCreated));
+        assert_eq!(env.resource, json!({"id": "s"}));
+        assert_eq!(env.account_id, None);
+        assert_eq!(
+            parse_envelope(br#"{"event":"x","event":7}"#).unwrap_err(),
+            EnvelopeError::EventNotAString
+        );
+        assert_eq!(
+            parse_envelope(br#"{"event":"x","resource":{},"resource":1}"#).unwrap_err(),
+            EnvelopeError::ResourceNotAnObject
+        );
+    }
+
+    #[test]
+    fn strings_are_borrowed_from_the_body() {
+        let env = parse_envelope(br#"{"event":"orderCreated","resource":{"room":"101"}}"#).unwrap();
+        assert!(matches!(env.event, Cow::Borrowed("orderCreated")));
+        assert!(matches!(
+            env.resource.get("room"),
+            Some(Json::String(Cow::Borrowed("101")))
+        ));
+        let env = parse_envelope(br#"{"event":"order\u0043reated"}"#).unwrap();
+        assert!(matches!(&env.event, Cow::Owned(s) if s == "orderCreated"));
+        assert_eq!(env.kind(), Some(EventKind::OrderCreated));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use std::fmt::{self, Write as _};
 
-use serde_json::{Number, Value};
+use serde_json::Number;
+
+use crate::json::Json;
 
 use crate::path::Path;
 
@@ -248,7 +250,7 @@ impl FieldMap {
     }
 
     /// Extracts the order data points from an order event's `resource`.
-    pub fn order(&self, resource: &Value) -> OrderData {
+    pub fn order(&self, resource: &Json<'_>) -> OrderData {
         OrderData {
             reservation_id: self.text(Field::ReservationId, resource),
             room_number: self.text(Field::RoomNumber, resource),
@@ -264,7 +266,7 @@ impl FieldMap {
     }
 
     /// Extracts what any event says about its reservation.
-    pub fn reservation(&self, resource: &Value) -> ReservationFacts {
+    pub fn reservation(&self, resource: &Json<'_>) -> ReservationFacts {
         ReservationFacts {
             reservation_id: self.text(Field::ReservationId, resource),
             room_number: self.text(Field::RoomNumber, resource),
@@ -277,32 +279,32 @@ impl FieldMap {
     }
 
     /// The first path of `field` that yields a usable scalar.
-    fn text(&self, field: Field, root: &Value) -> Option<String> {
+    fn text(&self, field: Field, root: &Json<'_>) -> Option<String> {
         self.paths(field)
             .iter()
             .find_map(|p| p.lookup(root).and_then(scalar_text))
     }
 
-    fn charge(&self, resource: &Value) -> Option<f64> {
+    fn charge(&self, resource: &Json<'_>) -> Option<f64> {
         self.paths(Field::ChargeAmount)
             .iter()
             .find_map(|p| match p.lookup(resource)? {
-                Value::Number(n) => n.as_f64(),
-                Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+                Json::Number(n) => n.as_f64(),
+                Json::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
                 _ => None,
             })
     }
 
     /// Unlike text fields, the first *present* quantity decides: a garbled
     /// `quantity` must be reported, not silently replaced by a `qty` elsewhere.
-    fn quantity(&self, item: &Value) -> Quantity {
+    fn quantity(&self, item: &Json<'_>) -> Quantity {
         self.paths(Field::Quantity)
             .iter()
             .find_map(|p| p.lookup(item))
             .map_or(Quantity::Valid(1), parse_quantity)
     }
 
-    fn items(&self, resource: &Value) -> Vec<Item> {
+    fn items(&self, resource: &Json<'_>) -> Vec<Item> {
         let Some(products) = self.paths(Field::Products).iter().find_map(|p| {
             p.lookup(resource)?
                 .as_array()
@@ -315,7 +317,7 @@ impl FieldMap {
         for (i, product) in products.iter().enumerate() {
             let sub_items = product
                 .get("items")
-                .and_then(Value::as_array)
+                .and_then(Json::as_array)
                 .filter(|list| !list.is_empty());
             match sub_items {
                 Some(sub_items) => {
@@ -334,7 +336,7 @@ impl FieldMap {
         items
     }
 
-    fn item(&self, key: String, value: &Value) -> Item {
+    fn item(&self, key: String, value: &Json<'_>) -> Item {
         if !value.is_object() {
             // Kept (not dropped) so the service can list it as skipped.
             return Item {
@@ -353,7 +355,7 @@ impl FieldMap {
     }
 }
 
-fn display_name(value: &Value) -> Option<String> {
+fn display_name(value: &Json<'_>) -> Option<String> {
     ["name", "title"]
         .into_iter()
         .find_map(|key| value.get(key).and_then(scalar_text))
@@ -361,13 +363,13 @@ fn display_name(value: &Value) -> Option<String> {
 
 /// The scalar rule shared by every text field: trimmed non-empty strings and
 /// numbers count; anything else does not, so the next path is tried.
-fn scalar_text(value: &Value) -> Option<String> {
+fn scalar_text(value: &Json<'_>) -> Option<String> {
     match value {
-        Value::String(s) => {
+        Json::String(s) => {
             let trimmed = s.trim();
             (!trimmed.is_empty()).then(|| cap(trimmed).trim_end().to_owned())
         }
-        Value::Number(n) => Some(number_text(n)),
+        Json::Number(n) => Some(number_text(n)),
         _ => None,
     }
 }
@@ -396,10 +398,10 @@ fn cap(s: &str) -> &str {
     }
 }
 
-fn parse_quantity(value: &Value) -> Quantity {
+fn parse_quantity(value: &Json<'_>) -> Quantity {
     let number = match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
     match number {
@@ -412,8 +414,8 @@ fn parse_quantity(value: &Value) -> Quantity {
 }
 
 /// The value as the guest's payload had it, capped: strings unquoted, anything else as JSON.
-fn raw_text(value: &Value) -> String {
-    if let Value::String(s) = value {
+fn raw_text(value: &Json<'_>) -> String {
+    if let Json::String(s) = value {
         return cap(s).to_owned();
     }
     let mut out = CappedText::default();
@@ -446,7 +448,8 @@ impl fmt::Write for CappedText {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::tests::j;
+    use serde_json::{Value, json};
 
     fn path(text: &str) -> Path {
         text.parse().unwrap()
@@ -475,36 +478,36 @@ mod tests {
 
     #[test]
     fn scalar_rules() {
-        assert_eq!(scalar_text(&json!("101")).as_deref(), Some("101"));
-        assert_eq!(scalar_text(&json!("  101 \n")).as_deref(), Some("101"));
-        assert_eq!(scalar_text(&json!("")), None);
-        assert_eq!(scalar_text(&json!("   ")), None);
-        assert_eq!(scalar_text(&json!(101)).as_deref(), Some("101"));
-        assert_eq!(scalar_text(&json!(101.0)).as_deref(), Some("101"));
-        assert_eq!(scalar_text(&json!(-3)).as_deref(), Some("-3"));
-        assert_eq!(scalar_text(&json!(-0.0)).as_deref(), Some("0"));
-        assert_eq!(scalar_text(&json!(1.5)).as_deref(), Some("1.5"));
+        assert_eq!(scalar_text(&j(json!("101"))).as_deref(), Some("101"));
+        assert_eq!(scalar_text(&j(json!("  101 \n"))).as_deref(), Some("101"));
+        assert_eq!(scalar_text(&j(json!(""))), None);
+        assert_eq!(scalar_text(&j(json!("   "))), None);
+        assert_eq!(scalar_text(&j(json!(101))).as_deref(), Some("101"));
+        assert_eq!(scalar_text(&j(json!(101.0))).as_deref(), Some("101"));
+        assert_eq!(scalar_text(&j(json!(-3))).as_deref(), Some("-3"));
+        assert_eq!(scalar_text(&j(json!(-0.0))).as_deref(), Some("0"));
+        assert_eq!(scalar_text(&j(json!(1.5))).as_deref(), Some("1.5"));
         assert_eq!(
-            scalar_text(&json!(1e20)).as_deref(),
+            scalar_text(&j(json!(1e20))).as_deref(),
             Some("100000000000000000000")
         );
         assert_eq!(
-            scalar_text(&json!(u64::MAX)).as_deref(),
+            scalar_text(&j(json!(u64::MAX))).as_deref(),
             Some("18446744073709551615")
         );
-        assert_eq!(scalar_text(&json!(true)), None);
-        assert_eq!(scalar_text(&json!(null)), None);
-        assert_eq!(scalar_text(&json!(["101"])), None);
-        assert_eq!(scalar_text(&json!({"number": "101"})), None);
+        assert_eq!(scalar_text(&j(json!(true))), None);
+        assert_eq!(scalar_text(&j(json!(null))), None);
+        assert_eq!(scalar_text(&j(json!(["101"]))), None);
+        assert_eq!(scalar_text(&j(json!({"number": "101"}))), None);
     }
 
     #[test]
     fn huge_integral_floats_stay_integers() {
-        let v: Value = serde_json::from_str("1e300").unwrap();
+        let v: Json = serde_json::from_str("1e300").unwrap();
         let text = scalar_text(&v).unwrap();
         assert_eq!(text.len(), 301);
         assert!(text.starts_with('1') && text.bytes().all(|b| b.is_ascii_digit()));
-        let max = scalar_text(&json!(f64::MAX)).unwrap();
+        let max = scalar_text(&j(json!(f64::MAX))).unwrap();
         assert!(max.len() <= MAX_TEXT_CHARS);
         assert!(max.bytes().all(|b| b.is_ascii_digit()));
     }
@@ -512,29 +515,29 @@ mod tests {
     #[test]
     fn text_is_capped_on_a_char_boundary() {
         let long = "é".repeat(600);
-        let text = scalar_text(&json!(long)).unwrap();
+        let text = scalar_text(&j(json!(long))).unwrap();
         assert_eq!(text.chars().count(), MAX_TEXT_CHARS);
         assert!(text.chars().all(|c| c == 'é'));
 
         let exact = "a".repeat(MAX_TEXT_CHARS);
-        assert_eq!(scalar_text(&json!(exact)).unwrap(), exact);
+        assert_eq!(scalar_text(&j(json!(exact))).unwrap(), exact);
     }
 
     #[test]
     fn non_scalar_values_fall_through_to_the_next_path() {
         let map = FieldMap::default();
-        let facts = map.reservation(&json!({
+        let facts = map.reservation(&j(json!({
             "roomNumber": "  ",
             "apartmentNumber": true,
             "room": {"number": null, "floor": 2},
             "unitName": 12.0,
-        }));
+        })));
         assert_eq!(facts.room_number.as_deref(), Some("12"));
     }
 
     #[test]
     fn quantity_rules() {
-        let valid = |v: Value| parse_quantity(&v);
+        let valid = |v: Value| parse_quantity(&j(v));
         assert_eq!(valid(json!(2)), Quantity::Valid(2));
         assert_eq!(valid(json!(2.0)), Quantity::Valid(2));
         assert_eq!(valid(json!("2")), Quantity::Valid(2));
@@ -564,15 +567,18 @@ mod tests {
     #[test]
     fn absent_quantity_is_one_and_first_present_decides() {
         let map = FieldMap::default();
-        assert_eq!(map.quantity(&json!({})), Quantity::Valid(1));
-        assert_eq!(map.quantity(&json!({"quantity": null})), Quantity::Valid(1));
-        assert_eq!(map.quantity(&json!({"qty": 4})), Quantity::Valid(4));
+        assert_eq!(map.quantity(&j(json!({}))), Quantity::Valid(1));
         assert_eq!(
-            map.quantity(&json!({"quantity": null, "qty": "5"})),
+            map.quantity(&j(json!({"quantity": null}))),
+            Quantity::Valid(1)
+        );
+        assert_eq!(map.quantity(&j(json!({"qty": 4}))), Quantity::Valid(4));
+        assert_eq!(
+            map.quantity(&j(json!({"quantity": null, "qty": "5"}))),
             Quantity::Valid(5)
         );
         assert_eq!(
-            map.quantity(&json!({"quantity": "x", "qty": 2})),
+            map.quantity(&j(json!({"quantity": "x", "qty": 2}))),
             Quantity::Invalid("x".into())
         );
     }
@@ -580,16 +586,34 @@ mod tests {
     #[test]
     fn invalid_quantity_raw_text_is_capped() {
         let big = json!({"list": vec!["abcdefghij"; 1000]});
-        let Quantity::Invalid(raw) = parse_quantity(&big) else {
+        let Quantity::Invalid(raw) = parse_quantity(&j(big)) else {
             panic!("object quantity must be invalid");
         };
         assert_eq!(raw.chars().count(), MAX_TEXT_CHARS);
         assert!(raw.starts_with(r#"{"list":["abcdefghij""#));
 
-        let Quantity::Invalid(raw) = parse_quantity(&json!("x".repeat(2000))) else {
+        let Quantity::Invalid(raw) = parse_quantity(&j(json!("x".repeat(2000)))) else {
             panic!("text quantity must be invalid");
         };
         assert_eq!(raw.len(), MAX_TEXT_CHARS);
+    }
+
+    #[test]
+    fn repeated_keys_count_as_their_last() {
+        let resource: Json = serde_json::from_str(
+            r#"{"roomNumber":"1","order":{"products":[{"externalId":"4","quantity":"x","quantity":3,"name":"A","name":"B"}]},"roomNumber":"2"}"#,
+        )
+        .unwrap();
+        let order = FieldMap::default().order(&resource);
+        assert_eq!(order.room_number.as_deref(), Some("2"));
+        assert_eq!(order.items[0].quantity, Quantity::Valid(3));
+        assert_eq!(order.items[0].name.as_deref(), Some("B"));
+
+        let quantity: Json = serde_json::from_str(r#"{"n":1,"b":[],"n":2}"#).unwrap();
+        assert_eq!(
+            parse_quantity(&quantity),
+            Quantity::Invalid(r#"{"b":[],"n":2}"#.into())
+        );
     }
 
     #[test]
@@ -601,7 +625,7 @@ mod tests {
         assert_eq!(paths[1], path("roomNumber"));
         assert_eq!(paths.len(), 8);
 
-        let resource = json!({"roomNumber": "101", "custom": {"roomNo": 7}});
+        let resource = j(json!({"roomNumber": "101", "custom": {"roomNo": 7}}));
         assert_eq!(map.reservation(&resource).room_number.as_deref(), Some("7"));
         assert_eq!(
             FieldMap::default()
@@ -643,13 +667,15 @@ mod tests {
         assert_eq!(&rooms[..3], ["a", "b", "roomNumber"]);
         assert_eq!(map.paths(Field::ExternalId)[0], path("sku"));
 
-        let order = map.order(&json!({"order": {"products": [{"sku": 12, "externalId": "1"}]}}));
+        let order = map.order(&j(
+            json!({"order": {"products": [{"sku": 12, "externalId": "1"}]}}),
+        ));
         assert_eq!(order.items[0].external_id.as_deref(), Some("12"));
     }
 
     #[test]
     fn products_flatten_with_position_keys() {
-        let order = FieldMap::default().order(&json!({"order": {"products": [
+        let order = FieldMap::default().order(&j(json!({"order": {"products": [
             {"name": "Towels", "externalId": "4", "quantity": 2},
             {"name": "Room setup", "items": [
                 {"title": "Baby cot", "externalId": "8"},
@@ -658,7 +684,7 @@ mod tests {
             ]},
             42,
             {"title": " Breakfast ", "items": []},
-        ]}}));
+        ]}})));
         let summary: Vec<(&str, Option<&str>, Option<&str>, Quantity)> = order
             .items
             .iter()
@@ -687,26 +713,26 @@ mod tests {
     #[test]
     fn first_non_empty_product_list_wins() {
         let map = FieldMap::default();
-        let order = map.order(&json!({
+        let order = map.order(&j(json!({
             "order": {"products": [], "items": "nope"},
             "products": [{"externalId": "3"}],
-        }));
+        })));
         assert_eq!(order.items.len(), 1);
         assert_eq!(order.items[0].external_id.as_deref(), Some("3"));
 
         assert!(
-            map.order(&json!({"order": {"products": {}}}))
+            map.order(&j(json!({"order": {"products": {}}})))
                 .items
                 .is_empty()
         );
-        assert!(map.order(&json!({})).items.is_empty());
+        assert!(map.order(&j(json!({}))).items.is_empty());
     }
 
     #[test]
     fn charge_amount_rules() {
         let charge = |order: Value| {
             FieldMap::default()
-                .order(&json!({"order": order}))
+                .order(&j(json!({"order": order})))
                 .charge_amount
         };
         assert_eq!(charge(json!({"chargeAmount": 0})), Some(0.0));
@@ -721,7 +747,7 @@ mod tests {
 
     #[test]
     fn order_on_an_empty_resource_is_empty() {
-        let order = FieldMap::default().order(&json!({}));
+        let order = FieldMap::default().order(&j(json!({})));
         assert_eq!(
             order,
             OrderData {
@@ -738,7 +764,7 @@ mod tests {
             }
         );
         assert_eq!(
-            FieldMap::default().reservation(&json!("not an object")),
+            FieldMap::default().reservation(&j(json!("not an object"))),
             ReservationFacts::default()
         );
     }

@@ -334,9 +334,15 @@ impl<'de> Visitor<'de> for KeyVisitor {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::Value;
+
+    /// `value` as a [`Json`]: printed, then parsed back, as a body would be.
+    pub(crate) fn j(value: Value) -> Json<'static> {
+        let text = value.to_string();
+        serde_json::from_str::<Json>(&text).unwrap().into_owned()
+    }
 
     fn parse(text: &str) -> Json<'_> {
         serde_json::from_str(text).unwrap()

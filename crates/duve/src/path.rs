@@ -1,9 +1,9 @@
-//! Dotted JSON paths such as `room.number` or `unitReservations[0].unitName`, and their lookup in a `serde_json::Value`.
+//! Dotted JSON paths such as `room.number` or `unitReservations[0].unitName`, and their lookup in a parsed [`Json`] value.
 
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
+use crate::json::Json;
 
 /// One step of a [`Path`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,11 +143,12 @@ impl Path {
     /// `None` when a key is missing, a step meets the wrong JSON type, an index
     /// is out of range, or the value found is `null` (Duve sends explicit nulls
     /// for unset fields, which must not hide a later fallback path).
-    pub fn lookup<'a>(&self, root: &'a Value) -> Option<&'a Value> {
+    pub fn lookup<'v, 'a>(&self, root: &'v Json<'a>) -> Option<&'v Json<'a>> {
         let mut current = root;
         for segment in &self.segments {
             current = match segment {
-                Segment::Key(key) => current.as_object()?.get(&**key)?,
+                // Of a repeated key the last counts, as `get` says.
+                Segment::Key(key) => current.get(key)?,
                 Segment::Index(index) => current.as_array()?.get(*index)?,
             };
         }
@@ -158,6 +159,7 @@ impl Path {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::tests::j;
     use serde_json::json;
 
     fn p(text: &str) -> Path {
@@ -238,25 +240,25 @@ mod tests {
 
     #[test]
     fn lookup_follows_keys_and_indexes() {
-        let v = json!({
+        let v = j(json!({
             "room": {"number": "101"},
             "unitReservations": [{"unitName": "Suite 7"}, {"unitName": "B"}],
             "nothing": null,
             "n": 0,
-        });
-        assert_eq!(p("room.number").lookup(&v), Some(&json!("101")));
-        assert_eq!(p("room").lookup(&v), Some(&json!({"number": "101"})));
+        }));
+        assert_eq!(p("room.number").lookup(&v), Some(&j(json!("101"))));
+        assert_eq!(p("room").lookup(&v), Some(&j(json!({"number": "101"}))));
         assert_eq!(
             p("unitReservations[1].unitName").lookup(&v),
-            Some(&json!("B"))
+            Some(&j(json!("B")))
         );
-        assert_eq!(p("n").lookup(&v), Some(&json!(0)));
-        assert_eq!(p("[0]").lookup(&json!(["x"])), Some(&json!("x")));
+        assert_eq!(p("n").lookup(&v), Some(&j(json!(0))));
+        assert_eq!(p("[0]").lookup(&j(json!(["x"]))), Some(&j(json!("x"))));
     }
 
     #[test]
     fn lookup_misses() {
-        let v = json!({"room": {"number": "101"}, "list": [1], "nothing": null, "s": "text"});
+        let v = j(json!({"room": {"number": "101"}, "list": [1], "nothing": null, "s": "text"}));
         assert_eq!(p("missing").lookup(&v), None);
         assert_eq!(p("room.floor").lookup(&v), None);
         assert_eq!(p("nothing").lookup(&v), None);
@@ -265,6 +267,16 @@ mod tests {
         assert_eq!(p("list.a").lookup(&v), None);
         assert_eq!(p("s.length").lookup(&v), None);
         assert_eq!(p("s[0]").lookup(&v), None);
-        assert_eq!(p("a").lookup(&json!(null)), None);
+        assert_eq!(p("a").lookup(&j(json!(null))), None);
+    }
+
+    #[test]
+    fn lookup_takes_the_last_of_a_repeated_key() {
+        let v: Json =
+            serde_json::from_str(r#"{"room":{"number":"1"},"room":{"floor":2}}"#).unwrap();
+        assert_eq!(p("room.number").lookup(&v), None);
+        assert_eq!(p("room.floor").lookup(&v), Some(&j(json!(2))));
+        let v: Json = serde_json::from_str(r#"{"a":"x","a":null}"#).unwrap();
+        assert_eq!(p("a").lookup(&v), None);
     }
 }

@@ -13,7 +13,7 @@ fn fixture_dir() -> PathBuf {
 }
 
 /// File name (e.g. `orderCreated.hubos.json`) to parsed envelope, for every `.json` fixture.
-fn all_fixtures() -> HashMap<String, Envelope> {
+fn all_fixtures() -> HashMap<String, Envelope<'static>> {
     let mut out = HashMap::new();
     for entry in fs::read_dir(fixture_dir()).unwrap() {
         let path = entry.unwrap().path();
@@ -22,15 +22,17 @@ fn all_fixtures() -> HashMap<String, Envelope> {
         }
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
         let body = fs::read(&path).unwrap();
-        let envelope = parse_envelope(&body).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let envelope = parse_envelope(&body)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .into_owned();
         out.insert(name, envelope);
     }
     out
 }
 
-fn fixture(name: &str) -> Envelope {
+fn fixture(name: &str) -> Envelope<'static> {
     let body = fs::read(fixture_dir().join(name)).unwrap();
-    parse_envelope(&body).unwrap()
+    parse_envelope(&body).unwrap().into_owned()
 }
 
 fn order(name: &str) -> OrderData {

@@ -121,7 +121,7 @@ fn order_key(data_order_id: Option<&str>, body: &[u8]) -> String {
 }
 
 /// Step one: the event key decides what kind of work this is.
-pub fn classify(env: &Envelope, body: &[u8], map: &FieldMap, hotel: &HotelFacts) -> Plan {
+pub fn classify(env: &Envelope<'_>, body: &[u8], map: &FieldMap, hotel: &HotelFacts) -> Plan {
     let Some(kind) = env.kind() else {
         return Plan::Ignore {
             reason: REASON_UNKNOWN_EVENT,
@@ -155,7 +155,7 @@ pub fn classify(env: &Envelope, body: &[u8], map: &FieldMap, hotel: &HotelFacts)
                 .and_then(|o| o.get("refundTotal"))
                 .filter(|v| v.is_number() || v.is_string())
                 .map(|v| match v {
-                    serde_json::Value::String(s) => s.clone(),
+                    duve::Json::String(s) => s.to_string(),
                     other => other.to_string(),
                 });
             let note = match total {
