@@ -6,7 +6,7 @@
 //! own high-water mark: in the 30-minute soak (docs/reliability.md) the live heap stayed at 10-12 MB
 //! while the arenas' footprint, hence RSS, kept creeping up. Two settings stop that:
 //!
-//! - [`limit_arenas`]: two arenas for the whole process (unless `MALLOC_ARENA_MAX` says otherwise);
+//! - [`limit_arenas`]: four arenas for the whole process (unless `MALLOC_ARENA_MAX` says otherwise);
 //! - [`spawn_trimmer`]: every [`TRIM_EVERY`], free pages inside the arenas go back to the system
 //!   (`malloc_trim`), off the request path.
 //!
@@ -14,8 +14,12 @@
 
 use std::time::Duration;
 
-/// Arenas for the process: two cores' worth of contention is all a hubhook instance has.
-const ARENAS: i32 = 2;
+/// Arenas for the process: two per core of the 2-core machines hubhook is sized for. The busy
+/// threads (two tokio workers, the SQLite writer, its syncer and checkpointer) then rarely share one:
+/// with two arenas they queued on the arena locks (at saturation, 4.5% of the server's CPU was
+/// glibc's lock waking a waiter), and four gave 10% more throughput at the same idle RSS
+/// (docs/benchmarks.md, 2026-12-04); the 30-minute soak still passes with four (docs/reliability.md).
+const ARENAS: i32 = 4;
 /// How often freed memory is handed back. A trim walks the arenas (a few MB here) under their locks:
 /// rare enough not to matter to a request.
 pub const TRIM_EVERY: Duration = Duration::from_secs(30);
