@@ -1,7 +1,9 @@
 //! hubhook: Duve guest requests in, durable hotel staff tasks out.
 //!
-//! `http` and `cli` sit on top; `intake` decides, `store` writes, `domain` holds the types they share.
+//! `app` and `cli` sit on top, then `http`; `intake` decides, `store` writes, `domain` holds the types
+//! they share. scripts/module-cycles checks that no top-level module imports another in a cycle.
 
+pub mod app;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -15,7 +17,7 @@ pub mod retention;
 pub mod store;
 pub mod telemetry;
 
-pub use http::Application;
+pub use app::Application;
 
 /// Every outbound HTTP client starts here: reqwest is built without a default TLS crypto provider
 /// (the default, aws-lc, needs a long C build), so ring is installed as the process's provider first.

@@ -8,7 +8,7 @@ use std::{
 use crate::config::LogFormat;
 
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HUBHOOK_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(crate::config::LOG_FILTER_ENV)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

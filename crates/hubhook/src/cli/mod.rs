@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::{
-    config::{FileConfig, database_url_or_default},
+    config::{FileConfig, GlobalSettings},
     domain::HotelId,
     store::{self, Store},
 };
@@ -29,9 +29,8 @@ pub mod webhooks;
     about = "Duve guest requests in, hotel staff tasks out"
 )]
 pub struct Cli {
-    /// Database URL (default sqlite://hubhook.db, created on first use)
-    #[arg(long, env = "HUBHOOK_DATABASE_URL", global = true)]
-    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub settings: GlobalSettings,
     /// Settings file (default ./hubhook.toml when it exists)
     #[arg(long, env = "HUBHOOK_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -126,7 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = FileConfig::load(cli.config.as_deref())?;
     let ctx = Ctx {
         json: cli.json,
-        database_url: database_url_or_default(cli.database_url, &file),
+        database_url: file.database_url(cli.settings)?,
         file,
     };
     match cli.command {

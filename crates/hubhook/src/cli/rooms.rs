@@ -7,7 +7,10 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{Ctx, hotel_id, not_found};
-use crate::{domain::RoomNumber, store::Room};
+use crate::{
+    domain::{RoomNumber, rooms_csv},
+    store::Room,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum RoomsCommand {
@@ -95,65 +98,15 @@ async fn add(
     })
 }
 
-/// Splits one CSV line into fields; quoted fields may hold commas and doubled quotes.
-fn fields(line: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if cur.trim().is_empty() => {
-                cur.clear();
-                quoted = true;
-            }
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    if quoted {
-        return Err("a quoted field is not closed".into());
-    }
-    out.push(cur);
-    Ok(out.into_iter().map(|f| f.trim().to_owned()).collect())
-}
-
-/// Reads `room[,floor]` rows under a header row; blank lines are skipped, errors name their line.
+/// Reads `room[,floor]` rows under a header row (see [`crate::domain::rooms_csv`]).
 pub fn parse_csv(text: &str) -> anyhow::Result<Vec<Room>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
-        .next()
-        .context("the file is empty: expected a header row with a \"room\" column")?;
-    let header = fields(header).map_err(|e| anyhow::anyhow!("line 1: {e}"))?;
-    let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let room_col = col("room").context("the header row has no \"room\" column")?;
-    let floor_col = col("floor");
-    let mut rooms = Vec::new();
-    for (i, line) in lines {
-        let n = i + 1;
-        let row = fields(line).map_err(|e| anyhow::anyhow!("line {n}: {e}"))?;
-        let raw = row.get(room_col).map(String::as_str).unwrap_or("");
-        let room =
-            RoomNumber::parse(raw).with_context(|| format!("line {n}: invalid room {raw:?}"))?;
-        let floor = floor_col
-            .and_then(|c| row.get(c))
-            .filter(|f| !f.is_empty())
-            .cloned();
-        rooms.push(Room {
-            room: room.into_string(),
-            floor,
-        });
-    }
-    Ok(rooms)
+    Ok(rooms_csv::parse(text)?
+        .into_iter()
+        .map(|row| Room {
+            room: row.room.into_string(),
+            floor: row.floor,
+        })
+        .collect())
 }
 
 #[cfg(test)]

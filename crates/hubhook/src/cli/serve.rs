@@ -5,121 +5,19 @@ use clap::Args;
 use super::Ctx;
 use crate::{
     Application,
-    config::{self, Config, HttpSettings, LimitSettings, OutboxSettings},
+    config::{Config, ServeSettings},
     telemetry,
 };
 
+/// `hubhook serve`'s flags: every one is a setting (config/settings.rs).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (default 127.0.0.1:8080)
-    #[arg(long, env = "HUBHOOK_LISTEN")]
-    pub listen: Option<String>,
-    /// Largest accepted webhook body in bytes (default 1048576)
-    #[arg(long, env = "HUBHOOK_BODY_LIMIT")]
-    pub body_limit: Option<usize>,
-    /// text or json
-    #[arg(long, env = "HUBHOOK_LOG_FORMAT")]
-    pub log_format: Option<String>,
-    /// Delays between outbound delivery attempts (default 5s,5m,30m,2h,5h,10h,10h)
-    #[arg(long, env = "HUBHOOK_RETRY_SCHEDULE")]
-    pub retry_schedule: Option<String>,
-    /// Timeout of one delivery attempt (default 15s)
-    #[arg(long, env = "HUBHOOK_OUTBOX_TIMEOUT")]
-    pub outbox_timeout: Option<String>,
-    /// Deliveries attempted at once (default 64)
-    #[arg(long, env = "HUBHOOK_OUTBOX_MAX_IN_FLIGHT")]
-    pub outbox_max_in_flight: Option<usize>,
-    /// Comma-separated address ranges deliveries may not reach (default: none)
-    #[arg(long, env = "HUBHOOK_OUTBOUND_DENY")]
-    pub outbound_deny: Option<String>,
-    /// Mark session cookies Secure (hubhook is reached over HTTPS through a proxy)
-    #[arg(long, env = "HUBHOOK_SECURE_COOKIES")]
-    pub secure_cookies: bool,
-    /// Days the inbound log and delivery attempts are kept, or a duration such as 36h; 0 keeps
-    /// them forever (default 30)
-    #[arg(long, env = "HUBHOOK_RETENTION_DAYS")]
-    pub retention_days: Option<String>,
-    /// Webhooks per second from one client address; 0: no limit (default 200)
-    #[arg(long, env = "HUBHOOK_WEBHOOK_IP_RATE")]
-    pub webhook_ip_rate: Option<f64>,
-    /// Webhooks one client address may send at once above its rate (default 1000)
-    #[arg(long, env = "HUBHOOK_WEBHOOK_IP_BURST")]
-    pub webhook_ip_burst: Option<u32>,
-    /// Authenticated webhooks per second for one hotel; 0: no limit (default 20)
-    #[arg(long, env = "HUBHOOK_WEBHOOK_HOTEL_RATE")]
-    pub webhook_hotel_rate: Option<f64>,
-    /// Authenticated webhooks one hotel may receive at once above its rate (default 200)
-    #[arg(long, env = "HUBHOOK_WEBHOOK_HOTEL_BURST")]
-    pub webhook_hotel_burst: Option<u32>,
-    /// Failed webhook credentials from one address that block it for the window; 0: never (default 60)
-    #[arg(long, env = "HUBHOOK_WEBHOOK_AUTH_FAILURES")]
-    pub webhook_auth_failures: Option<u32>,
-    /// The window of --webhook-auth-failures (default 1m)
-    #[arg(long, env = "HUBHOOK_WEBHOOK_AUTH_WINDOW")]
-    pub webhook_auth_window: Option<String>,
-    /// Failed logins of one account that block it for the window; 0: never (default 5)
-    #[arg(long, env = "HUBHOOK_LOGIN_ACCOUNT_FAILURES")]
-    pub login_account_failures: Option<u32>,
-    /// Failed logins from one address that block it for the window; 0: never (default 20)
-    #[arg(long, env = "HUBHOOK_LOGIN_IP_FAILURES")]
-    pub login_ip_failures: Option<u32>,
-    /// The window of the login limits (default 15m)
-    #[arg(long, env = "HUBHOOK_LOGIN_WINDOW")]
-    pub login_window: Option<String>,
-    /// Comma-separated proxy address ranges whose X-Forwarded-For is believed (default: none)
-    #[arg(long, env = "HUBHOOK_TRUSTED_PROXIES")]
-    pub trusted_proxies: Option<String>,
-    /// Time a client has to send a request's headers; also how long an idle connection stays open (default 10s)
-    #[arg(long, env = "HUBHOOK_HEADER_TIMEOUT")]
-    pub header_timeout: Option<String>,
-    /// Time a client has to send a request's body after its headers (default 30s)
-    #[arg(long, env = "HUBHOOK_BODY_TIMEOUT")]
-    pub body_timeout: Option<String>,
-    /// Connections served at once; more wait in the listen backlog (default 512)
-    #[arg(long, env = "HUBHOOK_MAX_CONNECTIONS")]
-    pub max_connections: Option<usize>,
-    /// On SIGTERM or SIGINT, how long requests in flight may take before they are dropped (default 10s)
-    #[arg(long, env = "HUBHOOK_SHUTDOWN_TIMEOUT")]
-    pub shutdown_timeout: Option<String>,
+    #[command(flatten)]
+    pub settings: ServeSettings,
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = Config::resolve(
-        args.listen,
-        Some(ctx.database_url().to_owned()),
-        args.body_limit,
-        args.log_format,
-        &ctx.file,
-    )?;
-    config.outbox = OutboxSettings {
-        retry_schedule: args.retry_schedule,
-        timeout: args.outbox_timeout,
-        max_in_flight: args.outbox_max_in_flight,
-        deny: args.outbound_deny,
-    }
-    .resolve(&ctx.file)?;
-    config.secure_cookies |= args.secure_cookies;
-    config.retention = config::resolve_retention(args.retention_days, &ctx.file)?;
-    config.limits = LimitSettings {
-        webhook_ip_rate: args.webhook_ip_rate,
-        webhook_ip_burst: args.webhook_ip_burst,
-        webhook_hotel_rate: args.webhook_hotel_rate,
-        webhook_hotel_burst: args.webhook_hotel_burst,
-        webhook_auth_failures: args.webhook_auth_failures,
-        webhook_auth_window: args.webhook_auth_window,
-        login_account_failures: args.login_account_failures,
-        login_ip_failures: args.login_ip_failures,
-        login_window: args.login_window,
-        trusted_proxies: args.trusted_proxies,
-    }
-    .resolve(&ctx.file)?;
-    config.http = HttpSettings {
-        header_timeout: args.header_timeout,
-        body_timeout: args.body_timeout,
-        max_connections: args.max_connections,
-        shutdown_timeout: args.shutdown_timeout,
-    }
-    .resolve(&ctx.file)?;
+    let config = Config::resolve(ctx.database_url().to_owned(), args.settings, &ctx.file)?;
     telemetry::init_logging(config.log_format);
     let database = crate::store::display_url(&config.database_url);
     let app = Application::build(config).await?;
@@ -148,5 +46,53 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::config::settings::{self, Scope};
+
+    const BEGIN: &str =
+        "<!-- settings-table: generated from crates/hubhook/src/config/settings.rs -->\n";
+    const END: &str = "<!-- /settings-table -->";
+
+    /// docs/operations.md's settings table is the declarations' (edit settings.rs, then paste the
+    /// table this test prints).
+    #[test]
+    fn the_settings_table_in_the_docs_is_the_declarations() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md");
+        let doc = std::fs::read_to_string(path).expect("docs/operations.md");
+        let start = doc.find(BEGIN).expect("the table's begin marker") + BEGIN.len();
+        let end = start + doc[start..].find(END).expect("the table's end marker");
+        let expected = settings::markdown_table();
+        assert!(
+            doc[start..end] == expected,
+            "docs/operations.md's settings table differs from the declarations; it should read:\n\n{expected}"
+        );
+    }
+
+    /// Every flag clap knows is declared with the environment variable the docs give it, and back.
+    #[test]
+    fn clap_has_exactly_the_declared_flags() {
+        let cli = super::super::Cli::command();
+        let serve = cli.find_subcommand("serve").expect("serve");
+        // The global flags (`--database-url`) are the top command's, then `serve`'s own.
+        let flags: Vec<(String, Option<String>)> = cli
+            .get_arguments()
+            .chain(serve.get_arguments())
+            .filter(|a| a.get_long().is_some_and(|l| l != "config" && l != "json"))
+            .map(|a| {
+                let env = a.get_env().map(|e| e.to_string_lossy().into_owned());
+                (a.get_long().unwrap_or_default().to_owned(), env)
+            })
+            .collect();
+        let declared: Vec<(String, Option<String>)> = settings::all()
+            .filter(|s| matches!(s.scope, Scope::Global | Scope::Serve))
+            .map(|s| (s.flag(), s.env.map(str::to_owned)))
+            .collect();
+        assert_eq!(flags, declared);
     }
 }

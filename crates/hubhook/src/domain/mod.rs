@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod hotel;
 pub mod ids;
 pub mod password;
+pub mod rooms_csv;
 pub mod secret;
 pub mod task;
 pub mod time;

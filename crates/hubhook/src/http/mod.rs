@@ -1,6 +1,6 @@
-//! The HTTP edge: the axum router, its shared state, and the [`Application`] that serves it.
+//! The HTTP edge: the axum router and the state its handlers share (`crate::app` serves it).
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
     Json, Router,
@@ -14,9 +14,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::{
-    cache::HotelCache, config::Config, outbox::Dispatcher, store::Store, telemetry::Metrics,
-};
+use crate::{cache::HotelCache, config::Config, store::Store, telemetry::Metrics};
 
 pub mod api;
 pub mod auth;
@@ -27,6 +25,7 @@ pub mod server;
 pub mod ui;
 pub mod webhooks;
 
+/// What every handler reaches through `State<Arc<AppState>>`.
 pub struct AppState {
     pub config: Config,
     pub store: Arc<dyn Store>,
@@ -37,6 +36,27 @@ pub struct AppState {
     /// The web pages' in-memory state (live streams).
     pub ui: ui::UiState,
     openapi: String,
+}
+
+impl AppState {
+    /// The state of a server on `store`, with the hotels in `cache` and fresh counters and limits.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        cache: HotelCache,
+    ) -> Result<Self, serde_json::Error> {
+        let openapi = openapi().to_json()?;
+        let limits = limits::Limits::new(&config.limits);
+        Ok(Self {
+            config,
+            store,
+            cache,
+            metrics: Metrics::default(),
+            limits,
+            ui: ui::UiState::default(),
+            openapi,
+        })
+    }
 }
 
 #[derive(OpenApi)]
@@ -149,6 +169,7 @@ async fn method_not_allowed() -> Response {
         .into_response()
 }
 
+/// Every route of the service, on `state`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/webhooks/duve", post(webhooks::duve))
@@ -182,101 +203,4 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-}
-
-/// How long the store's final flush may take after the shutdown bound.
-const FLUSH_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// The service, bound and ready: tests bind port 0 and read [`Application::port`].
-pub struct Application {
-    listener: tokio::net::TcpListener,
-    state: Arc<AppState>,
-}
-
-impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = crate::store::open(&config.database_url).await?;
-        Self::with_store(config, store).await
-    }
-
-    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
-        let cache = HotelCache::load(store.clone()).await?;
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        let openapi = openapi().to_json()?;
-        let limits = limits::Limits::new(&config.limits);
-        let state = Arc::new(AppState {
-            config,
-            store,
-            cache,
-            metrics: Metrics::default(),
-            limits,
-            ui: ui::UiState::default(),
-            openapi,
-        });
-        Ok(Self { listener, state })
-    }
-
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    pub fn port(&self) -> u16 {
-        self.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-
-    /// Serves (and delivers the outbox) until `shutdown` resolves, then shuts down within the
-    /// configured bound: stops accepting at once, lets the requests in flight finish (their writes
-    /// commit and are answered) while live streams and idle connections close and the dispatcher
-    /// records the attempts it has in flight; drops whatever is still busy at the bound; flushes
-    /// the store.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let dispatcher =
-            Dispatcher::new(self.state.store.clone(), self.state.config.outbox.clone())
-                .map_err(std::io::Error::other)?;
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let mut outbox = tokio::spawn(dispatcher.run(stopped.clone()));
-        let pruner = self.state.config.retention.map(|age| {
-            tokio::spawn(crate::retention::Pruner::new(self.state.store.clone(), age).run(stopped))
-        });
-        let state = self.state.clone();
-        let limits = state.config.http.clone();
-        let app = router(self.state);
-        // Live board streams never end on their own, and the dispatcher has its own attempts to
-        // finish: both are told at once, so each gets the whole bound.
-        let shutdown = async {
-            shutdown.await;
-            state.ui.close_streams();
-            let _ = stop.send(true);
-        };
-        let drained = server::serve(self.listener, app, &limits, shutdown).await;
-        let deadline = drained.began + limits.shutdown_timeout;
-        let in_flight =
-            crate::outbox::dispatcher::IN_FLIGHT.load(std::sync::atomic::Ordering::Relaxed);
-        match tokio::time::timeout_at(deadline, &mut outbox).await {
-            Ok(_) => tracing::info!(in_flight, "shutdown: outbox dispatcher stopped"),
-            Err(_) => {
-                // Its claims expire with their lease and the attempts are made again: at least once.
-                outbox.abort();
-                tracing::warn!(
-                    in_flight,
-                    "shutdown: outbox dispatcher still busy at the bound; its attempts in flight will be retried"
-                );
-            }
-        }
-        // The pruner ends the batch under way (one small statement).
-        if let Some(pruner) = pruner {
-            let _ = tokio::time::timeout_at(deadline, pruner).await;
-        }
-        // Every answered write has committed; this folds the rest away, briefly bounded so a busy
-        // database cannot hold the exit.
-        match tokio::time::timeout(FLUSH_BOUND, state.store.flush()).await {
-            Ok(Ok(())) => tracing::info!("shutdown: store flushed"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "shutdown: store flush failed"),
-            Err(_) => tracing::warn!("shutdown: store flush did not finish in time"),
-        }
-        Ok(())
-    }
 }

@@ -94,17 +94,6 @@ pub struct OutboxConfig {
     pub deny: Vec<IpRange>,
 }
 
-impl Default for OutboxConfig {
-    fn default() -> Self {
-        Self {
-            schedule: RetrySchedule::default(),
-            timeout: Duration::from_secs(15),
-            max_in_flight: 64,
-            deny: Vec::new(),
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct Dispatcher {
     store: Arc<dyn Store>,

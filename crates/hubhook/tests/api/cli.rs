@@ -816,11 +816,11 @@ async fn webhooks_and_deliveries_commands_manage_what_the_running_server_sends()
 
     let dir = std::sync::Arc::new(temp());
     let app = crate::helpers::spawn_app_in(dir.clone(), |c| {
-        c.outbox = hubhook::config::OutboxSettings {
+        c.outbox = hubhook::config::ServeSettings {
             retry_schedule: Some("50ms".into()),
             ..Default::default()
         }
-        .resolve(&Default::default())
+        .outbox()
         .unwrap();
     })
     .await;

@@ -26,7 +26,7 @@ const LIMITED_MESSAGE: &str = "Too many requests, retry later.";
 async fn app_with(set: impl FnOnce(&mut LimitsConfig)) -> TestApp {
     let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
     spawn_app_in(dir, |c: &mut Config| {
-        let mut limits = LimitsConfig::default().without_webhook_limits();
+        let mut limits = c.limits.clone().without_webhook_limits();
         limits.login_account.failures = 0;
         limits.login_ip.failures = 0;
         set(&mut limits);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hubhook::{config::OutboxSettings, domain::Role, outbox::sign};
+use hubhook::{config::ServeSettings, domain::Role, outbox::sign};
 use serde_json::{Value, json};
 
 use crate::{
@@ -15,12 +15,12 @@ use crate::{
 /// Fast retries so tests take milliseconds, not hours (also used by ui_webhooks.rs).
 fn quick(schedule: &'static str) -> impl FnOnce(&mut hubhook::config::Config) {
     move |c| {
-        c.outbox = OutboxSettings {
+        c.outbox = ServeSettings {
             retry_schedule: Some(schedule.into()),
-            timeout: Some("2s".into()),
+            outbox_timeout: Some("2s".into()),
             ..Default::default()
         }
-        .resolve(&Default::default())
+        .outbox()
         .unwrap();
     }
 }
@@ -576,11 +576,11 @@ async fn a_task_past_its_due_time_raises_task_overdue_once() {
 async fn the_deny_list_keeps_deliveries_away_from_listed_addresses() {
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let app = spawn_app_in(dir, |c| {
-        c.outbox = OutboxSettings {
-            deny: Some("127.0.0.0/8".into()),
+        c.outbox = ServeSettings {
+            outbound_deny: Some("127.0.0.0/8".parse().unwrap()),
             ..Default::default()
         }
-        .resolve(&Default::default())
+        .outbox()
         .unwrap();
     })
     .await;

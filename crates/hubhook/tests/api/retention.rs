@@ -9,7 +9,7 @@
 use std::{process::Command, sync::Arc, time::Duration};
 
 use hubhook::{
-    config::{Config, OutboxSettings},
+    config::{Config, ServeSettings},
     domain::{HotelId, Role},
     outbox::Verdict,
     store::{AttemptRecord, Refused},
@@ -24,12 +24,12 @@ use crate::{
 
 /// Failed attempts are retried an hour later: nothing moves during the test but what it writes.
 fn slow_retries(c: &mut Config) {
-    c.outbox = OutboxSettings {
+    c.outbox = ServeSettings {
         retry_schedule: Some("1h".into()),
-        timeout: Some("2s".into()),
+        outbox_timeout: Some("2s".into()),
         ..Default::default()
     }
-    .resolve(&Default::default())
+    .outbox()
     .expect("outbox settings");
 }
 

@@ -131,8 +131,14 @@ pub async fn import_rooms(
 ) -> Result<Response, UiError> {
     let f = form(f)?;
     v.check_csrf(&f.csrf)?;
-    let rooms =
-        crate::cli::rooms::parse_csv(&f.csv).map_err(|e| UiError::BadRequest(format!("{e:#}")))?;
+    let rooms = crate::domain::rooms_csv::parse(&f.csv)
+        .map_err(|e| UiError::BadRequest(e.to_string()))?
+        .into_iter()
+        .map(|row| crate::store::Room {
+            room: row.room.into_string(),
+            floor: row.floor,
+        })
+        .collect::<Vec<_>>();
     let total = rooms.len();
     let added = app.store.add_rooms(&v.user.hotel, rooms).await?;
     Ok(Redirect::to(&format!(

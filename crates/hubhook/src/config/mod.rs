@@ -1,0 +1,527 @@
+//! Settings: command-line flags, then `HUBHOOK_*` environment variables (both through clap), then an
+//! optional `hubhook.toml`, then defaults. Each is declared once (settings.rs) and validated once,
+//! here.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+
+use duve::{Field, FieldMap, Path};
+use serde::Deserialize;
+
+use crate::outbox::{
+    RetrySchedule,
+    dispatcher::{IpRange, OutboxConfig},
+    parse_duration,
+};
+
+pub mod limits;
+pub mod settings;
+
+pub use limits::{LimitsConfig, Rate, Window};
+pub use settings::{
+    DaysOrDuration, GlobalSettings, LOG_FILTER_ENV, List, ServeSettings, ServeValues,
+};
+
+/// A setting that cannot be read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// What `hubhook.toml` holds: the keys of every setting (all optional) and the field mapping.
+#[derive(Debug, Default, Clone)]
+pub struct FileConfig {
+    /// `database_url`.
+    pub global: GlobalSettings,
+    /// The keys of `hubhook serve`'s settings.
+    pub serve: ServeSettings,
+    /// Extra JSON paths per Duve field, tried before the defaults (see docs/duve-mapping.md).
+    pub mapping: BTreeMap<String, Vec<String>>,
+}
+
+/// The file's tables that are not settings of a flag.
+#[derive(Debug, Default, Deserialize)]
+struct FileOnly {
+    #[serde(default)]
+    mapping: BTreeMap<String, Vec<String>>,
+}
+
+impl FileConfig {
+    /// Reads `explicit` (which must exist), or `./hubhook.toml` if it exists.
+    pub fn load(explicit: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (p.to_owned(), true),
+            None => (PathBuf::from("hubhook.toml"), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self::default());
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        Self::parse(&text).map_err(|message| ConfigError::Parse { path, message })
+    }
+
+    /// Reads the file's text. Each group is read from the whole text (so errors keep their line),
+    /// and a key no group knows is refused, so a typo does not go unnoticed.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let known = settings::all().filter(|s| s.scope != settings::Scope::EnvOnly);
+        let known: Vec<&str> = known.map(|s| s.key).collect();
+        if let Some(unknown) = table.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown key `{unknown}`, expected one of {}",
+                known.join(", ")
+            ));
+        }
+        let file_only: FileOnly = toml::from_str(text).map_err(|e| e.to_string())?;
+        Ok(Self {
+            global: toml::from_str(text).map_err(|e| e.to_string())?,
+            serve: toml::from_str(text).map_err(|e| e.to_string())?,
+            mapping: file_only.mapping,
+        })
+    }
+
+    /// The `[mapping]` table over the default paths.
+    pub fn field_map(&self) -> Result<FieldMap, ConfigError> {
+        let mut map = FieldMap::default();
+        for (name, paths) in &self.mapping {
+            let field = Field::from_name(name).ok_or_else(|| ConfigError::Invalid {
+                key: "mapping",
+                message: format!("unknown field {name:?}"),
+            })?;
+            // Prepending in reverse keeps the file's order: its first path is tried first.
+            for raw in paths.iter().rev() {
+                let path: Path = raw.parse().map_err(|e| ConfigError::Invalid {
+                    key: "mapping",
+                    message: format!("{name}: {raw:?}: {e}"),
+                })?;
+                map.prepend(field, path);
+            }
+        }
+        Ok(map)
+    }
+
+    /// The database URL: the flag or environment variable, then the file, then the default.
+    pub fn database_url(&self, flags: GlobalSettings) -> Result<String, ConfigError> {
+        Ok(flags.or(self.global.clone()).values()?.database_url)
+    }
+}
+
+/// The log output's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The settings `hubhook serve` runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub body_limit: usize,
+    pub log_format: LogFormat,
+    pub fields: FieldMap,
+    pub outbox: OutboxConfig,
+    /// Session cookies carry `Secure` (also set per request when `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+    /// How long inbound-log entries and delivery attempts are kept; `None` keeps them forever.
+    pub retention: Option<Duration>,
+    pub limits: LimitsConfig,
+    pub http: HttpLimits,
+}
+
+/// What the HTTP edge allows a client, and how long a shutdown may take (docs/operations.md).
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// A request's headers must arrive within this; an idle keep-alive connection is closed after it.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this, counted from the end of its headers.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// After a shutdown signal, requests in flight get this long before their connections are dropped.
+    pub shutdown_timeout: Duration,
+}
+
+impl Config {
+    /// `serve`'s settings: `flags` (flags and environment) over the file, then defaults; validated.
+    pub fn resolve(
+        database_url: String,
+        flags: ServeSettings,
+        file: &FileConfig,
+    ) -> Result<Self, ConfigError> {
+        let settings = flags.or(file.serve.clone());
+        let v = settings.values()?;
+        Ok(Self {
+            listen: v.listen.parse().map_err(|e| ConfigError::Invalid {
+                key: "listen",
+                message: format!("{:?}: {e}", v.listen),
+            })?,
+            database_url,
+            body_limit: at_least_one("body_limit", v.body_limit)?,
+            log_format: match v.log_format.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        key: "log_format",
+                        message: format!("{other:?}: expected text or json"),
+                    });
+                }
+            },
+            fields: file.field_map()?,
+            outbox: outbox(&v)?,
+            secure_cookies: v.secure_cookies,
+            retention: retention(&v)?,
+            limits: limits(&v)?,
+            http: http(&v)?,
+        })
+    }
+
+    /// Settings for tests and embedding: a database, an ephemeral port, defaults for the rest.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let defaults = ServeSettings {
+            listen: Some("127.0.0.1:0".into()),
+            ..Default::default()
+        };
+        match Self::resolve(database_url.into(), defaults, &FileConfig::default()) {
+            Ok(config) => config,
+            // The defaults are constants, checked by a unit test.
+            Err(e) => unreachable!("the default settings are invalid: {e}"),
+        }
+    }
+}
+
+impl ServeSettings {
+    /// The outbox's part of these settings (defaults for the absent ones), validated.
+    pub fn outbox(&self) -> Result<OutboxConfig, ConfigError> {
+        outbox(&self.values()?)
+    }
+
+    /// The abuse limits' part of these settings (defaults for the absent ones), validated.
+    pub fn limits(&self) -> Result<LimitsConfig, ConfigError> {
+        limits(&self.values()?)
+    }
+
+    /// The HTTP edge's part of these settings (defaults for the absent ones), validated.
+    pub fn http(&self) -> Result<HttpLimits, ConfigError> {
+        http(&self.values()?)
+    }
+
+    /// The retention (defaults for the absent ones), validated; `None` keeps everything.
+    pub fn retention(&self) -> Result<Option<Duration>, ConfigError> {
+        retention(&self.values()?)
+    }
+}
+
+fn outbox(v: &ServeValues) -> Result<OutboxConfig, ConfigError> {
+    Ok(OutboxConfig {
+        schedule: RetrySchedule::parse(&v.retry_schedule).map_err(|message| {
+            ConfigError::Invalid {
+                key: "retry_schedule",
+                message,
+            }
+        })?,
+        timeout: duration("outbox_timeout", &v.outbox_timeout, "15s")?,
+        max_in_flight: at_least_one("outbox_max_in_flight", v.outbox_max_in_flight)?,
+        deny: ip_ranges("outbound_deny", &v.outbound_deny)?,
+    })
+}
+
+fn retention(v: &ServeValues) -> Result<Option<Duration>, ConfigError> {
+    crate::retention::parse(&v.retention_days.to_string()).map_err(|message| ConfigError::Invalid {
+        key: "retention_days",
+        message,
+    })
+}
+
+fn limits(v: &ServeValues) -> Result<LimitsConfig, ConfigError> {
+    let login_window = duration("login_window", &v.login_window, "1m")?;
+    Ok(LimitsConfig {
+        webhook_ip: Rate {
+            per_second: rate("webhook_ip_rate", v.webhook_ip_rate)?,
+            burst: v.webhook_ip_burst,
+        },
+        webhook_hotel: Rate {
+            per_second: rate("webhook_hotel_rate", v.webhook_hotel_rate)?,
+            burst: v.webhook_hotel_burst,
+        },
+        webhook_auth: Window {
+            failures: v.webhook_auth_failures,
+            length: duration("webhook_auth_window", &v.webhook_auth_window, "1m")?,
+        },
+        login_account: Window {
+            failures: v.login_account_failures,
+            length: login_window,
+        },
+        login_ip: Window {
+            failures: v.login_ip_failures,
+            length: login_window,
+        },
+        trusted_proxies: ip_ranges("trusted_proxies", &v.trusted_proxies)?,
+    })
+}
+
+fn http(v: &ServeValues) -> Result<HttpLimits, ConfigError> {
+    Ok(HttpLimits {
+        header_timeout: duration("header_timeout", &v.header_timeout, "10s")?,
+        body_timeout: duration("body_timeout", &v.body_timeout, "10s")?,
+        max_connections: at_least_one("max_connections", v.max_connections)?,
+        shutdown_timeout: duration("shutdown_timeout", &v.shutdown_timeout, "10s")?,
+    })
+}
+
+/// A duration with its unit, not zero; `example` goes into the error.
+fn duration(key: &'static str, raw: &str, example: &str) -> Result<Duration, ConfigError> {
+    parse_duration(raw)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| ConfigError::Invalid {
+            key,
+            message: format!("{raw:?}: expected a duration such as {example}"),
+        })
+}
+
+fn at_least_one(key: &'static str, n: usize) -> Result<usize, ConfigError> {
+    if n == 0 {
+        let unit = if key == "body_limit" { " byte" } else { "" };
+        return Err(ConfigError::Invalid {
+            key,
+            message: format!("must be at least 1{unit}"),
+        });
+    }
+    Ok(n)
+}
+
+/// Requests per second: a finite number, at least 0 (0 disables the limit).
+fn rate(key: &'static str, r: f64) -> Result<f64, ConfigError> {
+    if r.is_finite() && r >= 0.0 {
+        Ok(r)
+    } else {
+        Err(ConfigError::Invalid {
+            key,
+            message: format!("{r}: expected requests per second, 0 or more"),
+        })
+    }
+}
+
+fn ip_ranges(key: &'static str, list: &List) -> Result<Vec<IpRange>, ConfigError> {
+    let ranges = list.0.iter().map(|s| s.trim()).filter(|r| !r.is_empty());
+    ranges
+        .map(|range| IpRange::parse(range).map_err(|message| ConfigError::Invalid { key, message }))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> FileConfig {
+        FileConfig::parse(text).unwrap()
+    }
+
+    fn resolve(flags: ServeSettings, file: &FileConfig) -> Result<Config, ConfigError> {
+        Config::resolve("sqlite://x.db".into(), flags, file)
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let file = file(
+            "listen = \"0.0.0.0:9000\"\nbody_limit = 10\n[mapping]\nroom_number = [\"custom.room\", \"x\"]\n",
+        );
+        let flags = ServeSettings {
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        let c = resolve(flags, &file).unwrap();
+        assert_eq!(c.listen.port(), 1);
+        assert_eq!(c.body_limit, 10);
+        assert_eq!(c.log_format, LogFormat::Text);
+        let first = &c.fields.paths(Field::RoomNumber)[0];
+        assert_eq!(first.to_string(), "custom.room");
+        assert_eq!(c.fields.paths(Field::RoomNumber)[1].to_string(), "x");
+        let url = |flag: Option<&str>, f: &FileConfig| {
+            let flags = GlobalSettings {
+                database_url: flag.map(Into::into),
+            };
+            f.database_url(flags).unwrap()
+        };
+        assert_eq!(url(None, &FileConfig::default()), "sqlite://hubhook.db");
+        let f = self::file("database_url = \"sqlite://f.db\"");
+        assert_eq!(url(None, &f), "sqlite://f.db");
+        assert_eq!(url(Some("sqlite://flag.db"), &f), "sqlite://flag.db");
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        let c = Config::for_database("sqlite://x.db");
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.body_limit, 1024 * 1024);
+        assert_eq!(c.http.max_connections, 512);
+        assert_eq!(c.http.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(c.outbox.max_in_flight, 64);
+        assert_eq!(c.outbox.schedule, RetrySchedule::default());
+        assert_eq!(c.limits.webhook_ip.burst, 1000);
+        assert_eq!(c.limits.login_ip.length, Duration::from_secs(15 * 60));
+        assert!(!c.secure_cookies);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let flags = ServeSettings {
+            listen: Some("nope".into()),
+            ..Default::default()
+        };
+        let e = resolve(flags, &FileConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("listen"));
+        let bad = file("[mapping]\nshoe_size = [\"a\"]");
+        assert!(bad.field_map().is_err());
+        let e = FileConfig::parse("lisen = 1").unwrap_err();
+        assert!(e.contains("lisen"), "{e}");
+        let e = FileConfig::parse("body_limit = \"big\"").unwrap_err();
+        assert!(e.contains("body_limit"), "{e}");
+        for (key, flags) in [
+            (
+                "body_limit",
+                ServeSettings {
+                    body_limit: Some(0),
+                    ..Default::default()
+                },
+            ),
+            (
+                "log_format",
+                ServeSettings {
+                    log_format: Some("xml".into()),
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let e = resolve(flags, &FileConfig::default()).unwrap_err();
+            assert!(e.to_string().contains(key), "{e}");
+        }
+    }
+
+    #[test]
+    fn retention_comes_from_the_flag_the_file_or_the_default() {
+        let day = Duration::from_secs(86_400);
+        let none = FileConfig::default();
+        let flag = |raw: Option<&str>, f: &FileConfig| {
+            ServeSettings {
+                retention_days: raw.map(|r| DaysOrDuration::Text(r.into())),
+                ..Default::default()
+            }
+            .or(f.serve.clone())
+            .retention()
+        };
+        assert_eq!(flag(None, &none).unwrap(), Some(day * 30));
+        let seven = file("retention_days = 7");
+        assert_eq!(flag(None, &seven).unwrap(), Some(day * 7));
+        assert_eq!(flag(Some("0"), &seven).unwrap(), None);
+        assert_eq!(
+            flag(None, &file("retention_days = \"12h\"")).unwrap(),
+            Some(day / 2)
+        );
+        assert_eq!(flag(None, &file("retention_days = 0")).unwrap(), None);
+        let e = flag(Some("soon"), &none).unwrap_err();
+        assert!(e.to_string().contains("retention_days"), "{e}");
+    }
+
+    #[test]
+    fn limits_come_from_flags_then_the_file_then_defaults() {
+        let file = file(
+            "webhook_ip_rate = 50\nwebhook_hotel_burst = 7\nlogin_window = \"2m\"\ntrusted_proxies = [\"127.0.0.1\"]\n",
+        );
+        let flags = ServeSettings {
+            webhook_ip_rate: Some(0.5),
+            webhook_auth_failures: Some(0),
+            ..Default::default()
+        };
+        let l = flags.or(file.serve.clone()).limits().unwrap();
+        assert_eq!(l.webhook_ip.per_second, 0.5);
+        assert_eq!(l.webhook_ip.burst, 1000);
+        assert_eq!(l.webhook_hotel.burst, 7);
+        assert_eq!(l.webhook_auth.failures, 0);
+        assert_eq!(l.login_ip.length, Duration::from_secs(120));
+        assert_eq!(l.trusted_proxies.len(), 1);
+        let from_file = file.serve.limits().unwrap();
+        assert_eq!(from_file.webhook_ip.per_second, 50.0);
+        for bad in [
+            ServeSettings {
+                webhook_hotel_rate: Some(-1.0),
+                ..Default::default()
+            },
+            ServeSettings {
+                login_window: Some("0s".into()),
+                ..Default::default()
+            },
+            ServeSettings {
+                trusted_proxies: Some("nope".parse().unwrap()),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.limits().is_err());
+        }
+    }
+
+    #[test]
+    fn http_limits_come_from_flags_then_the_file_then_defaults() {
+        let file = file("header_timeout = \"2s\"\nshutdown_timeout = \"1m\"\nmax_connections = 7");
+        let limits = ServeSettings {
+            header_timeout: Some("500ms".into()),
+            ..Default::default()
+        }
+        .or(file.serve)
+        .http()
+        .unwrap();
+        assert_eq!(limits.header_timeout, Duration::from_millis(500));
+        assert_eq!(limits.body_timeout, Duration::from_secs(30));
+        assert_eq!(limits.max_connections, 7);
+        assert_eq!(limits.shutdown_timeout, Duration::from_secs(60));
+        for bad in [
+            ServeSettings {
+                body_timeout: Some("0s".into()),
+                ..Default::default()
+            },
+            ServeSettings {
+                shutdown_timeout: Some("soon".into()),
+                ..Default::default()
+            },
+            ServeSettings {
+                max_connections: Some(0),
+                ..Default::default()
+            },
+        ] {
+            assert!(bad.http().is_err());
+        }
+    }
+
+    #[test]
+    fn outbox_settings_come_from_flags_then_the_file_then_defaults() {
+        let file = file("outbox_timeout = \"3s\"\noutbound_deny = [\"10.0.0.0/8\", \"127.0.0.1\"]");
+        let o = ServeSettings {
+            retry_schedule: Some("1s,2s".into()),
+            ..Default::default()
+        }
+        .or(file.serve.clone())
+        .outbox()
+        .unwrap();
+        assert_eq!(o.schedule.max_attempts(), 3);
+        assert_eq!(o.timeout, Duration::from_secs(3));
+        assert_eq!(o.deny.len(), 2);
+        let flags = ServeSettings {
+            outbound_deny: Some("".parse().unwrap()),
+            ..Default::default()
+        };
+        assert!(flags.or(file.serve).outbox().unwrap().deny.is_empty());
+    }
+}
