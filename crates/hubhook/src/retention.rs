@@ -23,7 +23,8 @@ use crate::{
     store::{Store, StoreError},
 };
 
-pub const DEFAULT_DAYS: u64 = 30;
+pub use crate::domain::retention::{DEFAULT_DAYS, parse};
+
 /// Rows deleted per statement (one transaction each).
 pub const BATCH: u32 = 500;
 /// Between two batches: the writer (or the pool) serves the requests that queued meanwhile.
@@ -35,21 +36,6 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// Rows pruned since the process started, for `/metrics`.
 pub static PRUNED_INBOUND: AtomicU64 = AtomicU64::new(0);
 pub static PRUNED_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
-
-/// Reads a retention setting: a whole number of days (`30`; `0` keeps everything), or a duration
-/// with its unit (`36h`, `90m`, `2s`, see [`crate::outbox::parse_duration`]) where a day is too
-/// coarse (tests, small disks). `None` means keep everything.
-pub fn parse(raw: &str) -> Result<Option<Duration>, String> {
-    let raw = raw.trim();
-    let age = if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
-        let days: u64 = raw.parse().map_err(|_| format!("{raw:?}: too many days"))?;
-        Duration::from_secs(days.checked_mul(86_400).ok_or("too many days")?)
-    } else {
-        crate::outbox::parse_duration(raw)
-            .map_err(|e| format!("{e}; expected a number of days such as 30, or 0 to keep all"))?
-    };
-    Ok((!age.is_zero()).then_some(age))
-}
 
 /// The time between two runs for rows kept `age`.
 pub fn interval(age: Duration) -> Duration {
@@ -154,20 +140,6 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_durations_and_keep_forever() {
-        assert_eq!(parse("30"), Ok(Some(Duration::from_secs(30 * 86_400))));
-        assert_eq!(parse(" 1 "), Ok(Some(Duration::from_secs(86_400))));
-        assert_eq!(parse("0"), Ok(None));
-        assert_eq!(parse("0s"), Ok(None));
-        assert_eq!(parse("36h"), Ok(Some(Duration::from_secs(36 * 3600))));
-        assert_eq!(parse("2s"), Ok(Some(Duration::from_secs(2))));
-        assert!(parse("").is_err());
-        assert!(parse("-1").is_err());
-        assert!(parse("a week").is_err());
-        assert!(parse("99999999999999999999").is_err());
-    }
 
     #[test]
     fn runs_often_enough_for_short_ages_and_hourly_for_long_ones() {

@@ -83,14 +83,14 @@ impl Metrics {
         let _ = writeln!(
             out,
             "hubhook_db_write_batches_total {}",
-            crate::store::sqlite::WRITER_BATCHES.load(Ordering::Relaxed)
+            crate::store::stats::writer_batches()
         );
         out.push_str("# HELP hubhook_db_write_jobs_total Writes committed through the writer.\n");
         out.push_str("# TYPE hubhook_db_write_jobs_total counter\n");
         let _ = writeln!(
             out,
             "hubhook_db_write_jobs_total {}",
-            crate::store::sqlite::WRITER_JOBS.load(Ordering::Relaxed)
+            crate::store::stats::writer_jobs()
         );
         use crate::outbox::dispatcher as d;
         out.push_str(

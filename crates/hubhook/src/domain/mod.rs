@@ -1,9 +1,12 @@
-//! The domain: hotels, rooms, the service catalog, tasks and their status machine. No I/O, no HTTP, no SQL.
+//! The domain: hotels, rooms, the service catalog, tasks and their status machine, the outbound
+//! rules (events, deliveries, retries). No I/O, no HTTP, no SQL.
 
 pub mod catalog;
 pub mod hotel;
 pub mod ids;
+pub mod outbound;
 pub mod password;
+pub mod retention;
 pub mod rooms_csv;
 pub mod secret;
 pub mod task;

@@ -36,6 +36,27 @@ pub fn parse_requested(raw: &str, tz: &TimeZone, now: Timestamp) -> Option<Times
     None
 }
 
+/// A duration with its unit: `500ms`, `5s`, `5m`, `2h`, `1d` (decimals allowed: `1.5h`).
+pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| format!("{raw:?}: a duration needs a unit (ms, s, m, h, d)"))?;
+    let (num, unit) = raw.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{raw:?}: not a duration"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        _ => return Err(format!("{raw:?}: unknown unit {unit:?} (ms, s, m, h, d)")),
+    };
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| format!("{raw:?}: out of range"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,18 +16,20 @@ use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use crate::{
+    domain::outbound::{DeliveryStatus, EventType, SubscriptionKind, Verdict},
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskStatus, TransitionError,
     },
     events::TaskChange,
     intake::{Outcome, Plan, TaskDraft},
-    outbox::{DeliveryStatus, EventType, SubscriptionKind, Verdict},
 };
 
+mod outbox;
 pub mod postgres;
 mod postgres_outbox;
 pub mod sqlite;
 mod sqlite_outbox;
+pub mod stats;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -445,7 +447,7 @@ pub trait Store: Send + Sync + 'static {
     /// The earliest moment the dispatcher has work: a delivery's next attempt or a task's due time.
     async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError>;
 
-    // --- Retention (see [`crate::retention`]).
+    // --- Retention (the pruner in `retention.rs` calls these).
 
     /// Deletes up to `limit` inbound-log entries received before `before`, oldest first; returns
     /// how many. Safe to run from several processes at once.

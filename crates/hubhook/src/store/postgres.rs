@@ -39,13 +39,13 @@ use super::{
     TaskFilter, TaskTiming, User, postgres_outbox as outbox,
 };
 use crate::{
+    domain::outbound::{DeliveryStatus, EventType},
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
         default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
     },
     events::{ChangeKind, EventBus, TaskChange},
     intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
-    outbox::{DeliveryStatus, EventType},
 };
 
 /// Applied in order; the schema's version is the number of migrations applied.
@@ -1213,9 +1213,7 @@ async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>, signals: &Signals
         Ok((written, queued)) => {
             signals.queued(queued);
             // The same counters as the SQLite writer's group commits (`/metrics`).
-            super::sqlite::WRITER_BATCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            super::sqlite::WRITER_JOBS
-                .fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            super::stats::batch_committed(batch.len());
             for job in batch {
                 let o = &job.order;
                 let done = written.contains(&(o.hotel_id.clone(), o.order_key.clone()));
@@ -2167,7 +2165,7 @@ impl Store for PostgresStore {
             outbox::insert_subscription(
                 &tx,
                 &sub,
-                &super::sqlite_outbox::new_subscription_id(),
+                &crate::domain::outbound::new_subscription_id(),
                 &now,
             )
             .await

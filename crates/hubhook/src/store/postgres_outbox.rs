@@ -1,36 +1,50 @@
 //! The PostgreSQL store's outbox SQL, the same behaviour as `sqlite_outbox.rs`: queueing deliveries
 //! inside the transaction that changed a task, claiming them across instances (`FOR UPDATE SKIP
-//! LOCKED` and a lease in `claimed_until`), recording attempts.
+//! LOCKED` and a lease in `claimed_until`), recording attempts. What is not SQL is in `outbox.rs`.
 
-use crate::outbox::{Resolution, duve_connect_body, resolve, webhook_body};
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
+use tokio_postgres::{Row, types::Type};
 
 use super::{
-    Attempt, AttemptRecord, Claimed, Delivery, Header, NewSubscription, Scope, StoreError,
-    Subscription,
+    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, StoreError, Subscription,
+    outbox::{
+        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
+        delivery_from_row, subscription_from_row,
+    },
     postgres::{exec, query, query_opt, text},
-    sqlite_outbox::{CODE_REMOVED, new_delivery_id},
 };
-use crate::{
-    domain::{Task, TaskStatus, time},
-    outbox::{CODE_GONE, DeliveryStatus, EventType, SubscriptionKind, Verdict},
+use crate::domain::{
+    Task,
+    outbound::{
+        CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
+        REMOVED_MESSAGE, earliest, events_to_text, needs_order_refs,
+    },
 };
 
-fn events_to_text(events: &[EventType]) -> String {
-    events
-        .iter()
-        .map(|e| e.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn events_from_text(raw: &str) -> Vec<EventType> {
-    raw.split(',').filter_map(EventType::parse).collect()
-}
-
-fn stored(what: &str, raw: &str) -> StoreError {
-    StoreError::Unavailable(format!("unknown {what} {raw:?} stored"))
+impl Columns for Row {
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.opt_int(i)?.unwrap_or_default())
+    }
+    /// PostgreSQL's integers have a width each (`INTEGER`, `BIGINT`); any is read as an `i64`.
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(match self.columns().get(i).map(|c| c.type_()) {
+            Some(&Type::INT2) => self.try_get::<_, Option<i16>>(i)?.map(i64::from),
+            Some(&Type::INT4) => self.try_get::<_, Option<i32>>(i)?.map(i64::from),
+            _ => self.try_get(i)?,
+        })
+    }
+    fn flag(&self, i: usize) -> Result<bool, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
 }
 
 /// Queues a delivery of each of `events` for `task` to every enabled subscription of the hotel that
@@ -42,91 +56,49 @@ pub async fn enqueue<C: GenericClient + Sync>(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    let subs = query(
+    let targets = query(
         c,
         "SELECT id, kind, events, template FROM subscriptions WHERE hotel_id = $1 AND enabled",
         &[&hotel],
     )
-    .await?;
-    if subs.is_empty() {
-        return Ok(0);
+    .await?
+    .iter()
+    .map(shared::target_from_row)
+    .collect::<Result<Vec<_>, _>>()?;
+    let refs = match needs_order_refs(&targets, events) {
+        true => query_opt(
+            c,
+            "SELECT order_id, reservation_id FROM tasks WHERE id = $1",
+            &[&task.id],
+        )
+        .await?
+        .as_ref()
+        .map(shared::order_refs_from_row)
+        .transpose()?
+        .unwrap_or_default(),
+        false => OrderRefs::default(),
+    };
+    let queued = shared::deliveries(hotel, task, events, now, &targets, &refs)?;
+    for d in &queued {
+        let (event, payload) = (d.event.as_str(), text(&d.payload));
+        exec(
+            c,
+            "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
+                 status, attempts, next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)",
+            &[
+                &d.id,
+                &hotel,
+                &d.subscription_id,
+                &task.id,
+                &event,
+                &payload,
+                &now,
+            ],
+        )
+        .await?;
     }
-    let mut order: Option<(Option<String>, Option<String>)> = None;
-    let mut queued = 0;
-    for s in &subs {
-        let sub_id: String = s.try_get(0)?;
-        let kind: String = s.try_get(1)?;
-        let wanted: String = s.try_get(2)?;
-        let tmpl: Option<String> = s.try_get(3)?;
-        let wanted = events_from_text(&wanted);
-        for event in events.iter().filter(|e| wanted.contains(e)) {
-            let payload = match SubscriptionKind::parse(&kind) {
-                Some(SubscriptionKind::DuveConnect) => {
-                    if order.is_none() {
-                        let row = query_opt(
-                            c,
-                            "SELECT order_id, reservation_id FROM tasks WHERE id = $1",
-                            &[&task.id],
-                        )
-                        .await?;
-                        order = Some(match row {
-                            Some(r) => (r.try_get(0)?, r.try_get(1)?),
-                            None => (None, None),
-                        });
-                    }
-                    let (order_id, reservation_id) = order.clone().unwrap_or((None, None));
-                    duve_connect_body(
-                        tmpl.as_deref(),
-                        task,
-                        order_id.as_deref(),
-                        reservation_id.as_deref(),
-                        now,
-                    )
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?
-                }
-                _ => webhook_body(*event, now, hotel, task),
-            };
-            exec(
-                c,
-                "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
-                     status, attempts, next_attempt_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)",
-                &[
-                    &new_delivery_id(),
-                    &hotel,
-                    &sub_id,
-                    &task.id,
-                    &event.as_str(),
-                    &text(&payload),
-                    &now,
-                ],
-            )
-            .await?;
-            queued += 1;
-        }
-    }
-    Ok(queued)
-}
-
-const SUB_COLS: &str = "id, hotel_id, kind, url, events, headers, enabled, disabled_reason, \
-                        old_secret_until, created_at";
-
-fn subscription_from_row(r: &Row) -> Result<Subscription, StoreError> {
-    let kind: String = r.try_get(2)?;
-    let events: String = r.try_get(4)?;
-    let headers: String = r.try_get(5)?;
-    Ok(Subscription {
-        id: r.try_get(0)?,
-        hotel_id: r.try_get(1)?,
-        kind: SubscriptionKind::parse(&kind).ok_or_else(|| stored("subscription kind", &kind))?,
-        url: r.try_get(3)?,
-        events: events_from_text(&events),
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
-        enabled: r.try_get(6)?,
-        disabled_reason: r.try_get(7)?,
-        previous_secret_until: r.try_get(8)?,
-        created_at: r.try_get(9)?,
-    })
+    Ok(queued.len())
 }
 
 pub async fn insert_subscription<C: GenericClient + Sync>(
@@ -135,8 +107,7 @@ pub async fn insert_subscription<C: GenericClient + Sync>(
     id: &str,
     now: &str,
 ) -> Result<Subscription, StoreError> {
-    let headers =
-        serde_json::to_string(&sub.headers).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let headers = shared::headers_to_text(&sub.headers)?;
     exec(
         c,
         "INSERT INTO subscriptions (id, hotel_id, kind, url, events, headers, secret, bearer,
@@ -206,7 +177,7 @@ pub async fn remove_subscription<C: GenericClient + Sync>(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    end_pending(c, id, CODE_REMOVED, "The subscription was removed.", now).await
+    end_pending(c, id, CODE_REMOVED, REMOVED_MESSAGE, now).await
 }
 
 async fn end_pending<C: GenericClient + Sync>(
@@ -241,17 +212,11 @@ pub async fn rotate_secret<C: GenericClient + Sync>(
         &[&text(id), &scope.hotel(), &keep_until, &text(secret)],
     )
     .await?;
-    if n == 0 {
-        return match subscription(c, scope, id).await? {
-            Some(_) => Err(StoreError::Invalid(
-                "only a signed webhook subscription has a secret to rotate".into(),
-            )),
-            None => Err(StoreError::NotFound),
-        };
+    let found = subscription(c, scope, id).await?;
+    match n {
+        0 => Err(shared::not_rotated(found)),
+        _ => found.ok_or(StoreError::NotFound),
     }
-    subscription(c, scope, id)
-        .await?
-        .ok_or(StoreError::NotFound)
 }
 
 /// Claims due deliveries until `until`. Rows another instance is claiming right now are skipped
@@ -286,36 +251,8 @@ pub async fn claim<C: GenericClient + Sync>(
     .await?;
     let mut claimed = Vec::with_capacity(rows.len());
     for r in &rows {
-        let kind: String = r.try_get(5)?;
-        let headers: String = r.try_get(7)?;
-        let secret: Option<String> = r.try_get(8)?;
-        let old: Option<String> = r.try_get(9)?;
-        let old_until: Option<String> = r.try_get(10)?;
-        let mut secrets: Vec<String> = secret.into_iter().collect();
-        if let (Some(old), Some(until)) = (old, old_until)
-            && until.as_str() > now
-        {
-            secrets.push(old);
-        }
-        let attempts: i32 = r.try_get(3)?;
-        let next: Option<String> = r.try_get(12)?;
-        let seq: i64 = r.try_get(13)?;
-        claimed.push((
-            (next, seq),
-            Claimed {
-                id: r.try_get(0)?,
-                hotel_id: r.try_get(1)?,
-                payload: r.try_get(2)?,
-                attempts: u32::try_from(attempts).unwrap_or(0),
-                subscription_id: r.try_get(4)?,
-                kind: SubscriptionKind::parse(&kind)
-                    .ok_or_else(|| stored("subscription kind", &kind))?,
-                url: r.try_get(6)?,
-                headers: serde_json::from_str::<Vec<Header>>(&headers).unwrap_or_default(),
-                secrets,
-                bearer: r.try_get(11)?,
-            },
-        ));
+        let order: (Option<String>, i64) = (r.try_get(12)?, r.try_get(13)?);
+        claimed.push((order, shared::claimed_from_row(r, now)?));
     }
     // RETURNING keeps no order: oldest first, as on SQLite.
     claimed.sort_by(|a, b| a.0.cmp(&b.0));
@@ -323,7 +260,12 @@ pub async fn claim<C: GenericClient + Sync>(
 }
 
 pub async fn record<C: GenericClient + Sync>(c: &C, a: &AttemptRecord) -> Result<(), StoreError> {
-    let at = time::format(a.at);
+    let AttemptWrite {
+        at,
+        latency_us,
+        resolution: res,
+        gone_reason,
+    } = AttemptWrite::of(a);
     exec(
         c,
         "INSERT INTO delivery_attempts (delivery_id, at, status, error, latency_us, response)
@@ -333,17 +275,12 @@ pub async fn record<C: GenericClient + Sync>(c: &C, a: &AttemptRecord) -> Result
             &at,
             &a.status.map(i32::from),
             &a.error.as_deref().map(text),
-            &(a.latency.as_micros() as i64),
+            &latency_us,
             &text(&a.response),
         ],
     )
     .await?;
-    let Resolution {
-        status,
-        next_attempt_at: next,
-        code,
-        message,
-    } = resolve(&a.verdict, a.at, a.status, a.error.as_deref());
+    let (status, message) = (res.status.as_str(), res.message.as_deref().map(text));
     let sub: Option<String> = query_opt(
         c,
         "UPDATE deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = $3,
@@ -351,57 +288,26 @@ pub async fn record<C: GenericClient + Sync>(c: &C, a: &AttemptRecord) -> Result
          WHERE id = $1 RETURNING subscription_id",
         &[
             &text(&a.delivery),
-            &status.as_str(),
-            &next,
-            &code,
-            &message.as_deref().map(text),
+            &status,
+            &res.next_attempt_at,
+            &res.code,
+            &message,
             &at,
         ],
     )
     .await?
     .map(|r| r.try_get(0))
     .transpose()?;
-    if let (Verdict::Gone, Some(sub)) = (&a.verdict, sub) {
+    if let (Some(reason), Some(sub)) = (gone_reason, sub) {
         exec(
             c,
             "UPDATE subscriptions SET enabled = false, disabled_reason = $2 WHERE id = $1",
-            &[&sub, &format!("The receiver answered 410 Gone at {at}.")],
+            &[&sub, &reason],
         )
         .await?;
-        end_pending(
-            c,
-            &sub,
-            CODE_GONE,
-            "The subscription was disabled by a 410 Gone answer.",
-            &at,
-        )
-        .await?;
+        end_pending(c, &sub, CODE_GONE, GONE_MESSAGE, &at).await?;
     }
     Ok(())
-}
-
-const DELIVERY_COLS: &str = "id, hotel_id, subscription_id, task_id, event, status, attempts, \
-                             next_attempt_at, last_code, last_message, created_at, updated_at";
-
-fn delivery_from_row(r: &Row) -> Result<Delivery, StoreError> {
-    let status: String = r.try_get(5)?;
-    let attempts: i32 = r.try_get(6)?;
-    Ok(Delivery {
-        id: r.try_get(0)?,
-        hotel_id: r.try_get(1)?,
-        subscription_id: r.try_get(2)?,
-        task_id: r.try_get(3)?,
-        event: r.try_get(4)?,
-        status: DeliveryStatus::parse(&status).ok_or_else(|| stored("delivery status", &status))?,
-        attempts: u32::try_from(attempts).unwrap_or(0),
-        next_attempt_at: r.try_get(7)?,
-        code: r.try_get(8)?,
-        message: r.try_get(9)?,
-        created_at: r.try_get(10)?,
-        updated_at: r.try_get(11)?,
-        payload: None,
-        attempt_log: None,
-    })
 }
 
 pub async fn list_deliveries<C: GenericClient + Sync>(
@@ -415,19 +321,12 @@ pub async fn list_deliveries<C: GenericClient + Sync>(
          WHERE ($1::text IS NULL OR hotel_id = $1) AND ($2::text IS NULL OR status = $2)
          ORDER BY seq DESC LIMIT $3"
     );
-    query(
-        c,
-        &sql,
-        &[
-            &scope.hotel(),
-            &status.map(DeliveryStatus::as_str),
-            &i64::from(limit),
-        ],
-    )
-    .await?
-    .iter()
-    .map(delivery_from_row)
-    .collect()
+    let status = status.map(DeliveryStatus::as_str);
+    query(c, &sql, &[&scope.hotel(), &status, &i64::from(limit)])
+        .await?
+        .iter()
+        .map(|r| delivery_from_row(r, false))
+        .collect()
 }
 
 pub async fn delivery<C: GenericClient + Sync>(
@@ -443,28 +342,19 @@ pub async fn delivery<C: GenericClient + Sync>(
     let Some(r) = query_opt(c, &sql, &[&id, &scope.hotel()]).await? else {
         return Ok(None);
     };
-    let mut d = delivery_from_row(&r)?;
-    d.payload = Some(r.try_get(12)?);
-    let rows = query(
+    let mut d = delivery_from_row(&r, true)?;
+    let log = query(
         c,
         "SELECT at, status, error, latency_us, response FROM delivery_attempts
          WHERE delivery_id = $1 ORDER BY seq",
         &[&id],
     )
     .await?;
-    let mut log = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let status: Option<i32> = r.try_get(1)?;
-        let us: i64 = r.try_get(3)?;
-        log.push(Attempt {
-            at: r.try_get(0)?,
-            status: status.and_then(|s| u16::try_from(s).ok()),
-            error: r.try_get(2)?,
-            latency_ms: us as f64 / 1000.0,
-            response: r.try_get(4)?,
-        });
-    }
-    d.attempt_log = Some(log);
+    d.attempt_log = Some(
+        log.iter()
+            .map(shared::attempt_from_row)
+            .collect::<Result<_, _>>()?,
+    );
     Ok(Some(d))
 }
 
@@ -474,7 +364,7 @@ pub async fn replay<C: GenericClient + Sync>(
     id: &str,
     now: &str,
 ) -> Result<Delivery, StoreError> {
-    let row = query_opt(
+    let found = query_opt(
         c,
         "SELECT d.subscription_id, s.enabled FROM deliveries d
          LEFT JOIN subscriptions s ON s.id = d.subscription_id
@@ -483,24 +373,7 @@ pub async fn replay<C: GenericClient + Sync>(
         &[&text(id), &scope.hotel()],
     )
     .await?;
-    let sub: Option<(String, Option<bool>)> = match row {
-        Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
-        None => None,
-    };
-    match sub {
-        None => return Err(StoreError::NotFound),
-        Some((_, None)) => {
-            return Err(StoreError::Conflict(
-                "the delivery's subscription was removed: add it again, then replay".into(),
-            ));
-        }
-        Some((s, Some(false))) => {
-            return Err(StoreError::Conflict(format!(
-                "the delivery's subscription {s} is disabled (its receiver answered 410 Gone)"
-            )));
-        }
-        Some(_) => {}
-    }
+    check_replay(&found.ok_or(StoreError::NotFound)?)?;
     exec(
         c,
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,
@@ -509,10 +382,7 @@ pub async fn replay<C: GenericClient + Sync>(
         &[&text(id), &now],
     )
     .await?;
-    let mut d = delivery(c, scope, id).await?.ok_or(StoreError::NotFound)?;
-    d.payload = None;
-    d.attempt_log = None;
-    Ok(d)
+    shared::summary(delivery(c, scope, id).await?)
 }
 
 /// Tasks past their due time and not yet reported: marked, and `task.overdue` queued for each.
@@ -522,7 +392,7 @@ pub async fn raise_overdue<C: GenericClient + Sync>(
     now: &str,
     limit: u32,
 ) -> Result<(u32, usize), StoreError> {
-    let rows = query(
+    let mut due = query(
         c,
         "WITH due AS (
              SELECT seq FROM tasks
@@ -535,26 +405,11 @@ pub async fn raise_overdue<C: GenericClient + Sync>(
                    t.quantity, t.status, t.due_at, t.created_at",
         &[&now, &i64::from(limit)],
     )
-    .await?;
-    let mut due = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let status: String = r.try_get(7)?;
-        let quantity: i32 = r.try_get(6)?;
-        due.push((
-            r.try_get::<_, String>(0)?,
-            Task {
-                id: r.try_get(1)?,
-                external_id: r.try_get(2)?,
-                task_name: r.try_get(3)?,
-                room: r.try_get(4)?,
-                guest_name: r.try_get(5)?,
-                quantity: u32::try_from(quantity).unwrap_or(0),
-                status: TaskStatus::parse(&status).ok_or_else(|| stored("task status", &status))?,
-                due_at: r.try_get(8)?,
-                created_at: r.try_get(9)?,
-            },
-        ));
-    }
+    .await?
+    .iter()
+    .map(shared::overdue_from_row)
+    .collect::<Result<Vec<_>, _>>()?;
+    // RETURNING keeps no order: the earliest due first, as on SQLite.
     due.sort_by(|a, b| a.1.due_at.cmp(&b.1.due_at));
     let mut queued = 0;
     for (hotel, task) in &due {
@@ -575,10 +430,5 @@ pub async fn next_work<C: GenericClient + Sync>(c: &C) -> Result<Option<String>,
     )
     .await?;
     let Some(r) = r else { return Ok(None) };
-    let delivery: Option<String> = r.try_get(0)?;
-    let due: Option<String> = r.try_get(1)?;
-    Ok(match (delivery, due) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    })
+    Ok(earliest(r.try_get(0)?, r.try_get(1)?))
 }

@@ -30,13 +30,13 @@ use super::{
     AttemptRecord, Claimed, Delivery, NewSubscription, Scope, Subscription, sqlite_outbox as outbox,
 };
 use crate::{
+    domain::outbound::{DeliveryStatus, EventType},
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
         default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
     },
     events::{ChangeKind, EventBus, TaskChange},
     intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
-    outbox::{DeliveryStatus, EventType},
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -61,10 +61,6 @@ pub const WAL_SOFT_LIMIT: u64 = 64 * 1024 * 1024;
 const RESTART_LEFT: i64 = 256;
 /// How large the WAL may grow while checkpoints wait for a saturated writer to catch its breath.
 pub const WAL_LIMIT: u64 = 256 * 1024 * 1024;
-
-/// Writer statistics for `/metrics`.
-pub static WRITER_BATCHES: AtomicU64 = AtomicU64::new(0);
-pub static WRITER_JOBS: AtomicU64 = AtomicU64::new(0);
 
 /// `sqlite://hubhook.db` (relative), `sqlite:///var/lib/hubhook.db` (absolute), `sqlite:hubhook.db`.
 pub fn path_from_url(url: &str) -> Option<PathBuf> {
@@ -359,8 +355,7 @@ fn writer_loop(
             abort_all(&mut jobs, e.to_string());
             continue;
         }
-        WRITER_BATCHES.fetch_add(1, Ordering::Relaxed);
-        WRITER_JOBS.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        super::stats::batch_committed(jobs.len());
         pacing.batches.fetch_add(1, Ordering::Relaxed);
         pacing.jobs.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         // The repeatable jobs first, without savepoints. Should one fail (an SQL error, not a
@@ -1954,7 +1949,12 @@ impl Store for SqliteStore {
         self.write(move |c| {
             hotel_exists(c, sub.hotel.as_str())?;
             let now = time::format(time::now());
-            outbox::insert_subscription(c, &sub, &outbox::new_subscription_id(), &now)
+            outbox::insert_subscription(
+                c,
+                &sub,
+                &crate::domain::outbound::new_subscription_id(),
+                &now,
+            )
         })
         .await
     }

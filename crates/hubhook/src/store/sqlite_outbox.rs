@@ -1,40 +1,65 @@
 //! The SQLite store's outbox SQL: queueing deliveries inside the writer's transaction, claiming them,
-//! recording attempts. Called from the jobs in `sqlite.rs`.
+//! recording attempts. Called from the jobs in `sqlite.rs`; what is not SQL is in `outbox.rs`.
 
-use crate::outbox::{Resolution, duve_connect_body, resolve, webhook_body};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Attempt, AttemptRecord, Claimed, Delivery, Header, Scope, StoreError, Subscription};
-use crate::{
-    domain::{Task, time},
-    outbox::{CODE_GONE, DeliveryStatus, EventType, SubscriptionKind, Verdict},
+use super::{
+    AttemptRecord, Claimed, Delivery, Scope, StoreError, Subscription,
+    outbox::{
+        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
+        delivery_from_row, subscription_from_row,
+    },
+};
+use crate::domain::{
+    Task,
+    outbound::{
+        CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
+        REMOVED_MESSAGE, Target, earliest, events_to_text, needs_order_refs,
+    },
 };
 
-/// The code pending deliveries end with when their subscription is removed.
-pub const CODE_REMOVED: &str = "WEB_HUK_SUBSCRIPTION_REMOVED";
-
-pub fn new_delivery_id() -> String {
-    format!("msg_{}", uuid::Uuid::now_v7().simple())
+impl Columns for Row<'_> {
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn flag(&self, i: usize) -> Result<bool, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.get(i)?)
+    }
 }
 
-pub fn new_subscription_id() -> String {
-    format!("sub_{}", uuid::Uuid::now_v7().simple())
+/// Runs `sql` and reads every row with `f`.
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+    f: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    conn.prepare_cached(sql)?.query_and_then(p, f)?.collect()
 }
 
-fn events_to_text(events: &[EventType]) -> String {
-    events
-        .iter()
-        .map(|e| e.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn events_from_text(raw: &str) -> Vec<EventType> {
-    raw.split(',').filter_map(EventType::parse).collect()
-}
-
-fn conversion(msg: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
+/// Runs `sql` and reads its first row, if any, with `f`.
+fn first<T>(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+    f: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    conn.prepare_cached(sql)?
+        .query_and_then(p, f)?
+        .next()
+        .transpose()
 }
 
 /// Queues a delivery of each of `events` for `task` to every enabled subscription of the hotel that
@@ -46,86 +71,41 @@ pub fn enqueue(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let targets: Vec<Target> = rows(
+        conn,
         "SELECT id, kind, events, template FROM subscriptions WHERE hotel_id = ?1 AND enabled = 1",
+        [hotel],
+        |r| shared::target_from_row(r),
     )?;
-    let subs: Vec<(String, String, String, Option<String>)> = stmt
-        .query_map([hotel], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    if subs.is_empty() {
-        return Ok(0);
+    let refs = match needs_order_refs(&targets, events) {
+        true => first(
+            conn,
+            "SELECT order_id, reservation_id FROM tasks WHERE id = ?1",
+            [&task.id],
+            |r| shared::order_refs_from_row(r),
+        )?
+        .unwrap_or_default(),
+        false => OrderRefs::default(),
+    };
+    let queued = shared::deliveries(hotel, task, events, now, &targets, &refs)?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
+             status, attempts, next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)",
+    )?;
+    for d in &queued {
+        let event = d.event.as_str();
+        insert.execute(params![
+            d.id,
+            hotel,
+            d.subscription_id,
+            task.id,
+            event,
+            d.payload,
+            now
+        ])?;
     }
-    let mut order: Option<(Option<String>, Option<String>)> = None;
-    let mut queued = 0;
-    for (sub_id, kind, wanted, tmpl) in &subs {
-        let wanted = events_from_text(wanted);
-        for event in events.iter().filter(|e| wanted.contains(e)) {
-            let payload = match SubscriptionKind::parse(kind) {
-                Some(SubscriptionKind::DuveConnect) => {
-                    if order.is_none() {
-                        order = Some(
-                            conn.prepare_cached(
-                                "SELECT order_id, reservation_id FROM tasks WHERE id = ?1",
-                            )?
-                            .query_row([&task.id], |r| Ok((r.get(0)?, r.get(1)?)))
-                            .optional()?
-                            .unwrap_or((None, None)),
-                        );
-                    }
-                    let (order_id, reservation_id) = order.clone().unwrap_or((None, None));
-                    duve_connect_body(
-                        tmpl.as_deref(),
-                        task,
-                        order_id.as_deref(),
-                        reservation_id.as_deref(),
-                        now,
-                    )
-                    .map_err(|e| StoreError::Invalid(e.to_string()))?
-                }
-                _ => webhook_body(*event, now, hotel, task),
-            };
-            conn.prepare_cached(
-                "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
-                     status, attempts, next_attempt_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)",
-            )?
-            .execute(params![
-                new_delivery_id(),
-                hotel,
-                sub_id,
-                task.id,
-                event.as_str(),
-                payload,
-                now
-            ])?;
-            queued += 1;
-        }
-    }
-    Ok(queued)
-}
-
-const SUB_COLS: &str = "id, hotel_id, kind, url, events, headers, enabled, disabled_reason, \
-                        old_secret_until, created_at";
-
-fn subscription_from_row(r: &Row<'_>) -> rusqlite::Result<Subscription> {
-    let kind: String = r.get(2)?;
-    let events: String = r.get(4)?;
-    let headers: String = r.get(5)?;
-    Ok(Subscription {
-        id: r.get(0)?,
-        hotel_id: r.get(1)?,
-        kind: SubscriptionKind::parse(&kind)
-            .ok_or_else(|| conversion(format!("unknown subscription kind {kind:?}")))?,
-        url: r.get(3)?,
-        events: events_from_text(&events),
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
-        enabled: r.get(6)?,
-        disabled_reason: r.get(7)?,
-        previous_secret_until: r.get(8)?,
-        created_at: r.get(9)?,
-    })
+    Ok(queued.len())
 }
 
 pub fn insert_subscription(
@@ -134,8 +114,7 @@ pub fn insert_subscription(
     id: &str,
     now: &str,
 ) -> Result<Subscription, StoreError> {
-    let headers =
-        serde_json::to_string(&sub.headers).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let headers = shared::headers_to_text(&sub.headers)?;
     conn.prepare_cached(
         "INSERT INTO subscriptions (id, hotel_id, kind, url, events, headers, secret, bearer,
              template, enabled, created_at)
@@ -161,24 +140,29 @@ pub fn subscription(
     scope: Scope<'_>,
     id: &str,
 ) -> Result<Option<Subscription>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
+    first(
+        conn,
+        &format!(
             "SELECT {SUB_COLS} FROM subscriptions WHERE id = ?1 AND (?2 IS NULL OR hotel_id = ?2)"
-        ))?
-        .query_row(params![id, scope.hotel()], subscription_from_row)
-        .optional()?)
+        ),
+        params![id, scope.hotel()],
+        |r| subscription_from_row(r),
+    )
 }
 
 pub fn list_subscriptions(
     conn: &Connection,
     scope: Scope<'_>,
 ) -> Result<Vec<Subscription>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {SUB_COLS} FROM subscriptions WHERE (?1 IS NULL OR hotel_id = ?1)
-         ORDER BY created_at, id"
-    ))?;
-    let rows = stmt.query_map([scope.hotel()], subscription_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows(
+        conn,
+        &format!(
+            "SELECT {SUB_COLS} FROM subscriptions WHERE (?1 IS NULL OR hotel_id = ?1)
+             ORDER BY created_at, id"
+        ),
+        [scope.hotel()],
+        |r| subscription_from_row(r),
+    )
 }
 
 pub fn remove_subscription(
@@ -195,7 +179,7 @@ pub fn remove_subscription(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    end_pending(conn, id, CODE_REMOVED, "The subscription was removed.", now)
+    end_pending(conn, id, CODE_REMOVED, REMOVED_MESSAGE, now)
 }
 
 fn end_pending(
@@ -227,15 +211,11 @@ pub fn rotate_secret(
              WHERE id = ?1 AND (?2 IS NULL OR hotel_id = ?2) AND kind = 'webhook'",
         )?
         .execute(params![id, scope.hotel(), keep_until, secret])?;
-    if n == 0 {
-        return match subscription(conn, scope, id)? {
-            Some(_) => Err(StoreError::Invalid(
-                "only a signed webhook subscription has a secret to rotate".into(),
-            )),
-            None => Err(StoreError::NotFound),
-        };
+    let found = subscription(conn, scope, id)?;
+    match n {
+        0 => Err(shared::not_rotated(found)),
+        _ => found.ok_or(StoreError::NotFound),
     }
-    subscription(conn, scope, id)?.ok_or(StoreError::NotFound)
 }
 
 pub fn claim(
@@ -244,7 +224,8 @@ pub fn claim(
     until: &str,
     limit: u32,
 ) -> Result<Vec<Claimed>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let claimed = rows(
+        conn,
         "SELECT d.id, d.hotel_id, d.payload, d.attempts, s.id, s.kind, s.url, s.headers, s.secret,
                 s.old_secret, s.old_secret_until, s.bearer
          FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
@@ -256,34 +237,9 @@ pub fn claim(
                  AND e.status = 'pending' AND e.seq < d.seq)
          ORDER BY d.next_attempt_at, d.seq
          LIMIT ?2",
+        params![now, limit],
+        |r| shared::claimed_from_row(r, now),
     )?;
-    let rows = stmt.query_map(params![now, limit], |r| {
-        let kind: String = r.get(5)?;
-        let headers: String = r.get(7)?;
-        let secret: Option<String> = r.get(8)?;
-        let old: Option<String> = r.get(9)?;
-        let old_until: Option<String> = r.get(10)?;
-        let mut secrets: Vec<String> = secret.into_iter().collect();
-        if let (Some(old), Some(until)) = (old, old_until)
-            && until.as_str() > now
-        {
-            secrets.push(old);
-        }
-        Ok(Claimed {
-            id: r.get(0)?,
-            hotel_id: r.get(1)?,
-            payload: r.get(2)?,
-            attempts: r.get(3)?,
-            subscription_id: r.get(4)?,
-            kind: SubscriptionKind::parse(&kind)
-                .ok_or_else(|| conversion(format!("unknown subscription kind {kind:?}")))?,
-            url: r.get(6)?,
-            headers: serde_json::from_str::<Vec<Header>>(&headers).unwrap_or_default(),
-            secrets,
-            bearer: r.get(11)?,
-        })
-    })?;
-    let claimed: Vec<Claimed> = rows.collect::<Result<_, _>>()?;
     let mut mark = conn.prepare_cached("UPDATE deliveries SET claimed_until = ?2 WHERE id = ?1")?;
     for c in &claimed {
         mark.execute([&c.id, until])?;
@@ -292,25 +248,20 @@ pub fn claim(
 }
 
 pub fn record(conn: &Connection, a: &AttemptRecord) -> Result<(), StoreError> {
-    let at = time::format(a.at);
+    let AttemptWrite {
+        at,
+        latency_us,
+        resolution: res,
+        gone_reason,
+    } = AttemptWrite::of(a);
     conn.prepare_cached(
         "INSERT INTO delivery_attempts (delivery_id, at, status, error, latency_us, response)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![
-        a.delivery,
-        at,
-        a.status,
-        a.error,
-        a.latency.as_micros() as i64,
-        a.response
+        a.delivery, at, a.status, a.error, latency_us, a.response
     ])?;
-    let Resolution {
-        status,
-        next_attempt_at: next,
-        code,
-        message,
-    } = resolve(&a.verdict, a.at, a.status, a.error.as_deref());
+    let (status, next) = (res.status.as_str(), res.next_attempt_at);
     let sub: Option<String> = conn
         .prepare_cached(
             "UPDATE deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3,
@@ -318,51 +269,18 @@ pub fn record(conn: &Connection, a: &AttemptRecord) -> Result<(), StoreError> {
              WHERE id = ?1 RETURNING subscription_id",
         )?
         .query_row(
-            params![a.delivery, status.as_str(), next, code, message, at],
+            params![a.delivery, status, next, res.code, res.message, at],
             |r| r.get(0),
         )
         .optional()?;
-    if let (Verdict::Gone, Some(sub)) = (&a.verdict, sub) {
+    if let (Some(reason), Some(sub)) = (gone_reason, sub) {
         conn.prepare_cached(
             "UPDATE subscriptions SET enabled = 0, disabled_reason = ?2 WHERE id = ?1",
         )?
-        .execute(params![
-            sub,
-            format!("The receiver answered 410 Gone at {at}.")
-        ])?;
-        end_pending(
-            conn,
-            &sub,
-            CODE_GONE,
-            "The subscription was disabled by a 410 Gone answer.",
-            &at,
-        )?;
+        .execute(params![sub, reason])?;
+        end_pending(conn, &sub, CODE_GONE, GONE_MESSAGE, &at)?;
     }
     Ok(())
-}
-
-const DELIVERY_COLS: &str = "id, hotel_id, subscription_id, task_id, event, status, attempts, \
-                             next_attempt_at, last_code, last_message, created_at, updated_at";
-
-fn delivery_from_row(r: &Row<'_>) -> rusqlite::Result<Delivery> {
-    let status: String = r.get(5)?;
-    Ok(Delivery {
-        id: r.get(0)?,
-        hotel_id: r.get(1)?,
-        subscription_id: r.get(2)?,
-        task_id: r.get(3)?,
-        event: r.get(4)?,
-        status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| conversion(format!("unknown delivery status {status:?}")))?,
-        attempts: r.get(6)?,
-        next_attempt_at: r.get(7)?,
-        code: r.get(8)?,
-        message: r.get(9)?,
-        created_at: r.get(10)?,
-        updated_at: r.get(11)?,
-        payload: None,
-        attempt_log: None,
-    })
 }
 
 pub fn list_deliveries(
@@ -371,16 +289,16 @@ pub fn list_deliveries(
     status: Option<DeliveryStatus>,
     limit: u32,
 ) -> Result<Vec<Delivery>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {DELIVERY_COLS} FROM deliveries
-         WHERE (?1 IS NULL OR hotel_id = ?1) AND (?2 IS NULL OR status = ?2)
-         ORDER BY seq DESC LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(
+    rows(
+        conn,
+        &format!(
+            "SELECT {DELIVERY_COLS} FROM deliveries
+             WHERE (?1 IS NULL OR hotel_id = ?1) AND (?2 IS NULL OR status = ?2)
+             ORDER BY seq DESC LIMIT ?3"
+        ),
         params![scope.hotel(), status.map(DeliveryStatus::as_str), limit],
-        delivery_from_row,
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        |r| delivery_from_row(r, false),
+    )
 }
 
 pub fn delivery(
@@ -388,35 +306,25 @@ pub fn delivery(
     scope: Scope<'_>,
     id: &str,
 ) -> Result<Option<Delivery>, StoreError> {
-    let found = conn
-        .prepare_cached(&format!(
+    let found = first(
+        conn,
+        &format!(
             "SELECT {DELIVERY_COLS}, payload FROM deliveries
              WHERE id = ?1 AND (?2 IS NULL OR hotel_id = ?2)"
-        ))?
-        .query_row(params![id, scope.hotel()], |r| {
-            let mut d = delivery_from_row(r)?;
-            d.payload = Some(r.get(12)?);
-            Ok(d)
-        })
-        .optional()?;
+        ),
+        params![id, scope.hotel()],
+        |r| delivery_from_row(r, true),
+    )?;
     let Some(mut d) = found else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
+    d.attempt_log = Some(rows(
+        conn,
         "SELECT at, status, error, latency_us, response FROM delivery_attempts
          WHERE delivery_id = ?1 ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([id], |r| {
-        let us: i64 = r.get(3)?;
-        Ok(Attempt {
-            at: r.get(0)?,
-            status: r.get(1)?,
-            error: r.get(2)?,
-            latency_ms: us as f64 / 1000.0,
-            response: r.get(4)?,
-        })
-    })?;
-    d.attempt_log = Some(rows.collect::<Result<_, _>>()?);
+        [id],
+        |r| shared::attempt_from_row(r),
+    )?);
     Ok(Some(d))
 }
 
@@ -426,69 +334,37 @@ pub fn replay(
     id: &str,
     now: &str,
 ) -> Result<Delivery, StoreError> {
-    let sub: Option<(String, Option<bool>)> = conn
-        .prepare_cached(
-            "SELECT d.subscription_id, s.enabled FROM deliveries d
-             LEFT JOIN subscriptions s ON s.id = d.subscription_id
-             WHERE d.id = ?1 AND (?2 IS NULL OR d.hotel_id = ?2)",
-        )?
-        .query_row(params![id, scope.hotel()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    match sub {
-        None => return Err(StoreError::NotFound),
-        Some((_, None)) => {
-            return Err(StoreError::Conflict(
-                "the delivery's subscription was removed: add it again, then replay".into(),
-            ));
-        }
-        Some((s, Some(false))) => {
-            return Err(StoreError::Conflict(format!(
-                "the delivery's subscription {s} is disabled (its receiver answered 410 Gone)"
-            )));
-        }
-        Some(_) => {}
-    }
+    first(
+        conn,
+        "SELECT d.subscription_id, s.enabled FROM deliveries d
+         LEFT JOIN subscriptions s ON s.id = d.subscription_id
+         WHERE d.id = ?1 AND (?2 IS NULL OR d.hotel_id = ?2)",
+        params![id, scope.hotel()],
+        |r| check_replay(r),
+    )?
+    .ok_or(StoreError::NotFound)?;
     conn.prepare_cached(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?2,
              claimed_until = NULL, last_code = NULL, last_message = NULL, updated_at = ?2
          WHERE id = ?1",
     )?
     .execute([id, now])?;
-    let mut d = delivery(conn, scope, id)?.ok_or(StoreError::NotFound)?;
-    d.payload = None;
-    d.attempt_log = None;
-    Ok(d)
+    shared::summary(delivery(conn, scope, id)?)
 }
 
 /// Tasks past their due time and not yet reported: marked, and `task.overdue` queued for each.
 pub fn raise_overdue(conn: &Connection, now: &str, limit: u32) -> Result<(u32, usize), StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let due = rows(
+        conn,
         "SELECT hotel_id, id, external_id, task_name, room, guest_name, quantity, status, due_at,
                 created_at
          FROM tasks
          WHERE overdue_raised = 0 AND due_at IS NOT NULL AND status NOT IN ('done', 'cancelled')
            AND due_at <= ?1
          ORDER BY due_at LIMIT ?2",
+        params![now, limit],
+        |r| shared::overdue_from_row(r),
     )?;
-    let rows = stmt.query_map(params![now, limit], |r| {
-        let status: String = r.get(7)?;
-        Ok((
-            r.get::<_, String>(0)?,
-            Task {
-                id: r.get(1)?,
-                external_id: r.get(2)?,
-                task_name: r.get(3)?,
-                room: r.get(4)?,
-                guest_name: r.get(5)?,
-                quantity: r.get(6)?,
-                status: crate::domain::TaskStatus::parse(&status)
-                    .ok_or_else(|| conversion(format!("unknown task status {status:?}")))?,
-                due_at: r.get(8)?,
-                created_at: r.get(9)?,
-            },
-        ))
-    })?;
-    let due: Vec<(String, Task)> = rows.collect::<Result<_, _>>()?;
     let mut queued = 0;
     for (hotel, task) in &due {
         conn.prepare_cached("UPDATE tasks SET overdue_raised = 1 WHERE id = ?1")?
@@ -511,8 +387,5 @@ pub fn next_work(conn: &Connection) -> Result<Option<String>, StoreError> {
              WHERE overdue_raised = 0 AND due_at IS NOT NULL AND status NOT IN ('done', 'cancelled')",
         )?
         .query_row([], |r| r.get(0))?;
-    Ok(match (delivery, due) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    })
+    Ok(earliest(delivery, due))
 }

@@ -1,0 +1,253 @@
+//! The outbound rules, pure: the events a subscription hears, its kinds, a delivery's statuses and
+//! codes, the retry schedule and what an attempt's answer means ([`retry`]), the bodies each kind
+//! sends and which deliveries a task change queues ([`payload`]). The store (both backends) and the
+//! dispatcher (`crate::outbox`) apply them; nothing here does I/O.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::TaskStatus;
+
+pub mod payload;
+pub mod retry;
+pub mod template;
+#[cfg(test)]
+mod tests;
+
+pub use payload::{
+    NewDelivery, OrderRefs, Target, deliveries_for, duve_connect_body, needs_order_refs,
+    webhook_body,
+};
+pub use retry::{
+    AttemptResult, DEFAULT_RETRY_SCHEDULE, RETRY_AFTER_CAP, Resolution, RetrySchedule, Verdict,
+    classify, jitter, resolve,
+};
+
+/// The code a delivery out of attempts is recorded with (CONTRACT.md section 4).
+pub const CODE_ATTEMPTS_EXHAUSTED: &str = "WEB_HUK_REQUEST_ATTEMPT_FAILED";
+/// The receiver answered a 4xx other than 408, 410 and 429: the request itself is refused, so
+/// sending it again would not help.
+pub const CODE_REJECTED: &str = "WEB_HUK_REQUEST_REJECTED";
+/// The receiver answered 410 Gone: the subscription is disabled.
+pub const CODE_GONE: &str = "WEB_HUK_ENDPOINT_GONE";
+/// The URL's address is in the configured deny-list.
+pub const CODE_DENIED: &str = "WEB_HUK_DESTINATION_DENIED";
+/// The code pending deliveries end with when their subscription is removed.
+pub const CODE_REMOVED: &str = "WEB_HUK_SUBSCRIPTION_REMOVED";
+
+/// The message pending deliveries end with when their subscription is removed.
+pub const REMOVED_MESSAGE: &str = "The subscription was removed.";
+/// The message pending deliveries end with when a 410 Gone disabled their subscription.
+pub const GONE_MESSAGE: &str = "The subscription was disabled by a 410 Gone answer.";
+
+/// The message of a delivery out of attempts (CONTRACT.md section 4, its wording kept).
+pub fn attempts_exhausted_message(attempts: u32) -> String {
+    format!("Operation failed after {attempts} attempt, Please check credentials and request body.")
+}
+
+/// Why a subscription was disabled by a 410 Gone answer at `at`.
+pub fn gone_reason(at: &str) -> String {
+    format!("The receiver answered 410 Gone at {at}.")
+}
+
+/// A new delivery's id (also its `webhook-id` header): `msg_` and a time-ordered UUID.
+pub fn new_delivery_id() -> String {
+    format!("msg_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// A new subscription's id: `sub_` and a time-ordered UUID.
+pub fn new_subscription_id() -> String {
+    format!("sub_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// A task event a subscription may hear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum EventType {
+    /// A task was created.
+    #[serde(rename = "task.created")]
+    Created,
+    /// A task's status changed.
+    #[serde(rename = "task.status_changed")]
+    StatusChanged,
+    /// A task was done.
+    #[serde(rename = "task.completed")]
+    Completed,
+    /// A task was cancelled.
+    #[serde(rename = "task.cancelled")]
+    Cancelled,
+    /// A task passed its due time unfinished.
+    #[serde(rename = "task.overdue")]
+    Overdue,
+}
+
+impl EventType {
+    /// Every event, in the order the docs list them.
+    pub const ALL: [EventType; 5] = [
+        EventType::Created,
+        EventType::StatusChanged,
+        EventType::Completed,
+        EventType::Cancelled,
+        EventType::Overdue,
+    ];
+
+    /// The event's wire name (`task.created`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Created => "task.created",
+            EventType::StatusChanged => "task.status_changed",
+            EventType::Completed => "task.completed",
+            EventType::Cancelled => "task.cancelled",
+            EventType::Overdue => "task.overdue",
+        }
+    }
+
+    /// The event a wire name names, surrounding blanks ignored.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == raw.trim())
+    }
+
+    /// The events a status change raises: always `task.status_changed`, plus `task.completed` or
+    /// `task.cancelled` when it ends the task.
+    pub fn for_move(to: TaskStatus) -> &'static [EventType] {
+        match to {
+            TaskStatus::Done => &[EventType::StatusChanged, EventType::Completed],
+            TaskStatus::Cancelled => &[EventType::StatusChanged, EventType::Cancelled],
+            _ => &[EventType::StatusChanged],
+        }
+    }
+}
+
+/// Parses `task.created,task.completed`; an empty list is refused (a subscription that hears nothing
+/// is a mistake), duplicates are folded.
+pub fn parse_events(raw: &str) -> Result<Vec<EventType>, String> {
+    let mut out = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let e = EventType::parse(part).ok_or_else(|| {
+            format!(
+                "unknown event {part:?}: expected some of {}",
+                EventType::ALL.map(EventType::as_str).join(", ")
+            )
+        })?;
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    if out.is_empty() {
+        return Err("no event named".into());
+    }
+    Ok(out)
+}
+
+/// A subscription's events as stored: their wire names joined by commas.
+pub fn events_to_text(events: &[EventType]) -> String {
+    events
+        .iter()
+        .map(|e| e.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A subscription's stored events read back; a name no longer known is skipped.
+pub fn events_from_text(raw: &str) -> Vec<EventType> {
+    raw.split(',').filter_map(EventType::parse).collect()
+}
+
+/// What a subscription sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubscriptionKind {
+    /// A signed Standard Webhooks POST of `{"type", "timestamp", "hotelId", "data": TASK}`.
+    Webhook,
+    /// A Bearer-authenticated POST of a rendered template into Duve Connect.
+    DuveConnect,
+}
+
+impl SubscriptionKind {
+    /// The kind's stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionKind::Webhook => "webhook",
+            SubscriptionKind::DuveConnect => "duve-connect",
+        }
+    }
+
+    /// The kind a stored or wire name names.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "webhook" => Some(SubscriptionKind::Webhook),
+            "duve-connect" => Some(SubscriptionKind::DuveConnect),
+            _ => None,
+        }
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// A receiver answered 2xx.
+    Delivered,
+    /// Ended unsent (see its code).
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The status's stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// The status a stored or wire name names.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(DeliveryStatus::Pending),
+            "delivered" => Some(DeliveryStatus::Delivered),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// The secrets a webhook is signed with at `now`: the current one, then the previous one while its
+/// grace period after a rotation (`old_until`) lasts.
+pub fn signing_secrets(
+    secret: Option<String>,
+    old: Option<String>,
+    old_until: Option<String>,
+    now: &str,
+) -> Vec<String> {
+    let mut secrets: Vec<String> = secret.into_iter().collect();
+    if let (Some(old), Some(until)) = (old, old_until)
+        && until.as_str() > now
+    {
+        secrets.push(old);
+    }
+    secrets
+}
+
+/// Why a delivery cannot be replayed, from its subscription's state; `None` when it can.
+/// `enabled` is `None` when the subscription was removed.
+pub fn replay_refusal(subscription: &str, enabled: Option<bool>) -> Option<String> {
+    match enabled {
+        None => Some("the delivery's subscription was removed: add it again, then replay".into()),
+        Some(false) => Some(format!(
+            "the delivery's subscription {subscription} is disabled (its receiver answered 410 Gone)"
+        )),
+        Some(true) => None,
+    }
+}
+
+/// The dispatcher's next wake-up: the earlier of a delivery's next attempt and a task's due time
+/// (both stored as fixed-width RFC 3339 text, which sorts as time does).
+pub fn earliest(delivery: Option<String>, due: Option<String>) -> Option<String> {
+    match (delivery, due) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
