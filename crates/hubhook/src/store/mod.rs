@@ -25,8 +25,10 @@ use crate::{
 };
 
 pub mod postgres;
+mod postgres_hot;
 mod postgres_outbox;
 pub mod sqlite;
+mod sqlite_hot;
 mod sqlite_outbox;
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -42,12 +42,7 @@ pub async fn enqueue<C: GenericClient + Sync>(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    let subs = query(
-        c,
-        "SELECT id, kind, events, template FROM subscriptions WHERE hotel_id = $1 AND enabled",
-        &[&hotel],
-    )
-    .await?;
+    let subs = query(c, super::postgres_hot::ENQUEUE_SUBSCRIPTIONS, &[&hotel]).await?;
     if subs.is_empty() {
         return Ok(0);
     }
@@ -63,12 +58,8 @@ pub async fn enqueue<C: GenericClient + Sync>(
             let payload = match SubscriptionKind::parse(&kind) {
                 Some(SubscriptionKind::DuveConnect) => {
                     if order.is_none() {
-                        let row = query_opt(
-                            c,
-                            "SELECT order_id, reservation_id FROM tasks WHERE id = $1",
-                            &[&task.id],
-                        )
-                        .await?;
+                        let row =
+                            query_opt(c, super::postgres_hot::TASK_ORDER_REFS, &[&task.id]).await?;
                         order = Some(match row {
                             Some(r) => (r.try_get(0)?, r.try_get(1)?),
                             None => (None, None),
@@ -88,9 +79,7 @@ pub async fn enqueue<C: GenericClient + Sync>(
             };
             exec(
                 c,
-                "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
-                     status, attempts, next_attempt_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)",
+                super::postgres_hot::INSERT_DELIVERY,
                 &[
                     &new_delivery_id(),
                     &hotel,

@@ -46,9 +46,7 @@ pub fn enqueue(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, kind, events, template FROM subscriptions WHERE hotel_id = ?1 AND enabled = 1",
-    )?;
+    let mut stmt = conn.prepare_cached(super::sqlite_hot::ENQUEUE_SUBSCRIPTIONS)?;
     let subs: Vec<(String, String, String, Option<String>)> = stmt
         .query_map([hotel], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
@@ -66,12 +64,10 @@ pub fn enqueue(
                 Some(SubscriptionKind::DuveConnect) => {
                     if order.is_none() {
                         order = Some(
-                            conn.prepare_cached(
-                                "SELECT order_id, reservation_id FROM tasks WHERE id = ?1",
-                            )?
-                            .query_row([&task.id], |r| Ok((r.get(0)?, r.get(1)?)))
-                            .optional()?
-                            .unwrap_or((None, None)),
+                            conn.prepare_cached(super::sqlite_hot::TASK_ORDER_REFS)?
+                                .query_row([&task.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                                .optional()?
+                                .unwrap_or((None, None)),
                         );
                     }
                     let (order_id, reservation_id) = order.clone().unwrap_or((None, None));
@@ -86,20 +82,16 @@ pub fn enqueue(
                 }
                 _ => webhook_body(*event, now, hotel, task),
             };
-            conn.prepare_cached(
-                "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
-                     status, attempts, next_attempt_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)",
-            )?
-            .execute(params![
-                new_delivery_id(),
-                hotel,
-                sub_id,
-                task.id,
-                event.as_str(),
-                payload,
-                now
-            ])?;
+            conn.prepare_cached(super::sqlite_hot::INSERT_DELIVERY)?
+                .execute(params![
+                    new_delivery_id(),
+                    hotel,
+                    sub_id,
+                    task.id,
+                    event.as_str(),
+                    payload,
+                    now
+                ])?;
             queued += 1;
         }
     }
