@@ -26,8 +26,10 @@ use crate::{
 
 mod outbox;
 pub mod postgres;
+mod postgres_hot;
 mod postgres_outbox;
 pub mod sqlite;
+mod sqlite_hot;
 mod sqlite_outbox;
 pub mod stats;
 

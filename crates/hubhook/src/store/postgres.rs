@@ -36,7 +36,7 @@ use super::{
     ApiKey, ApiKeyInfo, AttemptRecord, BoardTask, Claimed, Delivery, HotelSettings, HotelSummary,
     InboundEntry, IngestRequest, Ingested, NewHotel, NewSubscription, NewUser, Refused, Room,
     Scope, SessionUser, Snapshot, StatusChange, Store, StoreError, Subscription, TaskDetail,
-    TaskFilter, TaskTiming, User, postgres_outbox as outbox,
+    TaskFilter, TaskTiming, User, postgres_hot as hot, postgres_outbox as outbox,
 };
 use crate::{
     domain::outbound::{DeliveryStatus, EventType},
@@ -54,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_postgres_2_outbox.sql"),
     include_str!("schema_postgres_3_accounts.sql"),
     include_str!("schema_postgres_4_retention.sql"),
+    include_str!("schema_postgres_5_indexes.sql"),
 ];
 /// How often a webhook is decided again after losing a race on a unique key to another instance.
 const CONFLICT_RETRIES: usize = 3;
@@ -308,12 +309,7 @@ async fn announce<C: GenericClient + Sync>(
         channels.push(&s.outbox_channel);
         payloads.push(s.instance.to_string());
     }
-    exec(
-        c,
-        "SELECT pg_notify(n.c, n.p) FROM unnest($1::text[], $2::text[]) AS n(c, p)",
-        &[&channels, &payloads],
-    )
-    .await?;
+    exec(c, hot::ANNOUNCE, &[&channels, &payloads]).await?;
     Ok(())
 }
 
@@ -650,10 +646,7 @@ async fn order_tasks(
     hotel: &str,
     order_key: &str,
 ) -> Result<Vec<Task>, StoreError> {
-    let sql = format!(
-        "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq"
-    );
-    query(tx, &sql, &[&hotel, &order_key])
+    query(tx, hot::ORDER_TASKS, &[&hotel, &order_key])
         .await?
         .iter()
         .map(task_from_row)
@@ -665,11 +658,7 @@ async fn order_tasks_locked(
     hotel: &str,
     order_key: &str,
 ) -> Result<Vec<Task>, StoreError> {
-    let sql = format!(
-        "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq
-         FOR UPDATE"
-    );
-    query(tx, &sql, &[&hotel, &order_key])
+    query(tx, hot::ORDER_TASKS_LOCKED, &[&hotel, &order_key])
         .await?
         .iter()
         .map(task_from_row)
@@ -682,14 +671,9 @@ async fn version_and_order_state(
     hotel: &str,
     order_key: Option<&str>,
 ) -> Result<(u64, Option<String>), StoreError> {
-    let row = query_opt(
-        tx,
-        "SELECT (SELECT value FROM meta WHERE key = 'config_version'),
-                (SELECT state FROM orders WHERE hotel_id = $1 AND order_key = $2)",
-        &[&hotel, &order_key],
-    )
-    .await?
-    .ok_or_else(|| StoreError::Unavailable("no row from a scalar query".into()))?;
+    let row = query_opt(tx, hot::VERSION_AND_ORDER_STATE, &[&hotel, &order_key])
+        .await?
+        .ok_or_else(|| StoreError::Unavailable("no row from a scalar query".into()))?;
     let v: Option<i64> = row.try_get(0)?;
     let v = v.ok_or_else(|| StoreError::Unavailable("meta.config_version is missing".into()))?;
     Ok((v as u64, row.try_get(1)?))
@@ -707,8 +691,7 @@ async fn insert_order(
 ) -> Result<(), StoreError> {
     exec(
         tx,
-        "INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        hot::INSERT_ORDER,
         &[
             &hotel,
             &text(order_key),
@@ -733,8 +716,7 @@ async fn insert_event(
 ) -> Result<(), StoreError> {
     exec(
         tx,
-        "INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        hot::INSERT_EVENT,
         &[
             &task,
             &at,
@@ -777,15 +759,7 @@ async fn insert_task(
     let quantity = i32::try_from(d.quantity).unwrap_or(i32::MAX);
     exec(
         tx,
-        "WITH t AS (
-             INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
-                 external_id, task_name, room, guest_name, quantity, status, department, notes,
-                 language, requested_at, due_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $14, $15, $16,
-                 $17, $17)
-             RETURNING id)
-         INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
-         SELECT id, $17, $18, NULL, 'open', NULL FROM t",
+        hot::INSERT_TASK,
         &[
             &id,
             &hotel,
@@ -816,13 +790,7 @@ async fn load_context(
     hotel: &str,
     reservation: &str,
 ) -> Result<Option<ReservationFacts>, StoreError> {
-    let row = query_opt(
-        tx,
-        "SELECT room, first_name, last_name, language, check_in, check_out
-         FROM reservations WHERE hotel_id = $1 AND reservation_id = $2",
-        &[&hotel, &text(reservation)],
-    )
-    .await?;
+    let row = query_opt(tx, hot::LOAD_CONTEXT, &[&hotel, &text(reservation)]).await?;
     let Some(r) = row else {
         return Ok(None);
     };
@@ -858,17 +826,7 @@ async fn upsert_context(
     }
     exec(
         tx,
-        "INSERT INTO reservations AS r (hotel_id, reservation_id, room, first_name, last_name,
-             language, check_in, check_out, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
-             room = coalesce(excluded.room, r.room),
-             first_name = coalesce(excluded.first_name, r.first_name),
-             last_name = coalesce(excluded.last_name, r.last_name),
-             language = coalesce(excluded.language, r.language),
-             check_in = coalesce(excluded.check_in, r.check_in),
-             check_out = coalesce(excluded.check_out, r.check_out),
-             updated_at = excluded.updated_at",
+        hot::UPSERT_CONTEXT,
         &[
             &hotel,
             &text(id),
@@ -902,8 +860,7 @@ async fn insert_inbound<C: GenericClient + Sync>(
     let body = String::from_utf8_lossy(body);
     exec(
         c,
-        "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        hot::INSERT_INBOUND,
         &[
             &hotel,
             &received_at,
@@ -1018,12 +975,7 @@ async fn ingest_tx(
                         if task.status.is_final() {
                             continue;
                         }
-                        exec(
-                            tx,
-                            "UPDATE tasks SET status = 'cancelled', updated_at = $2 WHERE id = $1",
-                            &[&task.id, &now_s],
-                        )
-                        .await?;
+                        exec(tx, hot::CANCEL_TASK, &[&task.id, &now_s]).await?;
                         insert_event(
                             tx,
                             &task.id,
@@ -1238,13 +1190,9 @@ async fn write_new_orders(
     let mut hotels: Vec<&str> = batch.iter().map(|j| j.order.hotel_id.as_str()).collect();
     hotels.sort_unstable();
     hotels.dedup();
-    let subscribed = query_opt(
-        &*client,
-        "SELECT 1 FROM subscriptions WHERE enabled AND hotel_id = ANY($1) LIMIT 1",
-        &[&hotels],
-    )
-    .await?
-    .is_some();
+    let subscribed = query_opt(&*client, hot::BATCH_SUBSCRIBED, &[&hotels])
+        .await?
+        .is_some();
     let changes = |written: &std::collections::HashSet<(String, String)>| {
         let mut changes = Vec::new();
         for job in batch {
@@ -1348,69 +1296,7 @@ async fn insert_new_orders<C: GenericClient + Sync>(
     let i_duration: Vec<i64> = orders.iter().map(|o| o.duration_us).collect();
     let rows = query(
         client,
-        "WITH v AS (SELECT value FROM meta WHERE key = 'config_version'),
-         o AS (
-             INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
-             SELECT s.hotel_id, s.order_key, s.order_id, s.reservation_id, 'created', s.created_at
-             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
-                 AS s(hotel_id, order_key, order_id, reservation_id, created_at, version), v
-             WHERE v.value = s.version
-               -- Without the outbox's transaction: only for hotels without a subscription as of
-               -- this statement (one added since the check is seen here; its order is handed back).
-               AND ($37::bool OR NOT EXISTS (
-                   SELECT 1 FROM subscriptions sub WHERE sub.hotel_id = s.hotel_id AND sub.enabled))
-             ON CONFLICT (hotel_id, order_key) DO NOTHING
-             RETURNING hotel_id, order_key),
-         t AS (
-             INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
-                 external_id, task_name, room, guest_name, quantity, status, department, notes,
-                 language, requested_at, due_at, created_at, updated_at)
-             SELECT d.id, d.hotel_id, d.order_key, d.item_key, d.order_id, d.reservation_id,
-                 d.external_id, d.task_name, d.room, d.guest_name, d.quantity, 'open', d.department,
-                 d.notes, d.language, d.requested_at, d.due_at, d.created_at, d.created_at
-             FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                     $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
-                     $18::text[], $19::text[], $20::text[], $21::text[], $22::int4[], $23::text[],
-                     $24::int4[])
-                 AS d(id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
-                     task_name, room, guest_name, department, notes, language, requested_at,
-                     due_at, quantity, created_at, n)
-             JOIN o ON o.hotel_id = d.hotel_id AND o.order_key = d.order_key
-             ORDER BY d.n
-             RETURNING id, created_at),
-         e AS (
-             INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
-             SELECT id, created_at, 'duve', NULL, 'open', NULL FROM t),
-         r AS (
-             INSERT INTO reservations AS r (hotel_id, reservation_id, room, first_name,
-                 last_name, language, check_in, check_out, updated_at)
-             SELECT c.hotel_id, c.reservation_id, c.room, c.first_name, c.last_name, c.language,
-                 NULL, NULL, w.updated_at
-             FROM unnest($25::text[], $26::text[], $27::text[], $28::text[], $29::text[],
-                     $30::text[], $31::text[])
-                 AS c(hotel_id, order_key, reservation_id, room, first_name, last_name, language),
-                 LATERAL (SELECT s.created_at AS updated_at
-                          FROM unnest($2::text[], $5::text[]) AS s(order_key, created_at)
-                          WHERE s.order_key = c.order_key LIMIT 1) AS w
-             WHERE EXISTS (SELECT 1 FROM o WHERE o.hotel_id = c.hotel_id
-                                              AND o.order_key = c.order_key)
-             ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
-                 room = coalesce(excluded.room, r.room),
-                 first_name = coalesce(excluded.first_name, r.first_name),
-                 last_name = coalesce(excluded.last_name, r.last_name),
-                 language = coalesce(excluded.language, r.language),
-                 updated_at = excluded.updated_at),
-         i AS (
-             INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body,
-                 duration_us)
-             SELECT b.hotel_id, b.received_at, b.event, 'created', '[]', b.task_ids, b.body,
-                 b.duration_us
-             FROM unnest($1::text[], $2::text[], $32::text[], $33::text[], $34::text[],
-                     $35::text[], $36::int8[])
-                 AS b(hotel_id, order_key, received_at, event, task_ids, body, duration_us)
-             JOIN o ON o.hotel_id = b.hotel_id AND o.order_key = b.order_key
-             ORDER BY b.received_at)
-         SELECT hotel_id, order_key FROM o",
+        hot::INSERT_NEW_ORDERS,
         &[
             &o_hotel,
             &o_key,

@@ -56,26 +56,18 @@ pub async fn enqueue<C: GenericClient + Sync>(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    let targets = query(
-        c,
-        "SELECT id, kind, events, template FROM subscriptions WHERE hotel_id = $1 AND enabled",
-        &[&hotel],
-    )
-    .await?
-    .iter()
-    .map(shared::target_from_row)
-    .collect::<Result<Vec<_>, _>>()?;
-    let refs = match needs_order_refs(&targets, events) {
-        true => query_opt(
-            c,
-            "SELECT order_id, reservation_id FROM tasks WHERE id = $1",
-            &[&task.id],
-        )
+    let targets = query(c, super::postgres_hot::ENQUEUE_SUBSCRIPTIONS, &[&hotel])
         .await?
-        .as_ref()
-        .map(shared::order_refs_from_row)
-        .transpose()?
-        .unwrap_or_default(),
+        .iter()
+        .map(shared::target_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs = match needs_order_refs(&targets, events) {
+        true => query_opt(c, super::postgres_hot::TASK_ORDER_REFS, &[&task.id])
+            .await?
+            .as_ref()
+            .map(shared::order_refs_from_row)
+            .transpose()?
+            .unwrap_or_default(),
         false => OrderRefs::default(),
     };
     let queued = shared::deliveries(hotel, task, events, now, &targets, &refs)?;
@@ -83,9 +75,7 @@ pub async fn enqueue<C: GenericClient + Sync>(
         let (event, payload) = (d.event.as_str(), text(&d.payload));
         exec(
             c,
-            "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
-                 status, attempts, next_attempt_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)",
+            super::postgres_hot::INSERT_DELIVERY,
             &[
                 &d.id,
                 &hotel,

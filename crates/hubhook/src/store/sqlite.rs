@@ -27,7 +27,8 @@ use super::{
     StoreError, TaskDetail, TaskFilter, TaskTiming, User,
 };
 use super::{
-    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, Subscription, sqlite_outbox as outbox,
+    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, Subscription, sqlite_hot as hot,
+    sqlite_outbox as outbox,
 };
 use crate::{
     domain::outbound::{DeliveryStatus, EventType},
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_2_outbox.sql"),
     include_str!("schema_sqlite_3_accounts.sql"),
     include_str!("schema_sqlite_4_retention.sql"),
+    include_str!("schema_sqlite_5_indexes.sql"),
 ];
 /// Enough to amortise one fsync over a burst, small enough to keep one batch's latency low.
 const MAX_BATCH: usize = 256;
@@ -766,7 +768,7 @@ fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
 
 fn config_version(conn: &Connection) -> Result<u64, StoreError> {
     let v: i64 = conn
-        .prepare_cached("SELECT value FROM meta WHERE key = 'config_version'")?
+        .prepare_cached(hot::CONFIG_VERSION)?
         .query_row([], |r| r.get(0))?;
     Ok(v as u64)
 }
@@ -795,10 +797,7 @@ fn task_by_id(conn: &Connection, hotel: &str, id: &str) -> Result<Option<Task>, 
 }
 
 fn order_tasks(conn: &Connection, hotel: &str, order_key: &str) -> Result<Vec<Task>, StoreError> {
-    let sql = format!(
-        "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 ORDER BY seq"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(hot::ORDER_TASKS)?;
     let rows = stmt.query_map([hotel, order_key], task_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -809,7 +808,7 @@ fn order_state(
     order_key: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT state FROM orders WHERE hotel_id = ?1 AND order_key = ?2")?
+        .prepare_cached(hot::ORDER_STATE)?
         .query_row([hotel, order_key], |r| r.get(0))
         .optional()?)
 }
@@ -823,11 +822,7 @@ fn insert_order(
     state: &str,
     now: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
+    conn.prepare_cached(hot::INSERT_ORDER)?.execute(params![
         hotel,
         order_key,
         plan_order_id,
@@ -847,11 +842,7 @@ fn insert_event(
     to: TaskStatus,
     note: Option<&str>,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
+    conn.prepare_cached(hot::INSERT_EVENT)?.execute(params![
         task,
         at,
         actor,
@@ -871,13 +862,7 @@ fn insert_task(
     now: &str,
 ) -> Result<Task, StoreError> {
     let id = TaskId::generate().into_string();
-    conn.prepare_cached(
-        "INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
-             task_name, room, guest_name, quantity, status, department, notes, language, requested_at,
-             due_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17)",
-    )?
-    .execute(params![
+    conn.prepare_cached(hot::INSERT_TASK)?.execute(params![
         id,
         hotel,
         order_key,
@@ -906,10 +891,7 @@ fn load_context(
     reservation: &str,
 ) -> Result<Option<ReservationFacts>, StoreError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT room, first_name, last_name, language, check_in, check_out
-             FROM reservations WHERE hotel_id = ?1 AND reservation_id = ?2",
-        )?
+        .prepare_cached(hot::LOAD_CONTEXT)?
         .query_row([hotel, reservation], |r| {
             Ok(ReservationFacts {
                 reservation_id: Some(reservation.to_owned()),
@@ -943,20 +925,7 @@ fn upsert_context(
     if !says_something {
         return Ok(());
     }
-    conn.prepare_cached(
-        "INSERT INTO reservations (hotel_id, reservation_id, room, first_name, last_name, language,
-             check_in, check_out, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
-             room = coalesce(excluded.room, room),
-             first_name = coalesce(excluded.first_name, first_name),
-             last_name = coalesce(excluded.last_name, last_name),
-             language = coalesce(excluded.language, language),
-             check_in = coalesce(excluded.check_in, check_in),
-             check_out = coalesce(excluded.check_out, check_out),
-             updated_at = excluded.updated_at",
-    )?
-    .execute(params![
+    conn.prepare_cached(hot::UPSERT_CONTEXT)?.execute(params![
         hotel,
         id,
         f.room_number,
@@ -984,11 +953,7 @@ fn insert_inbound(
 ) -> Result<(), StoreError> {
     let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".into());
     let task_ids = serde_json::to_string(task_ids).unwrap_or_else(|_| "[]".into());
-    conn.prepare_cached(
-        "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
+    conn.prepare_cached(hot::INSERT_INBOUND)?.execute(params![
         hotel,
         received_at,
         event,
@@ -1084,10 +1049,8 @@ fn ingest_tx(conn: &Connection, req: &IngestRequest) -> Result<(Ingested, usize)
                     if task.status.is_final() {
                         continue;
                     }
-                    conn.prepare_cached(
-                        "UPDATE tasks SET status = 'cancelled', updated_at = ?2 WHERE id = ?1",
-                    )?
-                    .execute([&task.id, &now_s])?;
+                    conn.prepare_cached(hot::CANCEL_TASK)?
+                        .execute([&task.id, &now_s])?;
                     insert_event(
                         conn,
                         &task.id,

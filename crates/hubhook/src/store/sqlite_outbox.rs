@@ -73,26 +73,19 @@ pub fn enqueue(
 ) -> Result<usize, StoreError> {
     let targets: Vec<Target> = rows(
         conn,
-        "SELECT id, kind, events, template FROM subscriptions WHERE hotel_id = ?1 AND enabled = 1",
+        super::sqlite_hot::ENQUEUE_SUBSCRIPTIONS,
         [hotel],
         |r| shared::target_from_row(r),
     )?;
     let refs = match needs_order_refs(&targets, events) {
-        true => first(
-            conn,
-            "SELECT order_id, reservation_id FROM tasks WHERE id = ?1",
-            [&task.id],
-            |r| shared::order_refs_from_row(r),
-        )?
+        true => first(conn, super::sqlite_hot::TASK_ORDER_REFS, [&task.id], |r| {
+            shared::order_refs_from_row(r)
+        })?
         .unwrap_or_default(),
         false => OrderRefs::default(),
     };
     let queued = shared::deliveries(hotel, task, events, now, &targets, &refs)?;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
-             status, attempts, next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)",
-    )?;
+    let mut insert = conn.prepare_cached(super::sqlite_hot::INSERT_DELIVERY)?;
     for d in &queued {
         let event = d.event.as_str();
         insert.execute(params![

@@ -1,0 +1,208 @@
+//! The SQL of the SQLite store's webhook path (the writer's ingest jobs, the duplicate pre-check on a
+//! reader, the outbox rows they queue), in one place so that the plan test below checks the very
+//! statements that run: each must find its rows through an index that matches it, never by reading
+//! a hotel's history (CONTRACT.md section 8: a webhook's cost does not grow with it).
+
+/// The configuration version every webhook's transaction compares with its snapshot's.
+pub(crate) const CONFIG_VERSION: &str = "SELECT value FROM meta WHERE key = 'config_version'";
+
+/// Whether an order was seen, and how (`created`, or `cancelled` before it arrived).
+pub(crate) const ORDER_STATE: &str =
+    "SELECT state FROM orders WHERE hotel_id = ?1 AND order_key = ?2";
+
+/// An order's tasks in creation order (columns as `TASK_COLS`): index `tasks_by_order`.
+pub(crate) const ORDER_TASKS: &str = "SELECT id, external_id, task_name, room, guest_name, \
+     quantity, status, due_at, created_at FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 \
+     ORDER BY seq";
+
+/// Remembers an order (the idempotency key).
+pub(crate) const INSERT_ORDER: &str =
+    "INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// One line of a task's history.
+pub(crate) const INSERT_EVENT: &str =
+    "INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// A new task.
+pub(crate) const INSERT_TASK: &str =
+    "INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
+             task_name, room, guest_name, quantity, status, department, notes, language, requested_at,
+             due_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17)";
+
+/// A task of a cancelled order, by id.
+pub(crate) const CANCEL_TASK: &str =
+    "UPDATE tasks SET status = 'cancelled', updated_at = ?2 WHERE id = ?1";
+
+/// What earlier events said about a reservation.
+pub(crate) const LOAD_CONTEXT: &str =
+    "SELECT room, first_name, last_name, language, check_in, check_out
+             FROM reservations WHERE hotel_id = ?1 AND reservation_id = ?2";
+
+/// Keeps what an event says about a reservation.
+pub(crate) const UPSERT_CONTEXT: &str =
+    "INSERT INTO reservations (hotel_id, reservation_id, room, first_name, last_name, language,
+             check_in, check_out, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (hotel_id, reservation_id) DO UPDATE SET
+             room = coalesce(excluded.room, room),
+             first_name = coalesce(excluded.first_name, first_name),
+             last_name = coalesce(excluded.last_name, last_name),
+             language = coalesce(excluded.language, language),
+             check_in = coalesce(excluded.check_in, check_in),
+             check_out = coalesce(excluded.check_out, check_out),
+             updated_at = excluded.updated_at";
+
+/// The inbound log's entry for every delivery (refusals too).
+pub(crate) const INSERT_INBOUND: &str =
+    "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// The hotel's enabled subscriptions, for the outbox rows a task change raises.
+pub(crate) const ENQUEUE_SUBSCRIPTIONS: &str =
+    "SELECT id, kind, events, template FROM subscriptions WHERE hotel_id = ?1 AND enabled = 1";
+
+/// A task's order and reservation, for a Duve Connect body.
+pub(crate) const TASK_ORDER_REFS: &str = "SELECT order_id, reservation_id FROM tasks WHERE id = ?1";
+
+/// One outbound delivery, queued in the transaction of the change that raised it.
+pub(crate) const INSERT_DELIVERY: &str =
+    "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
+                     status, attempts, next_attempt_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)";
+
+/// Every statement a webhook runs, by name: what the plan test checks.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const HOT_PATH_STATEMENTS: &[(&str, &str)] = &[
+    ("CONFIG_VERSION", CONFIG_VERSION),
+    ("ORDER_STATE", ORDER_STATE),
+    ("ORDER_TASKS", ORDER_TASKS),
+    ("INSERT_ORDER", INSERT_ORDER),
+    ("INSERT_EVENT", INSERT_EVENT),
+    ("INSERT_TASK", INSERT_TASK),
+    ("CANCEL_TASK", CANCEL_TASK),
+    ("LOAD_CONTEXT", LOAD_CONTEXT),
+    ("UPSERT_CONTEXT", UPSERT_CONTEXT),
+    ("INSERT_INBOUND", INSERT_INBOUND),
+    ("ENQUEUE_SUBSCRIPTIONS", ENQUEUE_SUBSCRIPTIONS),
+    ("TASK_ORDER_REFS", TASK_ORDER_REFS),
+    ("INSERT_DELIVERY", INSERT_DELIVERY),
+];
+
+/// Indexes that lead with `hotel_id` and then only order a hotel's rows: searching one of them reads
+/// a hotel's history, whatever the planner estimates.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const HOTEL_RANGE_INDEXES: &[&str] =
+    &["tasks_by_hotel", "inbound_by_hotel", "deliveries_by_hotel"];
+
+/// Tables that stay small whatever the number of hotels or their history.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const SMALL_TABLES: &[&str] = &["meta"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::{Connection, params_from_iter, types::Value};
+
+    /// The lines of `EXPLAIN QUERY PLAN` for `sql`, every parameter bound to NULL.
+    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap_or_else(|e| panic!("cannot prepare {sql}: {e}"));
+        let nulls = vec![Value::Null; stmt.parameter_count()];
+        let rows = stmt
+            .query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))
+            .expect("plan");
+        rows.collect::<Result<_, _>>().expect("plan rows")
+    }
+
+    /// Why a plan line reads a hotel's rows (or a whole table), if it does.
+    fn scan(line: &str) -> Option<&'static str> {
+        let table = line.split_whitespace().nth(1).unwrap_or_default();
+        if SMALL_TABLES.contains(&table) {
+            return None;
+        }
+        if line.starts_with("SCAN ") && !line.starts_with("SCAN CONSTANT ROW") {
+            return Some("reads a whole table");
+        }
+        if HOTEL_RANGE_INDEXES
+            .iter()
+            .any(|i| line.contains(&format!("INDEX {i} ")))
+        {
+            return Some("reads the hotel's rows in an index that orders its history");
+        }
+        if line.ends_with("(hotel_id=?)") && table != "subscriptions" {
+            return Some("finds rows by hotel alone");
+        }
+        None
+    }
+
+    fn check_all(conn: &Connection, when: &str) {
+        let mut bad = Vec::new();
+        for (name, sql) in HOT_PATH_STATEMENTS {
+            for line in plan(conn, sql) {
+                if let Some(why) = scan(&line) {
+                    bad.push(format!("{name}: {line} ({why})"));
+                }
+            }
+        }
+        assert!(bad.is_empty(), "{when}:\n{}", bad.join("\n"));
+    }
+
+    /// A real database file, migrated by the store itself.
+    fn database() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("plans.db");
+        drop(super::super::sqlite::SqliteStore::open(&path).expect("open"));
+        let conn = Connection::open(&path).expect("connect");
+        (dir, conn)
+    }
+
+    #[test]
+    fn every_webhook_statement_uses_an_index_that_matches_it() {
+        let (_dir, conn) = database();
+        check_all(&conn, "without statistics (hubhook never runs ANALYZE)");
+    }
+
+    #[test]
+    fn the_plans_hold_with_statistics_of_one_hotel_with_a_long_history() {
+        let (_dir, conn) = database();
+        // One hotel with 20,000 orders of two tasks each, 200 others with a few; then ANALYZE, as an
+        // operator might run it: the planner then knows how skewed the hotels are.
+        conn.execute_batch(
+            "BEGIN;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)
+             INSERT INTO tasks (id, hotel_id, order_key, item_key, task_name, room, quantity,
+                 status, created_at, updated_at)
+             SELECT 'tsk_' || i,
+                    CASE WHEN i <= 38000 THEN 'big' ELSE 'h' || (i % 200) END,
+                    'o' || (i / 2), 'i' || (i % 2), 'Towels', '101', 1, 'open', 't', 't'
+             FROM n;
+             INSERT INTO orders (hotel_id, order_key, state, created_at)
+             SELECT DISTINCT hotel_id, order_key, 'created', 't' FROM tasks;
+             INSERT INTO task_events (task_id, at, actor, to_status)
+             SELECT id, 't', 'duve', 'open' FROM tasks;
+             INSERT INTO inbound (hotel_id, received_at, code, details, task_ids, body, duration_us)
+             SELECT hotel_id, 't', 'created', '[]', '[]', '{}', 1 FROM orders;
+             INSERT INTO reservations (hotel_id, reservation_id, updated_at)
+             SELECT hotel_id, order_key, 't' FROM orders;
+             COMMIT;
+             ANALYZE;",
+        )
+        .expect("seed");
+        check_all(&conn, "with statistics");
+    }
+
+    #[test]
+    fn the_check_catches_the_scan_it_is_for() {
+        let (_dir, conn) = database();
+        conn.execute_batch("DROP INDEX tasks_by_order")
+            .expect("drop");
+        let lines = plan(&conn, ORDER_TASKS);
+        assert!(lines.iter().any(|l| scan(l).is_some()), "{lines:?}");
+        let full = plan(&conn, "SELECT id FROM tasks WHERE notes = ?1");
+        assert!(full.iter().any(|l| scan(l).is_some()), "{full:?}");
+    }
+}
