@@ -78,14 +78,6 @@ impl EventType {
             _ => &[EventType::StatusChanged],
         }
     }
-
-    /// The events a settled webhook's task change raises.
-    pub fn raised_by(raised: crate::intake::Raised) -> &'static [EventType] {
-        match raised {
-            crate::intake::Raised::Created => &[EventType::Created],
-            crate::intake::Raised::Moved(to) => Self::for_move(to),
-        }
-    }
 }
 
 /// Parses `task.created,task.completed`; an empty list is refused (a subscription that hears nothing

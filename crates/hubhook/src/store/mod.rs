@@ -20,7 +20,7 @@ use crate::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskStatus, TransitionError,
     },
     events::TaskChange,
-    intake::{OrderState, Outcome, Plan, TaskDraft},
+    intake::{OrderState, Outcome, Plan, Raised, TaskDraft},
     outbox::{DeliveryStatus, EventType, SubscriptionKind, Verdict},
 };
 
@@ -51,6 +51,14 @@ fn order_state_from(raw: Option<String>) -> Result<Option<OrderState>, StoreErro
             .ok_or_else(|| StoreError::Unavailable(format!("unknown order state {s:?} stored")))
     })
     .transpose()
+}
+
+/// The events a settled webhook's task change raises on the hotel's subscriptions.
+fn raised_events(raised: Raised) -> &'static [EventType] {
+    match raised {
+        Raised::Created => &[EventType::Created],
+        Raised::Moved(to) => EventType::for_move(to),
+    }
 }
 
 /// Everything the hot path needs, loaded at once and swapped whole when the configuration changes.

@@ -1019,7 +1019,7 @@ async fn apply(tx: &Transaction<'_>, hid: &str, s: &Settlement<'_>) -> Result<us
     }
     let mut queued = 0;
     for (task, raised) in s.deliveries() {
-        queued += outbox::enqueue(tx, hid, task, EventType::raised_by(raised), at).await?;
+        queued += outbox::enqueue(tx, hid, task, super::raised_events(raised), at).await?;
     }
     if let Some(c) = &s.context {
         upsert_context(tx, hid, c, at).await?;
@@ -1202,7 +1202,7 @@ async fn write_new_orders(
                 continue;
             }
             for (t, raised) in intake::deliveries(&o.outbox, &o.tasks) {
-                let events = EventType::raised_by(raised);
+                let events = super::raised_events(raised);
                 queued += outbox::enqueue(&tx, &o.hotel_id, t, events, &o.now).await?;
             }
         }

@@ -1075,7 +1075,7 @@ fn apply(conn: &Connection, hid: &str, s: &Settlement<'_>) -> Result<usize, Stor
     }
     let mut queued = 0;
     for (task, raised) in s.deliveries() {
-        queued += outbox::enqueue(conn, hid, task, EventType::raised_by(raised), at)?;
+        queued += outbox::enqueue(conn, hid, task, super::raised_events(raised), at)?;
     }
     if let Some(c) = &s.context {
         upsert_context(conn, hid, c, at)?;
