@@ -3,7 +3,8 @@
 //! It runs in two steps. [`classify`] needs only the body and the cached hotel facts and runs in the
 //! request handler. [`decide_order`] needs rows that must be read under the same write lock as the
 //! writes that follow (has this order been seen? what does the reservation context say?), so the store
-//! calls it inside its transaction; it still only computes.
+//! calls it inside its transaction, through [`settle()`], which turns those rows into the outcome and
+//! the rows to write; it still only computes.
 
 use duve::{Envelope, EventKind, FieldMap, OrderData, Quantity, ReservationFacts};
 use jiff::{SignedDuration, Timestamp};
@@ -12,6 +13,12 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::domain::{HotelFacts, RoomNumber, Task, time};
+
+mod settle;
+pub use settle::{
+    ACTOR, ContextWrite, Enqueue, HistoryLine, NOTE_CANCELLED, OrderRead, OrderRow, OrderState,
+    Raised, Reads, Settlement, deliveries, settle,
+};
 
 /// Why a webhook was refused after authentication (CONTRACT.md section 1, rows 2, 3 and 3b).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -478,12 +485,25 @@ impl Outcome {
         }
     }
 
-    pub fn task_ids(&self) -> Vec<&str> {
+    /// The tasks the answer shows.
+    pub fn tasks(&self) -> &[Task] {
         match self {
             Outcome::Created { tasks, .. }
             | Outcome::Duplicate { tasks, .. }
-            | Outcome::Cancelled { tasks } => tasks.iter().map(|t| t.id.as_str()).collect(),
-            _ => Vec::new(),
+            | Outcome::Cancelled { tasks } => tasks,
+            _ => &[],
+        }
+    }
+
+    pub fn task_ids(&self) -> Vec<&str> {
+        self.tasks().iter().map(|t| t.id.as_str()).collect()
+    }
+
+    /// The details kept in the inbound log: a refusal's, else none.
+    pub fn details(&self) -> &[String] {
+        match self {
+            Outcome::Refused(r) => &r.details,
+            _ => &[],
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskStatus, TransitionError,
     },
     events::TaskChange,
-    intake::{Outcome, Plan, TaskDraft},
+    intake::{OrderState, Outcome, Plan, Raised, TaskDraft},
 };
 
 mod outbox;
@@ -46,6 +46,23 @@ pub enum StoreError {
     Transition(#[from] TransitionError),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// An order's stored state, as the settlement knows it; a state this version never writes is an error.
+fn order_state_from(raw: Option<String>) -> Result<Option<OrderState>, StoreError> {
+    raw.map(|s| {
+        OrderState::parse(&s)
+            .ok_or_else(|| StoreError::Unavailable(format!("unknown order state {s:?} stored")))
+    })
+    .transpose()
+}
+
+/// The events a settled webhook's task change raises on the hotel's subscriptions.
+fn raised_events(raised: Raised) -> &'static [EventType] {
+    match raised {
+        Raised::Created => &[EventType::Created],
+        Raised::Moved(to) => EventType::for_move(to),
+    }
 }
 
 /// Everything the hot path needs, loaded at once and swapped whole when the configuration changes.

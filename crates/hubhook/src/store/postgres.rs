@@ -45,7 +45,7 @@ use crate::{
         default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
     },
     events::{ChangeKind, EventBus, TaskChange},
-    intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
+    intake::{self, ContextWrite, Enqueue, OrderRead, Outcome, Plan, Settlement, TaskDraft},
 };
 
 /// Applied in order; the schema's version is the number of migrations applied.
@@ -173,6 +173,38 @@ fn clean(s: &mut String) {
 fn clean_opt(s: &mut Option<String>) {
     if let Some(s) = s {
         clean(s);
+    }
+}
+
+fn clean_draft(d: &mut TaskDraft) {
+    for s in [&mut d.task_name, &mut d.room] {
+        clean(s);
+    }
+    for s in [
+        &mut d.item_key,
+        &mut d.external_id,
+        &mut d.guest_name,
+        &mut d.department,
+        &mut d.notes,
+        &mut d.language,
+        &mut d.order_id,
+        &mut d.reservation_id,
+    ] {
+        clean_opt(s);
+    }
+}
+
+/// The new tasks of a settlement as stored, and so as answered: the drafts' text cleaned, and the
+/// fields the answer takes from them.
+fn clean_new_tasks(s: &mut Settlement<'_>) {
+    s.new_tasks.iter_mut().for_each(clean_draft);
+    if let Outcome::Created { tasks, .. } = &mut s.outcome {
+        for t in tasks {
+            clean(&mut t.task_name);
+            clean(&mut t.room);
+            clean_opt(&mut t.external_id);
+            clean_opt(&mut t.guest_name);
+        }
     }
 }
 
@@ -730,32 +762,17 @@ async fn insert_event(
     Ok(())
 }
 
-/// Inserts a task and the first line of its history in one statement.
+/// Inserts a task (its draft already cleaned) and the first line of its history in one statement.
+#[allow(clippy::too_many_arguments)]
 async fn insert_task(
     tx: &Transaction<'_>,
     hotel: &str,
     order_key: Option<&str>,
-    draft: &TaskDraft,
+    id: &str,
+    d: &TaskDraft,
     actor: &str,
     now: &str,
-) -> Result<Task, StoreError> {
-    let mut d = draft.clone();
-    for s in [&mut d.task_name, &mut d.room] {
-        clean(s);
-    }
-    for s in [
-        &mut d.item_key,
-        &mut d.external_id,
-        &mut d.guest_name,
-        &mut d.department,
-        &mut d.notes,
-        &mut d.language,
-        &mut d.order_id,
-        &mut d.reservation_id,
-    ] {
-        clean_opt(s);
-    }
-    let id = TaskId::generate().into_string();
+) -> Result<(), StoreError> {
     let quantity = i32::try_from(d.quantity).unwrap_or(i32::MAX);
     exec(
         tx,
@@ -782,7 +799,7 @@ async fn insert_task(
         ],
     )
     .await?;
-    Ok(d.to_task(id, now.to_owned()))
+    Ok(())
 }
 
 async fn load_context(
@@ -809,33 +826,21 @@ async fn load_context(
 async fn upsert_context(
     tx: &Transaction<'_>,
     hotel: &str,
-    f: &ReservationFacts,
+    f: &ContextWrite<'_>,
     now: &str,
 ) -> Result<(), StoreError> {
-    let Some(id) = f.reservation_id.as_deref() else {
-        return Ok(());
-    };
-    let says_something = f.room_number.is_some()
-        || f.first_name.is_some()
-        || f.last_name.is_some()
-        || f.language.is_some()
-        || f.check_in.is_some()
-        || f.check_out.is_some();
-    if !says_something {
-        return Ok(());
-    }
     exec(
         tx,
         hot::UPSERT_CONTEXT,
         &[
             &hotel,
-            &text(id),
-            &opt_text(&f.room_number),
-            &opt_text(&f.first_name),
-            &opt_text(&f.last_name),
-            &opt_text(&f.language),
-            &opt_text(&f.check_in),
-            &opt_text(&f.check_out),
+            &text(f.reservation_id),
+            &f.room_number.map(text),
+            &f.first_name.map(text),
+            &f.last_name.map(text),
+            &f.language.map(text),
+            &f.check_in.map(text),
+            &f.check_out.map(text),
             &now,
         ],
     )
@@ -876,18 +881,6 @@ async fn insert_inbound<C: GenericClient + Sync>(
     Ok(())
 }
 
-fn order_facts(data: &duve::OrderData) -> ReservationFacts {
-    ReservationFacts {
-        reservation_id: data.reservation_id.clone(),
-        room_number: data.room_number.clone(),
-        first_name: data.first_name.clone(),
-        last_name: data.last_name.clone(),
-        language: data.language.clone(),
-        check_in: None,
-        check_out: None,
-    }
-}
-
 /// One attempt at a webhook's transaction. `Err` with a unique violation means another instance
 /// committed the same order meanwhile: the caller rolls back and decides again.
 async fn ingest_tx(
@@ -906,163 +899,84 @@ async fn ingest_tx(
     if version != req.cache_version {
         return Ok((Ingested::Stale, 0));
     }
-    let mut queued = 0;
-    let now = time::now();
-    let now_s = time::format(now);
-    let outcome = match &req.plan {
-        Plan::Order(plan) => {
-            let key = key_text.as_deref().unwrap_or_default();
-            let order_id = plan.data.order_id.clone();
-            let outcome = match state.as_deref() {
-                Some("cancelled") => Outcome::CancelledBeforeArrival,
-                Some(_) => Outcome::Duplicate {
-                    order_id,
-                    tasks: order_tasks(tx, hid, key).await?,
-                },
-                None => {
-                    let context = match (&plan.data.reservation_id, plan.needs_context()) {
-                        (Some(r), true) => load_context(tx, hid, r).await?,
-                        _ => None,
-                    };
-                    match intake::decide_order(plan, hotel, context.as_ref(), now) {
-                        OrderDecision::Refuse(r) => Outcome::Refused(r),
-                        OrderDecision::Create { drafts, skipped } => {
-                            // First, so that a race with another instance is lost before any work.
-                            insert_order(
-                                tx,
-                                hid,
-                                key,
-                                order_id.as_deref(),
-                                plan.data.reservation_id.as_deref(),
-                                "created",
-                                &now_s,
-                            )
-                            .await?;
-                            let mut tasks = Vec::with_capacity(drafts.len());
-                            for d in &drafts {
-                                tasks.push(
-                                    insert_task(tx, hid, Some(key), d, "duve", &now_s).await?,
-                                );
-                            }
-                            for t in &tasks {
-                                queued +=
-                                    outbox::enqueue(tx, hid, t, &[EventType::Created], &now_s)
-                                        .await?;
-                            }
-                            Outcome::Created {
-                                order_id,
-                                tasks,
-                                skipped,
-                            }
-                        }
-                    }
-                }
-            };
-            // Only an order the hotel accepted teaches the reservation anything: a refused one
-            // (say, naming a room the hotel lacks) must not spoil later orders.
-            if matches!(outcome, Outcome::Created { .. }) {
-                upsert_context(tx, hid, &order_facts(&plan.data), &now_s).await?;
-            }
-            outcome
-        }
-        Plan::Cancel { .. } => {
-            let order_key = key_text.as_deref().unwrap_or_default();
-            match state.as_deref() {
-                Some("created") => {
-                    // Locked: a staff member moving one of them on another instance takes turns
-                    // with this cancellation instead of being overwritten by it.
-                    for task in order_tasks_locked(tx, hid, order_key).await? {
-                        if task.status.is_final() {
-                            continue;
-                        }
-                        exec(tx, hot::CANCEL_TASK, &[&task.id, &now_s]).await?;
-                        insert_event(
-                            tx,
-                            &task.id,
-                            &now_s,
-                            "duve",
-                            Some(task.status),
-                            TaskStatus::Cancelled,
-                            Some("order cancelled in Duve"),
-                        )
-                        .await?;
-                        let cancelled = Task {
-                            status: TaskStatus::Cancelled,
-                            ..task
-                        };
-                        queued += outbox::enqueue(
-                            tx,
-                            hid,
-                            &cancelled,
-                            EventType::for_move(TaskStatus::Cancelled),
-                            &now_s,
-                        )
-                        .await?;
-                    }
-                    Outcome::Cancelled {
-                        tasks: order_tasks(tx, hid, order_key).await?,
-                    }
-                }
-                Some(_) => Outcome::Ignored {
-                    reason: REASON_UNKNOWN_ORDER,
-                },
-                None => {
-                    // Remembered, so that a creation delivered after its cancellation makes no task.
-                    insert_order(
-                        tx,
-                        hid,
-                        order_key,
-                        Some(order_key),
-                        None,
-                        "cancelled",
-                        &now_s,
-                    )
-                    .await?;
-                    Outcome::Ignored {
-                        reason: REASON_UNKNOWN_ORDER,
-                    }
-                }
-            }
-        }
-        Plan::Refund { order_key, note } => {
-            for task in order_tasks(tx, hid, &text(order_key)).await? {
-                insert_event(
-                    tx,
-                    &task.id,
-                    &now_s,
-                    "duve",
-                    Some(task.status),
-                    task.status,
-                    Some(note),
-                )
-                .await?;
-            }
-            Outcome::Recorded
-        }
-        Plan::Record { facts } => {
-            upsert_context(tx, hid, facts, &now_s).await?;
-            Outcome::Recorded
-        }
-        Plan::Ignore { reason } => Outcome::Ignored { reason },
-        Plan::Refuse(r) => Outcome::Refused(r.clone()),
+    let state = super::order_state_from(state)?;
+    let reads = req.plan.reads(state);
+    let tasks = match reads.tasks_of {
+        Some(key) if reads.lock_tasks => order_tasks_locked(tx, hid, &text(key)).await?,
+        Some(key) => order_tasks(tx, hid, &text(key)).await?,
+        None => Vec::new(),
     };
-    let details: &[String] = match &outcome {
-        Outcome::Refused(r) => &r.details,
-        _ => &[],
+    let context = match reads.context_of {
+        Some(reservation) => load_context(tx, hid, reservation).await?,
+        None => None,
     };
+    let read = OrderRead {
+        state,
+        tasks,
+        context,
+    };
+    let mut settled = intake::settle(&req.plan, hotel, read, time::now());
+    clean_new_tasks(&mut settled);
+    let queued = apply(tx, hid, &settled).await?;
+    let outcome = settled.outcome;
     insert_inbound(
         tx,
         hid,
         &time::format(req.received_at),
         req.event.as_deref(),
         outcome.code(),
-        details,
+        outcome.details(),
         &outcome.task_ids(),
         &req.body,
         req.started.elapsed().as_micros() as u64,
     )
     .await?;
     Ok((Ingested::Done(outcome), queued))
+}
+
+/// Writes a settlement's rows (all but the inbound log's); returns the deliveries queued.
+async fn apply(tx: &Transaction<'_>, hid: &str, s: &Settlement<'_>) -> Result<usize, StoreError> {
+    let at = s.at.as_str();
+    if let Some(o) = &s.order {
+        // First, so that a race with another instance is lost before any work.
+        insert_order(
+            tx,
+            hid,
+            o.order_key,
+            o.order_id,
+            o.reservation_id,
+            o.state.as_str(),
+            at,
+        )
+        .await?;
+    }
+    let key = s.order.as_ref().map(|o| o.order_key);
+    for (draft, task) in s.new_tasks() {
+        insert_task(tx, hid, key, &task.id, draft, intake::ACTOR, at).await?;
+    }
+    for m in &s.moves {
+        exec(tx, hot::MOVE_TASK, &[&m.task_id, &at, &m.to.as_str()]).await?;
+    }
+    for line in s.moves.iter().chain(&s.notes) {
+        insert_event(
+            tx,
+            &line.task_id,
+            at,
+            intake::ACTOR,
+            Some(line.from),
+            line.to,
+            Some(line.note),
+        )
+        .await?;
+    }
+    let mut queued = 0;
+    for (task, raised) in s.deliveries() {
+        queued += outbox::enqueue(tx, hid, task, super::raised_events(raised), at).await?;
+    }
+    if let Some(c) = &s.context {
+        upsert_context(tx, hid, c, at).await?;
+    }
+    Ok(queued)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1081,25 +995,30 @@ const MAX_BATCH: usize = 128;
 /// order (docs/benchmarks.md: one worker was faster for one instance and for two).
 const DEFAULT_BATCH_WORKERS: usize = 1;
 
-/// One new order, ready to be written: every value already in its column's form.
+/// One new order, ready to be written: its settlement, every value already in its column's form.
 struct NewOrder {
     hotel_id: String,
     order_key: String,
     order_id: Option<String>,
     reservation_id: Option<String>,
+    state: &'static str,
     version: i64,
     now: String,
     task_ids: Vec<String>,
     /// The tasks as the answer and the outbox show them.
     tasks: Vec<Task>,
+    /// The deliveries to queue, per task of `tasks`.
+    outbox: Vec<Enqueue>,
     /// Per task: item_key, order_id, reservation_id, external_id, task_name, room, guest_name,
     /// department, notes, language, requested_at, due_at.
     task_cols: Vec<[Option<String>; 12]>,
     quantities: Vec<i32>,
-    /// Reservation id, room, first name, last name, language.
-    context: Option<[Option<String>; 5]>,
+    /// Reservation id, room, first name, last name, language, check-in, check-out.
+    context: Option<[Option<String>; 7]>,
     received_at: String,
     event: Option<String>,
+    /// The inbound log's outcome code.
+    code: &'static str,
     task_ids_json: String,
     body: String,
     duration_us: i64,
@@ -1228,9 +1147,9 @@ async fn write_new_orders(
             if !written.contains(&(o.hotel_id.clone(), o.order_key.clone())) {
                 continue;
             }
-            for t in &o.tasks {
-                queued +=
-                    outbox::enqueue(&tx, &o.hotel_id, t, &[EventType::Created], &o.now).await?;
+            for (t, raised) in intake::deliveries(&o.outbox, &o.tasks) {
+                let events = super::raised_events(raised);
+                queued += outbox::enqueue(&tx, &o.hotel_id, t, events, &o.now).await?;
             }
         }
         announce(&tx, signals, &changes(&written), queued).await?;
@@ -1264,11 +1183,12 @@ async fn insert_new_orders<C: GenericClient + Sync>(
     let o_res = col(|o| o.reservation_id.clone());
     let o_now = col(|o| Some(o.now.clone()));
     let o_version: Vec<i64> = orders.iter().map(|o| o.version).collect();
+    let o_state = col(|o| Some(o.state.to_owned()));
     let (mut t_id, mut t_hotel, mut t_key, mut t_now) = (vec![], vec![], vec![], vec![]);
     let mut t_cols: [Vec<Option<String>>; 12] = Default::default();
     let mut t_qty = vec![];
     let mut t_n: Vec<i32> = vec![];
-    let mut c: [Vec<Option<String>>; 7] = Default::default();
+    let mut c: [Vec<Option<String>>; 9] = Default::default();
     for o in &orders {
         for ((id, cols), qty) in o.task_ids.iter().zip(&o.task_cols).zip(&o.quantities) {
             t_id.push(id.clone());
@@ -1294,6 +1214,7 @@ async fn insert_new_orders<C: GenericClient + Sync>(
     let i_task_ids = col(|o| Some(o.task_ids_json.clone()));
     let i_body = col(|o| Some(o.body.clone()));
     let i_duration: Vec<i64> = orders.iter().map(|o| o.duration_us).collect();
+    let i_code = col(|o| Some(o.code.to_owned()));
     let rows = query(
         client,
         hot::INSERT_NEW_ORDERS,
@@ -1335,6 +1256,10 @@ async fn insert_new_orders<C: GenericClient + Sync>(
             &i_body,
             &i_duration,
             &with_outbox,
+            &o_state,
+            &c[7],
+            &c[8],
+            &i_code,
         ],
     )
     .await?;
@@ -1345,66 +1270,65 @@ async fn insert_new_orders<C: GenericClient + Sync>(
 
 /// Hands a new order to the batch workers; `None` when the plan is not such an order, or it was not
 /// written (not new, or decided with an outdated configuration): the general path decides then.
+///
+/// The order is settled as new, as if the store had read no row of it: the batch's insert of its
+/// `orders` row checks that (an order seen before is handed back). One whose settlement needs more
+/// read (a reservation's context) takes the general path at once.
 async fn ingest_new_order(
     batcher: &mpsc::Sender<NewOrderJob>,
     req: &IngestRequest,
 ) -> Result<Option<Outcome>, StoreError> {
-    let Plan::Order(plan) = &req.plan else {
-        return Ok(None);
-    };
-    if plan.data.reservation_id.is_some() && plan.needs_context() {
+    if !matches!(req.plan, Plan::Order(_)) || !req.plan.reads(None).is_empty() {
         return Ok(None);
     }
     let hotel = &*req.hotel;
-    let now = time::now();
-    let OrderDecision::Create { drafts, skipped } = intake::decide_order(plan, hotel, None, now)
-    else {
+    let mut settled = intake::settle(&req.plan, hotel, OrderRead::default(), time::now());
+    let (Outcome::Created { .. }, Some(row)) = (&settled.outcome, settled.order) else {
         return Ok(None);
     };
-    let now_s = time::format(now);
-    let n = drafts.len();
+    clean_new_tasks(&mut settled);
+    let Settlement {
+        outcome,
+        at,
+        new_tasks,
+        outbox: deliveries,
+        context,
+        ..
+    } = settled;
+    let t = |s: Option<&str>| s.map(|s| text(s).into_owned());
+    let n = new_tasks.len();
     let mut order = NewOrder {
         hotel_id: hotel.id.as_str().to_owned(),
-        order_key: text(&plan.order_key).into_owned(),
-        order_id: plan.data.order_id.as_deref().map(|s| text(s).into_owned()),
-        reservation_id: plan
-            .data
-            .reservation_id
-            .as_deref()
-            .map(|s| text(s).into_owned()),
+        order_key: text(row.order_key).into_owned(),
+        order_id: t(row.order_id),
+        reservation_id: t(row.reservation_id),
+        state: row.state.as_str(),
         version: req.cache_version as i64,
-        now: now_s.clone(),
+        now: at,
         task_ids: Vec::with_capacity(n),
-        tasks: Vec::new(),
+        tasks: outcome.tasks().to_vec(),
+        outbox: deliveries,
         task_cols: Vec::with_capacity(n),
         quantities: Vec::with_capacity(n),
-        context: None,
+        context: context.map(|c| {
+            [
+                t(Some(c.reservation_id)),
+                t(c.room_number),
+                t(c.first_name),
+                t(c.last_name),
+                t(c.language),
+                t(c.check_in),
+                t(c.check_out),
+            ]
+        }),
         received_at: time::format(req.received_at),
         event: req.event.as_deref().map(|s| text(s).into_owned()),
+        code: outcome.code(),
         task_ids_json: String::new(),
         body: text(&String::from_utf8_lossy(&req.body)).into_owned(),
         duration_us: 0,
     };
-    let mut tasks = Vec::with_capacity(n);
-    for draft in &drafts {
-        let mut d = draft.clone();
-        for s in [&mut d.task_name, &mut d.room] {
-            clean(s);
-        }
-        for s in [
-            &mut d.item_key,
-            &mut d.external_id,
-            &mut d.guest_name,
-            &mut d.department,
-            &mut d.notes,
-            &mut d.language,
-            &mut d.order_id,
-            &mut d.reservation_id,
-        ] {
-            clean_opt(s);
-        }
-        let id = TaskId::generate().into_string();
-        tasks.push(d.to_task(id.clone(), now_s.clone()));
+    for (d, task) in new_tasks.into_iter().zip(outcome.tasks()) {
         order
             .quantities
             .push(i32::try_from(d.quantity).unwrap_or(i32::MAX));
@@ -1422,24 +1346,8 @@ async fn ingest_new_order(
             d.requested_at.map(time::format),
             d.due_at.map(time::format),
         ]);
-        order.task_ids.push(id);
+        order.task_ids.push(task.id.clone());
     }
-    let facts = order_facts(&plan.data);
-    let says_something = facts.room_number.is_some()
-        || facts.first_name.is_some()
-        || facts.last_name.is_some()
-        || facts.language.is_some();
-    if let (Some(res), true) = (&facts.reservation_id, says_something) {
-        let t = |s: &Option<String>| opt_text(s).map(Cow::into_owned);
-        order.context = Some([
-            Some(text(res).into_owned()),
-            t(&facts.room_number),
-            t(&facts.first_name),
-            t(&facts.last_name),
-            t(&facts.language),
-        ]);
-    }
-    order.tasks = tasks.clone();
     order.task_ids_json = serde_json::to_string(&order.task_ids).unwrap_or_else(|_| "[]".into());
     order.duration_us = req.started.elapsed().as_micros() as i64;
     let (reply, answer) = oneshot::channel();
@@ -1449,11 +1357,7 @@ async fn ingest_new_order(
         .await
         .map_err(|_| stopped())?;
     let written = answer.await.map_err(|_| stopped())??;
-    Ok(written.then(|| Outcome::Created {
-        order_id: plan.data.order_id.clone(),
-        tasks,
-        skipped,
-    }))
+    Ok(written.then_some(outcome))
 }
 
 async fn load_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreError> {
@@ -1960,15 +1864,18 @@ impl Store for PostgresStore {
         &self,
         hotel: HotelId,
         cache_version: u64,
-        draft: TaskDraft,
+        mut draft: TaskDraft,
         actor: String,
     ) -> Result<Option<Task>, StoreError> {
+        clean_draft(&mut draft);
         let created = in_tx!(self, |tx| {
             if config_version(&tx).await? != cache_version {
                 return Ok(None);
             }
             let now = time::format(time::now());
-            let task = insert_task(&tx, hotel.as_str(), None, &draft, &actor, &now).await?;
+            let id = TaskId::generate().into_string();
+            insert_task(&tx, hotel.as_str(), None, &id, &draft, &actor, &now).await?;
+            let task = draft.to_task(id, now.clone());
             let queued =
                 outbox::enqueue(&tx, hotel.as_str(), &task, &[EventType::Created], &now).await?;
             let changes = [change(&hotel, &task, ChangeKind::Created)];

@@ -37,7 +37,7 @@ use crate::{
         default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
     },
     events::{ChangeKind, EventBus, TaskChange},
-    intake::{self, OrderDecision, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft},
+    intake::{self, ContextWrite, OrderRead, Outcome, Settlement, TaskDraft},
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -853,15 +853,16 @@ fn insert_event(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn insert_task(
     conn: &Connection,
     hotel: &str,
     order_key: Option<&str>,
+    id: &str,
     d: &TaskDraft,
     actor: &str,
     now: &str,
-) -> Result<Task, StoreError> {
-    let id = TaskId::generate().into_string();
+) -> Result<(), StoreError> {
     conn.prepare_cached(hot::INSERT_TASK)?.execute(params![
         id,
         hotel,
@@ -881,8 +882,8 @@ fn insert_task(
         d.due_at.map(time::format),
         now,
     ])?;
-    insert_event(conn, &id, now, actor, None, TaskStatus::Open, None)?;
-    Ok(d.to_task(id, now.to_owned()))
+    insert_event(conn, id, now, actor, None, TaskStatus::Open, None)?;
+    Ok(())
 }
 
 fn load_context(
@@ -910,24 +911,12 @@ fn load_context(
 fn upsert_context(
     conn: &Connection,
     hotel: &str,
-    f: &ReservationFacts,
+    f: &ContextWrite<'_>,
     now: &str,
 ) -> Result<(), StoreError> {
-    let Some(id) = f.reservation_id.as_deref() else {
-        return Ok(());
-    };
-    let says_something = f.room_number.is_some()
-        || f.first_name.is_some()
-        || f.last_name.is_some()
-        || f.language.is_some()
-        || f.check_in.is_some()
-        || f.check_out.is_some();
-    if !says_something {
-        return Ok(());
-    }
     conn.prepare_cached(hot::UPSERT_CONTEXT)?.execute(params![
         hotel,
-        id,
+        f.reservation_id,
         f.room_number,
         f.first_name,
         f.last_name,
@@ -970,168 +959,88 @@ fn insert_inbound(
     Ok(())
 }
 
-fn order_facts(data: &duve::OrderData) -> ReservationFacts {
-    ReservationFacts {
-        reservation_id: data.reservation_id.clone(),
-        room_number: data.room_number.clone(),
-        first_name: data.first_name.clone(),
-        last_name: data.last_name.clone(),
-        language: data.language.clone(),
-        check_in: None,
-        check_out: None,
-    }
-}
-
-/// The webhook's transaction; also returns how many outbound deliveries it queued.
+/// The webhook's transaction; also returns how many outbound deliveries it queued. It reads what the
+/// settlement needs, and writes what it says (`intake::settle` decides).
 fn ingest_tx(conn: &Connection, req: &IngestRequest) -> Result<(Ingested, usize), StoreError> {
     if config_version(conn)? != req.cache_version {
         return Ok((Ingested::Stale, 0));
     }
-    let mut queued = 0;
     let hotel = &*req.hotel;
     let hid = hotel.id.as_str();
-    let now = time::now();
-    let now_s = time::format(now);
-    let outcome = match &req.plan {
-        Plan::Order(plan) => {
-            let key = plan.order_key.as_str();
-            let order_id = plan.data.order_id.clone();
-            let outcome = match order_state(conn, hid, key)?.as_deref() {
-                Some("cancelled") => Outcome::CancelledBeforeArrival,
-                Some(_) => Outcome::Duplicate {
-                    order_id,
-                    tasks: order_tasks(conn, hid, key)?,
-                },
-                None => {
-                    let context = match (&plan.data.reservation_id, plan.needs_context()) {
-                        (Some(r), true) => load_context(conn, hid, r)?,
-                        _ => None,
-                    };
-                    match intake::decide_order(plan, hotel, context.as_ref(), now) {
-                        OrderDecision::Refuse(r) => Outcome::Refused(r),
-                        OrderDecision::Create { drafts, skipped } => {
-                            insert_order(
-                                conn,
-                                hid,
-                                key,
-                                order_id.as_deref(),
-                                plan.data.reservation_id.as_deref(),
-                                "created",
-                                &now_s,
-                            )?;
-                            let tasks = drafts
-                                .iter()
-                                .map(|d| insert_task(conn, hid, Some(key), d, "duve", &now_s))
-                                .collect::<Result<Vec<_>, _>>()?;
-                            for t in &tasks {
-                                queued +=
-                                    outbox::enqueue(conn, hid, t, &[EventType::Created], &now_s)?;
-                            }
-                            Outcome::Created {
-                                order_id,
-                                tasks,
-                                skipped,
-                            }
-                        }
-                    }
-                }
-            };
-            // Only an order the hotel accepted teaches the reservation anything: a refused one
-            // (say, naming a room the hotel lacks) must not spoil later orders.
-            if matches!(outcome, Outcome::Created { .. }) {
-                upsert_context(conn, hid, &order_facts(&plan.data), &now_s)?;
-            }
-            outcome
-        }
-        Plan::Cancel { order_key } => match order_state(conn, hid, order_key)?.as_deref() {
-            Some("created") => {
-                for task in order_tasks(conn, hid, order_key)? {
-                    if task.status.is_final() {
-                        continue;
-                    }
-                    conn.prepare_cached(hot::CANCEL_TASK)?
-                        .execute([&task.id, &now_s])?;
-                    insert_event(
-                        conn,
-                        &task.id,
-                        &now_s,
-                        "duve",
-                        Some(task.status),
-                        TaskStatus::Cancelled,
-                        Some("order cancelled in Duve"),
-                    )?;
-                    let cancelled = Task {
-                        status: TaskStatus::Cancelled,
-                        ..task
-                    };
-                    queued += outbox::enqueue(
-                        conn,
-                        hid,
-                        &cancelled,
-                        EventType::for_move(TaskStatus::Cancelled),
-                        &now_s,
-                    )?;
-                }
-                Outcome::Cancelled {
-                    tasks: order_tasks(conn, hid, order_key)?,
-                }
-            }
-            Some(_) => Outcome::Ignored {
-                reason: REASON_UNKNOWN_ORDER,
-            },
-            None => {
-                // Remembered, so that a creation delivered after its cancellation makes no task.
-                insert_order(
-                    conn,
-                    hid,
-                    order_key,
-                    Some(order_key),
-                    None,
-                    "cancelled",
-                    &now_s,
-                )?;
-                Outcome::Ignored {
-                    reason: REASON_UNKNOWN_ORDER,
-                }
-            }
+    let state = match req.plan.state_key() {
+        Some(key) => super::order_state_from(order_state(conn, hid, key)?)?,
+        None => None,
+    };
+    let reads = req.plan.reads(state);
+    let read = OrderRead {
+        state,
+        tasks: match reads.tasks_of {
+            Some(key) => order_tasks(conn, hid, key)?,
+            None => Vec::new(),
         },
-        Plan::Refund { order_key, note } => {
-            for task in order_tasks(conn, hid, order_key)? {
-                insert_event(
-                    conn,
-                    &task.id,
-                    &now_s,
-                    "duve",
-                    Some(task.status),
-                    task.status,
-                    Some(note),
-                )?;
-            }
-            Outcome::Recorded
-        }
-        Plan::Record { facts } => {
-            upsert_context(conn, hid, facts, &now_s)?;
-            Outcome::Recorded
-        }
-        Plan::Ignore { reason } => Outcome::Ignored { reason },
-        Plan::Refuse(r) => Outcome::Refused(r.clone()),
+        context: match reads.context_of {
+            Some(reservation) => load_context(conn, hid, reservation)?,
+            None => None,
+        },
     };
-    let details: &[String] = match &outcome {
-        Outcome::Refused(r) => &r.details,
-        _ => &[],
-    };
+    let settled = intake::settle(&req.plan, hotel, read, time::now());
+    let queued = apply(conn, hid, &settled)?;
+    let outcome = settled.outcome;
     insert_inbound(
         conn,
         hid,
         &time::format(req.received_at),
         req.event.as_deref(),
         outcome.code(),
-        details,
+        outcome.details(),
         &outcome.task_ids(),
         &req.body,
         req.started.elapsed().as_micros() as u64,
     )?;
     Ok((Ingested::Done(outcome), queued))
+}
+
+/// Writes a settlement's rows (all but the inbound log's); returns the deliveries queued.
+fn apply(conn: &Connection, hid: &str, s: &Settlement<'_>) -> Result<usize, StoreError> {
+    let at = s.at.as_str();
+    if let Some(o) = &s.order {
+        insert_order(
+            conn,
+            hid,
+            o.order_key,
+            o.order_id,
+            o.reservation_id,
+            o.state.as_str(),
+            at,
+        )?;
+    }
+    let key = s.order.as_ref().map(|o| o.order_key);
+    for (draft, task) in s.new_tasks() {
+        insert_task(conn, hid, key, &task.id, draft, intake::ACTOR, at)?;
+    }
+    for m in &s.moves {
+        conn.prepare_cached(hot::MOVE_TASK)?
+            .execute([&m.task_id, at, m.to.as_str()])?;
+    }
+    for line in s.moves.iter().chain(&s.notes) {
+        insert_event(
+            conn,
+            &line.task_id,
+            at,
+            intake::ACTOR,
+            Some(line.from),
+            line.to,
+            Some(line.note),
+        )?;
+    }
+    let mut queued = 0;
+    for (task, raised) in s.deliveries() {
+        queued += outbox::enqueue(conn, hid, task, super::raised_events(raised), at)?;
+    }
+    if let Some(c) = &s.context {
+        upsert_context(conn, hid, c, at)?;
+    }
+    Ok(queued)
 }
 
 fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
@@ -1622,7 +1531,9 @@ impl Store for SqliteStore {
                     return Ok(None);
                 }
                 let now = time::format(time::now());
-                let task = insert_task(c, hotel.as_str(), None, &draft, &actor, &now)?;
+                let id = TaskId::generate().into_string();
+                insert_task(c, hotel.as_str(), None, &id, &draft, &actor, &now)?;
+                let task = draft.to_task(id, now.clone());
                 let queued =
                     outbox::enqueue(c, hotel.as_str(), &task, &[EventType::Created], &now)?;
                 Ok(Some((hotel, task, queued)))

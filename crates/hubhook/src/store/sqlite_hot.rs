@@ -32,9 +32,8 @@ pub(crate) const INSERT_TASK: &str =
              due_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17)";
 
-/// A task of a cancelled order, by id.
-pub(crate) const CANCEL_TASK: &str =
-    "UPDATE tasks SET status = 'cancelled', updated_at = ?2 WHERE id = ?1";
+/// A task's new status (a cancelled order's tasks), by id.
+pub(crate) const MOVE_TASK: &str = "UPDATE tasks SET status = ?3, updated_at = ?2 WHERE id = ?1";
 
 /// What earlier events said about a reservation.
 pub(crate) const LOAD_CONTEXT: &str =
@@ -82,7 +81,7 @@ pub(crate) const HOT_PATH_STATEMENTS: &[(&str, &str)] = &[
     ("INSERT_ORDER", INSERT_ORDER),
     ("INSERT_EVENT", INSERT_EVENT),
     ("INSERT_TASK", INSERT_TASK),
-    ("CANCEL_TASK", CANCEL_TASK),
+    ("MOVE_TASK", MOVE_TASK),
     ("LOAD_CONTEXT", LOAD_CONTEXT),
     ("UPSERT_CONTEXT", UPSERT_CONTEXT),
     ("INSERT_INBOUND", INSERT_INBOUND),
