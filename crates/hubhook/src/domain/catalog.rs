@@ -1,9 +1,8 @@
 //! The service catalog: which Duve external IDs a hotel turns into which task.
 
 use serde::Serialize;
-use utoipa::ToSchema;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogEntry {
     pub external_id: String,

@@ -4,7 +4,6 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{CatalogEntry, HotelId, secret::TokenHash};
 
@@ -29,7 +28,7 @@ impl HotelFacts {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Staff,

@@ -2,9 +2,8 @@
 //! skipped), cancelled from anything but done; done and cancelled are final.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     Open,
@@ -80,7 +79,7 @@ impl std::fmt::Display for TaskStatus {
 }
 
 /// A task as the webhook confirmation and the API show it (CONTRACT.md's TASK).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
     pub id: String,
@@ -95,7 +94,7 @@ pub struct Task {
 }
 
 /// One line of a task's history: who moved it, from what, to what, when, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskEvent {
     pub at: String,

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod error;
 pub mod limits;
 pub mod outbound;
+mod schemas;
 pub mod server;
 pub mod ui;
 pub mod webhooks;

@@ -10,7 +10,6 @@ use duve::{Envelope, EventKind, FieldMap, OrderData, Quantity, ReservationFacts}
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use crate::domain::{HotelFacts, RoomNumber, Task, time};
 
@@ -61,7 +60,7 @@ impl Refusal {
 }
 
 /// An ordered item that did not become a task, and why (listed in the 201 confirmation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Skipped {
     pub name: Option<String>,

@@ -8,7 +8,6 @@
 //! below the store, and are re-exported here.
 
 use serde::Deserialize;
-use utoipa::ToSchema;
 
 pub mod dispatcher;
 pub mod sign;
@@ -23,7 +22,7 @@ pub use crate::domain::time::parse_duration;
 pub use dispatcher::Dispatcher;
 
 /// A subscription as asked for (by the CLI or the API), before it is checked.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionRequest {
     pub url: String,
@@ -94,8 +93,8 @@ pub fn check_subscription(
             .split_once(':')
             .ok_or_else(|| SubscriptionError::Header(raw.clone()))?;
         let (name, value) = (name.trim(), value.trim());
-        let valid = axum::http::HeaderName::from_bytes(name.as_bytes()).is_ok()
-            && axum::http::HeaderValue::from_str(value).is_ok();
+        let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && reqwest::header::HeaderValue::from_str(value).is_ok();
         if !valid || name.is_empty() {
             return Err(SubscriptionError::Header(raw.clone()));
         }

@@ -13,7 +13,6 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::Serialize;
 use tokio::sync::broadcast;
-use utoipa::ToSchema;
 
 use crate::{
     domain::outbound::{DeliveryStatus, EventType, SubscriptionKind, Verdict},
@@ -73,13 +72,14 @@ pub struct Snapshot {
     pub hotels: HashMap<String, Arc<HotelFacts>>,
 }
 
+/// One webhook to record: the decision the handler made and the request it made it from.
 pub struct IngestRequest {
     pub hotel: Arc<HotelFacts>,
     /// The snapshot version the handler decided with; a write made with an older one is refused as stale.
     pub cache_version: u64,
     pub plan: Plan,
     pub event: Option<String>,
-    pub body: axum::body::Bytes,
+    pub body: bytes::Bytes,
     pub received_at: Timestamp,
     pub started: Instant,
 }
@@ -101,7 +101,8 @@ pub struct Refused {
     pub started: Instant,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// A hotel as `hubhook hotel list` and the operator pages list it.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HotelSummary {
     pub hotel_id: String,
@@ -127,7 +128,8 @@ pub struct HotelSettings {
     pub sync_paid_orders: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+/// A room of a hotel and its floor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Room {
     pub room: String,
     pub floor: Option<String>,
@@ -149,7 +151,9 @@ pub struct TaskFilter {
     pub cursor: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// A task with its order, notes and history (`GET /api/v1/tasks/{id}`; its OpenAPI schema is in
+/// `http/schemas.rs`, like every API body's whose type lives here).
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDetail {
     #[serde(flatten)]
@@ -164,7 +168,8 @@ pub struct TaskDetail {
     pub events: Vec<TaskEvent>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// One received webhook as the inbound log shows it.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InboundEntry {
     pub id: i64,
@@ -265,7 +270,8 @@ impl Scope<'_> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+/// An extra header a subscription sends with every delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Header {
     pub name: String,
     pub value: String,
@@ -286,7 +292,7 @@ pub struct NewSubscription {
 }
 
 /// A subscription as the API and the CLI show it: never its secret or Bearer token.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subscription {
     pub id: String,
@@ -332,7 +338,8 @@ pub struct AttemptRecord {
     pub verdict: Verdict,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// One recorded attempt of a delivery, as its detail shows it.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     pub at: String,
@@ -342,7 +349,8 @@ pub struct Attempt {
     pub response: String,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// A delivery as the API and the CLI show it.
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     /// Also the `webhook-id` header: stable across the delivery's attempts.

@@ -109,6 +109,50 @@ async fn openapi_document_describes_the_api() {
             "{method} {path} is not described"
         );
     }
+    // Every body the API reads or writes is described, under the name its clients know it by.
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let mut names: Vec<&str> = schemas.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "Attempt",
+            "Delivery",
+            "DeliveryList",
+            "DeliveryStatus",
+            "ErrorBody",
+            "EventType",
+            "Header",
+            "InboundEntry",
+            "InboundPage",
+            "NewTask",
+            "SecretRotated",
+            "Skipped",
+            "StatusMove",
+            "Subscription",
+            "SubscriptionCreated",
+            "SubscriptionKind",
+            "SubscriptionList",
+            "SubscriptionRequest",
+            "Task",
+            "TaskDetail",
+            "TaskEvent",
+            "TaskPage",
+            "TaskStatus",
+            "WebhookAnswer",
+        ]
+    );
+    // A reference points at a described schema.
+    for r in text.match_indices("#/components/schemas/") {
+        let name: String = text[r.0 + r.1.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        assert!(
+            schemas.contains_key(&name),
+            "{name} is referenced, not described"
+        );
+    }
     let schemes = doc["components"]["securitySchemes"]
         .as_object()
         .expect("security schemes");

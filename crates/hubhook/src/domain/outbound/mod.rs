@@ -4,7 +4,6 @@
 //! dispatcher (`crate::outbox`) apply them; nothing here does I/O.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::domain::TaskStatus;
 
@@ -61,7 +60,7 @@ pub fn new_subscription_id() -> String {
 }
 
 /// A task event a subscription may hear.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     /// A task was created.
     #[serde(rename = "task.created")]
@@ -153,7 +152,7 @@ pub fn events_from_text(raw: &str) -> Vec<EventType> {
 }
 
 /// What a subscription sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SubscriptionKind {
     /// A signed Standard Webhooks POST of `{"type", "timestamp", "hotelId", "data": TASK}`.
@@ -182,7 +181,7 @@ impl SubscriptionKind {
 }
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt.
