@@ -39,15 +39,13 @@ pub fn hotel() -> &'static HotelFacts {
         );
         HotelFacts {
             id: HotelId::parse("fuzz-hotel").expect("a constant id"),
+            config_version: 1,
             name: "Fuzz".into(),
             timezone: jiff::tz::TimeZone::get("Pacific/Kiritimati").expect("bundled tzdb"),
             sync_paid_orders: false,
             access_hash: hash_token("a"),
             password_hash: hash_token("p"),
-            rooms: ROOMS
-                .iter()
-                .map(|r| (*r).to_owned())
-                .collect::<HashSet<_>>(),
+            rooms: ROOMS.iter().collect(),
             catalog,
         }
     })

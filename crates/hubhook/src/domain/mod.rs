@@ -13,6 +13,6 @@ pub mod task;
 pub mod time;
 
 pub use catalog::{CatalogEntry, default_catalog};
-pub use hotel::{HotelFacts, Role};
+pub use hotel::{HotelFacts, Role, RoomSet};
 pub use ids::{ExternalId, HotelId, IdError, RoomNumber, TaskId};
 pub use task::{Task, TaskEvent, TaskStatus, TransitionError};

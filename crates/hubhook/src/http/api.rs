@@ -187,30 +187,33 @@ pub async fn create_task(
         notes: body.notes.map(|n| n.chars().take(2000).collect()),
         due_at: body.due_at,
     };
-    let mut snap = app.cache.snapshot();
+    let id = caller.hotel.as_str();
+    let mut hotel = app.cache.get(id).await?.ok_or(ApiError::NotFound)?;
     for _ in 0..3 {
-        let hotel = match snap.hotels.get(caller.hotel.as_str()) {
-            Some(h) => h.clone(),
-            None => {
-                snap = app.cache.refresh(snap.version).await?;
-                snap.hotels
-                    .get(caller.hotel.as_str())
-                    .cloned()
-                    .ok_or(ApiError::NotFound)?
-            }
-        };
         let draft = intake::manual_task(&hotel, &req, time::now()).map_err(ApiError::Refused)?;
         match app
             .store
-            .create_task(caller.hotel.clone(), snap.version, draft, caller.actor())
+            .create_task(
+                caller.hotel.clone(),
+                hotel.config_version,
+                draft,
+                caller.actor(),
+            )
             .await?
         {
             Some(task) => return Ok((StatusCode::CREATED, Json(task))),
-            None => snap = app.cache.refresh(snap.version).await?,
+            // The hotel's configuration changed meanwhile: read it again and decide again.
+            None => {
+                hotel = app
+                    .cache
+                    .refresh(id, Some(hotel.config_version))
+                    .await?
+                    .ok_or(ApiError::NotFound)?
+            }
         }
     }
     Err(ApiError::Unavailable(
-        "the configuration kept changing".into(),
+        "the hotel's configuration kept changing".into(),
     ))
 }
 

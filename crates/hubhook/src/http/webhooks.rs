@@ -18,12 +18,12 @@ use super::{
     limits::LimitKind,
 };
 use crate::{
-    domain::{HotelFacts, Task, time},
+    domain::{HotelFacts, HotelId, Task, time},
     intake::{self, Outcome, Plan, REASON_CANCELLED_EARLY, Refusal, Skipped},
-    store::{IngestRequest, Ingested, Refused, Snapshot},
+    store::{IngestRequest, Ingested, Refused, StoreError},
 };
 
-/// How often a webhook is decided again when the configuration changed under it.
+/// How often a webhook is decided again when its hotel's configuration changed under it.
 const STALE_RETRIES: usize = 3;
 
 /// The 2xx answer: also the task confirmation that Duve logs.
@@ -79,32 +79,35 @@ fn credentials(headers: &HeaderMap) -> Option<Credentials<'_>> {
     })
 }
 
-fn authenticate(snap: &Snapshot, c: &Credentials<'_>) -> Option<Arc<HotelFacts>> {
-    let hotel = snap.hotels.get(c.hotel_id)?;
-    hotel
-        .credentials_match(c.access, c.password)
-        .then(|| hotel.clone())
+fn authenticate(hotel: Option<Arc<HotelFacts>>, c: &Credentials<'_>) -> Option<Arc<HotelFacts>> {
+    hotel.filter(|h| h.credentials_match(c.access, c.password))
 }
 
-/// Finds the hotel the headers name, re-reading the configuration once if the cache says no.
+fn unavailable(e: StoreError) -> WebhookError {
+    tracing::error!(error = %e, "cannot read the hotel's configuration");
+    WebhookError::Unavailable
+}
+
+/// Finds the hotel the headers name; if the cache says no, re-reads that hotel's version once (and
+/// the hotel, if it changed) before refusing.
 async fn authenticated(
     app: &AppState,
     c: &Credentials<'_>,
-) -> Result<(Arc<HotelFacts>, Arc<Snapshot>), WebhookError> {
-    let snap = app.cache.snapshot();
-    if let Some(h) = authenticate(&snap, c) {
-        return Ok((h, snap));
+) -> Result<Arc<HotelFacts>, WebhookError> {
+    // An id that cannot be a hotel's costs no read.
+    if HotelId::parse(c.hotel_id).is_err() {
+        return Err(WebhookError::InvalidCreds);
     }
-    match app.cache.refresh_if_changed().await {
-        Ok(Some(fresh)) => authenticate(&fresh, c)
-            .map(|h| (h, fresh))
-            .ok_or(WebhookError::InvalidCreds),
-        Ok(None) => Err(WebhookError::InvalidCreds),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the configuration");
-            Err(WebhookError::Unavailable)
-        }
+    let cached = app.cache.get(c.hotel_id).await.map_err(unavailable)?;
+    let seen = cached.as_ref().map(|h| h.config_version);
+    if let Some(h) = authenticate(cached, c) {
+        return Ok(h);
     }
+    let current = app.cache.current(c.hotel_id).await.map_err(unavailable)?;
+    if current.as_ref().map(|h| h.config_version) == seen {
+        return Err(WebhookError::InvalidCreds);
+    }
+    authenticate(current, c).ok_or(WebhookError::InvalidCreds)
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -200,11 +203,12 @@ async fn handle(
     let creds = credentials(headers);
     let Some(bytes) = bytes else {
         // Row 0 comes first; a hotel whose credentials were right still sees it in its inbound log.
-        // No write checks this against a stale snapshot, so reload a changed configuration first:
-        // otherwise tokens rotated a moment ago would still get a refusal into the hotel's log.
+        // No write checks this against stale facts, so the hotel is read as it is now: otherwise
+        // tokens rotated a moment ago would still get a refusal into the hotel's log.
         if let Some(c) = &creds
-            && app.cache.refresh_if_changed().await.is_ok()
-            && let Ok((hotel, _)) = authenticated(app, c).await
+            && HotelId::parse(c.hotel_id).is_ok()
+            && let Ok(current) = app.cache.current(c.hotel_id).await
+            && let Some(hotel) = authenticate(current, c)
         {
             let refused = Refused {
                 hotel: hotel.id.clone(),
@@ -221,7 +225,7 @@ async fn handle(
         return Err(WebhookError::TooLarge { limit });
     };
     let creds = creds.ok_or(WebhookError::InvalidCreds)?;
-    let (mut hotel, mut snap) = authenticated(app, &creds).await?;
+    let mut hotel = authenticated(app, &creds).await?;
     // Only authenticated requests spend a hotel's budget: knowing its id is not enough to exhaust it.
     // A refusal here is not written to the inbound log (a flood would otherwise become writes).
     app.limits
@@ -239,7 +243,7 @@ async fn handle(
         };
         let req = IngestRequest {
             hotel: hotel.clone(),
-            cache_version: snap.version,
+            cache_version: hotel.config_version,
             plan,
             event: event.clone(),
             body: bytes.clone(),
@@ -249,12 +253,14 @@ async fn handle(
         match app.store.ingest(req).await {
             Ok(Ingested::Done(outcome)) => return Ok(outcome),
             Ok(Ingested::Stale) => {
-                snap = app.cache.refresh(snap.version).await.map_err(|e| {
-                    tracing::error!(error = %e, "cannot reload the configuration");
-                    WebhookError::Unavailable
-                })?;
-                // The credentials are checked again against what the database now says.
-                hotel = authenticate(&snap, &creds).ok_or(WebhookError::InvalidCreds)?;
+                // This hotel's configuration changed: it alone is read again, and the credentials
+                // are checked again against what the database now says.
+                let fresh = app
+                    .cache
+                    .refresh(creds.hotel_id, Some(hotel.config_version))
+                    .await
+                    .map_err(unavailable)?;
+                hotel = authenticate(fresh, &creds).ok_or(WebhookError::InvalidCreds)?;
             }
             Err(e) => {
                 tracing::error!(error = %e, hotel = %hotel.id, "webhook not stored");
@@ -262,7 +268,7 @@ async fn handle(
             }
         }
     }
-    tracing::error!(hotel = %hotel.id, "configuration kept changing; webhook not stored");
+    tracing::error!(hotel = %hotel.id, "the hotel's configuration kept changing; webhook not stored");
     Err(WebhookError::Unavailable)
 }
 

@@ -1,7 +1,7 @@
 //! The settlement against every rule of CONTRACT.md section 1, with no database: each test plays the
 //! store's part, reading what `Plan::reads` names from a few rows held in memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use duve::{FieldMap, ReservationFacts, parse_envelope};
 use jiff::Timestamp;
@@ -17,12 +17,13 @@ use crate::intake::{
 fn hotel() -> HotelFacts {
     HotelFacts {
         id: HotelId::parse("h1").unwrap(),
+        config_version: 1,
         name: "Test".into(),
         timezone: jiff::tz::TimeZone::UTC,
         sync_paid_orders: false,
         access_hash: hash_token("a"),
         password_hash: hash_token("p"),
-        rooms: HashSet::from(["101".to_owned(), "102".to_owned()]),
+        rooms: ["101", "102"].into_iter().collect(),
         catalog: default_catalog()
             .map(|e| (e.external_id.clone(), e))
             .collect::<HashMap<_, _>>(),

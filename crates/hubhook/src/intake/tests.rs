@@ -1,6 +1,6 @@
 //! Unit and property tests of the intake decision.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use duve::{FieldMap, parse_envelope};
 use proptest::prelude::*;
@@ -11,12 +11,13 @@ use crate::domain::{HotelId, default_catalog, secret::hash_token};
 fn hotel() -> HotelFacts {
     HotelFacts {
         id: HotelId::parse("h1").unwrap(),
+        config_version: 1,
         name: "Test".into(),
         timezone: jiff::tz::TimeZone::UTC,
         sync_paid_orders: false,
         access_hash: hash_token("a"),
         password_hash: hash_token("p"),
-        rooms: HashSet::from(["101".to_owned()]),
+        rooms: ["101"].into_iter().collect(),
         catalog: default_catalog()
             .map(|e| (e.external_id.clone(), e))
             .collect::<HashMap<_, _>>(),

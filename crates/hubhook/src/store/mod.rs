@@ -4,7 +4,6 @@
 //! together or not at all, and nothing is answered before that commit.
 
 use std::{
-    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -26,9 +25,11 @@ use crate::{
 mod outbox;
 pub mod postgres;
 mod postgres_hot;
+mod postgres_hotels;
 mod postgres_outbox;
 pub mod sqlite;
 mod sqlite_hot;
+mod sqlite_hotels;
 mod sqlite_outbox;
 pub mod stats;
 
@@ -64,18 +65,51 @@ fn raised_events(raised: Raised) -> &'static [EventType] {
     }
 }
 
-/// Everything the hot path needs, loaded at once and swapped whole when the configuration changes.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    /// The database's configuration version when this snapshot was read.
-    pub version: u64,
-    pub hotels: HashMap<String, Arc<HotelFacts>>,
+/// One hotel's configuration changed (rooms, catalog, settings, tokens) and committed: its cached
+/// facts older than `version` are outdated. Published by the store that made the change and, on
+/// PostgreSQL, by every other instance's store when the change's notification reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigChange {
+    /// This hotel is now at this configuration version.
+    Hotel { id: String, version: u64 },
+    /// Changes may have been missed (a listener reconnected, a subscriber lagged): check them all.
+    Unknown,
+}
+
+/// Changes kept for a slow subscriber before it is told it lagged (and then checks every hotel).
+const CONFIG_CHANGES: usize = 1024;
+
+/// The sending side of the configuration changes, held by a store.
+#[derive(Debug, Clone)]
+pub struct ConfigBus {
+    tx: broadcast::Sender<ConfigChange>,
+}
+
+impl Default for ConfigBus {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::channel(CONFIG_CHANGES).0,
+        }
+    }
+}
+
+impl ConfigBus {
+    /// Publishes a committed change; nobody listening is not an error.
+    pub fn publish(&self, change: ConfigChange) {
+        let _ = self.tx.send(change);
+    }
+
+    /// A new subscriber, which sees the changes published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<ConfigChange> {
+        self.tx.subscribe()
+    }
 }
 
 /// One webhook to record: the decision the handler made and the request it made it from.
 pub struct IngestRequest {
     pub hotel: Arc<HotelFacts>,
-    /// The snapshot version the handler decided with; a write made with an older one is refused as stale.
+    /// The hotel's configuration version the handler decided with (`hotel.config_version`); a
+    /// write made with another one is refused as stale.
     pub cache_version: u64,
     pub plan: Plan,
     pub event: Option<String>,
@@ -86,7 +120,7 @@ pub struct IngestRequest {
 
 #[derive(Debug)]
 pub enum Ingested {
-    /// The configuration changed since the handler's snapshot: reload and decide again.
+    /// The hotel's configuration changed since the handler read it: reload that hotel, decide again.
     Stale,
     Done(Outcome),
 }
@@ -383,8 +417,16 @@ pub trait Store: Send + Sync + 'static {
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn config_version(&self) -> Result<u64, StoreError>;
-    async fn snapshot(&self) -> Result<Snapshot, StoreError>;
+    /// Every hotel's facts, for the cache's start (one read per table, not one per hotel).
+    async fn all_hotel_facts(&self) -> Result<Vec<HotelFacts>, StoreError>;
+    /// One hotel's facts (its row, rooms and catalog, read by its id), or None if it is unknown.
+    async fn hotel_facts(&self, id: &str) -> Result<Option<HotelFacts>, StoreError>;
+    /// One hotel's configuration version, or None if it is unknown (a cheap check for a miss).
+    async fn hotel_version(&self, id: &str) -> Result<Option<u64>, StoreError>;
+    /// Every hotel's configuration version (after [`ConfigChange::Unknown`]).
+    async fn hotel_versions(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Configuration changes committed from now on (see [`ConfigChange`]).
+    fn config_changes(&self) -> broadcast::Receiver<ConfigChange>;
 
     /// The webhook path: decide (with rows read under the write lock) and write, in one transaction.
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError>;
@@ -419,7 +461,8 @@ pub trait Store: Send + Sync + 'static {
         hotel: &HotelId,
         id: &str,
     ) -> Result<Option<TaskDetail>, StoreError>;
-    /// A manual task; refused as stale (`Ok(None)`) when the configuration changed since `cache_version`.
+    /// A manual task; refused as stale (`Ok(None)`) when the hotel's configuration version is no
+    /// longer `cache_version`.
     async fn create_task(
         &self,
         hotel: HotelId,

@@ -5,8 +5,10 @@
 //! - Idempotency: the `orders` primary key. Two deliveries of one order racing on two instances both
 //!   try to insert it; the second waits for the first to commit, fails on the key, and is decided
 //!   again, now seeing the order: a duplicate.
-//! - Caches: every configuration change bumps `meta.config_version` in its own transaction, and every
-//!   webhook's transaction reads it; a handler that decided with an older snapshot is told `Stale`.
+//! - Caches: every change to a hotel's configuration bumps that hotel's `hotels.config_version` in
+//!   its transaction and announces it to the other instances (`NOTIFY`, with the commit); every
+//!   webhook's transaction reads its hotel's version, and a handler that decided with another one
+//!   is told `Stale`.
 //! - Durability: the answer is built only after `COMMIT` returned; a database that cannot be reached
 //!   (pool timeout, connect timeout, statement timeout, lost connection) is `StoreError::Unavailable`.
 //!
@@ -17,7 +19,6 @@
 
 use std::{
     borrow::Cow,
-    collections::HashMap,
     sync::{Arc, Weak},
     time::Duration,
 };
@@ -35,14 +36,15 @@ use tokio_postgres::{NoTls, Row, types::ToSql};
 use super::{
     ApiKey, ApiKeyInfo, AttemptRecord, BoardTask, Claimed, Delivery, HotelSettings, HotelSummary,
     InboundEntry, IngestRequest, Ingested, NewHotel, NewSubscription, NewUser, Refused, Room,
-    Scope, SessionUser, Snapshot, StatusChange, Store, StoreError, Subscription, TaskDetail,
-    TaskFilter, TaskTiming, User, postgres_hot as hot, postgres_outbox as outbox,
+    Scope, SessionUser, StatusChange, Store, StoreError, Subscription, TaskDetail, TaskFilter,
+    TaskTiming, User, postgres_hot as hot, postgres_outbox as outbox,
 };
+use super::{ConfigBus, ConfigChange, postgres_hotels as hotels};
 use crate::{
     domain::outbound::{DeliveryStatus, EventType},
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
-        default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
+        default_catalog, time,
     },
     events::{ChangeKind, EventBus, TaskChange},
     intake::{self, ContextWrite, Enqueue, OrderRead, Outcome, Plan, Settlement, TaskDraft},
@@ -55,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_postgres_3_accounts.sql"),
     include_str!("schema_postgres_4_retention.sql"),
     include_str!("schema_postgres_5_indexes.sql"),
+    include_str!("schema_postgres_6_hotel_versions.sql"),
 ];
 /// How often a webhook is decided again after losing a race on a unique key to another instance.
 const CONFLICT_RETRIES: usize = 3;
@@ -258,9 +261,30 @@ struct Signals {
     outbox_channel: Arc<str>,
     /// `NOTIFY` channel: tasks changed (for the live board of the other instances).
     tasks_channel: Arc<str>,
+    /// This instance's hotel cache hears of configuration changes here (its own and, through
+    /// `config_channel`, the other instances').
+    config: ConfigBus,
+    /// `NOTIFY` channel: a hotel's configuration changed (for the other instances' caches).
+    config_channel: Arc<str>,
 }
 
 impl Signals {
+    /// How a transaction tells the other instances of a hotel's new configuration version.
+    fn announce_config(&self) -> hotels::Announce<'_> {
+        hotels::Announce {
+            channel: &self.config_channel,
+            instance: &self.instance,
+        }
+    }
+
+    /// Tells this instance's cache, after the commit, that a hotel is at a new version.
+    fn config_changed(&self, hotel: &HotelId, version: u64) {
+        self.config.publish(ConfigChange::Hotel {
+            id: hotel.as_str().to_owned(),
+            version,
+        });
+    }
+
     /// Wakes this instance's dispatcher after a commit that queued deliveries.
     fn queued(&self, n: usize) {
         if n > 0 {
@@ -413,11 +437,15 @@ async fn listen(
     let quote = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
     client
         .batch_execute(&format!(
-            "LISTEN {}; LISTEN {}",
+            "LISTEN {}; LISTEN {}; LISTEN {}",
             quote(&s.outbox_channel),
-            quote(&s.tasks_channel)
+            quote(&s.tasks_channel),
+            quote(&s.config_channel)
         ))
         .await?;
+    // Configuration changes announced while this instance was not listening were missed: the
+    // cache checks every hotel's version once.
+    s.config.publish(ConfigChange::Unknown);
     // Whatever was queued while this instance was not listening is picked up now.
     if let Some(o) = outbox.upgrade() {
         o.notify_one();
@@ -435,6 +463,10 @@ async fn listen(
                     match outbox.upgrade() {
                         Some(o) => o.notify_one(),
                         None => break Some(()),
+                    }
+                } else if n.channel() == &*s.config_channel {
+                    if let Some(change) = hotels::parse_announced(&mut lines) {
+                        s.config.publish(change);
                     }
                 } else {
                     s.events.publish(lines.filter_map(parse_change));
@@ -508,6 +540,8 @@ impl PostgresStore {
             instance: uuid::Uuid::now_v7().simple().to_string().into(),
             outbox_channel: "".into(),
             tasks_channel: "".into(),
+            config: ConfigBus::default(),
+            config_channel: "".into(),
         };
         let schema = migrate(&pool).await?;
         // Channels are per database: the schema's digest keeps deployments in other schemas apart.
@@ -515,6 +549,7 @@ impl PostgresStore {
         let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         signals.outbox_channel = format!("hubhook_outbox_{tag}").into();
         signals.tasks_channel = format!("hubhook_tasks_{tag}").into();
+        signals.config_channel = format!("hubhook_config_{tag}").into();
         let batcher = start_batch_workers(&pool, &signals, settings.batch_workers);
         spawn_listener(listen_cfg, &signals);
         Ok(Self {
@@ -631,28 +666,6 @@ fn task_from_row(r: &Row) -> Result<Task, StoreError> {
     })
 }
 
-async fn config_version<C: GenericClient + Sync>(c: &C) -> Result<u64, StoreError> {
-    let row = query_opt(
-        c,
-        "SELECT value FROM meta WHERE key = 'config_version'",
-        &[],
-    )
-    .await?
-    .ok_or_else(|| StoreError::Unavailable("meta.config_version is missing".into()))?;
-    let v: i64 = row.try_get(0)?;
-    Ok(v as u64)
-}
-
-async fn bump_config(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    exec(
-        tx,
-        "UPDATE meta SET value = value + 1 WHERE key = 'config_version'",
-        &[],
-    )
-    .await?;
-    Ok(())
-}
-
 async fn hotel_exists<C: GenericClient + Sync>(c: &C, hotel: &str) -> Result<(), StoreError> {
     query_opt(c, "SELECT 1 FROM hotels WHERE id = $1", &[&hotel])
         .await?
@@ -697,18 +710,18 @@ async fn order_tasks_locked(
         .collect()
 }
 
-/// The order's state and the configuration version, in one round trip.
+/// The hotel's configuration version (None for an unknown hotel) and the order's state, in one
+/// round trip.
 async fn version_and_order_state(
     tx: &Transaction<'_>,
     hotel: &str,
     order_key: Option<&str>,
-) -> Result<(u64, Option<String>), StoreError> {
+) -> Result<(Option<u64>, Option<String>), StoreError> {
     let row = query_opt(tx, hot::VERSION_AND_ORDER_STATE, &[&hotel, &order_key])
         .await?
         .ok_or_else(|| StoreError::Unavailable("no row from a scalar query".into()))?;
     let v: Option<i64> = row.try_get(0)?;
-    let v = v.ok_or_else(|| StoreError::Unavailable("meta.config_version is missing".into()))?;
-    Ok((v as u64, row.try_get(1)?))
+    Ok((v.map(|v| v as u64), row.try_get(1)?))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -896,7 +909,7 @@ async fn ingest_tx(
     };
     let key_text = key.map(text);
     let (version, state) = version_and_order_state(tx, hid, key_text.as_deref()).await?;
-    if version != req.cache_version {
+    if version != Some(req.cache_version) {
         return Ok((Ingested::Stale, 0));
     }
     let state = super::order_state_from(state)?;
@@ -1360,71 +1373,6 @@ async fn ingest_new_order(
     Ok(written.then_some(outcome))
 }
 
-async fn load_snapshot(tx: &Transaction<'_>) -> Result<Snapshot, StoreError> {
-    let version = config_version(tx).await?;
-    let mut hotels: HashMap<String, HotelFacts> = HashMap::new();
-    let rows = query(
-        tx,
-        "SELECT id, name, timezone, sync_paid_orders, access_hash, password_hash FROM hotels",
-        &[],
-    )
-    .await?;
-    for r in &rows {
-        let id: String = r.try_get(0)?;
-        let tz: String = r.try_get(2)?;
-        let access: Vec<u8> = r.try_get(4)?;
-        let password: Vec<u8> = r.try_get(5)?;
-        let (Ok(hotel_id), Some(access_hash), Some(password_hash)) = (
-            HotelId::parse(&id),
-            hash_from_slice(&access),
-            hash_from_slice(&password),
-        ) else {
-            tracing::warn!(hotel = %id, "skipping a hotel row that does not parse");
-            continue;
-        };
-        let facts = HotelFacts {
-            id: hotel_id,
-            name: r.try_get(1)?,
-            timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
-            sync_paid_orders: r.try_get(3)?,
-            access_hash,
-            password_hash,
-            rooms: Default::default(),
-            catalog: Default::default(),
-        };
-        hotels.insert(id, facts);
-    }
-    for r in &query(tx, "SELECT hotel_id, number FROM rooms", &[]).await? {
-        let hotel: String = r.try_get(0)?;
-        if let Some(h) = hotels.get_mut(&hotel) {
-            h.rooms.insert(r.try_get(1)?);
-        }
-    }
-    let rows = query(
-        tx,
-        "SELECT hotel_id, external_id, name, department, sla_minutes FROM catalog",
-        &[],
-    )
-    .await?;
-    for r in &rows {
-        let hotel: String = r.try_get(0)?;
-        if let Some(h) = hotels.get_mut(&hotel) {
-            let sla: Option<i32> = r.try_get(4)?;
-            let entry = CatalogEntry {
-                external_id: r.try_get(1)?,
-                name: r.try_get(2)?,
-                department: r.try_get(3)?,
-                sla_minutes: sla.and_then(|m| u32::try_from(m).ok()),
-            };
-            h.catalog.insert(entry.external_id.clone(), entry);
-        }
-    }
-    Ok(Snapshot {
-        version,
-        hotels: hotels.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-    })
-}
-
 fn inbound_from_row(r: &Row) -> Result<InboundEntry, StoreError> {
     let details: String = r.try_get(4)?;
     let task_ids: String = r.try_get(5)?;
@@ -1449,23 +1397,45 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn config_version(&self) -> Result<u64, StoreError> {
-        let client = self.pool.get().await?;
-        config_version(&client).await
-    }
-
-    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+    async fn all_hotel_facts(&self) -> Result<Vec<HotelFacts>, StoreError> {
         let mut client = self.pool.get().await?;
-        // One consistent view: the version read is the version of the rows read.
+        // One consistent view: each hotel's version is the version of the rows read.
         let tx = client
             .build_transaction()
             .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()
             .await?;
-        let snap = load_snapshot(&tx).await?;
+        let all = hotels::all_hotel_facts(&tx).await?;
         tx.commit().await?;
-        Ok(snap)
+        Ok(all)
+    }
+
+    async fn hotel_facts(&self, id: &str) -> Result<Option<HotelFacts>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let facts = hotels::hotel_facts(&tx, id).await?;
+        tx.commit().await?;
+        Ok(facts)
+    }
+
+    async fn hotel_version(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let client = self.pool.get().await?;
+        hotels::hotel_version(&client, id).await
+    }
+
+    async fn hotel_versions(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let client = self.pool.get().await?;
+        hotels::hotel_versions(&client).await
+    }
+
+    fn config_changes(&self) -> broadcast::Receiver<ConfigChange> {
+        self.signals.config.subscribe()
     }
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
@@ -1557,8 +1527,10 @@ impl Store for PostgresStore {
                 tx.execute(&st, &[&h.id.as_str(), &e.external_id, &e.name])
                     .await?;
             }
-            bump_config(&tx).await
-        })
+            Ok(())
+        })?;
+        self.signals.config_changed(&h.id, 1);
+        Ok(())
     }
 
     async fn list_hotels(&self) -> Result<Vec<HotelSummary>, StoreError> {
@@ -1603,18 +1575,22 @@ impl Store for PostgresStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            bump_config(&tx).await
+            hotels::bump_hotel(&tx, hotel.as_str(), &self.signals.announce_config()).await
         })
+        .map(|v| self.signals.config_changed(&hotel, v))
     }
 
     async fn update_hotel(&self, hotel: &HotelId, s: HotelSettings) -> Result<(), StoreError> {
         let hotel = hotel.clone();
-        in_tx!(self, |tx| {
+        let changed = in_tx!(self, |tx| {
+            // A save that changes nothing leaves the version alone: nothing cached is outdated.
             let n = exec(
                 &tx,
                 "UPDATE hotels SET name = coalesce($2, name), timezone = coalesce($3, timezone),
                          sync_paid_orders = coalesce($4, sync_paid_orders)
-                     WHERE id = $1",
+                     WHERE id = $1 AND (name IS DISTINCT FROM coalesce($2, name)
+                         OR timezone IS DISTINCT FROM coalesce($3, timezone)
+                         OR sync_paid_orders IS DISTINCT FROM coalesce($4, sync_paid_orders))",
                 &[
                     &hotel.as_str(),
                     &opt_text(&s.name),
@@ -1624,10 +1600,16 @@ impl Store for PostgresStore {
             )
             .await?;
             if n == 0 {
-                return Err(StoreError::NotFound);
+                return hotel_exists(&tx, hotel.as_str()).await.map(|()| None);
             }
-            bump_config(&tx).await
-        })
+            hotels::bump_hotel(&tx, hotel.as_str(), &self.signals.announce_config())
+                .await
+                .map(Some)
+        })?;
+        if let Some(v) = changed {
+            self.signals.config_changed(&hotel, v);
+        }
+        Ok(())
     }
 
     async fn add_rooms(&self, hotel: &HotelId, rooms: Vec<Room>) -> Result<u64, StoreError> {
@@ -1657,8 +1639,21 @@ impl Store for PostgresStore {
                     .await?;
                 }
             }
-            bump_config(&tx).await?;
-            Ok(added)
+            // Only new rooms change what the caches know (they keep no floors).
+            let version = match added {
+                0 => None,
+                _ => Some(
+                    hotels::bump_hotel(&tx, hotel.as_str(), &self.signals.announce_config())
+                        .await?,
+                ),
+            };
+            Ok((added, version))
+        })
+        .map(|(added, version)| {
+            if let Some(v) = version {
+                self.signals.config_changed(&hotel, v);
+            }
+            added
         })
     }
 
@@ -1726,8 +1721,9 @@ impl Store for PostgresStore {
                 ],
             )
             .await?;
-            bump_config(&tx).await
+            hotels::bump_hotel(&tx, hotel.as_str(), &self.signals.announce_config()).await
         })
+        .map(|v| self.signals.config_changed(&hotel, v))
     }
 
     async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
@@ -1869,7 +1865,7 @@ impl Store for PostgresStore {
     ) -> Result<Option<Task>, StoreError> {
         clean_draft(&mut draft);
         let created = in_tx!(self, |tx| {
-            if config_version(&tx).await? != cache_version {
+            if hotels::hotel_version(&tx, hotel.as_str()).await? != Some(cache_version) {
                 return Ok(None);
             }
             let now = time::format(time::now());

@@ -15,7 +15,7 @@ pub(crate) const ORDER_TASKS_LOCKED: &str = "SELECT id, external_id, task_name, 
 
 /// The configuration version and the order's state, in one round trip.
 pub(crate) const VERSION_AND_ORDER_STATE: &str =
-    "SELECT (SELECT value FROM meta WHERE key = 'config_version'),
+    "SELECT (SELECT config_version FROM hotels WHERE id = $1),
                 (SELECT state FROM orders WHERE hotel_id = $1 AND order_key = $2)";
 
 /// Remembers an order (the idempotency key).
@@ -79,15 +79,17 @@ pub(crate) const BATCH_SUBSCRIBED: &str = "SELECT 1 FROM unnest($1::text[]) AS h
      LIMIT 1";
 
 /// A batch of new orders, their tasks, history, context and inbound entries, in one statement.
-pub(crate) const INSERT_NEW_ORDERS: &str =
-    "WITH v AS (SELECT value FROM meta WHERE key = 'config_version'),
-         o AS (
+pub(crate) const INSERT_NEW_ORDERS: &str = "WITH o AS (
              INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
              SELECT s.hotel_id, s.order_key, s.order_id, s.reservation_id, s.state, s.created_at
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
                      $38::text[])
-                 AS s(hotel_id, order_key, order_id, reservation_id, created_at, version, state), v
-             WHERE v.value = s.version
+                 AS s(hotel_id, order_key, order_id, reservation_id, created_at, version, state)
+             -- Decided with the hotel's current configuration only (its own version), probed per
+             -- order by the hotel's key (OFFSET 0: not a join that may read every hotel).
+             WHERE EXISTS (
+                   SELECT 1 FROM hotels h WHERE h.id = s.hotel_id AND h.config_version = s.version
+                   OFFSET 0)
                -- Without the outbox's transaction: only for hotels without a subscription as of
                -- this statement (one added since the check is seen here; its order is handed back).
                -- OFFSET 0: probed per order through subscriptions_by_hotel, not joined against
@@ -291,7 +293,9 @@ mod tests {
         SELECT 'msg_' || t.id, t.hotel_id, 'sub_' || t.hotel_id || '_1', t.id, 'task.created',
                '{}', 'delivered', 't', 't'
         FROM tasks t;
-        ANALYZE;";
+        -- This schema's tables only: a bare ANALYZE would lock every table of the database.
+        ANALYZE hotels, tasks, orders, task_events, inbound, reservations, subscriptions,
+            deliveries;";
 
     #[tokio::test]
     async fn every_webhook_statement_uses_an_index_that_matches_it() {

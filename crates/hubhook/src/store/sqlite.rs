@@ -5,7 +5,6 @@
 //! (`synchronous=FULL`'s guarantee, with the fsync off the writer's path).
 
 use std::{
-    collections::HashMap,
     panic::AssertUnwindSafe,
     path::{Path, PathBuf},
     sync::{
@@ -23,18 +22,19 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ApiKey, ApiKeyInfo, BoardTask, HotelSettings, HotelSummary, InboundEntry, IngestRequest,
-    Ingested, NewHotel, NewUser, Refused, Room, SessionUser, Snapshot, StatusChange, Store,
-    StoreError, TaskDetail, TaskFilter, TaskTiming, User,
+    Ingested, NewHotel, NewUser, Refused, Room, SessionUser, StatusChange, Store, StoreError,
+    TaskDetail, TaskFilter, TaskTiming, User,
 };
 use super::{
     AttemptRecord, Claimed, Delivery, NewSubscription, Scope, Subscription, sqlite_hot as hot,
     sqlite_outbox as outbox,
 };
+use super::{ConfigBus, ConfigChange, sqlite_hotels as hotels};
 use crate::{
     domain::outbound::{DeliveryStatus, EventType},
     domain::{
         CatalogEntry, HotelFacts, HotelId, Role, Task, TaskEvent, TaskId, TaskStatus,
-        default_catalog, hotel::parse_timezone, secret::hash_from_slice, time,
+        default_catalog, time,
     },
     events::{ChangeKind, EventBus, TaskChange},
     intake::{self, ContextWrite, OrderRead, Outcome, Settlement, TaskDraft},
@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_3_accounts.sql"),
     include_str!("schema_sqlite_4_retention.sql"),
     include_str!("schema_sqlite_5_indexes.sql"),
+    include_str!("schema_sqlite_6_hotel_versions.sql"),
 ];
 /// Enough to amortise one fsync over a burst, small enough to keep one batch's latency low.
 const MAX_BATCH: usize = 256;
@@ -611,6 +612,7 @@ pub struct SqliteStore {
     durability: Arc<Durability>,
     readers: Arc<Readers>,
     events: EventBus,
+    config: ConfigBus,
 }
 
 impl SqliteStore {
@@ -661,7 +663,16 @@ impl SqliteStore {
                 idle: Mutex::new(Vec::new()),
             }),
             events: EventBus::new(),
+            config: ConfigBus::default(),
         })
+    }
+
+    /// Tells the cache, after the commit, that a hotel is now at this configuration version.
+    fn changed(&self, hotel: &HotelId, version: u64) {
+        self.config.publish(ConfigChange::Hotel {
+            id: hotel.as_str().to_owned(),
+            version,
+        });
     }
 
     /// Wakes the dispatcher after a commit that queued deliveries.
@@ -764,21 +775,6 @@ fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
         due_at: r.get(7)?,
         created_at: r.get(8)?,
     })
-}
-
-fn config_version(conn: &Connection) -> Result<u64, StoreError> {
-    let v: i64 = conn
-        .prepare_cached(hot::CONFIG_VERSION)?
-        .query_row([], |r| r.get(0))?;
-    Ok(v as u64)
-}
-
-fn bump_config(conn: &Connection) -> Result<(), StoreError> {
-    exec(
-        conn,
-        "UPDATE meta SET value = value + 1 WHERE key = 'config_version'",
-    )?;
-    Ok(())
 }
 
 fn hotel_exists(conn: &Connection, hotel: &str) -> Result<(), StoreError> {
@@ -962,7 +958,7 @@ fn insert_inbound(
 /// The webhook's transaction; also returns how many outbound deliveries it queued. It reads what the
 /// settlement needs, and writes what it says (`intake::settle` decides).
 fn ingest_tx(conn: &Connection, req: &IngestRequest) -> Result<(Ingested, usize), StoreError> {
-    if config_version(conn)? != req.cache_version {
+    if hotels::hotel_version(conn, req.hotel.id.as_str())? != Some(req.cache_version) {
         return Ok((Ingested::Stale, 0));
     }
     let hotel = &*req.hotel;
@@ -1068,73 +1064,6 @@ fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<InboundEntry> {
     })
 }
 
-fn load_snapshot(conn: &Connection) -> Result<Snapshot, StoreError> {
-    exec(conn, "BEGIN")?;
-    let result = (|| {
-        let version = config_version(conn)?;
-        let mut hotels: HashMap<String, HotelFacts> = HashMap::new();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, name, timezone, sync_paid_orders, access_hash, password_hash FROM hotels",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: String = r.get(0)?;
-            let tz: String = r.get(2)?;
-            let access: Vec<u8> = r.get(4)?;
-            let password: Vec<u8> = r.get(5)?;
-            let (Ok(hotel_id), Some(access_hash), Some(password_hash)) = (
-                HotelId::parse(&id),
-                hash_from_slice(&access),
-                hash_from_slice(&password),
-            ) else {
-                tracing::warn!(hotel = %id, "skipping a hotel row that does not parse");
-                continue;
-            };
-            let facts = HotelFacts {
-                id: hotel_id,
-                name: r.get(1)?,
-                timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
-                sync_paid_orders: r.get(3)?,
-                access_hash,
-                password_hash,
-                rooms: Default::default(),
-                catalog: Default::default(),
-            };
-            hotels.insert(id, facts);
-        }
-        let mut stmt = conn.prepare_cached("SELECT hotel_id, number FROM rooms")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let hotel: String = r.get(0)?;
-            if let Some(h) = hotels.get_mut(&hotel) {
-                h.rooms.insert(r.get(1)?);
-            }
-        }
-        let mut stmt = conn.prepare_cached(
-            "SELECT hotel_id, external_id, name, department, sla_minutes FROM catalog",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let hotel: String = r.get(0)?;
-            if let Some(h) = hotels.get_mut(&hotel) {
-                let entry = CatalogEntry {
-                    external_id: r.get(1)?,
-                    name: r.get(2)?,
-                    department: r.get(3)?,
-                    sla_minutes: r.get(4)?,
-                };
-                h.catalog.insert(entry.external_id.clone(), entry);
-            }
-        }
-        Ok(Snapshot {
-            version,
-            hotels: hotels.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-        })
-    })();
-    let _ = exec(conn, "COMMIT");
-    result
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -1142,8 +1071,26 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn config_version(&self) -> Result<u64, StoreError> {
-        self.read(config_version).await
+    async fn all_hotel_facts(&self) -> Result<Vec<HotelFacts>, StoreError> {
+        self.read(hotels::all_hotel_facts).await
+    }
+
+    async fn hotel_facts(&self, id: &str) -> Result<Option<HotelFacts>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| hotels::hotel_facts(c, &id)).await
+    }
+
+    async fn hotel_version(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| hotels::hotel_version(c, &id)).await
+    }
+
+    async fn hotel_versions(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(hotels::hotel_versions).await
+    }
+
+    fn config_changes(&self) -> tokio::sync::broadcast::Receiver<ConfigChange> {
+        self.config.subscribe()
     }
 
     /// A job behind everything queued (the writer runs jobs in order), then a checkpoint that folds
@@ -1157,10 +1104,6 @@ impl Store for SqliteStore {
             tracing::warn!("the final WAL checkpoint was incomplete (the database is in use)");
         }
         Ok(())
-    }
-
-    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        self.read(load_snapshot).await
     }
 
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
@@ -1230,9 +1173,10 @@ impl Store for SqliteStore {
             for e in default_catalog() {
                 stmt.execute(params![h.id.as_str(), e.external_id, e.name])?;
             }
-            bump_config(c)
+            Ok(h.id)
         })
         .await
+        .map(|id| self.changed(&id, 1))
     }
 
     async fn list_hotels(&self) -> Result<Vec<HotelSummary>, StoreError> {
@@ -1277,27 +1221,42 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            bump_config(c)
+            hotels::bump_hotel(c, hotel.as_str()).map(|v| (hotel, v))
         })
         .await
+        .map(|(hotel, v)| self.changed(&hotel, v))
     }
 
     async fn update_hotel(&self, hotel: &HotelId, s: HotelSettings) -> Result<(), StoreError> {
         let hotel = hotel.clone();
         self.write(move |c| {
+            // A save that changes nothing leaves the version alone: nothing cached is outdated.
             let n = c
                 .prepare_cached(
                     "UPDATE hotels SET name = coalesce(?2, name), timezone = coalesce(?3, timezone),
-                         sync_paid_orders = coalesce(?4, sync_paid_orders)
-                     WHERE id = ?1",
+                         sync_paid_orders = coalesce(?4, sync_paid_orders),
+                         config_version = config_version + 1
+                     WHERE id = ?1 AND (name IS NOT coalesce(?2, name)
+                         OR timezone IS NOT coalesce(?3, timezone)
+                         OR sync_paid_orders IS NOT coalesce(?4, sync_paid_orders))
+                     RETURNING config_version",
                 )?
-                .execute(params![hotel.as_str(), s.name, s.timezone, s.sync_paid_orders])?;
-            if n == 0 {
-                return Err(StoreError::NotFound);
+                .query_row(
+                    params![hotel.as_str(), s.name, s.timezone, s.sync_paid_orders],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?;
+            match n {
+                Some(v) => Ok(Some((hotel, v as u64))),
+                None => hotel_exists(c, hotel.as_str()).map(|()| None),
             }
-            bump_config(c)
         })
         .await
+        .map(|changed| {
+            if let Some((hotel, v)) = changed {
+                self.changed(&hotel, v);
+            }
+        })
     }
 
     async fn add_rooms(&self, hotel: &HotelId, rooms: Vec<Room>) -> Result<u64, StoreError> {
@@ -1324,10 +1283,20 @@ impl Store for SqliteStore {
                     ])?;
                 }
             }
-            bump_config(c)?;
-            Ok(added)
+            // Only new rooms change what the cache knows (it keeps no floors).
+            let version = match added {
+                0 => None,
+                _ => Some(hotels::bump_hotel(c, hotel.as_str())?),
+            };
+            Ok((added, version, hotel))
         })
         .await
+        .map(|(added, version, hotel)| {
+            if let Some(v) = version {
+                self.changed(&hotel, v);
+            }
+            added
+        })
     }
 
     async fn list_rooms(&self, hotel: &HotelId) -> Result<Vec<Room>, StoreError> {
@@ -1388,9 +1357,10 @@ impl Store for SqliteStore {
                 e.department,
                 e.sla_minutes
             ])?;
-            bump_config(c)
+            hotels::bump_hotel(c, hotel.as_str()).map(|v| (hotel, v))
         })
         .await
+        .map(|(hotel, v)| self.changed(&hotel, v))
     }
 
     async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
@@ -1527,7 +1497,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<Task>, StoreError> {
         let created = self
             .write(move |c| {
-                if config_version(c)? != cache_version {
+                if hotels::hotel_version(c, hotel.as_str())? != Some(cache_version) {
                     return Ok(None);
                 }
                 let now = time::format(time::now());

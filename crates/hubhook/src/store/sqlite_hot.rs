@@ -3,8 +3,8 @@
 //! statements that run: each must find its rows through an index that matches it, never by reading
 //! a hotel's history (CONTRACT.md section 8: a webhook's cost does not grow with it).
 
-/// The configuration version every webhook's transaction compares with its snapshot's.
-pub(crate) const CONFIG_VERSION: &str = "SELECT value FROM meta WHERE key = 'config_version'";
+/// The hotel's configuration version, which every webhook's transaction compares with its cache's.
+pub(crate) const HOTEL_VERSION: &str = "SELECT config_version FROM hotels WHERE id = ?1";
 
 /// Whether an order was seen, and how (`created`, or `cancelled` before it arrived).
 pub(crate) const ORDER_STATE: &str =
@@ -75,7 +75,7 @@ pub(crate) const INSERT_DELIVERY: &str =
 /// Every statement a webhook runs, by name: what the plan test checks.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const HOT_PATH_STATEMENTS: &[(&str, &str)] = &[
-    ("CONFIG_VERSION", CONFIG_VERSION),
+    ("HOTEL_VERSION", HOTEL_VERSION),
     ("ORDER_STATE", ORDER_STATE),
     ("ORDER_TASKS", ORDER_TASKS),
     ("INSERT_ORDER", INSERT_ORDER),

@@ -16,6 +16,7 @@ mod fuzz_corpus;
 mod helpers;
 mod http_edge;
 mod limits;
+mod many_hotels;
 mod ops;
 mod outbox;
 mod receiver;

@@ -738,3 +738,52 @@ async fn two_instances_prune_one_backlog_together_each_row_once() {
     let entries = log["entries"].as_array().expect("entries");
     assert_eq!(entries.len(), 2, "only the two new deliveries are left: {log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_added_through_one_instances_pages_counts_on_the_other_at_once() {
+    use crate::ui_support::{PASSWORD, UiClient};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = database_url(&dir.path().join("x.db"));
+    let (hotel, _key) = hotel_with_key(&db, "paged");
+    let (other, _) = hotel_with_key(&db, "other");
+    {
+        let store = hubhook::store::open(&db).await.expect("open the store");
+        store
+            .create_user(hubhook::store::NewUser {
+                id: "usr_paged".into(),
+                hotel: hubhook::domain::HotelId::parse("paged").unwrap(),
+                email: "boss@paged.test".into(),
+                role: hubhook::domain::Role::Manager,
+                password_hash: hubhook::domain::password::hash(PASSWORD).expect("hash"),
+            })
+            .await
+            .expect("create user");
+    }
+    let client = client();
+    let a = Instance::start(&db, &client).await;
+    let b = Instance::start(&db, &client).await;
+    let hook = |i: &Instance| i.url("/webhooks/duve");
+
+    // B has the hotel cached, without room 404.
+    let (s, body, _) = post(&client, hook(&b), &hotel, &order("warm", "101", &["4"])).await;
+    assert_eq!(s, 201, "{body}");
+    let (s, body, _) = post(&client, hook(&b), &hotel, &order("early", "404", &["4"])).await;
+    expect_webhook_error(&(s, body), 400, "WEB_HUK_HUBOS_REQUEST_FAIL", "Unknown room");
+
+    // The manager adds the room through A's pages.
+    let mut ui = UiClient::at(&a.base);
+    let res = ui.login("boss@paged.test", PASSWORD).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let csrf = ui.csrf().await;
+    let res = ui
+        .post("/manage/rooms", &[("csrf", &csrf), ("rooms", "404"), ("floor", "4")])
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+
+    // B takes it from its next webhook on; the other hotel's webhooks on B never noticed.
+    let (s, body, _) = post(&client, hook(&b), &hotel, &order("late", "404", &["4"])).await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["tasks"][0]["room"], "404");
+    let (s, body, _) = post(&client, hook(&b), &other, &order("other-1", "101", &["4"])).await;
+    assert_eq!(s, 201, "{body}");
+}

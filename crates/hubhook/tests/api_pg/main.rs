@@ -41,6 +41,8 @@ postgres_suite! {
     mod helpers;
     #[path = "../api/limits.rs"]
     mod limits;
+    #[path = "../api/many_hotels.rs"]
+    mod many_hotels;
     #[path = "../api/http_edge.rs"]
     mod http_edge;
     #[path = "../api/ops.rs"]

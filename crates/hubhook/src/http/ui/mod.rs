@@ -190,12 +190,10 @@ fn layout(viewer: &Viewer, title: &str, nav: Nav, body: Markup) -> Html<String> 
     Html(page.into_string())
 }
 
-/// The hotel's timezone (from the in-memory snapshot; UTC if the hotel vanished meanwhile).
+/// The hotel's timezone (from the cache; UTC if the hotel vanished meanwhile).
 fn hotel_tz(app: &AppState, hotel: &HotelId) -> TimeZone {
     app.cache
-        .snapshot()
-        .hotels
-        .get(hotel.as_str())
+        .cached(hotel.as_str())
         .map(|h| h.timezone.clone())
         .unwrap_or(TimeZone::UTC)
 }
