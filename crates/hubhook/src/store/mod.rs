@@ -407,16 +407,9 @@ pub struct Delivery {
     pub attempt_log: Option<Vec<Attempt>>,
 }
 
+/// Hotels and their configuration: the facts the webhook path caches, rooms, catalog, tokens.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Whether the database answers (for `/readyz`).
-    async fn ping(&self) -> Result<(), StoreError>;
-    /// At shutdown, once the requests are done: commits whatever is still queued and leaves the
-    /// database tidy for the next start. Every answered write has committed already; this is not
-    /// what makes them durable.
-    async fn flush(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
+pub trait HotelStore: Send + Sync {
     /// Every hotel's facts, for the cache's start (one read per table, not one per hotel).
     async fn all_hotel_facts(&self) -> Result<Vec<HotelFacts>, StoreError>;
     /// One hotel's facts (its row, rooms and catalog, read by its id), or None if it is unknown.
@@ -427,10 +420,6 @@ pub trait Store: Send + Sync + 'static {
     async fn hotel_versions(&self) -> Result<Vec<(String, u64)>, StoreError>;
     /// Configuration changes committed from now on (see [`ConfigChange`]).
     fn config_changes(&self) -> broadcast::Receiver<ConfigChange>;
-
-    /// The webhook path: decide (with rows read under the write lock) and write, in one transaction.
-    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError>;
-    async fn record_refusal(&self, refused: Refused) -> Result<(), StoreError>;
 
     async fn create_hotel(&self, hotel: NewHotel) -> Result<(), StoreError>;
     async fn list_hotels(&self) -> Result<Vec<HotelSummary>, StoreError>;
@@ -447,9 +436,14 @@ pub trait Store: Send + Sync + 'static {
     async fn list_rooms(&self, hotel: &HotelId) -> Result<Vec<Room>, StoreError>;
     async fn list_catalog(&self, hotel: &HotelId) -> Result<Vec<CatalogEntry>, StoreError>;
     async fn set_catalog(&self, hotel: &HotelId, entry: CatalogEntry) -> Result<(), StoreError>;
+}
 
-    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError>;
-    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError>;
+/// Tasks and the inbound log: the webhook's transaction, manual tasks, moves, the board's reads.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// The webhook path: decide (with rows read under the write lock) and write, in one transaction.
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError>;
+    async fn record_refusal(&self, refused: Refused) -> Result<(), StoreError>;
 
     async fn list_tasks(
         &self,
@@ -477,8 +471,57 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<InboundEntry>, StoreError>;
 
-    // The outbox.
+    /// The board: every task not final, and the final ones changed since `finished_since`.
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError>;
+    /// Timings of the tasks created since `since`, for the dashboard.
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError>;
+    /// The inbound log entry (the Duve delivery) that created this task, if it came from Duve.
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError>;
+}
 
+/// Accounts: API keys, users of the web pages and their sessions.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError>;
+    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError>;
+
+    async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
+    /// The account with this email (case-insensitive), with its password hash.
+    async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Keeps a new session (by its token's SHA-256) and forgets expired ones.
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// The session's account, unless the session is unknown or expired at `now`.
+    async fn find_session(
+        &self,
+        token_hash: [u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<SessionUser>, StoreError>;
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
+
+    async fn list_api_keys(&self, hotel: &HotelId) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError>;
+}
+
+/// The outbox: subscriptions, deliveries and their attempts.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
     /// Woken after every commit that queued deliveries (and by a poll, for other processes' commits).
     fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
     async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError>;
@@ -516,59 +559,36 @@ pub trait Store: Send + Sync + 'static {
     async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError>;
     /// The earliest moment the dispatcher has work: a delivery's next attempt or a task's due time.
     async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError>;
+}
 
-    // --- Retention (the pruner in `retention.rs` calls these).
-
+/// Retention: pruning old inbound-log entries and delivery attempts.
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
     /// Deletes up to `limit` inbound-log entries received before `before`, oldest first; returns
     /// how many. Safe to run from several processes at once.
     async fn prune_inbound(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
     /// Deletes up to `limit` delivery attempts made before `before`, oldest first, except those of
     /// deliveries still pending (their log explains the retries to come); returns how many.
     async fn prune_attempts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
-    // --- Live changes and the web pages.
+}
+
+/// Everything above the store talks to: every resource's operations, plus the few that concern
+/// the database as a whole.
+#[async_trait]
+pub trait Store:
+    HotelStore + TaskStore + AccountStore + OutboxStore + RetentionStore + Send + Sync + 'static
+{
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// At shutdown, once the requests are done: commits whatever is still queued and leaves the
+    /// database tidy for the next start. Every answered write has committed already; this is not
+    /// what makes them durable.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Task changes, published only after they committed (see [`crate::events`]).
     fn subscribe(&self) -> broadcast::Receiver<TaskChange>;
-
-    async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
-    /// The account with this email (case-insensitive), with its password hash.
-    async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError>;
-    /// Keeps a new session (by its token's SHA-256) and forgets expired ones.
-    async fn create_session(
-        &self,
-        token_hash: [u8; 32],
-        user_id: &str,
-        expires_at: Timestamp,
-    ) -> Result<(), StoreError>;
-    /// The session's account, unless the session is unknown or expired at `now`.
-    async fn find_session(
-        &self,
-        token_hash: [u8; 32],
-        now: Timestamp,
-    ) -> Result<Option<SessionUser>, StoreError>;
-    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError>;
-
-    async fn list_api_keys(&self, hotel: &HotelId) -> Result<Vec<ApiKeyInfo>, StoreError>;
-    async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError>;
-
-    /// The board: every task not final, and the final ones changed since `finished_since`.
-    async fn board_tasks(
-        &self,
-        hotel: &HotelId,
-        finished_since: Timestamp,
-    ) -> Result<Vec<BoardTask>, StoreError>;
-    /// Timings of the tasks created since `since`, for the dashboard.
-    async fn task_timings(
-        &self,
-        hotel: &HotelId,
-        since: Timestamp,
-    ) -> Result<Vec<TaskTiming>, StoreError>;
-    /// The inbound log entry (the Duve delivery) that created this task, if it came from Duve.
-    async fn task_origin(
-        &self,
-        hotel: &HotelId,
-        task_id: &str,
-    ) -> Result<Option<InboundEntry>, StoreError>;
 }
 
 /// A database URL fit for a log line or an error message: a password in it is replaced by `***`.

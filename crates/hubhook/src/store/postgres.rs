@@ -17,6 +17,11 @@
 //! a connection, default 5s), `statement_timeout` (default 5s) and `batch_workers` (new-order batches
 //! in flight at once per instance, default 1).
 
+use crate::store::AccountStore;
+use crate::store::HotelStore;
+use crate::store::OutboxStore;
+use crate::store::RetentionStore;
+use crate::store::TaskStore;
 use std::{
     borrow::Cow,
     sync::{Arc, Weak},
@@ -1390,13 +1395,7 @@ fn inbound_from_row(r: &Row) -> Result<InboundEntry, StoreError> {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        client.simple_query("SELECT 1").await?;
-        Ok(())
-    }
-
+impl HotelStore for PostgresStore {
     async fn all_hotel_facts(&self) -> Result<Vec<HotelFacts>, StoreError> {
         let mut client = self.pool.get().await?;
         // One consistent view: each hotel's version is the version of the rows read.
@@ -1436,63 +1435,6 @@ impl Store for PostgresStore {
 
     fn config_changes(&self) -> broadcast::Receiver<ConfigChange> {
         self.signals.config.subscribe()
-    }
-
-    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
-        let hotel = &req.hotel.id;
-        if let Some(outcome) = ingest_new_order(&self.batcher, &req).await? {
-            // Written and committed by a batch worker, which also woke the dispatcher.
-            let done = Ingested::Done(outcome);
-            self.signals.events.publish(ingest_changes(hotel, &done));
-            return Ok(done);
-        }
-        let mut client = self.pool.get().await?;
-        let mut attempt = 0;
-        loop {
-            let tx = client.transaction().await?;
-            let result = match ingest_tx(&tx, &req).await {
-                Ok((done, queued)) => {
-                    let changes = ingest_changes(hotel, &done);
-                    announce(&tx, &self.signals, &changes, queued)
-                        .await
-                        .map(|()| (done, changes, queued))
-                }
-                Err(e) => Err(e),
-            };
-            let error = match result {
-                Ok((done, changes, queued)) => {
-                    tx.commit().await?;
-                    // Only after the commit: what is published is durable.
-                    self.signals.queued(queued);
-                    self.signals.events.publish(changes);
-                    return Ok(done);
-                }
-                Err(e) => e,
-            };
-            let _ = tx.rollback().await;
-            attempt += 1;
-            match error {
-                // Another instance committed this order first: decide again, seeing its row.
-                StoreError::Conflict(_) if attempt <= CONFLICT_RETRIES => continue,
-                e => return Err(e),
-            }
-        }
-    }
-
-    async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        insert_inbound(
-            &client,
-            r.hotel.as_str(),
-            &time::format(r.received_at),
-            r.event.as_deref(),
-            r.code,
-            &r.details,
-            &[],
-            b"",
-            r.started.elapsed().as_micros() as u64,
-        )
-        .await
     }
 
     async fn create_hotel(&self, h: NewHotel) -> Result<(), StoreError> {
@@ -1725,47 +1667,65 @@ impl Store for PostgresStore {
         })
         .map(|v| self.signals.config_changed(&hotel, v))
     }
+}
 
-    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
-        in_tx!(self, |tx| {
-            hotel_exists(&tx, key.hotel_id.as_str()).await?;
-            exec(
-                &tx,
-                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &key.id,
-                    &key.hotel_id.as_str(),
-                    &&hash[..],
-                    &key.role.as_str(),
-                    &time::format(time::now()),
-                ],
-            )
-            .await?;
-            Ok(())
-        })
+#[async_trait]
+impl TaskStore for PostgresStore {
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
+        let hotel = &req.hotel.id;
+        if let Some(outcome) = ingest_new_order(&self.batcher, &req).await? {
+            // Written and committed by a batch worker, which also woke the dispatcher.
+            let done = Ingested::Done(outcome);
+            self.signals.events.publish(ingest_changes(hotel, &done));
+            return Ok(done);
+        }
+        let mut client = self.pool.get().await?;
+        let mut attempt = 0;
+        loop {
+            let tx = client.transaction().await?;
+            let result = match ingest_tx(&tx, &req).await {
+                Ok((done, queued)) => {
+                    let changes = ingest_changes(hotel, &done);
+                    announce(&tx, &self.signals, &changes, queued)
+                        .await
+                        .map(|()| (done, changes, queued))
+                }
+                Err(e) => Err(e),
+            };
+            let error = match result {
+                Ok((done, changes, queued)) => {
+                    tx.commit().await?;
+                    // Only after the commit: what is published is durable.
+                    self.signals.queued(queued);
+                    self.signals.events.publish(changes);
+                    return Ok(done);
+                }
+                Err(e) => e,
+            };
+            let _ = tx.rollback().await;
+            attempt += 1;
+            match error {
+                // Another instance committed this order first: decide again, seeing its row.
+                StoreError::Conflict(_) if attempt <= CONFLICT_RETRIES => continue,
+                e => return Err(e),
+            }
+        }
     }
 
-    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+    async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
-        let row = query_opt(
+        insert_inbound(
             &client,
-            "SELECT id, hotel_id, role FROM api_keys WHERE hash = $1",
-            &[&&hash[..]],
+            r.hotel.as_str(),
+            &time::format(r.received_at),
+            r.event.as_deref(),
+            r.code,
+            &r.details,
+            &[],
+            b"",
+            r.started.elapsed().as_micros() as u64,
         )
-        .await?;
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        let (id, hotel, role): (String, String, String) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        Ok((|| {
-            Some(ApiKey {
-                id,
-                hotel_id: HotelId::parse(&hotel).ok()?,
-                role: Role::parse(&role)?,
-            })
-        })())
+        .await
     }
 
     async fn list_tasks(
@@ -1941,155 +1901,129 @@ impl Store for PostgresStore {
         rows.iter().map(inbound_from_row).collect()
     }
 
-    // --- The outbox.
-
-    fn outbox_signal(&self) -> Arc<Notify> {
-        self.signals.outbox.clone()
-    }
-
-    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
-        in_tx!(self, |tx| {
-            hotel_exists(&tx, sub.hotel.as_str()).await?;
-            let now = time::format(time::now());
-            outbox::insert_subscription(
-                &tx,
-                &sub,
-                &crate::domain::outbound::new_subscription_id(),
-                &now,
-            )
-            .await
-        })
-    }
-
-    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError> {
-        let client = self.pool.get().await?;
-        outbox::list_subscriptions(&client, scope).await
-    }
-
-    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError> {
-        in_tx!(self, |tx| {
-            let now = time::format(time::now());
-            outbox::remove_subscription(&tx, scope, id, &now).await
-        })
-    }
-
-    async fn rotate_secret(
+    async fn board_tasks(
         &self,
-        scope: Scope<'_>,
-        id: &str,
-        secret: String,
-        keep_old_until: Timestamp,
-    ) -> Result<Subscription, StoreError> {
-        in_tx!(self, |tx| {
-            let until = time::format(keep_old_until);
-            outbox::rotate_secret(&tx, scope, id, &secret, &until).await
-        })
-    }
-
-    async fn claim_deliveries(
-        &self,
-        limit: u32,
-        lease: Duration,
-    ) -> Result<Vec<Claimed>, StoreError> {
+        hotel: &HotelId,
+        finished_since: Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError> {
         let client = self.pool.get().await?;
-        let now = time::now();
-        let until = now
-            .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
-            .unwrap_or(now);
-        // One statement: the rows are locked, leased and returned in its own transaction.
-        outbox::claim(&client, &time::format(now), &time::format(until), limit).await
-    }
-
-    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
-        in_tx!(self, |tx| { outbox::record(&tx, &attempt).await })
-    }
-
-    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
-        exec(
+        let rows = query(
             &client,
-            "UPDATE deliveries SET claimed_until = NULL WHERE id = ANY($1) AND status = 'pending'",
-            &[&ids],
+            "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
+                    t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
+                    t.notes, t.updated_at
+             FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
+             WHERE t.hotel_id = $1
+               AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= $2)
+             ORDER BY t.seq",
+            &[&hotel.as_str(), &time::format(finished_since)],
         )
         .await?;
-        // Another instance may take them at once.
-        announce(&client, &self.signals, &[], ids.len()).await
+        rows.iter()
+            .map(|r| {
+                Ok(BoardTask {
+                    task: task_from_row(r)?,
+                    department: r.try_get(9)?,
+                    floor: r.try_get(10)?,
+                    requested_at: r.try_get(11)?,
+                    notes: r.try_get(12)?,
+                    updated_at: r.try_get(13)?,
+                })
+            })
+            .collect()
     }
 
-    async fn list_deliveries(
+    async fn task_timings(
         &self,
-        scope: Scope<'_>,
-        status: Option<DeliveryStatus>,
-        limit: u32,
-    ) -> Result<Vec<Delivery>, StoreError> {
+        hotel: &HotelId,
+        since: Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError> {
         let client = self.pool.get().await?;
-        outbox::list_deliveries(&client, scope, status, limit).await
-    }
-
-    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
-        let client = self.pool.get().await?;
-        outbox::delivery(&client, scope, id).await
-    }
-
-    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError> {
-        let d = in_tx!(self, |tx| {
-            let now = time::format(time::now());
-            let d = outbox::replay(&tx, scope, id, &now).await?;
-            announce(&tx, &self.signals, &[], 1).await?;
-            Ok(d)
-        })?;
-        self.signals.queued(1);
-        Ok(d)
-    }
-
-    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError> {
-        let (n, queued) = in_tx!(self, |tx| {
-            let r = outbox::raise_overdue(&tx, &time::format(time::now()), limit).await?;
-            announce(&tx, &self.signals, &[], r.1).await?;
-            Ok(r)
-        })?;
-        self.signals.queued(queued);
-        Ok(n)
-    }
-
-    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError> {
-        let client = self.pool.get().await?;
-        let next = outbox::next_work(&client).await?;
-        Ok(next.and_then(|t| time::parse_instant(&t)))
-    }
-
-    async fn prune_inbound(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        // Several instances may prune at once: each takes rows the others have not locked.
-        let client = self.pool.get().await?;
-        exec(
+        let rows = query(
             &client,
-            "DELETE FROM inbound WHERE seq IN (
-                 SELECT seq FROM inbound WHERE received_at < $1
-                 ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-            &[&time::format(before), &i64::from(limit)],
+            "SELECT t.task_name, t.status, t.created_at, t.due_at,
+                    (SELECT min(e.at) FROM task_events e
+                     WHERE e.task_id = t.id AND e.to_status = 'done')
+             FROM tasks t WHERE t.hotel_id = $1 AND t.created_at >= $2 ORDER BY t.seq",
+            &[&hotel.as_str(), &time::format(since)],
         )
-        .await
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TaskTiming {
+                    task_name: r.try_get(0)?,
+                    status: status_from(r.try_get(1)?)?,
+                    created_at: r.try_get(2)?,
+                    due_at: r.try_get(3)?,
+                    done_at: r.try_get(4)?,
+                })
+            })
+            .collect()
     }
 
-    async fn prune_attempts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError> {
         let client = self.pool.get().await?;
-        exec(
+        // Task ids are UUIDs (checked by the caller); as on SQLite, the newest entries are read
+        // first, so a recent task's origin is found after a short scan.
+        let pattern = format!("%\"{}\"%", text(task_id));
+        let row = query_opt(
             &client,
-            "DELETE FROM delivery_attempts WHERE seq IN (
-                 SELECT a.seq FROM delivery_attempts a
-                 WHERE a.at < $1 AND NOT EXISTS (
-                     SELECT 1 FROM deliveries d
-                     WHERE d.id = a.delivery_id AND d.status = 'pending')
-                 ORDER BY a.at LIMIT $2 FOR UPDATE OF a SKIP LOCKED)",
-            &[&time::format(before), &i64::from(limit)],
+            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+             FROM inbound WHERE hotel_id = $1 AND code = 'created' AND task_ids LIKE $2
+             ORDER BY seq DESC LIMIT 1",
+            &[&hotel.as_str(), &pattern],
         )
-        .await
+        .await?;
+        row.as_ref().map(inbound_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl AccountStore for PostgresStore {
+    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, key.hotel_id.as_str()).await?;
+            exec(
+                &tx,
+                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &key.id,
+                    &key.hotel_id.as_str(),
+                    &&hash[..],
+                    &key.role.as_str(),
+                    &time::format(time::now()),
+                ],
+            )
+            .await?;
+            Ok(())
+        })
     }
 
-    // --- Live changes and the web pages.
-
-    fn subscribe(&self) -> broadcast::Receiver<TaskChange> {
-        self.signals.events.subscribe()
+    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT id, hotel_id, role FROM api_keys WHERE hash = $1",
+            &[&&hash[..]],
+        )
+        .await?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let (id, hotel, role): (String, String, String) =
+            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        Ok((|| {
+            Some(ApiKey {
+                id,
+                hotel_id: HotelId::parse(&hotel).ok()?,
+                role: Role::parse(&role)?,
+            })
+        })())
     }
 
     async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
@@ -2242,85 +2176,167 @@ impl Store for PostgresStore {
         }
         Ok(())
     }
+}
 
-    async fn board_tasks(
-        &self,
-        hotel: &HotelId,
-        finished_since: Timestamp,
-    ) -> Result<Vec<BoardTask>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = query(
-            &client,
-            "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
-                    t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
-                    t.notes, t.updated_at
-             FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
-             WHERE t.hotel_id = $1
-               AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= $2)
-             ORDER BY t.seq",
-            &[&hotel.as_str(), &time::format(finished_since)],
-        )
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(BoardTask {
-                    task: task_from_row(r)?,
-                    department: r.try_get(9)?,
-                    floor: r.try_get(10)?,
-                    requested_at: r.try_get(11)?,
-                    notes: r.try_get(12)?,
-                    updated_at: r.try_get(13)?,
-                })
-            })
-            .collect()
+#[async_trait]
+impl OutboxStore for PostgresStore {
+    fn outbox_signal(&self) -> Arc<Notify> {
+        self.signals.outbox.clone()
     }
 
-    async fn task_timings(
-        &self,
-        hotel: &HotelId,
-        since: Timestamp,
-    ) -> Result<Vec<TaskTiming>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = query(
-            &client,
-            "SELECT t.task_name, t.status, t.created_at, t.due_at,
-                    (SELECT min(e.at) FROM task_events e
-                     WHERE e.task_id = t.id AND e.to_status = 'done')
-             FROM tasks t WHERE t.hotel_id = $1 AND t.created_at >= $2 ORDER BY t.seq",
-            &[&hotel.as_str(), &time::format(since)],
-        )
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TaskTiming {
-                    task_name: r.try_get(0)?,
-                    status: status_from(r.try_get(1)?)?,
-                    created_at: r.try_get(2)?,
-                    due_at: r.try_get(3)?,
-                    done_at: r.try_get(4)?,
-                })
-            })
-            .collect()
+    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, sub.hotel.as_str()).await?;
+            let now = time::format(time::now());
+            outbox::insert_subscription(
+                &tx,
+                &sub,
+                &crate::domain::outbound::new_subscription_id(),
+                &now,
+            )
+            .await
+        })
     }
 
-    async fn task_origin(
-        &self,
-        hotel: &HotelId,
-        task_id: &str,
-    ) -> Result<Option<InboundEntry>, StoreError> {
+    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError> {
         let client = self.pool.get().await?;
-        // Task ids are UUIDs (checked by the caller); as on SQLite, the newest entries are read
-        // first, so a recent task's origin is found after a short scan.
-        let pattern = format!("%\"{}\"%", text(task_id));
-        let row = query_opt(
+        outbox::list_subscriptions(&client, scope).await
+    }
+
+    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            outbox::remove_subscription(&tx, scope, id, &now).await
+        })
+    }
+
+    async fn rotate_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        secret: String,
+        keep_old_until: Timestamp,
+    ) -> Result<Subscription, StoreError> {
+        in_tx!(self, |tx| {
+            let until = time::format(keep_old_until);
+            outbox::rotate_secret(&tx, scope, id, &secret, &until).await
+        })
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let client = self.pool.get().await?;
+        let now = time::now();
+        let until = now
+            .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
+            .unwrap_or(now);
+        // One statement: the rows are locked, leased and returned in its own transaction.
+        outbox::claim(&client, &time::format(now), &time::format(until), limit).await
+    }
+
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        in_tx!(self, |tx| { outbox::record(&tx, &attempt).await })
+    }
+
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        exec(
             &client,
-            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
-             FROM inbound WHERE hotel_id = $1 AND code = 'created' AND task_ids LIKE $2
-             ORDER BY seq DESC LIMIT 1",
-            &[&hotel.as_str(), &pattern],
+            "UPDATE deliveries SET claimed_until = NULL WHERE id = ANY($1) AND status = 'pending'",
+            &[&ids],
         )
         .await?;
-        row.as_ref().map(inbound_from_row).transpose()
+        // Another instance may take them at once.
+        announce(&client, &self.signals, &[], ids.len()).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: Scope<'_>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let client = self.pool.get().await?;
+        outbox::list_deliveries(&client, scope, status, limit).await
+    }
+
+    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let client = self.pool.get().await?;
+        outbox::delivery(&client, scope, id).await
+    }
+
+    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError> {
+        let d = in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            let d = outbox::replay(&tx, scope, id, &now).await?;
+            announce(&tx, &self.signals, &[], 1).await?;
+            Ok(d)
+        })?;
+        self.signals.queued(1);
+        Ok(d)
+    }
+
+    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError> {
+        let (n, queued) = in_tx!(self, |tx| {
+            let r = outbox::raise_overdue(&tx, &time::format(time::now()), limit).await?;
+            announce(&tx, &self.signals, &[], r.1).await?;
+            Ok(r)
+        })?;
+        self.signals.queued(queued);
+        Ok(n)
+    }
+
+    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError> {
+        let client = self.pool.get().await?;
+        let next = outbox::next_work(&client).await?;
+        Ok(next.and_then(|t| time::parse_instant(&t)))
+    }
+}
+
+#[async_trait]
+impl RetentionStore for PostgresStore {
+    async fn prune_inbound(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        // Several instances may prune at once: each takes rows the others have not locked.
+        let client = self.pool.get().await?;
+        exec(
+            &client,
+            "DELETE FROM inbound WHERE seq IN (
+                 SELECT seq FROM inbound WHERE received_at < $1
+                 ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[&time::format(before), &i64::from(limit)],
+        )
+        .await
+    }
+
+    async fn prune_attempts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        exec(
+            &client,
+            "DELETE FROM delivery_attempts WHERE seq IN (
+                 SELECT a.seq FROM delivery_attempts a
+                 WHERE a.at < $1 AND NOT EXISTS (
+                     SELECT 1 FROM deliveries d
+                     WHERE d.id = a.delivery_id AND d.status = 'pending')
+                 ORDER BY a.at LIMIT $2 FOR UPDATE OF a SKIP LOCKED)",
+            &[&time::format(before), &i64::from(limit)],
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<TaskChange> {
+        self.signals.events.subscribe()
     }
 }
 

@@ -4,6 +4,11 @@
 //! WAL behind it and answers the requests only once their transaction is on disk
 //! (`synchronous=FULL`'s guarantee, with the fsync off the writer's path).
 
+use crate::store::AccountStore;
+use crate::store::HotelStore;
+use crate::store::OutboxStore;
+use crate::store::RetentionStore;
+use crate::store::TaskStore;
 use std::{
     panic::AssertUnwindSafe,
     path::{Path, PathBuf},
@@ -1065,12 +1070,7 @@ fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<InboundEntry> {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
-    }
-
+impl HotelStore for SqliteStore {
     async fn all_hotel_facts(&self) -> Result<Vec<HotelFacts>, StoreError> {
         self.read(hotels::all_hotel_facts).await
     }
@@ -1091,58 +1091,6 @@ impl Store for SqliteStore {
 
     fn config_changes(&self) -> tokio::sync::broadcast::Receiver<ConfigChange> {
         self.config.subscribe()
-    }
-
-    /// A job behind everything queued (the writer runs jobs in order), then a checkpoint that folds
-    /// the WAL into the database file and truncates it, so a copy of the file alone is complete.
-    async fn flush(&self) -> Result<(), StoreError> {
-        self.write(|_| Ok(())).await?;
-        let busy: i64 = self
-            .read(|c| Ok(c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?))
-            .await?;
-        if busy != 0 {
-            tracing::warn!("the final WAL checkpoint was incomplete (the database is in use)");
-        }
-        Ok(())
-    }
-
-    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
-        let hotel = req.hotel.clone();
-        let (done, queued) = self.write_repeatable(move |c| ingest_tx(c, &req)).await?;
-        self.queued(queued);
-        // `write` answers only after the commit: what is published here is durable. Publishing
-        // costs nothing (no allocation) while no board is listening.
-        let id = &hotel.id;
-        match &done {
-            Ingested::Done(Outcome::Created { tasks, .. }) => self
-                .events
-                .publish(tasks.iter().map(|t| change(id, t, ChangeKind::Created))),
-            Ingested::Done(Outcome::Cancelled { tasks }) => self.events.publish(
-                tasks
-                    .iter()
-                    .filter(|t| t.status == TaskStatus::Cancelled)
-                    .map(|t| change(id, t, ChangeKind::StatusChanged)),
-            ),
-            _ => {}
-        }
-        Ok(done)
-    }
-
-    async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
-        self.write(move |c| {
-            insert_inbound(
-                c,
-                r.hotel.as_str(),
-                &time::format(r.received_at),
-                r.event.as_deref(),
-                r.code,
-                &r.details,
-                &[],
-                b"",
-                r.started.elapsed().as_micros() as u64,
-            )
-        })
-        .await
     }
 
     async fn create_hotel(&self, h: NewHotel) -> Result<(), StoreError> {
@@ -1362,38 +1310,45 @@ impl Store for SqliteStore {
         .await
         .map(|(hotel, v)| self.changed(&hotel, v))
     }
+}
 
-    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
-        self.write(move |c| {
-            hotel_exists(c, key.hotel_id.as_str())?;
-            c.prepare_cached(
-                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                key.id,
-                key.hotel_id.as_str(),
-                &hash[..],
-                key.role.as_str(),
-                time::format(time::now())
-            ])?;
-            Ok(())
-        })
-        .await
+#[async_trait]
+impl TaskStore for SqliteStore {
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
+        let hotel = req.hotel.clone();
+        let (done, queued) = self.write_repeatable(move |c| ingest_tx(c, &req)).await?;
+        self.queued(queued);
+        // `write` answers only after the commit: what is published here is durable. Publishing
+        // costs nothing (no allocation) while no board is listening.
+        let id = &hotel.id;
+        match &done {
+            Ingested::Done(Outcome::Created { tasks, .. }) => self
+                .events
+                .publish(tasks.iter().map(|t| change(id, t, ChangeKind::Created))),
+            Ingested::Done(Outcome::Cancelled { tasks }) => self.events.publish(
+                tasks
+                    .iter()
+                    .filter(|t| t.status == TaskStatus::Cancelled)
+                    .map(|t| change(id, t, ChangeKind::StatusChanged)),
+            ),
+            _ => {}
+        }
+        Ok(done)
     }
 
-    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
-        self.read(move |c| {
-            let row: Option<(String, String, String)> = c
-                .prepare_cached("SELECT id, hotel_id, role FROM api_keys WHERE hash = ?1")?
-                .query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
-            Ok(row.and_then(|(id, hotel, role)| {
-                Some(ApiKey {
-                    id,
-                    hotel_id: HotelId::parse(&hotel).ok()?,
-                    role: Role::parse(&role)?,
-                })
-            }))
+    async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
+        self.write(move |c| {
+            insert_inbound(
+                c,
+                r.hotel.as_str(),
+                &time::format(r.received_at),
+                r.event.as_deref(),
+                r.code,
+                &r.details,
+                &[],
+                b"",
+                r.started.elapsed().as_micros() as u64,
+            )
         })
         .await
     }
@@ -1567,8 +1522,123 @@ impl Store for SqliteStore {
         .await
     }
 
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<TaskChange> {
-        self.events.subscribe()
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: jiff::Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let sql = "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
+                        t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
+                        t.notes, t.updated_at
+                 FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
+                 WHERE t.hotel_id = ?1
+                   AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= ?2)
+                 ORDER BY t.seq";
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows =
+                stmt.query_map(params![hotel.as_str(), time::format(finished_since)], |r| {
+                    Ok(BoardTask {
+                        task: task_from_row(r)?,
+                        department: r.get(9)?,
+                        floor: r.get(10)?,
+                        requested_at: r.get(11)?,
+                        notes: r.get(12)?,
+                        updated_at: r.get(13)?,
+                    })
+                })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT t.task_name, t.status, t.created_at, t.due_at,
+                        (SELECT min(e.at) FROM task_events e
+                         WHERE e.task_id = t.id AND e.to_status = 'done')
+                 FROM tasks t WHERE t.hotel_id = ?1 AND t.created_at >= ?2 ORDER BY t.seq",
+            )?;
+            let rows = stmt.query_map(params![hotel.as_str(), time::format(since)], |r| {
+                let status: String = r.get(1)?;
+                Ok(TaskTiming {
+                    task_name: r.get(0)?,
+                    status: status_from(&status)?,
+                    created_at: r.get(2)?,
+                    due_at: r.get(3)?,
+                    done_at: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError> {
+        let hotel = hotel.clone();
+        // Task ids are UUIDs (checked by the caller), so the pattern holds no LIKE wildcard. The
+        // log has no index on task ids: the scan runs newest first, so the recent tasks people open
+        // cost a short scan; an old task's page reads the hotel's log back to it.
+        let pattern = format!("%\"{task_id}\"%");
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+                 FROM inbound WHERE hotel_id = ?1 AND code = 'created' AND task_ids LIKE ?2
+                 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row(params![hotel.as_str(), pattern], inbound_from_row)
+            .optional()?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |c| {
+            hotel_exists(c, key.hotel_id.as_str())?;
+            c.prepare_cached(
+                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                key.id,
+                key.hotel_id.as_str(),
+                &hash[..],
+                key.role.as_str(),
+                time::format(time::now())
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        self.read(move |c| {
+            let row: Option<(String, String, String)> = c
+                .prepare_cached("SELECT id, hotel_id, role FROM api_keys WHERE hash = ?1")?
+                .query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            Ok(row.and_then(|(id, hotel, role)| {
+                Some(ApiKey {
+                    id,
+                    hotel_id: HotelId::parse(&hotel).ok()?,
+                    role: Role::parse(&role)?,
+                })
+            }))
+        })
+        .await
     }
 
     async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
@@ -1725,66 +1795,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn board_tasks(
-        &self,
-        hotel: &HotelId,
-        finished_since: jiff::Timestamp,
-    ) -> Result<Vec<BoardTask>, StoreError> {
-        let hotel = hotel.clone();
-        self.read(move |c| {
-            let sql = "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
-                        t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
-                        t.notes, t.updated_at
-                 FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
-                 WHERE t.hotel_id = ?1
-                   AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= ?2)
-                 ORDER BY t.seq";
-            let mut stmt = c.prepare_cached(sql)?;
-            let rows =
-                stmt.query_map(params![hotel.as_str(), time::format(finished_since)], |r| {
-                    Ok(BoardTask {
-                        task: task_from_row(r)?,
-                        department: r.get(9)?,
-                        floor: r.get(10)?,
-                        requested_at: r.get(11)?,
-                        notes: r.get(12)?,
-                        updated_at: r.get(13)?,
-                    })
-                })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn task_timings(
-        &self,
-        hotel: &HotelId,
-        since: jiff::Timestamp,
-    ) -> Result<Vec<TaskTiming>, StoreError> {
-        let hotel = hotel.clone();
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT t.task_name, t.status, t.created_at, t.due_at,
-                        (SELECT min(e.at) FROM task_events e
-                         WHERE e.task_id = t.id AND e.to_status = 'done')
-                 FROM tasks t WHERE t.hotel_id = ?1 AND t.created_at >= ?2 ORDER BY t.seq",
-            )?;
-            let rows = stmt.query_map(params![hotel.as_str(), time::format(since)], |r| {
-                let status: String = r.get(1)?;
-                Ok(TaskTiming {
-                    task_name: r.get(0)?,
-                    status: status_from(&status)?,
-                    created_at: r.get(2)?,
-                    due_at: r.get(3)?,
-                    done_at: r.get(4)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
+#[async_trait]
+impl OutboxStore for SqliteStore {
     fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
         self.outbox.clone()
     }
@@ -1912,7 +1926,10 @@ impl Store for SqliteStore {
         let next = self.read(outbox::next_work).await?;
         Ok(next.and_then(|t| time::parse_instant(&t)))
     }
+}
 
+#[async_trait]
+impl RetentionStore for SqliteStore {
     async fn prune_inbound(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
         // One small job through the writer like any other: a batch never holds it for long.
         self.write(move |c| {
@@ -1944,27 +1961,30 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn task_origin(
-        &self,
-        hotel: &HotelId,
-        task_id: &str,
-    ) -> Result<Option<InboundEntry>, StoreError> {
-        let hotel = hotel.clone();
-        // Task ids are UUIDs (checked by the caller), so the pattern holds no LIKE wildcard. The
-        // log has no index on task ids: the scan runs newest first, so the recent tasks people open
-        // cost a short scan; an old task's page reads the hotel's log back to it.
-        let pattern = format!("%\"{task_id}\"%");
-        self.read(move |c| {
-            Ok(c.prepare_cached(
-                "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
-                 FROM inbound WHERE hotel_id = ?1 AND code = 'created' AND task_ids LIKE ?2
-                 ORDER BY seq DESC LIMIT 1",
-            )?
-            .query_row(params![hotel.as_str(), pattern], inbound_from_row)
-            .optional()?)
-        })
-        .await
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    /// A job behind everything queued (the writer runs jobs in order), then a checkpoint that folds
+    /// the WAL into the database file and truncates it, so a copy of the file alone is complete.
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.write(|_| Ok(())).await?;
+        let busy: i64 = self
+            .read(|c| Ok(c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?))
+            .await?;
+        if busy != 0 {
+            tracing::warn!("the final WAL checkpoint was incomplete (the database is in use)");
+        }
+        Ok(())
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<TaskChange> {
+        self.events.subscribe()
     }
 }
 
