@@ -2,7 +2,14 @@
 //! the store's outbox types, and applying the outbound rules of [`crate::domain::outbound`] to what
 //! was read. `sqlite_outbox.rs` and `postgres_outbox.rs` hold only their SQL and how to run it.
 
-use super::{Attempt, AttemptRecord, Claimed, Delivery, Header, StoreError, Subscription};
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::StoreError;
+use crate::domain::HotelId;
 use crate::domain::{
     Task, TaskStatus,
     outbound::{
@@ -230,4 +237,167 @@ pub(super) fn overdue_from_row(r: &impl Columns) -> Result<(String, Task), Store
             created_at: r.text(9)?,
         },
     ))
+}
+
+/// Which hotel's rows an operation may touch: the API passes its key's hotel; the CLI, run by the
+/// operator on the database itself, may name any row by its id.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// A hotel's id (as `HotelId::as_str` gives it).
+    Hotel(&'a str),
+    Any,
+}
+
+impl Scope<'_> {
+    pub(crate) fn hotel(&self) -> Option<&str> {
+        match self {
+            Scope::Hotel(h) => Some(h),
+            Scope::Any => None,
+        }
+    }
+}
+
+/// An extra header a subscription sends with every delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+pub struct NewSubscription {
+    pub hotel: HotelId,
+    pub kind: SubscriptionKind,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub headers: Vec<Header>,
+    /// `whsec_…` for a signed webhook; kept in clear, since signing needs it (see docs/outbound.md).
+    pub secret: Option<String>,
+    /// The Bearer token of a Duve Connect subscription.
+    pub bearer: Option<String>,
+    /// The body template of a Duve Connect subscription.
+    pub template: Option<String>,
+}
+
+/// A subscription as the API and the CLI show it: never its secret or Bearer token.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub id: String,
+    pub hotel_id: String,
+    pub kind: SubscriptionKind,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub headers: Vec<Header>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    /// Until when the previous secret still signs, after a rotation.
+    pub previous_secret_until: Option<String>,
+    pub created_at: String,
+}
+
+/// A delivery claimed for one attempt, with what sending it needs.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub hotel_id: String,
+    pub subscription_id: String,
+    pub kind: SubscriptionKind,
+    pub url: String,
+    pub headers: Vec<Header>,
+    /// Valid signing secrets, newest first.
+    pub secrets: Vec<String>,
+    pub bearer: Option<String>,
+    pub payload: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// One attempt's outcome, to record.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery: String,
+    pub at: Timestamp,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency: Duration,
+    /// The first KiB of the answer's body.
+    pub response: String,
+    pub verdict: Verdict,
+}
+
+/// One recorded attempt of a delivery, as its detail shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub at: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: f64,
+    pub response: String,
+}
+
+/// A delivery as the API and the CLI show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// Also the `webhook-id` header: stable across the delivery's attempts.
+    pub id: String,
+    pub hotel_id: String,
+    pub subscription_id: String,
+    pub task_id: Option<String>,
+    pub event: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Only in a single delivery's detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt_log: Option<Vec<Attempt>>,
+}
+
+/// The outbox: subscriptions, deliveries and their attempts.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Woken after every commit that queued deliveries (and by a poll, for other processes' commits).
+    fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
+    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError>;
+    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError>;
+    /// Removes a subscription; its pending deliveries end as failed.
+    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError>;
+    /// A new secret; the previous one keeps signing until `keep_old_until`.
+    async fn rotate_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        secret: String,
+        keep_old_until: Timestamp,
+    ) -> Result<Subscription, StoreError>;
+    /// Claims up to `limit` due deliveries for `lease` (the oldest pending delivery of a task and
+    /// subscription only: a task's events go out in order).
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError>;
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError>;
+    /// Gives claimed deliveries back unattempted (a dispatcher stopping).
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError>;
+    async fn list_deliveries(
+        &self,
+        scope: Scope<'_>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError>;
+    /// Sends a delivery again, from its first attempt, as soon as the dispatcher can.
+    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError>;
+    /// Marks tasks past their due time as overdue, queueing `task.overdue`; returns how many.
+    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError>;
+    /// The earliest moment the dispatcher has work: a delivery's next attempt or a task's due time.
+    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError>;
 }

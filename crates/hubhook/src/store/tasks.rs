@@ -1,0 +1,184 @@
+//! Tasks, orders and the inbound log: the types and the [`TaskStore`] trait.
+
+use std::{sync::Arc, time::Instant};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::StoreError;
+use crate::{
+    domain::outbound::EventType,
+    domain::{HotelFacts, HotelId, Task, TaskEvent, TaskStatus},
+    intake::{OrderState, Outcome, Plan, Raised, TaskDraft},
+};
+
+/// An order's stored state, as the settlement knows it; a state this version never writes is an error.
+pub(super) fn order_state_from(raw: Option<String>) -> Result<Option<OrderState>, StoreError> {
+    raw.map(|s| {
+        OrderState::parse(&s)
+            .ok_or_else(|| StoreError::Unavailable(format!("unknown order state {s:?} stored")))
+    })
+    .transpose()
+}
+
+/// The events a settled webhook's task change raises on the hotel's subscriptions.
+pub(super) fn raised_events(raised: Raised) -> &'static [EventType] {
+    match raised {
+        Raised::Created => &[EventType::Created],
+        Raised::Moved(to) => EventType::for_move(to),
+    }
+}
+
+/// One webhook to record: the decision the handler made and the request it made it from.
+pub struct IngestRequest {
+    pub hotel: Arc<HotelFacts>,
+    /// The hotel's configuration version the handler decided with (`hotel.config_version`); a
+    /// write made with another one is refused as stale.
+    pub cache_version: u64,
+    pub plan: Plan,
+    pub event: Option<String>,
+    pub body: bytes::Bytes,
+    pub received_at: Timestamp,
+    pub started: Instant,
+}
+
+#[derive(Debug)]
+pub enum Ingested {
+    /// The hotel's configuration changed since the handler read it: reload that hotel, decide again.
+    Stale,
+    Done(Outcome),
+}
+
+/// A refused request recorded without a decision of intake (e.g. a body over the size limit).
+pub struct Refused {
+    pub hotel: HotelId,
+    pub code: &'static str,
+    pub details: Vec<String>,
+    pub event: Option<String>,
+    pub received_at: Timestamp,
+    pub started: Instant,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub room: Option<String>,
+    pub since: Option<String>,
+    pub limit: u32,
+    pub cursor: Option<i64>,
+}
+
+/// A task with its order, notes and history (`GET /api/v1/tasks/{id}`; its OpenAPI schema is in
+/// `http/schemas.rs`, like every API body's whose type lives here).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDetail {
+    #[serde(flatten)]
+    pub task: Task,
+    pub order_id: Option<String>,
+    pub reservation_id: Option<String>,
+    pub department: Option<String>,
+    pub notes: Option<String>,
+    pub language: Option<String>,
+    pub requested_at: Option<String>,
+    pub updated_at: String,
+    pub events: Vec<TaskEvent>,
+}
+
+/// One received webhook as the inbound log shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboundEntry {
+    pub id: i64,
+    pub received_at: String,
+    pub event: Option<String>,
+    pub code: String,
+    pub details: Vec<String>,
+    pub task_ids: Vec<String>,
+    pub duration_ms: f64,
+    pub body: String,
+}
+
+/// A task as the board shows it: the API's task plus where and for whom.
+#[derive(Debug, Clone)]
+pub struct BoardTask {
+    pub task: Task,
+    pub department: Option<String>,
+    pub floor: Option<String>,
+    pub requested_at: Option<String>,
+    pub notes: Option<String>,
+    pub updated_at: String,
+}
+
+/// One task's timings, for the dashboard.
+#[derive(Debug, Clone)]
+pub struct TaskTiming {
+    pub task_name: String,
+    pub status: TaskStatus,
+    pub created_at: String,
+    pub due_at: Option<String>,
+    /// When it moved to done (its first such event).
+    pub done_at: Option<String>,
+}
+
+pub struct StatusChange {
+    pub hotel: HotelId,
+    pub task: String,
+    pub to: TaskStatus,
+    pub actor: String,
+    pub note: Option<String>,
+}
+
+/// Tasks and the inbound log: the webhook's transaction, manual tasks, moves, the board's reads.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// The webhook path: decide (with rows read under the write lock) and write, in one transaction.
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError>;
+    async fn record_refusal(&self, refused: Refused) -> Result<(), StoreError>;
+
+    async fn list_tasks(
+        &self,
+        hotel: &HotelId,
+        filter: TaskFilter,
+    ) -> Result<(Vec<Task>, Option<i64>), StoreError>;
+    async fn task_detail(
+        &self,
+        hotel: &HotelId,
+        id: &str,
+    ) -> Result<Option<TaskDetail>, StoreError>;
+    /// A manual task; refused as stale (`Ok(None)`) when the hotel's configuration version is no
+    /// longer `cache_version`.
+    async fn create_task(
+        &self,
+        hotel: HotelId,
+        cache_version: u64,
+        draft: TaskDraft,
+        actor: String,
+    ) -> Result<Option<Task>, StoreError>;
+    async fn move_task(&self, change: StatusChange) -> Result<Task, StoreError>;
+    async fn list_inbound(
+        &self,
+        hotel: &HotelId,
+        limit: u32,
+    ) -> Result<Vec<InboundEntry>, StoreError>;
+
+    /// The board: every task not final, and the final ones changed since `finished_since`.
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError>;
+    /// Timings of the tasks created since `since`, for the dashboard.
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError>;
+    /// The inbound log entry (the Duve delivery) that created this task, if it came from Duve.
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError>;
+}
