@@ -28,9 +28,6 @@ mod postgres_hot;
 mod postgres_hotels;
 mod postgres_outbox;
 pub mod sqlite;
-mod sqlite_hot;
-mod sqlite_hotels;
-mod sqlite_outbox;
 pub mod stats;
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -25,16 +25,17 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
+use crate::store::{
     ApiKey, ApiKeyInfo, BoardTask, HotelSettings, HotelSummary, InboundEntry, IngestRequest,
     Ingested, NewHotel, NewUser, Refused, Room, SessionUser, StatusChange, Store, StoreError,
     TaskDetail, TaskFilter, TaskTiming, User,
 };
-use super::{
-    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, Subscription, sqlite_hot as hot,
-    sqlite_outbox as outbox,
-};
-use super::{ConfigBus, ConfigChange, sqlite_hotels as hotels};
+use crate::store::{AttemptRecord, Claimed, Delivery, NewSubscription, Scope, Subscription};
+use crate::store::{ConfigBus, ConfigChange};
+
+mod hot;
+mod hotels;
+mod outbox;
 use crate::{
     domain::outbound::{DeliveryStatus, EventType},
     domain::{
@@ -363,7 +364,7 @@ fn writer_loop(
             abort_all(&mut jobs, e.to_string());
             continue;
         }
-        super::stats::batch_committed(jobs.len());
+        crate::store::stats::batch_committed(jobs.len());
         pacing.batches.fetch_add(1, Ordering::Relaxed);
         pacing.jobs.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         // The repeatable jobs first, without savepoints. Should one fail (an SQL error, not a
@@ -969,7 +970,7 @@ fn ingest_tx(conn: &Connection, req: &IngestRequest) -> Result<(Ingested, usize)
     let hotel = &*req.hotel;
     let hid = hotel.id.as_str();
     let state = match req.plan.state_key() {
-        Some(key) => super::order_state_from(order_state(conn, hid, key)?)?,
+        Some(key) => crate::store::order_state_from(order_state(conn, hid, key)?)?,
         None => None,
     };
     let reads = req.plan.reads(state);
@@ -1036,7 +1037,7 @@ fn apply(conn: &Connection, hid: &str, s: &Settlement<'_>) -> Result<usize, Stor
     }
     let mut queued = 0;
     for (task, raised) in s.deliveries() {
-        queued += outbox::enqueue(conn, hid, task, super::raised_events(raised), at)?;
+        queued += outbox::enqueue(conn, hid, task, crate::store::raised_events(raised), at)?;
     }
     if let Some(c) = &s.context {
         upsert_context(conn, hid, c, at)?;

@@ -3,10 +3,10 @@
 
 use rusqlite::{Connection, OptionalExtension, Row};
 
-use super::StoreError;
 use crate::domain::{
     CatalogEntry, HotelFacts, HotelId, RoomSet, hotel::parse_timezone, secret::hash_from_slice,
 };
+use crate::store::StoreError;
 
 const HOTEL_COLS: &str =
     "id, name, timezone, sync_paid_orders, access_hash, password_hash, config_version";
@@ -62,7 +62,7 @@ fn consistent<R>(
 /// One hotel's configuration version, or None if it is unknown.
 pub(super) fn hotel_version(conn: &Connection, hotel: &str) -> Result<Option<u64>, StoreError> {
     let v: Option<i64> = conn
-        .prepare_cached(super::sqlite_hot::HOTEL_VERSION)?
+        .prepare_cached(super::hot::HOTEL_VERSION)?
         .query_row([hotel], |r| r.get(0))
         .optional()?;
     Ok(v.map(|v| v as u64))

@@ -1,20 +1,20 @@
 //! The SQLite store's outbox SQL: queueing deliveries inside the writer's transaction, claiming them,
-//! recording attempts. Called from the jobs in `sqlite.rs`; what is not SQL is in `outbox.rs`.
+//! recording attempts. Called from the jobs in `sqlite/`; what is not SQL is in `store/outbox.rs`.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{
-    AttemptRecord, Claimed, Delivery, Scope, StoreError, Subscription,
-    outbox::{
-        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
-        delivery_from_row, subscription_from_row,
-    },
-};
 use crate::domain::{
     Task,
     outbound::{
         CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
         REMOVED_MESSAGE, Target, earliest, events_to_text, needs_order_refs,
+    },
+};
+use crate::store::{
+    AttemptRecord, Claimed, Delivery, Scope, StoreError, Subscription,
+    outbox::{
+        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
+        delivery_from_row, subscription_from_row,
     },
 };
 
@@ -71,21 +71,18 @@ pub fn enqueue(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    let targets: Vec<Target> = rows(
-        conn,
-        super::sqlite_hot::ENQUEUE_SUBSCRIPTIONS,
-        [hotel],
-        |r| shared::target_from_row(r),
-    )?;
+    let targets: Vec<Target> = rows(conn, super::hot::ENQUEUE_SUBSCRIPTIONS, [hotel], |r| {
+        shared::target_from_row(r)
+    })?;
     let refs = match needs_order_refs(&targets, events) {
-        true => first(conn, super::sqlite_hot::TASK_ORDER_REFS, [&task.id], |r| {
+        true => first(conn, super::hot::TASK_ORDER_REFS, [&task.id], |r| {
             shared::order_refs_from_row(r)
         })?
         .unwrap_or_default(),
         false => OrderRefs::default(),
     };
     let queued = shared::deliveries(hotel, task, events, now, &targets, &refs)?;
-    let mut insert = conn.prepare_cached(super::sqlite_hot::INSERT_DELIVERY)?;
+    let mut insert = conn.prepare_cached(super::hot::INSERT_DELIVERY)?;
     for d in &queued {
         let event = d.event.as_str();
         insert.execute(params![
@@ -103,7 +100,7 @@ pub fn enqueue(
 
 pub fn insert_subscription(
     conn: &Connection,
-    sub: &super::NewSubscription,
+    sub: &crate::store::NewSubscription,
     id: &str,
     now: &str,
 ) -> Result<Subscription, StoreError> {
