@@ -1,12 +1,18 @@
-//! The SQLite store's reads of hotels' facts for the cache, and their configuration versions (see
-//! [`crate::cache`]): one hotel by its id through the primary keys, or every hotel at start.
+//! The SQLite store's hotels: reads of hotels' facts for the cache, and their configuration versions
+//! (see [`crate::cache`]): one hotel by its id through the primary keys, or every hotel at start;
+//! and [`HotelStore`]'s jobs (hotels, rooms, the catalog, tokens).
 
-use rusqlite::{Connection, OptionalExtension, Row};
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::domain::{
-    CatalogEntry, HotelFacts, HotelId, RoomSet, hotel::parse_timezone, secret::hash_from_slice,
+use super::{SqliteStore, hotel_exists};
+use crate::{
+    domain::{
+        CatalogEntry, HotelFacts, HotelId, RoomSet, default_catalog, hotel::parse_timezone,
+        secret::hash_from_slice, time,
+    },
+    store::{ConfigChange, HotelSettings, HotelStore, HotelSummary, NewHotel, Room, StoreError},
 };
-use crate::store::StoreError;
 
 const HOTEL_COLS: &str =
     "id, name, timezone, sync_paid_orders, access_hash, password_hash, config_version";
@@ -166,4 +172,247 @@ pub(super) fn all_hotel_facts(conn: &Connection) -> Result<Vec<HotelFacts>, Stor
         }
         Ok(hotels)
     })
+}
+
+#[async_trait]
+impl HotelStore for SqliteStore {
+    async fn all_hotel_facts(&self) -> Result<Vec<HotelFacts>, StoreError> {
+        self.read(all_hotel_facts).await
+    }
+
+    async fn hotel_facts(&self, id: &str) -> Result<Option<HotelFacts>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| hotel_facts(c, &id)).await
+    }
+
+    async fn hotel_version(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| hotel_version(c, &id)).await
+    }
+
+    async fn hotel_versions(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read(hotel_versions).await
+    }
+
+    fn config_changes(&self) -> tokio::sync::broadcast::Receiver<ConfigChange> {
+        self.config.subscribe()
+    }
+
+    async fn create_hotel(&self, h: NewHotel) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let now = time::format(time::now());
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO hotels (id, name, timezone, access_hash, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+                )?
+                .execute(params![
+                    h.id.as_str(),
+                    h.name,
+                    h.timezone,
+                    &h.access_hash[..],
+                    &h.password_hash[..],
+                    now
+                ])?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "hotel {} already exists",
+                    h.id
+                )));
+            }
+            let mut stmt = c.prepare_cached(
+                "INSERT INTO catalog (hotel_id, external_id, name) VALUES (?1, ?2, ?3)",
+            )?;
+            for e in default_catalog() {
+                stmt.execute(params![h.id.as_str(), e.external_id, e.name])?;
+            }
+            Ok(h.id)
+        })
+        .await
+        .map(|id| self.changed(&id, 1))
+    }
+
+    async fn list_hotels(&self) -> Result<Vec<HotelSummary>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT h.id, h.name, h.timezone, h.sync_paid_orders, h.created_at,
+                        (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id)
+                 FROM hotels h ORDER BY h.created_at, h.id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(HotelSummary {
+                    hotel_id: r.get(0)?,
+                    name: r.get(1)?,
+                    timezone: r.get(2)?,
+                    sync_paid_orders: r.get(3)?,
+                    created_at: r.get(4)?,
+                    rooms: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn set_tokens(
+        &self,
+        hotel: &HotelId,
+        access_hash: [u8; 32],
+        password_hash: [u8; 32],
+    ) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE hotels SET access_hash = ?2, password_hash = ?3 WHERE id = ?1",
+                )?
+                .execute(params![
+                    hotel.as_str(),
+                    &access_hash[..],
+                    &password_hash[..]
+                ])?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_hotel(c, hotel.as_str()).map(|v| (hotel, v))
+        })
+        .await
+        .map(|(hotel, v)| self.changed(&hotel, v))
+    }
+
+    async fn update_hotel(&self, hotel: &HotelId, s: HotelSettings) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        self.write(move |c| {
+            // A save that changes nothing leaves the version alone: nothing cached is outdated.
+            let n = c
+                .prepare_cached(
+                    "UPDATE hotels SET name = coalesce(?2, name), timezone = coalesce(?3, timezone),
+                         sync_paid_orders = coalesce(?4, sync_paid_orders),
+                         config_version = config_version + 1
+                     WHERE id = ?1 AND (name IS NOT coalesce(?2, name)
+                         OR timezone IS NOT coalesce(?3, timezone)
+                         OR sync_paid_orders IS NOT coalesce(?4, sync_paid_orders))
+                     RETURNING config_version",
+                )?
+                .query_row(
+                    params![hotel.as_str(), s.name, s.timezone, s.sync_paid_orders],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?;
+            match n {
+                Some(v) => Ok(Some((hotel, v as u64))),
+                None => hotel_exists(c, hotel.as_str()).map(|()| None),
+            }
+        })
+        .await
+        .map(|changed| {
+            if let Some((hotel, v)) = changed {
+                self.changed(&hotel, v);
+            }
+        })
+    }
+
+    async fn add_rooms(&self, hotel: &HotelId, rooms: Vec<Room>) -> Result<u64, StoreError> {
+        let hotel = hotel.clone();
+        self.write(move |c| {
+            hotel_exists(c, hotel.as_str())?;
+            let mut added = 0;
+            for room in &rooms {
+                let n = c
+                    .prepare_cached(
+                        "INSERT INTO rooms (hotel_id, number, floor) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (hotel_id, number) DO NOTHING",
+                    )?
+                    .execute(params![hotel.as_str(), room.room, room.floor])?;
+                added += n as u64;
+                if n == 0 && room.floor.is_some() {
+                    c.prepare_cached(
+                        "UPDATE rooms SET floor = ?3 WHERE hotel_id = ?1 AND number = ?2",
+                    )?
+                    .execute(params![
+                        hotel.as_str(),
+                        room.room,
+                        room.floor
+                    ])?;
+                }
+            }
+            // Only new rooms change what the cache knows (it keeps no floors).
+            let version = match added {
+                0 => None,
+                _ => Some(bump_hotel(c, hotel.as_str())?),
+            };
+            Ok((added, version, hotel))
+        })
+        .await
+        .map(|(added, version, hotel)| {
+            if let Some(v) = version {
+                self.changed(&hotel, v);
+            }
+            added
+        })
+    }
+
+    async fn list_rooms(&self, hotel: &HotelId) -> Result<Vec<Room>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            hotel_exists(c, hotel.as_str())?;
+            let mut stmt = c.prepare_cached(
+                "SELECT number, floor FROM rooms WHERE hotel_id = ?1
+                 ORDER BY length(number), number",
+            )?;
+            let rows = stmt.query_map([hotel.as_str()], |r| {
+                Ok(Room {
+                    room: r.get(0)?,
+                    floor: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn list_catalog(&self, hotel: &HotelId) -> Result<Vec<CatalogEntry>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            hotel_exists(c, hotel.as_str())?;
+            let mut stmt = c.prepare_cached(
+                "SELECT external_id, name, department, sla_minutes FROM catalog WHERE hotel_id = ?1
+                 ORDER BY length(external_id), external_id",
+            )?;
+            let rows = stmt.query_map([hotel.as_str()], |r| {
+                Ok(CatalogEntry {
+                    external_id: r.get(0)?,
+                    name: r.get(1)?,
+                    department: r.get(2)?,
+                    sla_minutes: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn set_catalog(&self, hotel: &HotelId, e: CatalogEntry) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        self.write(move |c| {
+            hotel_exists(c, hotel.as_str())?;
+            c.prepare_cached(
+                "INSERT INTO catalog (hotel_id, external_id, name, department, sla_minutes)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hotel_id, external_id) DO UPDATE SET name = excluded.name,
+                     department = coalesce(excluded.department, department),
+                     sla_minutes = coalesce(excluded.sla_minutes, sla_minutes)",
+            )?
+            .execute(params![
+                hotel.as_str(),
+                e.external_id,
+                e.name,
+                e.department,
+                e.sla_minutes
+            ])?;
+            bump_hotel(c, hotel.as_str()).map(|v| (hotel, v))
+        })
+        .await
+        .map(|(hotel, v)| self.changed(&hotel, v))
+    }
 }
