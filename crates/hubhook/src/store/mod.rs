@@ -19,9 +19,6 @@ mod postgres_hotels;
 mod postgres_outbox;
 mod retention;
 pub mod sqlite;
-mod sqlite_hot;
-mod sqlite_hotels;
-mod sqlite_outbox;
 pub mod stats;
 mod tasks;
 

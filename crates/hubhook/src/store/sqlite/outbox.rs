@@ -1,20 +1,29 @@
-//! The SQLite store's outbox SQL: queueing deliveries inside the writer's transaction, claiming them,
-//! recording attempts. Called from the jobs in `sqlite.rs`; what is not SQL is in `outbox.rs`.
+//! The SQLite store's outbox: queueing deliveries inside the writer's transaction, claiming them,
+//! recording attempts (the SQL), and [`OutboxStore`]'s jobs. What is not SQL is in `store/outbox.rs`.
 
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{
-    AttemptRecord, Claimed, Delivery, Scope, StoreError, Subscription,
-    outbox::{
-        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
-        delivery_from_row, subscription_from_row,
+use super::{SqliteStore, hotel_exists};
+use crate::{
+    domain::{
+        Task,
+        outbound::{
+            CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
+            REMOVED_MESSAGE, Target, earliest, events_to_text, needs_order_refs,
+        },
+        time,
     },
-};
-use crate::domain::{
-    Task,
-    outbound::{
-        CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
-        REMOVED_MESSAGE, Target, earliest, events_to_text, needs_order_refs,
+    store::{
+        AttemptRecord, Claimed, Delivery, NewSubscription, OutboxStore, Scope, StoreError,
+        Subscription,
+        outbox::{
+            self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
+            delivery_from_row, subscription_from_row,
+        },
     },
 };
 
@@ -64,28 +73,25 @@ fn first<T>(
 
 /// Queues a delivery of each of `events` for `task` to every enabled subscription of the hotel that
 /// wants it; returns how many. Runs inside the transaction that changed the task.
-pub fn enqueue(
+pub(super) fn enqueue(
     conn: &Connection,
     hotel: &str,
     task: &Task,
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    let targets: Vec<Target> = rows(
-        conn,
-        super::sqlite_hot::ENQUEUE_SUBSCRIPTIONS,
-        [hotel],
-        |r| shared::target_from_row(r),
-    )?;
+    let targets: Vec<Target> = rows(conn, super::hot::ENQUEUE_SUBSCRIPTIONS, [hotel], |r| {
+        shared::target_from_row(r)
+    })?;
     let refs = match needs_order_refs(&targets, events) {
-        true => first(conn, super::sqlite_hot::TASK_ORDER_REFS, [&task.id], |r| {
+        true => first(conn, super::hot::TASK_ORDER_REFS, [&task.id], |r| {
             shared::order_refs_from_row(r)
         })?
         .unwrap_or_default(),
         false => OrderRefs::default(),
     };
     let queued = shared::deliveries(hotel, task, events, now, &targets, &refs)?;
-    let mut insert = conn.prepare_cached(super::sqlite_hot::INSERT_DELIVERY)?;
+    let mut insert = conn.prepare_cached(super::hot::INSERT_DELIVERY)?;
     for d in &queued {
         let event = d.event.as_str();
         insert.execute(params![
@@ -101,9 +107,9 @@ pub fn enqueue(
     Ok(queued.len())
 }
 
-pub fn insert_subscription(
+fn insert_subscription(
     conn: &Connection,
-    sub: &super::NewSubscription,
+    sub: &crate::store::NewSubscription,
     id: &str,
     now: &str,
 ) -> Result<Subscription, StoreError> {
@@ -128,7 +134,7 @@ pub fn insert_subscription(
     subscription(conn, Scope::Any, id)?.ok_or(StoreError::NotFound)
 }
 
-pub fn subscription(
+fn subscription(
     conn: &Connection,
     scope: Scope<'_>,
     id: &str,
@@ -143,7 +149,7 @@ pub fn subscription(
     )
 }
 
-pub fn list_subscriptions(
+fn list_subscriptions(
     conn: &Connection,
     scope: Scope<'_>,
 ) -> Result<Vec<Subscription>, StoreError> {
@@ -158,7 +164,7 @@ pub fn list_subscriptions(
     )
 }
 
-pub fn remove_subscription(
+fn remove_subscription(
     conn: &Connection,
     scope: Scope<'_>,
     id: &str,
@@ -191,7 +197,7 @@ fn end_pending(
     Ok(())
 }
 
-pub fn rotate_secret(
+fn rotate_secret(
     conn: &Connection,
     scope: Scope<'_>,
     id: &str,
@@ -211,7 +217,7 @@ pub fn rotate_secret(
     }
 }
 
-pub fn claim(
+fn claim(
     conn: &Connection,
     now: &str,
     until: &str,
@@ -240,7 +246,7 @@ pub fn claim(
     Ok(claimed)
 }
 
-pub fn record(conn: &Connection, a: &AttemptRecord) -> Result<(), StoreError> {
+fn record(conn: &Connection, a: &AttemptRecord) -> Result<(), StoreError> {
     let AttemptWrite {
         at,
         latency_us,
@@ -276,7 +282,7 @@ pub fn record(conn: &Connection, a: &AttemptRecord) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn list_deliveries(
+fn list_deliveries(
     conn: &Connection,
     scope: Scope<'_>,
     status: Option<DeliveryStatus>,
@@ -294,11 +300,7 @@ pub fn list_deliveries(
     )
 }
 
-pub fn delivery(
-    conn: &Connection,
-    scope: Scope<'_>,
-    id: &str,
-) -> Result<Option<Delivery>, StoreError> {
+fn delivery(conn: &Connection, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
     let found = first(
         conn,
         &format!(
@@ -321,7 +323,7 @@ pub fn delivery(
     Ok(Some(d))
 }
 
-pub fn replay(
+fn replay(
     conn: &Connection,
     scope: Scope<'_>,
     id: &str,
@@ -346,7 +348,7 @@ pub fn replay(
 }
 
 /// Tasks past their due time and not yet reported: marked, and `task.overdue` queued for each.
-pub fn raise_overdue(conn: &Connection, now: &str, limit: u32) -> Result<(u32, usize), StoreError> {
+fn raise_overdue(conn: &Connection, now: &str, limit: u32) -> Result<(u32, usize), StoreError> {
     let due = rows(
         conn,
         "SELECT hotel_id, id, external_id, task_name, room, guest_name, quantity, status, due_at,
@@ -367,7 +369,7 @@ pub fn raise_overdue(conn: &Connection, now: &str, limit: u32) -> Result<(u32, u
     Ok((due.len() as u32, queued))
 }
 
-pub fn next_work(conn: &Connection) -> Result<Option<String>, StoreError> {
+fn next_work(conn: &Connection) -> Result<Option<String>, StoreError> {
     let delivery: Option<String> = conn
         .prepare_cached(
             "SELECT min(coalesce(max(next_attempt_at, coalesce(claimed_until, '')), next_attempt_at))
@@ -381,4 +383,141 @@ pub fn next_work(conn: &Connection) -> Result<Option<String>, StoreError> {
         )?
         .query_row([], |r| r.get(0))?;
     Ok(earliest(delivery, due))
+}
+
+/// Runs `f` with the scope an owned hotel id (moved into a job) describes.
+fn with_scope<R>(hotel: &Option<String>, f: impl FnOnce(Scope<'_>) -> R) -> R {
+    match hotel {
+        Some(h) => f(Scope::Hotel(h)),
+        None => f(Scope::Any),
+    }
+}
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
+    }
+
+    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+        self.write(move |c| {
+            hotel_exists(c, sub.hotel.as_str())?;
+            let now = time::format(time::now());
+            insert_subscription(
+                c,
+                &sub,
+                &crate::domain::outbound::new_subscription_id(),
+                &now,
+            )
+        })
+        .await
+    }
+
+    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        self.read(move |c| with_scope(&hotel, |s| list_subscriptions(c, s)))
+            .await
+    }
+
+    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        self.write(move |c| {
+            let now = time::format(time::now());
+            with_scope(&hotel, |s| remove_subscription(c, s, &id, &now))
+        })
+        .await
+    }
+
+    async fn rotate_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        secret: String,
+        keep_old_until: Timestamp,
+    ) -> Result<Subscription, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        self.write(move |c| {
+            let until = time::format(keep_old_until);
+            with_scope(&hotel, |s| rotate_secret(c, s, &id, &secret, &until))
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.write(move |c| {
+            let now = time::now();
+            let until = now
+                .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
+                .unwrap_or(now);
+            claim(c, &time::format(now), &time::format(until), limit)
+        })
+        .await
+    }
+
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        self.write(move |c| record(c, &attempt)).await
+    }
+
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        self.write(move |c| {
+            let mut stmt = c.prepare_cached(
+                "UPDATE deliveries SET claimed_until = NULL WHERE id = ?1 AND status = 'pending'",
+            )?;
+            for id in &ids {
+                stmt.execute([id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: Scope<'_>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        self.read(move |c| with_scope(&hotel, |s| list_deliveries(c, s, status, limit)))
+            .await
+    }
+
+    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        self.read(move |c| with_scope(&hotel, |s| delivery(c, s, &id)))
+            .await
+    }
+
+    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError> {
+        let hotel = scope.hotel().map(str::to_owned);
+        let id = id.to_owned();
+        let d = self
+            .write(move |c| {
+                let now = time::format(time::now());
+                with_scope(&hotel, |s| replay(c, s, &id, &now))
+            })
+            .await?;
+        self.queued(1);
+        Ok(d)
+    }
+
+    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError> {
+        let (n, queued) = self
+            .write(move |c| raise_overdue(c, &time::format(time::now()), limit))
+            .await?;
+        self.queued(queued);
+        Ok(n)
+    }
+
+    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError> {
+        let next = self.read(next_work).await?;
+        Ok(next.and_then(|t| time::parse_instant(&t)))
+    }
 }

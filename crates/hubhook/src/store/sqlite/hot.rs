@@ -154,7 +154,7 @@ mod tests {
     fn database() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("plans.db");
-        drop(super::super::sqlite::SqliteStore::open(&path).expect("open"));
+        drop(super::super::SqliteStore::open(&path).expect("open"));
         let conn = Connection::open(&path).expect("connect");
         (dir, conn)
     }

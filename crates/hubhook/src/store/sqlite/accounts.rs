@@ -1,0 +1,203 @@
+//! The SQLite store's accounts: API keys, users and sessions ([`AccountStore`]).
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStore, hotel_exists};
+use crate::{
+    domain::{HotelId, Role, time},
+    store::{AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User},
+};
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |c| {
+            hotel_exists(c, key.hotel_id.as_str())?;
+            c.prepare_cached(
+                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                key.id,
+                key.hotel_id.as_str(),
+                &hash[..],
+                key.role.as_str(),
+                time::format(time::now())
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        self.read(move |c| {
+            let row: Option<(String, String, String)> = c
+                .prepare_cached("SELECT id, hotel_id, role FROM api_keys WHERE hash = ?1")?
+                .query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            Ok(row.and_then(|(id, hotel, role)| {
+                Some(ApiKey {
+                    id,
+                    hotel_id: HotelId::parse(&hotel).ok()?,
+                    role: Role::parse(&role)?,
+                })
+            }))
+        })
+        .await
+    }
+
+    async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
+        self.write(move |c| {
+            hotel_exists(c, u.hotel.as_str())?;
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO users (id, hotel_id, email, role, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (email) DO NOTHING",
+                )?
+                .execute(params![
+                    u.id,
+                    u.hotel.as_str(),
+                    u.email,
+                    u.role.as_str(),
+                    u.password_hash,
+                    time::format(time::now())
+                ])?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "an account with the email {} already exists",
+                    u.email
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let email = email.to_owned();
+        self.read(move |c| {
+            let row: Option<(String, String, String, String, String)> = c
+                .prepare_cached(
+                    "SELECT id, hotel_id, email, role, password_hash FROM users WHERE email = ?1",
+                )?
+                .query_row([&email], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(id, hotel, email, role, password_hash)| {
+                Some(User {
+                    id,
+                    hotel: HotelId::parse(&hotel).ok()?,
+                    email,
+                    role: Role::parse(&role)?,
+                    password_hash,
+                })
+            }))
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user_id: &str,
+        expires_at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        let user_id = user_id.to_owned();
+        self.write(move |c| {
+            let now = time::format(time::now());
+            c.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?
+                .execute([&now])?;
+            c.prepare_cached(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                &token_hash[..],
+                user_id,
+                now,
+                time::format(expires_at)
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_session(
+        &self,
+        token_hash: [u8; 32],
+        now: jiff::Timestamp,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        self.read(move |c| {
+            let row: Option<(String, String, String, String)> = c
+                .prepare_cached(
+                    "SELECT u.id, u.email, u.hotel_id, u.role FROM sessions s
+                     JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                )?
+                .query_row(params![&token_hash[..], time::format(now)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(user_id, email, hotel, role)| {
+                Some(SessionUser {
+                    user_id,
+                    email,
+                    hotel: HotelId::parse(&hotel).ok()?,
+                    role: Role::parse(&role)?,
+                })
+            }))
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
+                .execute([&token_hash[..]])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self, hotel: &HotelId) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, role, created_at FROM api_keys WHERE hotel_id = ?1 ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([hotel.as_str()], |r| {
+                let role: String = r.get(1)?;
+                Ok((r.get::<_, String>(0)?, role, r.get::<_, String>(2)?))
+            })?;
+            let mut keys = Vec::new();
+            for row in rows {
+                let (id, role, created_at) = row?;
+                if let Some(role) = Role::parse(&role) {
+                    keys.push(ApiKeyInfo {
+                        id,
+                        role,
+                        created_at,
+                    });
+                }
+            }
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        let id = id.to_owned();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM api_keys WHERE hotel_id = ?1 AND id = ?2")?
+                .execute([hotel.as_str(), &id])?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
+    }
+}

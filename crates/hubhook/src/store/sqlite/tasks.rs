@@ -1,0 +1,374 @@
+//! The SQLite store's tasks: lists, details, the board, manual creation and moves ([`TaskStore`]).
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{
+    SqliteStore, hotels,
+    ingest::{ingest_tx, insert_event, insert_inbound, insert_task},
+    outbox,
+};
+use crate::{
+    domain::outbound::EventType,
+    domain::{HotelId, Task, TaskEvent, TaskId, TaskStatus, time},
+    events::{ChangeKind, TaskChange},
+    intake::{Outcome, TaskDraft},
+    store::{
+        BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
+        TaskDetail, TaskFilter, TaskStore, TaskTiming,
+    },
+};
+
+const TASK_COLS: &str =
+    "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
+
+fn status_from(raw: &str) -> rusqlite::Result<TaskStatus> {
+    TaskStatus::parse(raw).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown task status {raw:?}").into(),
+        )
+    })
+}
+
+/// A task from a row selected with [`TASK_COLS`].
+pub(super) fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
+    let status: String = r.get(6)?;
+    Ok(Task {
+        id: r.get(0)?,
+        external_id: r.get(1)?,
+        task_name: r.get(2)?,
+        room: r.get(3)?,
+        guest_name: r.get(4)?,
+        quantity: r.get(5)?,
+        status: status_from(&status)?,
+        due_at: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}
+
+fn task_by_id(conn: &Connection, hotel: &str, id: &str) -> Result<Option<Task>, StoreError> {
+    let sql = format!("SELECT {TASK_COLS} FROM tasks WHERE hotel_id = ?1 AND id = ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([hotel, id], task_from_row)
+        .optional()?)
+}
+
+fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
+    TaskChange {
+        hotel: hotel.clone(),
+        task_id: t.id.clone(),
+        status: t.status,
+        kind,
+    }
+}
+
+fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<InboundEntry> {
+    let details: String = r.get(4)?;
+    let task_ids: String = r.get(5)?;
+    let micros: i64 = r.get(6)?;
+    Ok(InboundEntry {
+        id: r.get(0)?,
+        received_at: r.get(1)?,
+        event: r.get(2)?,
+        code: r.get(3)?,
+        details: serde_json::from_str(&details).unwrap_or_default(),
+        task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
+        duration_ms: micros as f64 / 1000.0,
+        body: r.get(7)?,
+    })
+}
+
+#[async_trait]
+impl TaskStore for SqliteStore {
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
+        let hotel = req.hotel.clone();
+        let (done, queued) = self.write_repeatable(move |c| ingest_tx(c, &req)).await?;
+        self.queued(queued);
+        // `write` answers only after the commit: what is published here is durable. Publishing
+        // costs nothing (no allocation) while no board is listening.
+        let id = &hotel.id;
+        match &done {
+            Ingested::Done(Outcome::Created { tasks, .. }) => self
+                .events
+                .publish(tasks.iter().map(|t| change(id, t, ChangeKind::Created))),
+            Ingested::Done(Outcome::Cancelled { tasks }) => self.events.publish(
+                tasks
+                    .iter()
+                    .filter(|t| t.status == TaskStatus::Cancelled)
+                    .map(|t| change(id, t, ChangeKind::StatusChanged)),
+            ),
+            _ => {}
+        }
+        Ok(done)
+    }
+
+    async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
+        self.write(move |c| {
+            insert_inbound(
+                c,
+                r.hotel.as_str(),
+                &time::format(r.received_at),
+                r.event.as_deref(),
+                r.code,
+                &r.details,
+                &[],
+                b"",
+                r.started.elapsed().as_micros() as u64,
+            )
+        })
+        .await
+    }
+
+    async fn list_tasks(
+        &self,
+        hotel: &HotelId,
+        f: TaskFilter,
+    ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {TASK_COLS}, seq FROM tasks
+                 WHERE hotel_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR room = ?3)
+                   AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR seq < ?5)
+                 ORDER BY seq DESC LIMIT ?6"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    hotel.as_str(),
+                    f.status.map(TaskStatus::as_str),
+                    f.room,
+                    f.since,
+                    f.cursor,
+                    i64::from(f.limit) + 1
+                ],
+                |r| Ok((task_from_row(r)?, r.get::<_, i64>(9)?)),
+            )?;
+            let mut page: Vec<(Task, i64)> = rows.collect::<Result<_, _>>()?;
+            let next = if page.len() > f.limit as usize {
+                page.truncate(f.limit as usize);
+                page.last().map(|(_, seq)| *seq)
+            } else {
+                None
+            };
+            Ok((page.into_iter().map(|(t, _)| t).collect(), next))
+        })
+        .await
+    }
+
+    async fn task_detail(
+        &self,
+        hotel: &HotelId,
+        id: &str,
+    ) -> Result<Option<TaskDetail>, StoreError> {
+        let hotel = hotel.clone();
+        let id = id.to_owned();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {TASK_COLS}, order_id, reservation_id, department, notes, language,
+                        requested_at, updated_at
+                 FROM tasks WHERE hotel_id = ?1 AND id = ?2"
+            );
+            let detail = c
+                .prepare_cached(&sql)?
+                .query_row([hotel.as_str(), &id], |r| {
+                    Ok(TaskDetail {
+                        task: task_from_row(r)?,
+                        order_id: r.get(9)?,
+                        reservation_id: r.get(10)?,
+                        department: r.get(11)?,
+                        notes: r.get(12)?,
+                        language: r.get(13)?,
+                        requested_at: r.get(14)?,
+                        updated_at: r.get(15)?,
+                        events: Vec::new(),
+                    })
+                })
+                .optional()?;
+            let Some(mut detail) = detail else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare_cached(
+                "SELECT at, actor, from_status, to_status, note FROM task_events
+                 WHERE task_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([&id], |r| {
+                let from: Option<String> = r.get(2)?;
+                let to: String = r.get(3)?;
+                Ok(TaskEvent {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    from: from.as_deref().map(status_from).transpose()?,
+                    to: status_from(&to)?,
+                    note: r.get(4)?,
+                })
+            })?;
+            detail.events = rows.collect::<Result<_, _>>()?;
+            Ok(Some(detail))
+        })
+        .await
+    }
+
+    async fn create_task(
+        &self,
+        hotel: HotelId,
+        cache_version: u64,
+        draft: TaskDraft,
+        actor: String,
+    ) -> Result<Option<Task>, StoreError> {
+        let created = self
+            .write(move |c| {
+                if hotels::hotel_version(c, hotel.as_str())? != Some(cache_version) {
+                    return Ok(None);
+                }
+                let now = time::format(time::now());
+                let id = TaskId::generate().into_string();
+                insert_task(c, hotel.as_str(), None, &id, &draft, &actor, &now)?;
+                let task = draft.to_task(id, now.clone());
+                let queued =
+                    outbox::enqueue(c, hotel.as_str(), &task, &[EventType::Created], &now)?;
+                Ok(Some((hotel, task, queued)))
+            })
+            .await?;
+        Ok(created.map(|(hotel, task, queued)| {
+            self.queued(queued);
+            self.events
+                .publish([change(&hotel, &task, ChangeKind::Created)]);
+            task
+        }))
+    }
+
+    async fn move_task(&self, ch: StatusChange) -> Result<Task, StoreError> {
+        let hotel = ch.hotel.clone();
+        let (task, queued) = self
+            .write(move |c| {
+                let hotel = ch.hotel.as_str();
+                let task = task_by_id(c, hotel, &ch.task)?.ok_or(StoreError::NotFound)?;
+                task.status.check_move(ch.to)?;
+                let now = time::format(time::now());
+                c.prepare_cached("UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+                    .execute([&task.id, ch.to.as_str(), &now])?;
+                insert_event(
+                    c,
+                    &task.id,
+                    &now,
+                    &ch.actor,
+                    Some(task.status),
+                    ch.to,
+                    ch.note.as_deref(),
+                )?;
+                let task = Task {
+                    status: ch.to,
+                    ..task
+                };
+                let queued = outbox::enqueue(c, hotel, &task, EventType::for_move(ch.to), &now)?;
+                Ok((task, queued))
+            })
+            .await?;
+        self.queued(queued);
+        self.events
+            .publish([change(&hotel, &task, ChangeKind::StatusChanged)]);
+        Ok(task)
+    }
+
+    async fn list_inbound(
+        &self,
+        hotel: &HotelId,
+        limit: u32,
+    ) -> Result<Vec<InboundEntry>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+                 FROM inbound WHERE hotel_id = ?1 ORDER BY seq DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![hotel.as_str(), limit], inbound_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: jiff::Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let sql = "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
+                        t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
+                        t.notes, t.updated_at
+                 FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
+                 WHERE t.hotel_id = ?1
+                   AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= ?2)
+                 ORDER BY t.seq";
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows =
+                stmt.query_map(params![hotel.as_str(), time::format(finished_since)], |r| {
+                    Ok(BoardTask {
+                        task: task_from_row(r)?,
+                        department: r.get(9)?,
+                        floor: r.get(10)?,
+                        requested_at: r.get(11)?,
+                        notes: r.get(12)?,
+                        updated_at: r.get(13)?,
+                    })
+                })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: jiff::Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT t.task_name, t.status, t.created_at, t.due_at,
+                        (SELECT min(e.at) FROM task_events e
+                         WHERE e.task_id = t.id AND e.to_status = 'done')
+                 FROM tasks t WHERE t.hotel_id = ?1 AND t.created_at >= ?2 ORDER BY t.seq",
+            )?;
+            let rows = stmt.query_map(params![hotel.as_str(), time::format(since)], |r| {
+                let status: String = r.get(1)?;
+                Ok(TaskTiming {
+                    task_name: r.get(0)?,
+                    status: status_from(&status)?,
+                    created_at: r.get(2)?,
+                    due_at: r.get(3)?,
+                    done_at: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError> {
+        let hotel = hotel.clone();
+        // Task ids are UUIDs (checked by the caller), so the pattern holds no LIKE wildcard. The
+        // log has no index on task ids: the scan runs newest first, so the recent tasks people open
+        // cost a short scan; an old task's page reads the hotel's log back to it.
+        let pattern = format!("%\"{task_id}\"%");
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+                 FROM inbound WHERE hotel_id = ?1 AND code = 'created' AND task_ids LIKE ?2
+                 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row(params![hotel.as_str(), pattern], inbound_from_row)
+            .optional()?)
+        })
+        .await
+    }
+}
