@@ -24,9 +24,6 @@ use crate::{
 
 mod outbox;
 pub mod postgres;
-mod postgres_hot;
-mod postgres_hotels;
-mod postgres_outbox;
 pub mod sqlite;
 mod sqlite_hot;
 mod sqlite_hotels;

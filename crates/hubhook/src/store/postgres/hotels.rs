@@ -6,13 +6,11 @@ use std::collections::HashMap;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use super::{
-    ConfigChange, StoreError,
-    postgres::{exec, query, query_opt},
-};
+use super::{exec, query, query_opt};
 use crate::domain::{
     CatalogEntry, HotelFacts, HotelId, RoomSet, hotel::parse_timezone, secret::hash_from_slice,
 };
+use crate::store::{ConfigChange, StoreError};
 
 const HOTEL_COLS: &str =
     "id, name, timezone, sync_paid_orders, access_hash, password_hash, config_version";

@@ -42,9 +42,9 @@ use super::{
     ApiKey, ApiKeyInfo, AttemptRecord, BoardTask, Claimed, Delivery, HotelSettings, HotelSummary,
     InboundEntry, IngestRequest, Ingested, NewHotel, NewSubscription, NewUser, Refused, Room,
     Scope, SessionUser, StatusChange, Store, StoreError, Subscription, TaskDetail, TaskFilter,
-    TaskTiming, User, postgres_hot as hot, postgres_outbox as outbox,
+    TaskTiming, User,
 };
-use super::{ConfigBus, ConfigChange, postgres_hotels as hotels};
+use super::{ConfigBus, ConfigChange};
 use crate::{
     domain::outbound::{DeliveryStatus, EventType},
     domain::{
@@ -55,14 +55,18 @@ use crate::{
     intake::{self, ContextWrite, Enqueue, OrderRead, Outcome, Plan, Settlement, TaskDraft},
 };
 
+mod hot;
+mod hotels;
+mod outbox;
+
 /// Applied in order; the schema's version is the number of migrations applied.
 const MIGRATIONS: &[&str] = &[
-    include_str!("schema_postgres.sql"),
-    include_str!("schema_postgres_2_outbox.sql"),
-    include_str!("schema_postgres_3_accounts.sql"),
-    include_str!("schema_postgres_4_retention.sql"),
-    include_str!("schema_postgres_5_indexes.sql"),
-    include_str!("schema_postgres_6_hotel_versions.sql"),
+    include_str!("../schema_postgres.sql"),
+    include_str!("../schema_postgres_2_outbox.sql"),
+    include_str!("../schema_postgres_3_accounts.sql"),
+    include_str!("../schema_postgres_4_retention.sql"),
+    include_str!("../schema_postgres_5_indexes.sql"),
+    include_str!("../schema_postgres_6_hotel_versions.sql"),
 ];
 /// How often a webhook is decided again after losing a race on a unique key to another instance.
 const CONFLICT_RETRIES: usize = 3;
@@ -989,7 +993,7 @@ async fn apply(tx: &Transaction<'_>, hid: &str, s: &Settlement<'_>) -> Result<us
     }
     let mut queued = 0;
     for (task, raised) in s.deliveries() {
-        queued += outbox::enqueue(tx, hid, task, super::raised_events(raised), at).await?;
+        queued += outbox::enqueue(tx, hid, task, crate::store::raised_events(raised), at).await?;
     }
     if let Some(c) = &s.context {
         upsert_context(tx, hid, c, at).await?;
@@ -1166,7 +1170,7 @@ async fn write_new_orders(
                 continue;
             }
             for (t, raised) in intake::deliveries(&o.outbox, &o.tasks) {
-                let events = super::raised_events(raised);
+                let events = crate::store::raised_events(raised);
                 queued += outbox::enqueue(&tx, &o.hotel_id, t, events, &o.now).await?;
             }
         }

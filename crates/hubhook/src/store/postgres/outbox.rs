@@ -5,19 +5,19 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::{Row, types::Type};
 
-use super::{
-    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, StoreError, Subscription,
-    outbox::{
-        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
-        delivery_from_row, subscription_from_row,
-    },
-    postgres::{exec, query, query_opt, text},
-};
+use super::{exec, query, query_opt, text};
 use crate::domain::{
     Task,
     outbound::{
         CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
         REMOVED_MESSAGE, earliest, events_to_text, needs_order_refs,
+    },
+};
+use crate::store::{
+    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, StoreError, Subscription,
+    outbox::{
+        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
+        delivery_from_row, subscription_from_row,
     },
 };
 
@@ -56,13 +56,13 @@ pub async fn enqueue<C: GenericClient + Sync>(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    let targets = query(c, super::postgres_hot::ENQUEUE_SUBSCRIPTIONS, &[&hotel])
+    let targets = query(c, super::hot::ENQUEUE_SUBSCRIPTIONS, &[&hotel])
         .await?
         .iter()
         .map(shared::target_from_row)
         .collect::<Result<Vec<_>, _>>()?;
     let refs = match needs_order_refs(&targets, events) {
-        true => query_opt(c, super::postgres_hot::TASK_ORDER_REFS, &[&task.id])
+        true => query_opt(c, super::hot::TASK_ORDER_REFS, &[&task.id])
             .await?
             .as_ref()
             .map(shared::order_refs_from_row)
@@ -75,7 +75,7 @@ pub async fn enqueue<C: GenericClient + Sync>(
         let (event, payload) = (d.event.as_str(), text(&d.payload));
         exec(
             c,
-            super::postgres_hot::INSERT_DELIVERY,
+            super::hot::INSERT_DELIVERY,
             &[
                 &d.id,
                 &hotel,
