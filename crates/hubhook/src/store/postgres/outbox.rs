@@ -2,22 +2,31 @@
 //! inside the transaction that changed a task, claiming them across instances (`FOR UPDATE SKIP
 //! LOCKED` and a lease in `claimed_until`), recording attempts. What is not SQL is in `outbox.rs`.
 
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
+use jiff::Timestamp;
+use tokio::sync::Notify;
 use tokio_postgres::{Row, types::Type};
 
-use super::{
-    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, StoreError, Subscription,
-    outbox::{
-        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
-        delivery_from_row, subscription_from_row,
-    },
-    postgres::{exec, query, query_opt, text},
-};
+use super::notify::announce;
+use super::tasks::hotel_exists;
+use super::{PostgresStore, exec, query, query_opt, text};
+use crate::domain::time;
 use crate::domain::{
     Task,
     outbound::{
         CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
         REMOVED_MESSAGE, earliest, events_to_text, needs_order_refs,
+    },
+};
+use crate::store::OutboxStore;
+use crate::store::{
+    AttemptRecord, Claimed, Delivery, NewSubscription, Scope, StoreError, Subscription,
+    outbox::{
+        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
+        delivery_from_row, subscription_from_row,
     },
 };
 
@@ -56,13 +65,13 @@ pub async fn enqueue<C: GenericClient + Sync>(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    let targets = query(c, super::postgres_hot::ENQUEUE_SUBSCRIPTIONS, &[&hotel])
+    let targets = query(c, super::hot::ENQUEUE_SUBSCRIPTIONS, &[&hotel])
         .await?
         .iter()
         .map(shared::target_from_row)
         .collect::<Result<Vec<_>, _>>()?;
     let refs = match needs_order_refs(&targets, events) {
-        true => query_opt(c, super::postgres_hot::TASK_ORDER_REFS, &[&task.id])
+        true => query_opt(c, super::hot::TASK_ORDER_REFS, &[&task.id])
             .await?
             .as_ref()
             .map(shared::order_refs_from_row)
@@ -75,7 +84,7 @@ pub async fn enqueue<C: GenericClient + Sync>(
         let (event, payload) = (d.event.as_str(), text(&d.payload));
         exec(
             c,
-            super::postgres_hot::INSERT_DELIVERY,
+            super::hot::INSERT_DELIVERY,
             &[
                 &d.id,
                 &hotel,
@@ -91,7 +100,7 @@ pub async fn enqueue<C: GenericClient + Sync>(
     Ok(queued.len())
 }
 
-pub async fn insert_subscription<C: GenericClient + Sync>(
+async fn insert_subscription<C: GenericClient + Sync>(
     c: &C,
     sub: &NewSubscription,
     id: &str,
@@ -122,7 +131,7 @@ pub async fn insert_subscription<C: GenericClient + Sync>(
         .ok_or(StoreError::NotFound)
 }
 
-pub async fn subscription<C: GenericClient + Sync>(
+async fn subscription<C: GenericClient + Sync>(
     c: &C,
     scope: Scope<'_>,
     id: &str,
@@ -137,7 +146,7 @@ pub async fn subscription<C: GenericClient + Sync>(
         .transpose()
 }
 
-pub async fn list_subscriptions<C: GenericClient + Sync>(
+async fn list_subscriptions<C: GenericClient + Sync>(
     c: &C,
     scope: Scope<'_>,
 ) -> Result<Vec<Subscription>, StoreError> {
@@ -152,7 +161,7 @@ pub async fn list_subscriptions<C: GenericClient + Sync>(
         .collect()
 }
 
-pub async fn remove_subscription<C: GenericClient + Sync>(
+async fn remove_subscription<C: GenericClient + Sync>(
     c: &C,
     scope: Scope<'_>,
     id: &str,
@@ -188,7 +197,7 @@ async fn end_pending<C: GenericClient + Sync>(
     Ok(())
 }
 
-pub async fn rotate_secret<C: GenericClient + Sync>(
+async fn rotate_secret<C: GenericClient + Sync>(
     c: &C,
     scope: Scope<'_>,
     id: &str,
@@ -212,7 +221,7 @@ pub async fn rotate_secret<C: GenericClient + Sync>(
 /// Claims due deliveries until `until`. Rows another instance is claiming right now are skipped
 /// (`SKIP LOCKED`), rows whose lease ran out (an instance that died holding them) are claimable
 /// again, and only the oldest pending delivery of a (subscription, task) is ever claimable.
-pub async fn claim<C: GenericClient + Sync>(
+async fn claim<C: GenericClient + Sync>(
     c: &C,
     now: &str,
     until: &str,
@@ -249,7 +258,7 @@ pub async fn claim<C: GenericClient + Sync>(
     Ok(claimed.into_iter().map(|(_, c)| c).collect())
 }
 
-pub async fn record<C: GenericClient + Sync>(c: &C, a: &AttemptRecord) -> Result<(), StoreError> {
+async fn record<C: GenericClient + Sync>(c: &C, a: &AttemptRecord) -> Result<(), StoreError> {
     let AttemptWrite {
         at,
         latency_us,
@@ -300,7 +309,7 @@ pub async fn record<C: GenericClient + Sync>(c: &C, a: &AttemptRecord) -> Result
     Ok(())
 }
 
-pub async fn list_deliveries<C: GenericClient + Sync>(
+async fn list_deliveries<C: GenericClient + Sync>(
     c: &C,
     scope: Scope<'_>,
     status: Option<DeliveryStatus>,
@@ -319,7 +328,7 @@ pub async fn list_deliveries<C: GenericClient + Sync>(
         .collect()
 }
 
-pub async fn delivery<C: GenericClient + Sync>(
+async fn delivery<C: GenericClient + Sync>(
     c: &C,
     scope: Scope<'_>,
     id: &str,
@@ -348,7 +357,7 @@ pub async fn delivery<C: GenericClient + Sync>(
     Ok(Some(d))
 }
 
-pub async fn replay<C: GenericClient + Sync>(
+async fn replay<C: GenericClient + Sync>(
     c: &C,
     scope: Scope<'_>,
     id: &str,
@@ -377,7 +386,7 @@ pub async fn replay<C: GenericClient + Sync>(
 
 /// Tasks past their due time and not yet reported: marked, and `task.overdue` queued for each.
 /// `SKIP LOCKED`: two instances raising at once split the tasks, each raised once.
-pub async fn raise_overdue<C: GenericClient + Sync>(
+async fn raise_overdue<C: GenericClient + Sync>(
     c: &C,
     now: &str,
     limit: u32,
@@ -408,7 +417,7 @@ pub async fn raise_overdue<C: GenericClient + Sync>(
     Ok((due.len() as u32, queued))
 }
 
-pub async fn next_work<C: GenericClient + Sync>(c: &C) -> Result<Option<String>, StoreError> {
+async fn next_work<C: GenericClient + Sync>(c: &C) -> Result<Option<String>, StoreError> {
     let r = query_opt(
         c,
         "SELECT (SELECT min(greatest(next_attempt_at, claimed_until)) FROM deliveries
@@ -421,4 +430,122 @@ pub async fn next_work<C: GenericClient + Sync>(c: &C) -> Result<Option<String>,
     .await?;
     let Some(r) = r else { return Ok(None) };
     Ok(earliest(r.try_get(0)?, r.try_get(1)?))
+}
+
+#[async_trait]
+impl OutboxStore for PostgresStore {
+    fn outbox_signal(&self) -> Arc<Notify> {
+        self.signals.outbox.clone()
+    }
+
+    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+        in_tx!(self, |tx| {
+            hotel_exists(&tx, sub.hotel.as_str()).await?;
+            let now = time::format(time::now());
+            insert_subscription(
+                &tx,
+                &sub,
+                &crate::domain::outbound::new_subscription_id(),
+                &now,
+            )
+            .await
+        })
+    }
+
+    async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError> {
+        let client = self.pool.get().await?;
+        list_subscriptions(&client, scope).await
+    }
+
+    async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            remove_subscription(&tx, scope, id, &now).await
+        })
+    }
+
+    async fn rotate_secret(
+        &self,
+        scope: Scope<'_>,
+        id: &str,
+        secret: String,
+        keep_old_until: Timestamp,
+    ) -> Result<Subscription, StoreError> {
+        in_tx!(self, |tx| {
+            let until = time::format(keep_old_until);
+            rotate_secret(&tx, scope, id, &secret, &until).await
+        })
+    }
+
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let client = self.pool.get().await?;
+        let now = time::now();
+        let until = now
+            .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
+            .unwrap_or(now);
+        // One statement: the rows are locked, leased and returned in its own transaction.
+        claim(&client, &time::format(now), &time::format(until), limit).await
+    }
+
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        in_tx!(self, |tx| { record(&tx, &attempt).await })
+    }
+
+    async fn release_claims(&self, ids: Vec<String>) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        exec(
+            &client,
+            "UPDATE deliveries SET claimed_until = NULL WHERE id = ANY($1) AND status = 'pending'",
+            &[&ids],
+        )
+        .await?;
+        // Another instance may take them at once.
+        announce(&client, &self.signals, &[], ids.len()).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: Scope<'_>,
+        status: Option<DeliveryStatus>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let client = self.pool.get().await?;
+        list_deliveries(&client, scope, status, limit).await
+    }
+
+    async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let client = self.pool.get().await?;
+        delivery(&client, scope, id).await
+    }
+
+    async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError> {
+        let d = in_tx!(self, |tx| {
+            let now = time::format(time::now());
+            let d = replay(&tx, scope, id, &now).await?;
+            announce(&tx, &self.signals, &[], 1).await?;
+            Ok(d)
+        })?;
+        self.signals.queued(1);
+        Ok(d)
+    }
+
+    async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError> {
+        let (n, queued) = in_tx!(self, |tx| {
+            let r = raise_overdue(&tx, &time::format(time::now()), limit).await?;
+            announce(&tx, &self.signals, &[], r.1).await?;
+            Ok(r)
+        })?;
+        self.signals.queued(queued);
+        Ok(n)
+    }
+
+    async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError> {
+        let client = self.pool.get().await?;
+        let next = next_work(&client).await?;
+        Ok(next.and_then(|t| time::parse_instant(&t)))
+    }
 }

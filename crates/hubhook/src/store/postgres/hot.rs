@@ -309,11 +309,7 @@ mod tests {
         );
         let sep = if admin.contains('?') { '&' } else { '?' };
         let url = format!("{admin}{sep}options=-csearch_path%3D{schema}");
-        drop(
-            super::super::postgres::PostgresStore::open(&url)
-                .await
-                .expect("open"),
-        );
+        drop(super::super::PostgresStore::open(&url).await.expect("open"));
         let (c, conn) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
         tokio::spawn(conn);
         c.batch_execute(SEED).await.expect("seed");

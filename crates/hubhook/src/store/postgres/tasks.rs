@@ -1,0 +1,432 @@
+//! The PostgreSQL store's tasks: the webhook's entry (batched or general path), the board, a
+//! task's detail and history, staff moves.
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Transaction};
+use jiff::Timestamp;
+use tokio_postgres::Row;
+
+use super::batch::ingest_new_order;
+use super::hot;
+use super::hotels;
+use super::ingest::{clean_draft, ingest_tx, insert_event, insert_inbound, insert_task};
+use super::notify::{announce, change, ingest_changes};
+use super::outbox;
+use super::{PostgresStore, exec, query, query_opt, text};
+use crate::store::{
+    BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
+    TaskDetail, TaskFilter, TaskStore, TaskTiming,
+};
+use crate::{
+    domain::outbound::EventType,
+    domain::{HotelId, Task, TaskEvent, TaskId, TaskStatus, time},
+    events::ChangeKind,
+    intake::TaskDraft,
+};
+
+/// How often a webhook is decided again after losing a race on a unique key to another instance.
+const CONFLICT_RETRIES: usize = 3;
+
+// Task rows, shared with the webhook's transaction and the other resources.
+
+const TASK_COLS: &str =
+    "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
+
+fn status_from(raw: &str) -> Result<TaskStatus, StoreError> {
+    TaskStatus::parse(raw)
+        .ok_or_else(|| StoreError::Unavailable(format!("unknown task status {raw:?} stored")))
+}
+
+fn task_from_row(r: &Row) -> Result<Task, StoreError> {
+    let quantity: i32 = r.try_get(5)?;
+    Ok(Task {
+        id: r.try_get(0)?,
+        external_id: r.try_get(1)?,
+        task_name: r.try_get(2)?,
+        room: r.try_get(3)?,
+        guest_name: r.try_get(4)?,
+        quantity: u32::try_from(quantity).unwrap_or(0),
+        status: status_from(r.try_get(6)?)?,
+        due_at: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
+}
+
+/// `NotFound` unless the hotel exists.
+pub(super) async fn hotel_exists<C: GenericClient + Sync>(
+    c: &C,
+    hotel: &str,
+) -> Result<(), StoreError> {
+    query_opt(c, "SELECT 1 FROM hotels WHERE id = $1", &[&hotel])
+        .await?
+        .map(|_| ())
+        .ok_or(StoreError::NotFound)
+}
+
+async fn task_by_id(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    id: &str,
+) -> Result<Option<Task>, StoreError> {
+    let sql = format!("SELECT {TASK_COLS} FROM tasks WHERE hotel_id = $1 AND id = $2 FOR UPDATE");
+    query_opt(tx, &sql, &[&hotel, &id])
+        .await?
+        .as_ref()
+        .map(task_from_row)
+        .transpose()
+}
+
+/// An order's tasks, in creation order.
+pub(super) async fn order_tasks(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: &str,
+) -> Result<Vec<Task>, StoreError> {
+    query(tx, hot::ORDER_TASKS, &[&hotel, &order_key])
+        .await?
+        .iter()
+        .map(task_from_row)
+        .collect()
+}
+
+/// An order's tasks, in creation order, locked for the transaction.
+pub(super) async fn order_tasks_locked(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: &str,
+) -> Result<Vec<Task>, StoreError> {
+    query(tx, hot::ORDER_TASKS_LOCKED, &[&hotel, &order_key])
+        .await?
+        .iter()
+        .map(task_from_row)
+        .collect()
+}
+
+fn inbound_from_row(r: &Row) -> Result<InboundEntry, StoreError> {
+    let details: String = r.try_get(4)?;
+    let task_ids: String = r.try_get(5)?;
+    let micros: i64 = r.try_get(6)?;
+    Ok(InboundEntry {
+        id: r.try_get(0)?,
+        received_at: r.try_get(1)?,
+        event: r.try_get(2)?,
+        code: r.try_get(3)?,
+        details: serde_json::from_str(&details).unwrap_or_default(),
+        task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
+        duration_ms: micros as f64 / 1000.0,
+        body: r.try_get(7)?,
+    })
+}
+
+#[async_trait]
+impl TaskStore for PostgresStore {
+    async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
+        let hotel = &req.hotel.id;
+        if let Some(outcome) = ingest_new_order(&self.batcher, &req).await? {
+            // Written and committed by a batch worker, which also woke the dispatcher.
+            let done = Ingested::Done(outcome);
+            self.signals.events.publish(ingest_changes(hotel, &done));
+            return Ok(done);
+        }
+        let mut client = self.pool.get().await?;
+        let mut attempt = 0;
+        loop {
+            let tx = client.transaction().await?;
+            let result = match ingest_tx(&tx, &req).await {
+                Ok((done, queued)) => {
+                    let changes = ingest_changes(hotel, &done);
+                    announce(&tx, &self.signals, &changes, queued)
+                        .await
+                        .map(|()| (done, changes, queued))
+                }
+                Err(e) => Err(e),
+            };
+            let error = match result {
+                Ok((done, changes, queued)) => {
+                    tx.commit().await?;
+                    // Only after the commit: what is published is durable.
+                    self.signals.queued(queued);
+                    self.signals.events.publish(changes);
+                    return Ok(done);
+                }
+                Err(e) => e,
+            };
+            let _ = tx.rollback().await;
+            attempt += 1;
+            match error {
+                // Another instance committed this order first: decide again, seeing its row.
+                StoreError::Conflict(_) if attempt <= CONFLICT_RETRIES => continue,
+                e => return Err(e),
+            }
+        }
+    }
+
+    async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        insert_inbound(
+            &client,
+            r.hotel.as_str(),
+            &time::format(r.received_at),
+            r.event.as_deref(),
+            r.code,
+            &r.details,
+            &[],
+            b"",
+            r.started.elapsed().as_micros() as u64,
+        )
+        .await
+    }
+
+    async fn list_tasks(
+        &self,
+        hotel: &HotelId,
+        f: TaskFilter,
+    ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
+        let client = self.pool.get().await?;
+        let sql = format!(
+            "SELECT {TASK_COLS}, seq FROM tasks
+             WHERE hotel_id = $1 AND ($2::text IS NULL OR status = $2)
+               AND ($3::text IS NULL OR room = $3)
+               AND ($4::text IS NULL OR created_at >= $4) AND ($5::bigint IS NULL OR seq < $5)
+             ORDER BY seq DESC LIMIT $6"
+        );
+        let room = f.room.as_deref().map(text);
+        let since = f.since.as_deref().map(text);
+        let rows = query(
+            &client,
+            &sql,
+            &[
+                &hotel.as_str(),
+                &f.status.map(TaskStatus::as_str),
+                &room,
+                &since,
+                &f.cursor,
+                &(i64::from(f.limit) + 1),
+            ],
+        )
+        .await?;
+        let mut page = rows
+            .iter()
+            .map(|r| Ok((task_from_row(r)?, r.try_get::<_, i64>(9)?)))
+            .collect::<Result<Vec<(Task, i64)>, StoreError>>()?;
+        let next = if page.len() > f.limit as usize {
+            page.truncate(f.limit as usize);
+            page.last().map(|(_, seq)| *seq)
+        } else {
+            None
+        };
+        Ok((page.into_iter().map(|(t, _)| t).collect(), next))
+    }
+
+    async fn task_detail(
+        &self,
+        hotel: &HotelId,
+        id: &str,
+    ) -> Result<Option<TaskDetail>, StoreError> {
+        let client = self.pool.get().await?;
+        let id = text(id);
+        let sql = format!(
+            "SELECT {TASK_COLS}, order_id, reservation_id, department, notes, language,
+                    requested_at, updated_at
+             FROM tasks WHERE hotel_id = $1 AND id = $2"
+        );
+        let Some(r) = query_opt(&client, &sql, &[&hotel.as_str(), &id]).await? else {
+            return Ok(None);
+        };
+        let mut detail = TaskDetail {
+            task: task_from_row(&r)?,
+            order_id: r.try_get(9)?,
+            reservation_id: r.try_get(10)?,
+            department: r.try_get(11)?,
+            notes: r.try_get(12)?,
+            language: r.try_get(13)?,
+            requested_at: r.try_get(14)?,
+            updated_at: r.try_get(15)?,
+            events: Vec::new(),
+        };
+        let rows = query(
+            &client,
+            "SELECT at, actor, from_status, to_status, note FROM task_events
+             WHERE task_id = $1 ORDER BY seq",
+            &[&id],
+        )
+        .await?;
+        for r in &rows {
+            let from: Option<String> = r.try_get(2)?;
+            let to: String = r.try_get(3)?;
+            detail.events.push(TaskEvent {
+                at: r.try_get(0)?,
+                actor: r.try_get(1)?,
+                from: from.as_deref().map(status_from).transpose()?,
+                to: status_from(&to)?,
+                note: r.try_get(4)?,
+            });
+        }
+        Ok(Some(detail))
+    }
+
+    async fn create_task(
+        &self,
+        hotel: HotelId,
+        cache_version: u64,
+        mut draft: TaskDraft,
+        actor: String,
+    ) -> Result<Option<Task>, StoreError> {
+        clean_draft(&mut draft);
+        let created = in_tx!(self, |tx| {
+            if hotels::hotel_version(&tx, hotel.as_str()).await? != Some(cache_version) {
+                return Ok(None);
+            }
+            let now = time::format(time::now());
+            let id = TaskId::generate().into_string();
+            insert_task(&tx, hotel.as_str(), None, &id, &draft, &actor, &now).await?;
+            let task = draft.to_task(id, now.clone());
+            let queued =
+                outbox::enqueue(&tx, hotel.as_str(), &task, &[EventType::Created], &now).await?;
+            let changes = [change(&hotel, &task, ChangeKind::Created)];
+            announce(&tx, &self.signals, &changes, queued).await?;
+            Ok(Some((task, changes, queued)))
+        })?;
+        Ok(created.map(|(task, changes, queued)| {
+            self.signals.queued(queued);
+            self.signals.events.publish(changes);
+            task
+        }))
+    }
+
+    async fn move_task(&self, ch: StatusChange) -> Result<Task, StoreError> {
+        let (task, changes, queued) = in_tx!(self, |tx| {
+            let hotel = ch.hotel.as_str();
+            // FOR UPDATE: two instances moving one task take turns; the second sees the first's move.
+            let task = task_by_id(&tx, hotel, &text(&ch.task))
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            task.status.check_move(ch.to)?;
+            let now = time::format(time::now());
+            exec(
+                &tx,
+                "UPDATE tasks SET status = $2, updated_at = $3 WHERE id = $1",
+                &[&task.id, &ch.to.as_str(), &now],
+            )
+            .await?;
+            insert_event(
+                &tx,
+                &task.id,
+                &now,
+                &ch.actor,
+                Some(task.status),
+                ch.to,
+                ch.note.as_deref(),
+            )
+            .await?;
+            let task = Task {
+                status: ch.to,
+                ..task
+            };
+            let queued =
+                outbox::enqueue(&tx, hotel, &task, EventType::for_move(ch.to), &now).await?;
+            let changes = [change(&ch.hotel, &task, ChangeKind::StatusChanged)];
+            announce(&tx, &self.signals, &changes, queued).await?;
+            Ok((task, changes, queued))
+        })?;
+        self.signals.queued(queued);
+        self.signals.events.publish(changes);
+        Ok(task)
+    }
+
+    async fn list_inbound(
+        &self,
+        hotel: &HotelId,
+        limit: u32,
+    ) -> Result<Vec<InboundEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+             FROM inbound WHERE hotel_id = $1 ORDER BY seq DESC LIMIT $2",
+            &[&hotel.as_str(), &i64::from(limit)],
+        )
+        .await?;
+        rows.iter().map(inbound_from_row).collect()
+    }
+
+    async fn board_tasks(
+        &self,
+        hotel: &HotelId,
+        finished_since: Timestamp,
+    ) -> Result<Vec<BoardTask>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
+                    t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
+                    t.notes, t.updated_at
+             FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
+             WHERE t.hotel_id = $1
+               AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= $2)
+             ORDER BY t.seq",
+            &[&hotel.as_str(), &time::format(finished_since)],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BoardTask {
+                    task: task_from_row(r)?,
+                    department: r.try_get(9)?,
+                    floor: r.try_get(10)?,
+                    requested_at: r.try_get(11)?,
+                    notes: r.try_get(12)?,
+                    updated_at: r.try_get(13)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn task_timings(
+        &self,
+        hotel: &HotelId,
+        since: Timestamp,
+    ) -> Result<Vec<TaskTiming>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            "SELECT t.task_name, t.status, t.created_at, t.due_at,
+                    (SELECT min(e.at) FROM task_events e
+                     WHERE e.task_id = t.id AND e.to_status = 'done')
+             FROM tasks t WHERE t.hotel_id = $1 AND t.created_at >= $2 ORDER BY t.seq",
+            &[&hotel.as_str(), &time::format(since)],
+        )
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TaskTiming {
+                    task_name: r.try_get(0)?,
+                    status: status_from(r.try_get(1)?)?,
+                    created_at: r.try_get(2)?,
+                    due_at: r.try_get(3)?,
+                    done_at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn task_origin(
+        &self,
+        hotel: &HotelId,
+        task_id: &str,
+    ) -> Result<Option<InboundEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        // Task ids are UUIDs (checked by the caller); as on SQLite, the newest entries are read
+        // first, so a recent task's origin is found after a short scan.
+        let pattern = format!("%\"{}\"%", text(task_id));
+        let row = query_opt(
+            &client,
+            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+             FROM inbound WHERE hotel_id = $1 AND code = 'created' AND task_ids LIKE $2
+             ORDER BY seq DESC LIMIT 1",
+            &[&hotel.as_str(), &pattern],
+        )
+        .await?;
+        row.as_ref().map(inbound_from_row).transpose()
+    }
+}
