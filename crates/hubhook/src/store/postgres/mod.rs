@@ -16,6 +16,10 @@
 //! `pool_size` (connections per instance, default 16), `pool_timeout` (how long a request waits for
 //! a connection, default 5s), `statement_timeout` (default 5s) and `batch_workers` (new-order batches
 //! in flight at once per instance, default 1).
+//!
+//! One file per resource (`hotels`, `tasks` with the webhook's transaction in `ingest`, `accounts`,
+//! `outbox`, `retention`), next to the pool settings (`pool`), the `LISTEN`/`NOTIFY` between
+//! instances (`notify`), the new-order batch workers (`batch`) and the webhook path's SQL (`hot`).
 
 use std::{borrow::Cow, sync::Arc};
 
