@@ -8,6 +8,7 @@ use super::hot;
 use super::outbox;
 use super::tasks::{order_tasks, order_tasks_locked};
 use super::{exec, query_opt, text};
+use crate::store::rows::{body_text, json_list};
 use crate::store::{IngestRequest, Ingested, StoreError};
 use crate::{
     domain::{TaskStatus, time},
@@ -224,9 +225,9 @@ pub(super) async fn insert_inbound<C: GenericClient + Sync>(
     body: &[u8],
     duration_us: u64,
 ) -> Result<(), StoreError> {
-    let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".into());
-    let task_ids = serde_json::to_string(task_ids).unwrap_or_else(|_| "[]".into());
-    let body = String::from_utf8_lossy(body);
+    let details = json_list(details);
+    let task_ids = json_list(task_ids);
+    let body = body_text(body);
     exec(
         c,
         hot::INSERT_INBOUND,

@@ -4,7 +4,8 @@
 use duve::ReservationFacts;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{hot, hotels, outbox, tasks::task_from_row};
+use super::{hot, hotels, outbox};
+use crate::store::rows::{body_text, json_list, task_from_row};
 use crate::{
     domain::{Task, TaskStatus, time},
     intake::{self, ContextWrite, OrderRead, Settlement, TaskDraft},
@@ -13,8 +14,8 @@ use crate::{
 
 fn order_tasks(conn: &Connection, hotel: &str, order_key: &str) -> Result<Vec<Task>, StoreError> {
     let mut stmt = conn.prepare_cached(hot::ORDER_TASKS)?;
-    let rows = stmt.query_map([hotel, order_key], task_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = stmt.query_and_then([hotel, order_key], |r| task_from_row(r))?;
+    rows.collect()
 }
 
 fn order_state(
@@ -156,8 +157,8 @@ pub(super) fn insert_inbound(
     body: &[u8],
     duration_us: u64,
 ) -> Result<(), StoreError> {
-    let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".into());
-    let task_ids = serde_json::to_string(task_ids).unwrap_or_else(|_| "[]".into());
+    let details = json_list(details);
+    let task_ids = json_list(task_ids);
     conn.prepare_cached(hot::INSERT_INBOUND)?.execute(params![
         hotel,
         received_at,
@@ -165,11 +166,7 @@ pub(super) fn insert_inbound(
         code,
         details,
         task_ids,
-        // Bodies that parsed are valid UTF-8: the plain check is several times cheaper than the lossy
-        // conversion's, on the writer thread that every request waits for.
-        std::str::from_utf8(body)
-            .map(std::borrow::Cow::Borrowed)
-            .unwrap_or_else(|_| String::from_utf8_lossy(body)),
+        body_text(body),
         duration_us as i64
     ])?;
     Ok(())
