@@ -5,13 +5,15 @@
 
 use std::borrow::Cow;
 
+use duve::ReservationFacts;
 use serde::Serialize;
 
-use super::{BoardTask, InboundEntry, StoreError, TaskDetail, TaskTiming};
+use super::{BoardTask, InboundEntry, IngestRequest, Refused, StoreError, TaskDetail, TaskTiming};
 use crate::domain::{
     CatalogEntry, HotelFacts, HotelId, RoomSet, Task, TaskEvent, TaskStatus, hotel::parse_timezone,
-    secret::hash_from_slice,
+    secret::hash_from_slice, time,
 };
+use crate::intake::Outcome;
 
 /// One result row, read by column index; each backend implements it for its own row type.
 pub(super) trait Columns {
@@ -67,6 +69,35 @@ pub(super) fn task_at(r: &impl Columns, at: usize) -> Result<Task, StoreError> {
         status: status_from(&r.text(at + 6)?)?,
         due_at: r.opt_text(at + 7)?,
         created_at: r.text(at + 8)?,
+    })
+}
+
+/// One page of a task list read with one row more than `limit` (each task with its `seq`): the
+/// tasks, and the cursor of the next page when there is one.
+pub(super) fn page(mut rows: Vec<(Task, i64)>, limit: u32) -> (Vec<Task>, Option<i64>) {
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|(_, seq)| *seq)
+    } else {
+        None
+    };
+    (rows.into_iter().map(|(t, _)| t).collect(), next)
+}
+
+/// What is known of `reservation` from `room_number, first_name, last_name, language, check_in,
+/// check_out`.
+pub(super) fn context_from_row(
+    r: &impl Columns,
+    reservation: &str,
+) -> Result<ReservationFacts, StoreError> {
+    Ok(ReservationFacts {
+        reservation_id: Some(reservation.to_owned()),
+        room_number: r.opt_text(0)?,
+        first_name: r.opt_text(1)?,
+        last_name: r.opt_text(2)?,
+        language: r.opt_text(3)?,
+        check_in: r.opt_text(4)?,
+        check_out: r.opt_text(5)?,
     })
 }
 
@@ -132,6 +163,53 @@ pub(super) fn inbound_from_row(r: &impl Columns) -> Result<InboundEntry, StoreEr
         duration_ms: r.int(6)? as f64 / 1000.0,
         body: r.text(7)?,
     })
+}
+
+/// One inbound log entry as both backends write it: its lists and body already in their columns'
+/// text.
+pub(super) struct InboundWrite<'a> {
+    /// When the webhook arrived, formatted.
+    pub received_at: String,
+    /// The event's name, when the body had one.
+    pub event: Option<&'a str>,
+    /// The outcome's or the refusal's code.
+    pub code: &'a str,
+    /// The refusal's details, a JSON array.
+    pub details: String,
+    /// The tasks the webhook touched, a JSON array of ids.
+    pub task_ids: String,
+    /// The body as text.
+    pub body: Cow<'a, str>,
+    /// How long the webhook took until this write, in microseconds.
+    pub duration_us: i64,
+}
+
+impl<'a> InboundWrite<'a> {
+    /// The entry of a webhook the store settled with `outcome`.
+    pub(super) fn settled(req: &'a IngestRequest, outcome: &Outcome) -> Self {
+        Self {
+            received_at: time::format(req.received_at),
+            event: req.event.as_deref(),
+            code: outcome.code(),
+            details: json_list(outcome.details()),
+            task_ids: json_list(&outcome.task_ids()),
+            body: body_text(&req.body),
+            duration_us: req.started.elapsed().as_micros() as i64,
+        }
+    }
+
+    /// The entry of a webhook refused before the store was asked to settle it (no body kept).
+    pub(super) fn refused(r: &'a Refused) -> Self {
+        Self {
+            received_at: time::format(r.received_at),
+            event: r.event.as_deref(),
+            code: r.code,
+            details: json_list(&r.details),
+            task_ids: json_list::<&str>(&[]),
+            body: Cow::Borrowed(""),
+            duration_us: r.started.elapsed().as_micros() as i64,
+        }
+    }
 }
 
 /// A list as the inbound log's `details` and `task_ids` columns hold it: a JSON array.

@@ -16,8 +16,8 @@ use crate::store::{
     BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
     TaskDetail, TaskFilter, TaskStore, TaskTiming,
     rows::{
-        Columns, TASK_COLS, board_task_from_row, detail_from_row, event_from_row, inbound_from_row,
-        task_from_row, timing_from_row,
+        Columns, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row, event_from_row,
+        inbound_from_row, page, task_from_row, timing_from_row,
     },
 };
 use crate::{
@@ -125,18 +125,7 @@ impl TaskStore for PostgresStore {
 
     async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
-        insert_inbound(
-            &client,
-            r.hotel.as_str(),
-            &time::format(r.received_at),
-            r.event.as_deref(),
-            r.code,
-            &r.details,
-            &[],
-            b"",
-            r.started.elapsed().as_micros() as u64,
-        )
-        .await
+        insert_inbound(&client, r.hotel.as_str(), &InboundWrite::refused(&r)).await
     }
 
     async fn list_tasks(
@@ -167,17 +156,11 @@ impl TaskStore for PostgresStore {
             ],
         )
         .await?;
-        let mut page = rows
+        let rows = rows
             .iter()
             .map(|r| Ok((task_from_row(r)?, r.int(9)?)))
             .collect::<Result<Vec<(Task, i64)>, StoreError>>()?;
-        let next = if page.len() > f.limit as usize {
-            page.truncate(f.limit as usize);
-            page.last().map(|(_, seq)| *seq)
-        } else {
-            None
-        };
-        Ok((page.into_iter().map(|(t, _)| t).collect(), next))
+        Ok(page(rows, f.limit))
     }
 
     async fn task_detail(

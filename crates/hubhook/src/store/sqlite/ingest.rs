@@ -5,7 +5,7 @@ use duve::ReservationFacts;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{hot, hotels, outbox};
-use crate::store::rows::{body_text, json_list, task_from_row};
+use crate::store::rows::{InboundWrite, context_from_row, task_from_row};
 use crate::{
     domain::{Task, TaskStatus, time},
     intake::{self, ContextWrite, OrderRead, Settlement, TaskDraft},
@@ -108,20 +108,10 @@ fn load_context(
     hotel: &str,
     reservation: &str,
 ) -> Result<Option<ReservationFacts>, StoreError> {
-    Ok(conn
-        .prepare_cached(hot::LOAD_CONTEXT)?
-        .query_row([hotel, reservation], |r| {
-            Ok(ReservationFacts {
-                reservation_id: Some(reservation.to_owned()),
-                room_number: r.get(0)?,
-                first_name: r.get(1)?,
-                last_name: r.get(2)?,
-                language: r.get(3)?,
-                check_in: r.get(4)?,
-                check_out: r.get(5)?,
-            })
-        })
-        .optional()?)
+    conn.prepare_cached(hot::LOAD_CONTEXT)?
+        .query_and_then([hotel, reservation], |r| context_from_row(r, reservation))?
+        .next()
+        .transpose()
 }
 
 /// Keeps what an event says about a reservation; a field it does not mention keeps its earlier value.
@@ -145,29 +135,21 @@ fn upsert_context(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Writes the inbound log's entry of a delivery (refusals too).
 pub(super) fn insert_inbound(
     conn: &Connection,
     hotel: &str,
-    received_at: &str,
-    event: Option<&str>,
-    code: &str,
-    details: &[String],
-    task_ids: &[&str],
-    body: &[u8],
-    duration_us: u64,
+    e: &InboundWrite<'_>,
 ) -> Result<(), StoreError> {
-    let details = json_list(details);
-    let task_ids = json_list(task_ids);
     conn.prepare_cached(hot::INSERT_INBOUND)?.execute(params![
         hotel,
-        received_at,
-        event,
-        code,
-        details,
-        task_ids,
-        body_text(body),
-        duration_us as i64
+        e.received_at,
+        e.event,
+        e.code,
+        e.details,
+        e.task_ids,
+        e.body,
+        e.duration_us
     ])?;
     Ok(())
 }
@@ -202,17 +184,7 @@ pub(super) fn ingest_tx(
     let settled = intake::settle(&req.plan, hotel, read, time::now());
     let queued = apply(conn, hid, &settled)?;
     let outcome = settled.outcome;
-    insert_inbound(
-        conn,
-        hid,
-        &time::format(req.received_at),
-        req.event.as_deref(),
-        outcome.code(),
-        outcome.details(),
-        &outcome.task_ids(),
-        &req.body,
-        req.started.elapsed().as_micros() as u64,
-    )?;
+    insert_inbound(conn, hid, &InboundWrite::settled(req, &outcome))?;
     Ok((Ingested::Done(outcome), queued))
 }
 

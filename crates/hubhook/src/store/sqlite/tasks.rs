@@ -17,8 +17,8 @@ use crate::{
         BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
         TaskDetail, TaskFilter, TaskStore, TaskTiming,
         rows::{
-            Columns, TASK_COLS, board_task_from_row, detail_from_row, event_from_row,
-            inbound_from_row, task_from_row, timing_from_row,
+            Columns, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row, event_from_row,
+            inbound_from_row, page, task_from_row, timing_from_row,
         },
     },
 };
@@ -65,20 +65,8 @@ impl TaskStore for SqliteStore {
     }
 
     async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
-        self.write(move |c| {
-            insert_inbound(
-                c,
-                r.hotel.as_str(),
-                &time::format(r.received_at),
-                r.event.as_deref(),
-                r.code,
-                &r.details,
-                &[],
-                b"",
-                r.started.elapsed().as_micros() as u64,
-            )
-        })
-        .await
+        self.write(move |c| insert_inbound(c, r.hotel.as_str(), &InboundWrite::refused(&r)))
+            .await
     }
 
     async fn list_tasks(
@@ -106,14 +94,7 @@ impl TaskStore for SqliteStore {
                 ],
                 |r| Ok((task_from_row(r)?, r.int(9)?)),
             )?;
-            let mut page: Vec<(Task, i64)> = rows.collect::<Result<_, StoreError>>()?;
-            let next = if page.len() > f.limit as usize {
-                page.truncate(f.limit as usize);
-                page.last().map(|(_, seq)| *seq)
-            } else {
-                None
-            };
-            Ok((page.into_iter().map(|(t, _)| t).collect(), next))
+            Ok(page(rows.collect::<Result<_, StoreError>>()?, f.limit))
         })
         .await
     }
