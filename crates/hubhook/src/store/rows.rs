@@ -8,10 +8,13 @@ use std::borrow::Cow;
 use duve::ReservationFacts;
 use serde::Serialize;
 
-use super::{BoardTask, InboundEntry, IngestRequest, Refused, StoreError, TaskDetail, TaskTiming};
+use super::{
+    ApiKey, ApiKeyInfo, BoardTask, HotelSummary, InboundEntry, IngestRequest, Refused, Room,
+    SessionUser, StoreError, TaskDetail, TaskTiming, User,
+};
 use crate::domain::{
-    CatalogEntry, HotelFacts, HotelId, RoomSet, Task, TaskEvent, TaskStatus, hotel::parse_timezone,
-    secret::hash_from_slice, time,
+    CatalogEntry, HotelFacts, HotelId, Role, RoomSet, Task, TaskEvent, TaskStatus,
+    hotel::parse_timezone, secret::hash_from_slice, time,
 };
 use crate::intake::Outcome;
 
@@ -258,6 +261,27 @@ pub(super) fn facts_from_row(r: &impl Columns) -> Result<Option<HotelFacts>, Sto
     }))
 }
 
+/// A hotel as the hotel list shows it from `id, name, timezone, sync_paid_orders, created_at`, and
+/// its count of rooms.
+pub(super) fn summary_from_row(r: &impl Columns) -> Result<HotelSummary, StoreError> {
+    Ok(HotelSummary {
+        hotel_id: r.text(0)?,
+        name: r.text(1)?,
+        timezone: r.text(2)?,
+        sync_paid_orders: r.flag(3)?,
+        created_at: r.text(4)?,
+        rooms: r.int(5)? as u64,
+    })
+}
+
+/// A room from `number, floor`.
+pub(super) fn room_from_row(r: &impl Columns) -> Result<Room, StoreError> {
+    Ok(Room {
+        room: r.text(0)?,
+        floor: r.opt_text(1)?,
+    })
+}
+
 /// A catalog entry from `external_id, name, department, sla_minutes` starting at column `at`.
 pub(super) fn catalog_entry(r: &impl Columns, at: usize) -> Result<CatalogEntry, StoreError> {
     Ok(CatalogEntry {
@@ -266,4 +290,60 @@ pub(super) fn catalog_entry(r: &impl Columns, at: usize) -> Result<CatalogEntry,
         department: r.opt_text(at + 2)?,
         sla_minutes: r.opt_int(at + 3)?.and_then(|m| u32::try_from(m).ok()),
     })
+}
+
+/// The hotel and role of an account's row; None for a row whose either does not parse.
+fn hotel_and_role(hotel: &str, role: &str) -> Option<(HotelId, Role)> {
+    Some((HotelId::parse(hotel).ok()?, Role::parse(role)?))
+}
+
+/// An API key from `id, hotel_id, role`; None for a row that does not parse.
+pub(super) fn api_key_from_row(r: &impl Columns) -> Result<Option<ApiKey>, StoreError> {
+    let Some((hotel_id, role)) = hotel_and_role(&r.text(1)?, &r.text(2)?) else {
+        return Ok(None);
+    };
+    Ok(Some(ApiKey {
+        id: r.text(0)?,
+        hotel_id,
+        role,
+    }))
+}
+
+/// An account from `id, hotel_id, email, role, password_hash`; None for a row that does not parse.
+pub(super) fn user_from_row(r: &impl Columns) -> Result<Option<User>, StoreError> {
+    let Some((hotel, role)) = hotel_and_role(&r.text(1)?, &r.text(3)?) else {
+        return Ok(None);
+    };
+    Ok(Some(User {
+        id: r.text(0)?,
+        hotel,
+        email: r.text(2)?,
+        role,
+        password_hash: r.text(4)?,
+    }))
+}
+
+/// A session's account from `id, email, hotel_id, role`; None for a row that does not parse.
+pub(super) fn session_from_row(r: &impl Columns) -> Result<Option<SessionUser>, StoreError> {
+    let Some((hotel, role)) = hotel_and_role(&r.text(2)?, &r.text(3)?) else {
+        return Ok(None);
+    };
+    Ok(Some(SessionUser {
+        user_id: r.text(0)?,
+        email: r.text(1)?,
+        hotel,
+        role,
+    }))
+}
+
+/// An API key as its hotel's list shows it from `id, role, created_at`; None for an unknown role.
+pub(super) fn key_info_from_row(r: &impl Columns) -> Result<Option<ApiKeyInfo>, StoreError> {
+    let Some(role) = Role::parse(&r.text(1)?) else {
+        return Ok(None);
+    };
+    Ok(Some(ApiKeyInfo {
+        id: r.text(0)?,
+        role,
+        created_at: r.text(2)?,
+    }))
 }

@@ -12,7 +12,7 @@ use super::{PostgresStore, exec, opt_text, query, query_opt, text};
 use crate::domain::{CatalogEntry, HotelFacts, HotelId, RoomSet, default_catalog, time};
 use crate::store::{
     ConfigChange, HotelSettings, HotelStore, HotelSummary, NewHotel, Room, StoreError,
-    rows::{HOTEL_COLS, catalog_entry, facts_from_row},
+    rows::{HOTEL_COLS, catalog_entry, facts_from_row, room_from_row, summary_from_row},
 };
 
 /// One hotel's configuration version, or None if it is unknown.
@@ -253,19 +253,7 @@ impl HotelStore for PostgresStore {
             &[],
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                let rooms: i64 = r.try_get(5)?;
-                Ok(HotelSummary {
-                    hotel_id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    timezone: r.try_get(2)?,
-                    sync_paid_orders: r.try_get(3)?,
-                    created_at: r.try_get(4)?,
-                    rooms: rooms as u64,
-                })
-            })
-            .collect()
+        rows.iter().map(summary_from_row).collect()
     }
 
     async fn set_tokens(
@@ -374,14 +362,7 @@ impl HotelStore for PostgresStore {
             &[&hotel.as_str()],
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Room {
-                    room: r.try_get(0)?,
-                    floor: r.try_get(1)?,
-                })
-            })
-            .collect()
+        rows.iter().map(room_from_row).collect()
     }
 
     async fn list_catalog(&self, hotel: &HotelId) -> Result<Vec<CatalogEntry>, StoreError> {
@@ -394,17 +375,7 @@ impl HotelStore for PostgresStore {
             &[&hotel.as_str()],
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                let sla: Option<i32> = r.try_get(3)?;
-                Ok(CatalogEntry {
-                    external_id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    department: r.try_get(2)?,
-                    sla_minutes: sla.and_then(|m| u32::try_from(m).ok()),
-                })
-            })
-            .collect()
+        rows.iter().map(|r| catalog_entry(r, 0)).collect()
     }
 
     async fn set_catalog(&self, hotel: &HotelId, e: CatalogEntry) -> Result<(), StoreError> {

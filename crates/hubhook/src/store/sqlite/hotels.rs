@@ -10,7 +10,7 @@ use crate::{
     domain::{CatalogEntry, HotelFacts, HotelId, RoomSet, default_catalog, time},
     store::{
         ConfigChange, HotelSettings, HotelStore, HotelSummary, NewHotel, Room, StoreError,
-        rows::{HOTEL_COLS, catalog_entry, facts_from_row},
+        rows::{HOTEL_COLS, catalog_entry, facts_from_row, room_from_row, summary_from_row},
     },
 };
 
@@ -200,17 +200,7 @@ impl HotelStore for SqliteStore {
                         (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id)
                  FROM hotels h ORDER BY h.created_at, h.id",
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(HotelSummary {
-                    hotel_id: r.get(0)?,
-                    name: r.get(1)?,
-                    timezone: r.get(2)?,
-                    sync_paid_orders: r.get(3)?,
-                    created_at: r.get(4)?,
-                    rooms: r.get(5)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            stmt.query_and_then([], |r| summary_from_row(r))?.collect()
         })
         .await
     }
@@ -321,13 +311,8 @@ impl HotelStore for SqliteStore {
                 "SELECT number, floor FROM rooms WHERE hotel_id = ?1
                  ORDER BY length(number), number",
             )?;
-            let rows = stmt.query_map([hotel.as_str()], |r| {
-                Ok(Room {
-                    room: r.get(0)?,
-                    floor: r.get(1)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            stmt.query_and_then([hotel.as_str()], |r| room_from_row(r))?
+                .collect()
         })
         .await
     }
@@ -340,15 +325,8 @@ impl HotelStore for SqliteStore {
                 "SELECT external_id, name, department, sla_minutes FROM catalog WHERE hotel_id = ?1
                  ORDER BY length(external_id), external_id",
             )?;
-            let rows = stmt.query_map([hotel.as_str()], |r| {
-                Ok(CatalogEntry {
-                    external_id: r.get(0)?,
-                    name: r.get(1)?,
-                    department: r.get(2)?,
-                    sla_minutes: r.get(3)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            stmt.query_and_then([hotel.as_str()], |r| catalog_entry(r, 0))?
+                .collect()
         })
         .await
     }
