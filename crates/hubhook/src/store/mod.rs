@@ -15,6 +15,7 @@ mod hotels;
 mod outbox;
 pub mod postgres;
 mod retention;
+mod rows;
 pub mod sqlite;
 pub mod stats;
 mod tasks;

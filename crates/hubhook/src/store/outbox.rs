@@ -9,39 +9,16 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::StoreError;
+use super::rows::{Columns, count, stored, task_at};
 use crate::domain::HotelId;
 use crate::domain::{
-    Task, TaskStatus,
+    Task,
     outbound::{
         self, DeliveryStatus, EventType, NewDelivery, OrderRefs, Resolution, SubscriptionKind,
         Target, Verdict,
     },
     time,
 };
-
-/// One result row, read by column index; each backend implements it for its own row type.
-pub(super) trait Columns {
-    /// A text column.
-    fn text(&self, i: usize) -> Result<String, StoreError>;
-    /// A nullable text column.
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
-    /// An integer column of any width.
-    fn int(&self, i: usize) -> Result<i64, StoreError>;
-    /// A nullable integer column of any width.
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
-    /// A boolean column.
-    fn flag(&self, i: usize) -> Result<bool, StoreError>;
-    /// A nullable boolean column (from an outer join).
-    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError>;
-}
-
-fn stored(what: &str, raw: &str) -> StoreError {
-    StoreError::Unavailable(format!("unknown {what} {raw:?} stored"))
-}
-
-fn count(n: i64) -> u32 {
-    u32::try_from(n).unwrap_or(0)
-}
 
 /// The columns [`subscription_from_row`] reads, in its order.
 pub(super) const SUB_COLS: &str = "id, hotel_id, kind, url, events, headers, enabled, \
@@ -219,24 +196,9 @@ pub(super) fn summary(d: Option<Delivery>) -> Result<Delivery, StoreError> {
     Ok(d)
 }
 
-/// An overdue task and its hotel from `hotel_id, id, external_id, task_name, room, guest_name,
-/// quantity, status, due_at, created_at`.
+/// An overdue task and its hotel from `hotel_id` and [`super::rows::TASK_COLS`].
 pub(super) fn overdue_from_row(r: &impl Columns) -> Result<(String, Task), StoreError> {
-    let status = r.text(7)?;
-    Ok((
-        r.text(0)?,
-        Task {
-            id: r.text(1)?,
-            external_id: r.opt_text(2)?,
-            task_name: r.text(3)?,
-            room: r.text(4)?,
-            guest_name: r.opt_text(5)?,
-            quantity: count(r.int(6)?),
-            status: TaskStatus::parse(&status).ok_or_else(|| stored("task status", &status))?,
-            due_at: r.opt_text(8)?,
-            created_at: r.text(9)?,
-        },
-    ))
+    Ok((r.text(0)?, task_at(r, 1)?))
 }
 
 /// Which hotel's rows an operation may touch: the API passes its key's hotel; the CLI, run by the

@@ -6,7 +6,8 @@ use jiff::Timestamp;
 
 use super::tasks::hotel_exists;
 use super::{PostgresStore, exec, query, query_opt, text};
-use crate::domain::{HotelId, Role, time};
+use crate::domain::{HotelId, time};
+use crate::store::rows::{api_key_from_row, key_info_from_row, session_from_row, user_from_row};
 use crate::store::{AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User};
 
 #[async_trait]
@@ -39,18 +40,10 @@ impl AccountStore for PostgresStore {
             &[&&hash[..]],
         )
         .await?;
-        let Some(r) = row else {
-            return Ok(None);
-        };
-        let (id, hotel, role): (String, String, String) =
-            (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-        Ok((|| {
-            Some(ApiKey {
-                id,
-                hotel_id: HotelId::parse(&hotel).ok()?,
-                role: Role::parse(&role)?,
-            })
-        })())
+        row.as_ref()
+            .map(api_key_from_row)
+            .transpose()
+            .map(Option::flatten)
     }
 
     async fn create_user(&self, u: NewUser) -> Result<(), StoreError> {
@@ -89,19 +82,10 @@ impl AccountStore for PostgresStore {
             &[&text(email)],
         )
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let hotel: String = r.try_get(1)?;
-        let role: String = r.try_get(3)?;
-        let (Ok(hotel), Some(role)) = (HotelId::parse(&hotel), Role::parse(&role)) else {
-            return Ok(None);
-        };
-        Ok(Some(User {
-            id: r.try_get(0)?,
-            hotel,
-            email: r.try_get(2)?,
-            role,
-            password_hash: r.try_get(4)?,
-        }))
+        row.as_ref()
+            .map(user_from_row)
+            .transpose()
+            .map(Option::flatten)
     }
 
     async fn create_session(
@@ -143,18 +127,10 @@ impl AccountStore for PostgresStore {
             &[&&token_hash[..], &time::format(now)],
         )
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let hotel: String = r.try_get(2)?;
-        let role: String = r.try_get(3)?;
-        let (Ok(hotel), Some(role)) = (HotelId::parse(&hotel), Role::parse(&role)) else {
-            return Ok(None);
-        };
-        Ok(Some(SessionUser {
-            user_id: r.try_get(0)?,
-            email: r.try_get(1)?,
-            hotel,
-            role,
-        }))
+        row.as_ref()
+            .map(session_from_row)
+            .transpose()
+            .map(Option::flatten)
     }
 
     async fn delete_session(&self, token_hash: [u8; 32]) -> Result<(), StoreError> {
@@ -176,18 +152,9 @@ impl AccountStore for PostgresStore {
             &[&hotel.as_str()],
         )
         .await?;
-        let mut keys = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let role: String = r.try_get(1)?;
-            if let Some(role) = Role::parse(&role) {
-                keys.push(ApiKeyInfo {
-                    id: r.try_get(0)?,
-                    role,
-                    created_at: r.try_get(2)?,
-                });
-            }
-        }
-        Ok(keys)
+        rows.iter()
+            .filter_map(|r| key_info_from_row(r).transpose())
+            .collect()
     }
 
     async fn delete_api_key(&self, hotel: &HotelId, id: &str) -> Result<(), StoreError> {

@@ -14,6 +14,7 @@ use super::ingest::clean_new_tasks;
 use super::notify::{Signals, announce, change};
 use super::outbox;
 use super::{query, query_opt, text};
+use crate::store::rows::{body_text, json_list};
 use crate::store::{IngestRequest, StoreError};
 use crate::{
     domain::{HotelId, Task, time},
@@ -362,7 +363,7 @@ pub(super) async fn ingest_new_order(
         event: req.event.as_deref().map(|s| text(s).into_owned()),
         code: outcome.code(),
         task_ids_json: String::new(),
-        body: text(&String::from_utf8_lossy(&req.body)).into_owned(),
+        body: text(&body_text(&req.body)).into_owned(),
         duration_us: 0,
     };
     for (d, task) in new_tasks.into_iter().zip(outcome.tasks()) {
@@ -385,7 +386,7 @@ pub(super) async fn ingest_new_order(
         ]);
         order.task_ids.push(task.id.clone());
     }
-    order.task_ids_json = serde_json::to_string(&order.task_ids).unwrap_or_else(|_| "[]".into());
+    order.task_ids_json = json_list(&order.task_ids);
     order.duration_us = req.started.elapsed().as_micros() as i64;
     let (reply, answer) = oneshot::channel();
     let stopped = || StoreError::Unavailable("the batch writer has stopped".into());

@@ -6,58 +6,14 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio::sync::broadcast;
-use tokio_postgres::Row;
 
 use super::tasks::hotel_exists;
 use super::{PostgresStore, exec, opt_text, query, query_opt, text};
-use crate::domain::{
-    CatalogEntry, HotelFacts, HotelId, RoomSet, default_catalog, hotel::parse_timezone,
-    secret::hash_from_slice, time,
-};
+use crate::domain::{CatalogEntry, HotelFacts, HotelId, RoomSet, default_catalog, time};
 use crate::store::{
     ConfigChange, HotelSettings, HotelStore, HotelSummary, NewHotel, Room, StoreError,
+    rows::{HOTEL_COLS, catalog_entry, facts_from_row, room_from_row, summary_from_row},
 };
-
-const HOTEL_COLS: &str =
-    "id, name, timezone, sync_paid_orders, access_hash, password_hash, config_version";
-
-/// A hotel's row without its rooms and catalog; None (and a warning) for a row that does not parse.
-fn facts_from_row(r: &Row) -> Result<Option<HotelFacts>, StoreError> {
-    let id: String = r.try_get(0)?;
-    let tz: String = r.try_get(2)?;
-    let access: Vec<u8> = r.try_get(4)?;
-    let password: Vec<u8> = r.try_get(5)?;
-    let version: i64 = r.try_get(6)?;
-    let (Ok(hotel_id), Some(access_hash), Some(password_hash)) = (
-        HotelId::parse(&id),
-        hash_from_slice(&access),
-        hash_from_slice(&password),
-    ) else {
-        tracing::warn!(hotel = %id, "skipping a hotel row that does not parse");
-        return Ok(None);
-    };
-    Ok(Some(HotelFacts {
-        id: hotel_id,
-        config_version: version as u64,
-        name: r.try_get(1)?,
-        timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
-        sync_paid_orders: r.try_get(3)?,
-        access_hash,
-        password_hash,
-        rooms: RoomSet::default(),
-        catalog: Default::default(),
-    }))
-}
-
-fn catalog_entry(r: &Row, at: usize) -> Result<CatalogEntry, StoreError> {
-    let sla: Option<i32> = r.try_get(at + 3)?;
-    Ok(CatalogEntry {
-        external_id: r.try_get(at)?,
-        name: r.try_get(at + 1)?,
-        department: r.try_get(at + 2)?,
-        sla_minutes: sla.and_then(|m| u32::try_from(m).ok()),
-    })
-}
 
 /// One hotel's configuration version, or None if it is unknown.
 pub(super) async fn hotel_version<C: GenericClient + Sync>(
@@ -297,19 +253,7 @@ impl HotelStore for PostgresStore {
             &[],
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                let rooms: i64 = r.try_get(5)?;
-                Ok(HotelSummary {
-                    hotel_id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    timezone: r.try_get(2)?,
-                    sync_paid_orders: r.try_get(3)?,
-                    created_at: r.try_get(4)?,
-                    rooms: rooms as u64,
-                })
-            })
-            .collect()
+        rows.iter().map(summary_from_row).collect()
     }
 
     async fn set_tokens(
@@ -418,14 +362,7 @@ impl HotelStore for PostgresStore {
             &[&hotel.as_str()],
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Room {
-                    room: r.try_get(0)?,
-                    floor: r.try_get(1)?,
-                })
-            })
-            .collect()
+        rows.iter().map(room_from_row).collect()
     }
 
     async fn list_catalog(&self, hotel: &HotelId) -> Result<Vec<CatalogEntry>, StoreError> {
@@ -438,17 +375,7 @@ impl HotelStore for PostgresStore {
             &[&hotel.as_str()],
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                let sla: Option<i32> = r.try_get(3)?;
-                Ok(CatalogEntry {
-                    external_id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    department: r.try_get(2)?,
-                    sla_minutes: sla.and_then(|m| u32::try_from(m).ok()),
-                })
-            })
-            .collect()
+        rows.iter().map(|r| catalog_entry(r, 0)).collect()
     }
 
     async fn set_catalog(&self, hotel: &HotelId, e: CatalogEntry) -> Result<(), StoreError> {

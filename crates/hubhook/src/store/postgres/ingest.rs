@@ -8,6 +8,7 @@ use super::hot;
 use super::outbox;
 use super::tasks::{order_tasks, order_tasks_locked};
 use super::{exec, query_opt, text};
+use crate::store::rows::{InboundWrite, context_from_row};
 use crate::store::{IngestRequest, Ingested, StoreError};
 use crate::{
     domain::{TaskStatus, time},
@@ -174,15 +175,7 @@ async fn load_context(
     let Some(r) = row else {
         return Ok(None);
     };
-    Ok(Some(ReservationFacts {
-        reservation_id: Some(reservation.to_owned()),
-        room_number: r.try_get(0)?,
-        first_name: r.try_get(1)?,
-        last_name: r.try_get(2)?,
-        language: r.try_get(3)?,
-        check_in: r.try_get(4)?,
-        check_out: r.try_get(5)?,
-    }))
+    context_from_row(&r, reservation).map(Some)
 }
 
 /// Keeps what an event says about a reservation; a field it does not mention keeps its earlier value.
@@ -212,33 +205,23 @@ async fn upsert_context(
 }
 
 /// Writes the inbound log's entry of a delivery (refusals too).
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_inbound<C: GenericClient + Sync>(
     c: &C,
     hotel: &str,
-    received_at: &str,
-    event: Option<&str>,
-    code: &str,
-    details: &[String],
-    task_ids: &[&str],
-    body: &[u8],
-    duration_us: u64,
+    e: &InboundWrite<'_>,
 ) -> Result<(), StoreError> {
-    let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".into());
-    let task_ids = serde_json::to_string(task_ids).unwrap_or_else(|_| "[]".into());
-    let body = String::from_utf8_lossy(body);
     exec(
         c,
         hot::INSERT_INBOUND,
         &[
             &hotel,
-            &received_at,
-            &event.map(text),
-            &code,
-            &text(&details),
-            &task_ids,
-            &text(&body),
-            &(duration_us as i64),
+            &e.received_at,
+            &e.event.map(text),
+            &e.code,
+            &text(&e.details),
+            &e.task_ids,
+            &text(&e.body),
+            &e.duration_us,
         ],
     )
     .await?;
@@ -283,18 +266,7 @@ pub(super) async fn ingest_tx(
     clean_new_tasks(&mut settled);
     let queued = apply(tx, hid, &settled).await?;
     let outcome = settled.outcome;
-    insert_inbound(
-        tx,
-        hid,
-        &time::format(req.received_at),
-        req.event.as_deref(),
-        outcome.code(),
-        outcome.details(),
-        &outcome.task_ids(),
-        &req.body,
-        req.started.elapsed().as_micros() as u64,
-    )
-    .await?;
+    insert_inbound(tx, hid, &InboundWrite::settled(req, &outcome)).await?;
     Ok((Ingested::Done(outcome), queued))
 }
 

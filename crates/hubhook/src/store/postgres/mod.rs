@@ -27,10 +27,13 @@ use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use sha2::Digest;
 use tokio::sync::{Notify, broadcast, mpsc};
-use tokio_postgres::{NoTls, Row, types::ToSql};
+use tokio_postgres::{
+    NoTls, Row,
+    types::{ToSql, Type},
+};
 
 use crate::events::{EventBus, TaskChange};
-use crate::store::{ConfigBus, Store, StoreError};
+use crate::store::{ConfigBus, Store, StoreError, rows::Columns};
 use batch::{NewOrderJob, start_batch_workers};
 use notify::{Signals, spawn_listener};
 
@@ -71,6 +74,35 @@ impl From<deadpool_postgres::PoolError> for StoreError {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
             other => StoreError::Unavailable(format!("no database connection: {other}")),
         }
+    }
+}
+
+impl Columns for Row {
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.opt_int(i)?.unwrap_or_default())
+    }
+    /// PostgreSQL's integers have a width each (`INTEGER`, `BIGINT`); any is read as an `i64`.
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(match self.columns().get(i).map(|c| c.type_()) {
+            Some(&Type::INT2) => self.try_get::<_, Option<i16>>(i)?.map(i64::from),
+            Some(&Type::INT4) => self.try_get::<_, Option<i32>>(i)?.map(i64::from),
+            _ => self.try_get(i)?,
+        })
+    }
+    fn flag(&self, i: usize) -> Result<bool, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.try_get(i)?)
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        Ok(self.try_get(i)?)
     }
 }
 

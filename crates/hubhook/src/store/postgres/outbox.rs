@@ -8,7 +8,6 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 use tokio::sync::Notify;
-use tokio_postgres::{Row, types::Type};
 
 use super::notify::announce;
 use super::tasks::hotel_exists;
@@ -25,36 +24,10 @@ use crate::store::OutboxStore;
 use crate::store::{
     AttemptRecord, Claimed, Delivery, NewSubscription, Scope, StoreError, Subscription,
     outbox::{
-        self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
-        delivery_from_row, subscription_from_row,
+        self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay, delivery_from_row,
+        subscription_from_row,
     },
 };
-
-impl Columns for Row {
-    fn text(&self, i: usize) -> Result<String, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-    fn int(&self, i: usize) -> Result<i64, StoreError> {
-        Ok(self.opt_int(i)?.unwrap_or_default())
-    }
-    /// PostgreSQL's integers have a width each (`INTEGER`, `BIGINT`); any is read as an `i64`.
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        Ok(match self.columns().get(i).map(|c| c.type_()) {
-            Some(&Type::INT2) => self.try_get::<_, Option<i16>>(i)?.map(i64::from),
-            Some(&Type::INT4) => self.try_get::<_, Option<i32>>(i)?.map(i64::from),
-            _ => self.try_get(i)?,
-        })
-    }
-    fn flag(&self, i: usize) -> Result<bool, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
-        Ok(self.try_get(i)?)
-    }
-}
 
 /// Queues a delivery of each of `events` for `task` to every enabled subscription of the hotel that
 /// wants it; returns how many. Runs inside the transaction that changed the task.

@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
 use jiff::Timestamp;
-use tokio_postgres::Row;
 
 use super::batch::ingest_new_order;
 use super::hot;
@@ -16,41 +15,20 @@ use super::{PostgresStore, exec, query, query_opt, text};
 use crate::store::{
     BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
     TaskDetail, TaskFilter, TaskStore, TaskTiming,
+    rows::{
+        Columns, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row, event_from_row,
+        inbound_from_row, page, task_from_row, timing_from_row,
+    },
 };
 use crate::{
     domain::outbound::EventType,
-    domain::{HotelId, Task, TaskEvent, TaskId, TaskStatus, time},
+    domain::{HotelId, Task, TaskId, TaskStatus, time},
     events::ChangeKind,
     intake::TaskDraft,
 };
 
 /// How often a webhook is decided again after losing a race on a unique key to another instance.
 const CONFLICT_RETRIES: usize = 3;
-
-// Task rows, shared with the webhook's transaction and the other resources.
-
-const TASK_COLS: &str =
-    "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
-
-fn status_from(raw: &str) -> Result<TaskStatus, StoreError> {
-    TaskStatus::parse(raw)
-        .ok_or_else(|| StoreError::Unavailable(format!("unknown task status {raw:?} stored")))
-}
-
-fn task_from_row(r: &Row) -> Result<Task, StoreError> {
-    let quantity: i32 = r.try_get(5)?;
-    Ok(Task {
-        id: r.try_get(0)?,
-        external_id: r.try_get(1)?,
-        task_name: r.try_get(2)?,
-        room: r.try_get(3)?,
-        guest_name: r.try_get(4)?,
-        quantity: u32::try_from(quantity).unwrap_or(0),
-        status: status_from(r.try_get(6)?)?,
-        due_at: r.try_get(7)?,
-        created_at: r.try_get(8)?,
-    })
-}
 
 /// `NotFound` unless the hotel exists.
 pub(super) async fn hotel_exists<C: GenericClient + Sync>(
@@ -102,22 +80,6 @@ pub(super) async fn order_tasks_locked(
         .collect()
 }
 
-fn inbound_from_row(r: &Row) -> Result<InboundEntry, StoreError> {
-    let details: String = r.try_get(4)?;
-    let task_ids: String = r.try_get(5)?;
-    let micros: i64 = r.try_get(6)?;
-    Ok(InboundEntry {
-        id: r.try_get(0)?,
-        received_at: r.try_get(1)?,
-        event: r.try_get(2)?,
-        code: r.try_get(3)?,
-        details: serde_json::from_str(&details).unwrap_or_default(),
-        task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
-        duration_ms: micros as f64 / 1000.0,
-        body: r.try_get(7)?,
-    })
-}
-
 #[async_trait]
 impl TaskStore for PostgresStore {
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
@@ -163,18 +125,7 @@ impl TaskStore for PostgresStore {
 
     async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
         let client = self.pool.get().await?;
-        insert_inbound(
-            &client,
-            r.hotel.as_str(),
-            &time::format(r.received_at),
-            r.event.as_deref(),
-            r.code,
-            &r.details,
-            &[],
-            b"",
-            r.started.elapsed().as_micros() as u64,
-        )
-        .await
+        insert_inbound(&client, r.hotel.as_str(), &InboundWrite::refused(&r)).await
     }
 
     async fn list_tasks(
@@ -205,17 +156,11 @@ impl TaskStore for PostgresStore {
             ],
         )
         .await?;
-        let mut page = rows
+        let rows = rows
             .iter()
-            .map(|r| Ok((task_from_row(r)?, r.try_get::<_, i64>(9)?)))
+            .map(|r| Ok((task_from_row(r)?, r.int(9)?)))
             .collect::<Result<Vec<(Task, i64)>, StoreError>>()?;
-        let next = if page.len() > f.limit as usize {
-            page.truncate(f.limit as usize);
-            page.last().map(|(_, seq)| *seq)
-        } else {
-            None
-        };
-        Ok((page.into_iter().map(|(t, _)| t).collect(), next))
+        Ok(page(rows, f.limit))
     }
 
     async fn task_detail(
@@ -233,17 +178,7 @@ impl TaskStore for PostgresStore {
         let Some(r) = query_opt(&client, &sql, &[&hotel.as_str(), &id]).await? else {
             return Ok(None);
         };
-        let mut detail = TaskDetail {
-            task: task_from_row(&r)?,
-            order_id: r.try_get(9)?,
-            reservation_id: r.try_get(10)?,
-            department: r.try_get(11)?,
-            notes: r.try_get(12)?,
-            language: r.try_get(13)?,
-            requested_at: r.try_get(14)?,
-            updated_at: r.try_get(15)?,
-            events: Vec::new(),
-        };
+        let mut detail = detail_from_row(&r)?;
         let rows = query(
             &client,
             "SELECT at, actor, from_status, to_status, note FROM task_events
@@ -251,17 +186,7 @@ impl TaskStore for PostgresStore {
             &[&id],
         )
         .await?;
-        for r in &rows {
-            let from: Option<String> = r.try_get(2)?;
-            let to: String = r.try_get(3)?;
-            detail.events.push(TaskEvent {
-                at: r.try_get(0)?,
-                actor: r.try_get(1)?,
-                from: from.as_deref().map(status_from).transpose()?,
-                to: status_from(&to)?,
-                note: r.try_get(4)?,
-            });
-        }
+        detail.events = rows.iter().map(event_from_row).collect::<Result<_, _>>()?;
         Ok(Some(detail))
     }
 
@@ -368,18 +293,7 @@ impl TaskStore for PostgresStore {
             &[&hotel.as_str(), &time::format(finished_since)],
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(BoardTask {
-                    task: task_from_row(r)?,
-                    department: r.try_get(9)?,
-                    floor: r.try_get(10)?,
-                    requested_at: r.try_get(11)?,
-                    notes: r.try_get(12)?,
-                    updated_at: r.try_get(13)?,
-                })
-            })
-            .collect()
+        rows.iter().map(board_task_from_row).collect()
     }
 
     async fn task_timings(
@@ -397,17 +311,7 @@ impl TaskStore for PostgresStore {
             &[&hotel.as_str(), &time::format(since)],
         )
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TaskTiming {
-                    task_name: r.try_get(0)?,
-                    status: status_from(r.try_get(1)?)?,
-                    created_at: r.try_get(2)?,
-                    due_at: r.try_get(3)?,
-                    done_at: r.try_get(4)?,
-                })
-            })
-            .collect()
+        rows.iter().map(timing_from_row).collect()
     }
 
     async fn task_origin(

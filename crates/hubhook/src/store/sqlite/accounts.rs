@@ -1,12 +1,15 @@
 //! The SQLite store's accounts: API keys, users and sessions ([`AccountStore`]).
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{SqliteStore, hotel_exists};
 use crate::{
-    domain::{HotelId, Role, time},
-    store::{AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User},
+    domain::{HotelId, time},
+    store::{
+        AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User,
+        rows::{api_key_from_row, key_info_from_row, session_from_row, user_from_row},
+    },
 };
 
 #[async_trait]
@@ -31,17 +34,11 @@ impl AccountStore for SqliteStore {
 
     async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
         self.read(move |c| {
-            let row: Option<(String, String, String)> = c
-                .prepare_cached("SELECT id, hotel_id, role FROM api_keys WHERE hash = ?1")?
-                .query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
-            Ok(row.and_then(|(id, hotel, role)| {
-                Some(ApiKey {
-                    id,
-                    hotel_id: HotelId::parse(&hotel).ok()?,
-                    role: Role::parse(&role)?,
-                })
-            }))
+            c.prepare_cached("SELECT id, hotel_id, role FROM api_keys WHERE hash = ?1")?
+                .query_and_then([&hash[..]], |r| api_key_from_row(r))?
+                .next()
+                .transpose()
+                .map(Option::flatten)
         })
         .await
     }
@@ -76,23 +73,13 @@ impl AccountStore for SqliteStore {
     async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError> {
         let email = email.to_owned();
         self.read(move |c| {
-            let row: Option<(String, String, String, String, String)> = c
-                .prepare_cached(
-                    "SELECT id, hotel_id, email, role, password_hash FROM users WHERE email = ?1",
-                )?
-                .query_row([&email], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .optional()?;
-            Ok(row.and_then(|(id, hotel, email, role, password_hash)| {
-                Some(User {
-                    id,
-                    hotel: HotelId::parse(&hotel).ok()?,
-                    email,
-                    role: Role::parse(&role)?,
-                    password_hash,
-                })
-            }))
+            c.prepare_cached(
+                "SELECT id, hotel_id, email, role, password_hash FROM users WHERE email = ?1",
+            )?
+            .query_and_then([&email], |r| user_from_row(r))?
+            .next()
+            .transpose()
+            .map(Option::flatten)
         })
         .await
     }
@@ -129,24 +116,17 @@ impl AccountStore for SqliteStore {
         now: jiff::Timestamp,
     ) -> Result<Option<SessionUser>, StoreError> {
         self.read(move |c| {
-            let row: Option<(String, String, String, String)> = c
-                .prepare_cached(
-                    "SELECT u.id, u.email, u.hotel_id, u.role FROM sessions s
-                     JOIN users u ON u.id = s.user_id
-                     WHERE s.token_hash = ?1 AND s.expires_at > ?2",
-                )?
-                .query_row(params![&token_hash[..], time::format(now)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()?;
-            Ok(row.and_then(|(user_id, email, hotel, role)| {
-                Some(SessionUser {
-                    user_id,
-                    email,
-                    hotel: HotelId::parse(&hotel).ok()?,
-                    role: Role::parse(&role)?,
-                })
-            }))
+            c.prepare_cached(
+                "SELECT u.id, u.email, u.hotel_id, u.role FROM sessions s
+                 JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+            )?
+            .query_and_then(params![&token_hash[..], time::format(now)], |r| {
+                session_from_row(r)
+            })?
+            .next()
+            .transpose()
+            .map(Option::flatten)
         })
         .await
     }
@@ -166,22 +146,9 @@ impl AccountStore for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT id, role, created_at FROM api_keys WHERE hotel_id = ?1 ORDER BY created_at, id",
             )?;
-            let rows = stmt.query_map([hotel.as_str()], |r| {
-                let role: String = r.get(1)?;
-                Ok((r.get::<_, String>(0)?, role, r.get::<_, String>(2)?))
-            })?;
-            let mut keys = Vec::new();
-            for row in rows {
-                let (id, role, created_at) = row?;
-                if let Some(role) = Role::parse(&role) {
-                    keys.push(ApiKeyInfo {
-                        id,
-                        role,
-                        created_at,
-                    });
-                }
-            }
-            Ok(keys)
+            stmt.query_and_then([hotel.as_str()], |r| key_info_from_row(r))?
+                .filter_map(Result::transpose)
+                .collect()
         })
         .await
     }

@@ -3,56 +3,16 @@
 //! and [`HotelStore`]'s jobs (hotels, rooms, the catalog, tokens).
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, hotel_exists};
 use crate::{
-    domain::{
-        CatalogEntry, HotelFacts, HotelId, RoomSet, default_catalog, hotel::parse_timezone,
-        secret::hash_from_slice, time,
+    domain::{CatalogEntry, HotelFacts, HotelId, RoomSet, default_catalog, time},
+    store::{
+        ConfigChange, HotelSettings, HotelStore, HotelSummary, NewHotel, Room, StoreError,
+        rows::{HOTEL_COLS, catalog_entry, facts_from_row, room_from_row, summary_from_row},
     },
-    store::{ConfigChange, HotelSettings, HotelStore, HotelSummary, NewHotel, Room, StoreError},
 };
-
-const HOTEL_COLS: &str =
-    "id, name, timezone, sync_paid_orders, access_hash, password_hash, config_version";
-
-/// A hotel's row without its rooms and catalog; None (and a warning) for a row that does not parse.
-fn facts_from_row(r: &Row<'_>) -> rusqlite::Result<Option<HotelFacts>> {
-    let id: String = r.get(0)?;
-    let tz: String = r.get(2)?;
-    let access: Vec<u8> = r.get(4)?;
-    let password: Vec<u8> = r.get(5)?;
-    let version: i64 = r.get(6)?;
-    let (Ok(hotel_id), Some(access_hash), Some(password_hash)) = (
-        HotelId::parse(&id),
-        hash_from_slice(&access),
-        hash_from_slice(&password),
-    ) else {
-        tracing::warn!(hotel = %id, "skipping a hotel row that does not parse");
-        return Ok(None);
-    };
-    Ok(Some(HotelFacts {
-        id: hotel_id,
-        config_version: version as u64,
-        name: r.get(1)?,
-        timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
-        sync_paid_orders: r.get(3)?,
-        access_hash,
-        password_hash,
-        rooms: RoomSet::default(),
-        catalog: Default::default(),
-    }))
-}
-
-fn catalog_entry(r: &Row<'_>, at: usize) -> rusqlite::Result<CatalogEntry> {
-    Ok(CatalogEntry {
-        external_id: r.get(at)?,
-        name: r.get(at + 1)?,
-        department: r.get(at + 2)?,
-        sla_minutes: r.get(at + 3)?,
-    })
-}
 
 /// Runs `f` in one read transaction: the rows read belong to one version of each hotel.
 fn consistent<R>(
@@ -103,8 +63,9 @@ pub(super) fn hotel_facts(
         let sql = format!("SELECT {HOTEL_COLS} FROM hotels WHERE id = ?1");
         let Some(Some(mut facts)) = conn
             .prepare_cached(&sql)?
-            .query_row([hotel], facts_from_row)
-            .optional()?
+            .query_and_then([hotel], |r| facts_from_row(r))?
+            .next()
+            .transpose()?
         else {
             return Ok(None);
         };
@@ -130,7 +91,7 @@ pub(super) fn all_hotel_facts(conn: &Connection) -> Result<Vec<HotelFacts>, Stor
         let sql = format!("SELECT {HOTEL_COLS} FROM hotels ORDER BY id");
         let mut stmt = conn.prepare(&sql)?;
         let mut hotels: Vec<HotelFacts> = stmt
-            .query_map([], facts_from_row)?
+            .query_and_then([], |r| facts_from_row(r))?
             .filter_map(Result::transpose)
             .collect::<Result<_, _>>()?;
         let index: std::collections::HashMap<String, usize> = hotels
@@ -239,17 +200,7 @@ impl HotelStore for SqliteStore {
                         (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id)
                  FROM hotels h ORDER BY h.created_at, h.id",
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(HotelSummary {
-                    hotel_id: r.get(0)?,
-                    name: r.get(1)?,
-                    timezone: r.get(2)?,
-                    sync_paid_orders: r.get(3)?,
-                    created_at: r.get(4)?,
-                    rooms: r.get(5)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            stmt.query_and_then([], |r| summary_from_row(r))?.collect()
         })
         .await
     }
@@ -360,13 +311,8 @@ impl HotelStore for SqliteStore {
                 "SELECT number, floor FROM rooms WHERE hotel_id = ?1
                  ORDER BY length(number), number",
             )?;
-            let rows = stmt.query_map([hotel.as_str()], |r| {
-                Ok(Room {
-                    room: r.get(0)?,
-                    floor: r.get(1)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            stmt.query_and_then([hotel.as_str()], |r| room_from_row(r))?
+                .collect()
         })
         .await
     }
@@ -379,15 +325,8 @@ impl HotelStore for SqliteStore {
                 "SELECT external_id, name, department, sla_minutes FROM catalog WHERE hotel_id = ?1
                  ORDER BY length(external_id), external_id",
             )?;
-            let rows = stmt.query_map([hotel.as_str()], |r| {
-                Ok(CatalogEntry {
-                    external_id: r.get(0)?,
-                    name: r.get(1)?,
-                    department: r.get(2)?,
-                    sla_minutes: r.get(3)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            stmt.query_and_then([hotel.as_str()], |r| catalog_entry(r, 0))?
+                .collect()
         })
         .await
     }

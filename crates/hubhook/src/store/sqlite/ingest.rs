@@ -4,7 +4,8 @@
 use duve::ReservationFacts;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{hot, hotels, outbox, tasks::task_from_row};
+use super::{hot, hotels, outbox};
+use crate::store::rows::{InboundWrite, context_from_row, task_from_row};
 use crate::{
     domain::{Task, TaskStatus, time},
     intake::{self, ContextWrite, OrderRead, Settlement, TaskDraft},
@@ -13,8 +14,8 @@ use crate::{
 
 fn order_tasks(conn: &Connection, hotel: &str, order_key: &str) -> Result<Vec<Task>, StoreError> {
     let mut stmt = conn.prepare_cached(hot::ORDER_TASKS)?;
-    let rows = stmt.query_map([hotel, order_key], task_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = stmt.query_and_then([hotel, order_key], |r| task_from_row(r))?;
+    rows.collect()
 }
 
 fn order_state(
@@ -107,20 +108,10 @@ fn load_context(
     hotel: &str,
     reservation: &str,
 ) -> Result<Option<ReservationFacts>, StoreError> {
-    Ok(conn
-        .prepare_cached(hot::LOAD_CONTEXT)?
-        .query_row([hotel, reservation], |r| {
-            Ok(ReservationFacts {
-                reservation_id: Some(reservation.to_owned()),
-                room_number: r.get(0)?,
-                first_name: r.get(1)?,
-                last_name: r.get(2)?,
-                language: r.get(3)?,
-                check_in: r.get(4)?,
-                check_out: r.get(5)?,
-            })
-        })
-        .optional()?)
+    conn.prepare_cached(hot::LOAD_CONTEXT)?
+        .query_and_then([hotel, reservation], |r| context_from_row(r, reservation))?
+        .next()
+        .transpose()
 }
 
 /// Keeps what an event says about a reservation; a field it does not mention keeps its earlier value.
@@ -144,33 +135,21 @@ fn upsert_context(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Writes the inbound log's entry of a delivery (refusals too).
 pub(super) fn insert_inbound(
     conn: &Connection,
     hotel: &str,
-    received_at: &str,
-    event: Option<&str>,
-    code: &str,
-    details: &[String],
-    task_ids: &[&str],
-    body: &[u8],
-    duration_us: u64,
+    e: &InboundWrite<'_>,
 ) -> Result<(), StoreError> {
-    let details = serde_json::to_string(details).unwrap_or_else(|_| "[]".into());
-    let task_ids = serde_json::to_string(task_ids).unwrap_or_else(|_| "[]".into());
     conn.prepare_cached(hot::INSERT_INBOUND)?.execute(params![
         hotel,
-        received_at,
-        event,
-        code,
-        details,
-        task_ids,
-        // Bodies that parsed are valid UTF-8: the plain check is several times cheaper than the lossy
-        // conversion's, on the writer thread that every request waits for.
-        std::str::from_utf8(body)
-            .map(std::borrow::Cow::Borrowed)
-            .unwrap_or_else(|_| String::from_utf8_lossy(body)),
-        duration_us as i64
+        e.received_at,
+        e.event,
+        e.code,
+        e.details,
+        e.task_ids,
+        e.body,
+        e.duration_us
     ])?;
     Ok(())
 }
@@ -205,17 +184,7 @@ pub(super) fn ingest_tx(
     let settled = intake::settle(&req.plan, hotel, read, time::now());
     let queued = apply(conn, hid, &settled)?;
     let outcome = settled.outcome;
-    insert_inbound(
-        conn,
-        hid,
-        &time::format(req.received_at),
-        req.event.as_deref(),
-        outcome.code(),
-        outcome.details(),
-        &outcome.task_ids(),
-        &req.body,
-        req.started.elapsed().as_micros() as u64,
-    )?;
+    insert_inbound(conn, hid, &InboundWrite::settled(req, &outcome))?;
     Ok((Ingested::Done(outcome), queued))
 }
 

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     domain::HotelId,
     events::{EventBus, TaskChange},
-    store::{ConfigBus, ConfigChange, Store, StoreError},
+    store::{ConfigBus, ConfigChange, Store, StoreError, rows::Columns},
 };
 use writer::{
     Durability, FnJob, Job, RepeatJob, WalPacing, spawn_checkpointer, sync_loop, writer_loop,
@@ -66,6 +66,30 @@ impl From<rusqlite::Error> for StoreError {
             Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
             _ => StoreError::Unavailable(e.to_string()),
         }
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn flag(&self, i: usize) -> Result<bool, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.get(i)?)
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        Ok(self.get(i)?)
     }
 }
 

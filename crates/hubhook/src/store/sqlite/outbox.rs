@@ -21,32 +21,11 @@ use crate::{
         AttemptRecord, Claimed, Delivery, NewSubscription, OutboxStore, Scope, StoreError,
         Subscription,
         outbox::{
-            self as shared, AttemptWrite, Columns, DELIVERY_COLS, SUB_COLS, check_replay,
-            delivery_from_row, subscription_from_row,
+            self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay, delivery_from_row,
+            subscription_from_row,
         },
     },
 };
-
-impl Columns for Row<'_> {
-    fn text(&self, i: usize) -> Result<String, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn int(&self, i: usize) -> Result<i64, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn flag(&self, i: usize) -> Result<bool, StoreError> {
-        Ok(self.get(i)?)
-    }
-    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError> {
-        Ok(self.get(i)?)
-    }
-}
 
 /// Runs `sql` and reads every row with `f`.
 fn rows<T>(

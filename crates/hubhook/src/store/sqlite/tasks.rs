@@ -1,7 +1,7 @@
 //! The SQLite store's tasks: lists, details, the board, manual creation and moves ([`TaskStore`]).
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, params};
 
 use super::{
     SqliteStore, hotels,
@@ -10,50 +10,25 @@ use super::{
 };
 use crate::{
     domain::outbound::EventType,
-    domain::{HotelId, Task, TaskEvent, TaskId, TaskStatus, time},
+    domain::{HotelId, Task, TaskId, TaskStatus, time},
     events::{ChangeKind, TaskChange},
     intake::{Outcome, TaskDraft},
     store::{
         BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
         TaskDetail, TaskFilter, TaskStore, TaskTiming,
+        rows::{
+            Columns, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row, event_from_row,
+            inbound_from_row, page, task_from_row, timing_from_row,
+        },
     },
 };
 
-const TASK_COLS: &str =
-    "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
-
-fn status_from(raw: &str) -> rusqlite::Result<TaskStatus> {
-    TaskStatus::parse(raw).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("unknown task status {raw:?}").into(),
-        )
-    })
-}
-
-/// A task from a row selected with [`TASK_COLS`].
-pub(super) fn task_from_row(r: &Row<'_>) -> rusqlite::Result<Task> {
-    let status: String = r.get(6)?;
-    Ok(Task {
-        id: r.get(0)?,
-        external_id: r.get(1)?,
-        task_name: r.get(2)?,
-        room: r.get(3)?,
-        guest_name: r.get(4)?,
-        quantity: r.get(5)?,
-        status: status_from(&status)?,
-        due_at: r.get(7)?,
-        created_at: r.get(8)?,
-    })
-}
-
 fn task_by_id(conn: &Connection, hotel: &str, id: &str) -> Result<Option<Task>, StoreError> {
     let sql = format!("SELECT {TASK_COLS} FROM tasks WHERE hotel_id = ?1 AND id = ?2");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([hotel, id], task_from_row)
-        .optional()?)
+    conn.prepare_cached(&sql)?
+        .query_and_then([hotel, id], |r| task_from_row(r))?
+        .next()
+        .transpose()
 }
 
 fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
@@ -63,22 +38,6 @@ fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
         status: t.status,
         kind,
     }
-}
-
-fn inbound_from_row(r: &Row<'_>) -> rusqlite::Result<InboundEntry> {
-    let details: String = r.get(4)?;
-    let task_ids: String = r.get(5)?;
-    let micros: i64 = r.get(6)?;
-    Ok(InboundEntry {
-        id: r.get(0)?,
-        received_at: r.get(1)?,
-        event: r.get(2)?,
-        code: r.get(3)?,
-        details: serde_json::from_str(&details).unwrap_or_default(),
-        task_ids: serde_json::from_str(&task_ids).unwrap_or_default(),
-        duration_ms: micros as f64 / 1000.0,
-        body: r.get(7)?,
-    })
 }
 
 #[async_trait]
@@ -106,20 +65,8 @@ impl TaskStore for SqliteStore {
     }
 
     async fn record_refusal(&self, r: Refused) -> Result<(), StoreError> {
-        self.write(move |c| {
-            insert_inbound(
-                c,
-                r.hotel.as_str(),
-                &time::format(r.received_at),
-                r.event.as_deref(),
-                r.code,
-                &r.details,
-                &[],
-                b"",
-                r.started.elapsed().as_micros() as u64,
-            )
-        })
-        .await
+        self.write(move |c| insert_inbound(c, r.hotel.as_str(), &InboundWrite::refused(&r)))
+            .await
     }
 
     async fn list_tasks(
@@ -136,7 +83,7 @@ impl TaskStore for SqliteStore {
                  ORDER BY seq DESC LIMIT ?6"
             );
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
+            let rows = stmt.query_and_then(
                 params![
                     hotel.as_str(),
                     f.status.map(TaskStatus::as_str),
@@ -145,16 +92,9 @@ impl TaskStore for SqliteStore {
                     f.cursor,
                     i64::from(f.limit) + 1
                 ],
-                |r| Ok((task_from_row(r)?, r.get::<_, i64>(9)?)),
+                |r| Ok((task_from_row(r)?, r.int(9)?)),
             )?;
-            let mut page: Vec<(Task, i64)> = rows.collect::<Result<_, _>>()?;
-            let next = if page.len() > f.limit as usize {
-                page.truncate(f.limit as usize);
-                page.last().map(|(_, seq)| *seq)
-            } else {
-                None
-            };
-            Ok((page.into_iter().map(|(t, _)| t).collect(), next))
+            Ok(page(rows.collect::<Result<_, StoreError>>()?, f.limit))
         })
         .await
     }
@@ -174,20 +114,9 @@ impl TaskStore for SqliteStore {
             );
             let detail = c
                 .prepare_cached(&sql)?
-                .query_row([hotel.as_str(), &id], |r| {
-                    Ok(TaskDetail {
-                        task: task_from_row(r)?,
-                        order_id: r.get(9)?,
-                        reservation_id: r.get(10)?,
-                        department: r.get(11)?,
-                        notes: r.get(12)?,
-                        language: r.get(13)?,
-                        requested_at: r.get(14)?,
-                        updated_at: r.get(15)?,
-                        events: Vec::new(),
-                    })
-                })
-                .optional()?;
+                .query_and_then([hotel.as_str(), &id], |r| detail_from_row(r))?
+                .next()
+                .transpose()?;
             let Some(mut detail) = detail else {
                 return Ok(None);
             };
@@ -195,17 +124,7 @@ impl TaskStore for SqliteStore {
                 "SELECT at, actor, from_status, to_status, note FROM task_events
                  WHERE task_id = ?1 ORDER BY seq",
             )?;
-            let rows = stmt.query_map([&id], |r| {
-                let from: Option<String> = r.get(2)?;
-                let to: String = r.get(3)?;
-                Ok(TaskEvent {
-                    at: r.get(0)?,
-                    actor: r.get(1)?,
-                    from: from.as_deref().map(status_from).transpose()?,
-                    to: status_from(&to)?,
-                    note: r.get(4)?,
-                })
-            })?;
+            let rows = stmt.query_and_then([&id], |r| event_from_row(r))?;
             detail.events = rows.collect::<Result<_, _>>()?;
             Ok(Some(detail))
         })
@@ -281,12 +200,12 @@ impl TaskStore for SqliteStore {
     ) -> Result<Vec<InboundEntry>, StoreError> {
         let hotel = hotel.clone();
         self.read(move |c| {
-            let mut stmt = c.prepare_cached(
+            c.prepare_cached(
                 "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
                  FROM inbound WHERE hotel_id = ?1 ORDER BY seq DESC LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![hotel.as_str(), limit], inbound_from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            )?
+            .query_and_then(params![hotel.as_str(), limit], |r| inbound_from_row(r))?
+            .collect()
         })
         .await
     }
@@ -306,18 +225,10 @@ impl TaskStore for SqliteStore {
                    AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= ?2)
                  ORDER BY t.seq";
             let mut stmt = c.prepare_cached(sql)?;
-            let rows =
-                stmt.query_map(params![hotel.as_str(), time::format(finished_since)], |r| {
-                    Ok(BoardTask {
-                        task: task_from_row(r)?,
-                        department: r.get(9)?,
-                        floor: r.get(10)?,
-                        requested_at: r.get(11)?,
-                        notes: r.get(12)?,
-                        updated_at: r.get(13)?,
-                    })
-                })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            stmt.query_and_then(params![hotel.as_str(), time::format(finished_since)], |r| {
+                board_task_from_row(r)
+            })?
+            .collect()
         })
         .await
     }
@@ -335,17 +246,10 @@ impl TaskStore for SqliteStore {
                          WHERE e.task_id = t.id AND e.to_status = 'done')
                  FROM tasks t WHERE t.hotel_id = ?1 AND t.created_at >= ?2 ORDER BY t.seq",
             )?;
-            let rows = stmt.query_map(params![hotel.as_str(), time::format(since)], |r| {
-                let status: String = r.get(1)?;
-                Ok(TaskTiming {
-                    task_name: r.get(0)?,
-                    status: status_from(&status)?,
-                    created_at: r.get(2)?,
-                    due_at: r.get(3)?,
-                    done_at: r.get(4)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            stmt.query_and_then(params![hotel.as_str(), time::format(since)], |r| {
+                timing_from_row(r)
+            })?
+            .collect()
         })
         .await
     }
@@ -361,13 +265,14 @@ impl TaskStore for SqliteStore {
         // cost a short scan; an old task's page reads the hotel's log back to it.
         let pattern = format!("%\"{task_id}\"%");
         self.read(move |c| {
-            Ok(c.prepare_cached(
+            c.prepare_cached(
                 "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
                  FROM inbound WHERE hotel_id = ?1 AND code = 'created' AND task_ids LIKE ?2
                  ORDER BY seq DESC LIMIT 1",
             )?
-            .query_row(params![hotel.as_str(), pattern], inbound_from_row)
-            .optional()?)
+            .query_and_then(params![hotel.as_str(), pattern], |r| inbound_from_row(r))?
+            .next()
+            .transpose()
         })
         .await
     }

@@ -1,0 +1,349 @@
+//! What both backends share in reading and writing rows: the [`Columns`] trait each implements for
+//! its own row type, the decoders from result rows to the store's types written once on top of it,
+//! and the text the inbound log's columns hold. SQL text and running it stay in `sqlite/` and
+//! `postgres/`.
+
+use std::borrow::Cow;
+
+use duve::ReservationFacts;
+use serde::Serialize;
+
+use super::{
+    ApiKey, ApiKeyInfo, BoardTask, HotelSummary, InboundEntry, IngestRequest, Refused, Room,
+    SessionUser, StoreError, TaskDetail, TaskTiming, User,
+};
+use crate::domain::{
+    CatalogEntry, HotelFacts, HotelId, Role, RoomSet, Task, TaskEvent, TaskStatus,
+    hotel::parse_timezone, secret::hash_from_slice, time,
+};
+use crate::intake::Outcome;
+
+/// One result row, read by column index; each backend implements it for its own row type.
+pub(super) trait Columns {
+    /// A text column.
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    /// A nullable text column.
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
+    /// An integer column of any width.
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+    /// A nullable integer column of any width.
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    /// A boolean column.
+    fn flag(&self, i: usize) -> Result<bool, StoreError>;
+    /// A nullable boolean column (from an outer join).
+    fn opt_flag(&self, i: usize) -> Result<Option<bool>, StoreError>;
+    /// A binary column.
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError>;
+}
+
+/// The error for a stored value that does not parse as a `what`.
+pub(super) fn stored(what: &str, raw: &str) -> StoreError {
+    StoreError::Unavailable(format!("unknown {what} {raw:?} stored"))
+}
+
+/// A stored count; 0 for one out of range.
+pub(super) fn count(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+/// A stored task status.
+pub(super) fn status_from(raw: &str) -> Result<TaskStatus, StoreError> {
+    TaskStatus::parse(raw).ok_or_else(|| stored("task status", raw))
+}
+
+/// The columns [`task_from_row`] reads, in its order.
+pub(super) const TASK_COLS: &str =
+    "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
+
+/// A task from a row selected with [`TASK_COLS`].
+pub(super) fn task_from_row(r: &impl Columns) -> Result<Task, StoreError> {
+    task_at(r, 0)
+}
+
+/// A task from the columns of [`TASK_COLS`] starting at column `at`.
+pub(super) fn task_at(r: &impl Columns, at: usize) -> Result<Task, StoreError> {
+    Ok(Task {
+        id: r.text(at)?,
+        external_id: r.opt_text(at + 1)?,
+        task_name: r.text(at + 2)?,
+        room: r.text(at + 3)?,
+        guest_name: r.opt_text(at + 4)?,
+        quantity: count(r.int(at + 5)?),
+        status: status_from(&r.text(at + 6)?)?,
+        due_at: r.opt_text(at + 7)?,
+        created_at: r.text(at + 8)?,
+    })
+}
+
+/// One page of a task list read with one row more than `limit` (each task with its `seq`): the
+/// tasks, and the cursor of the next page when there is one.
+pub(super) fn page(mut rows: Vec<(Task, i64)>, limit: u32) -> (Vec<Task>, Option<i64>) {
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|(_, seq)| *seq)
+    } else {
+        None
+    };
+    (rows.into_iter().map(|(t, _)| t).collect(), next)
+}
+
+/// What is known of `reservation` from `room_number, first_name, last_name, language, check_in,
+/// check_out`.
+pub(super) fn context_from_row(
+    r: &impl Columns,
+    reservation: &str,
+) -> Result<ReservationFacts, StoreError> {
+    Ok(ReservationFacts {
+        reservation_id: Some(reservation.to_owned()),
+        room_number: r.opt_text(0)?,
+        first_name: r.opt_text(1)?,
+        last_name: r.opt_text(2)?,
+        language: r.opt_text(3)?,
+        check_in: r.opt_text(4)?,
+        check_out: r.opt_text(5)?,
+    })
+}
+
+/// A task's detail without its events from [`TASK_COLS`]` , order_id, reservation_id, department,
+/// notes, language, requested_at, updated_at`.
+pub(super) fn detail_from_row(r: &impl Columns) -> Result<TaskDetail, StoreError> {
+    Ok(TaskDetail {
+        task: task_from_row(r)?,
+        order_id: r.opt_text(9)?,
+        reservation_id: r.opt_text(10)?,
+        department: r.opt_text(11)?,
+        notes: r.opt_text(12)?,
+        language: r.opt_text(13)?,
+        requested_at: r.opt_text(14)?,
+        updated_at: r.text(15)?,
+        events: Vec::new(),
+    })
+}
+
+/// A task's history entry from `at, actor, from_status, to_status, note`.
+pub(super) fn event_from_row(r: &impl Columns) -> Result<TaskEvent, StoreError> {
+    Ok(TaskEvent {
+        at: r.text(0)?,
+        actor: r.text(1)?,
+        from: r.opt_text(2)?.as_deref().map(status_from).transpose()?,
+        to: status_from(&r.text(3)?)?,
+        note: r.opt_text(4)?,
+    })
+}
+
+/// A board task from [`TASK_COLS`]` , department, floor, requested_at, notes, updated_at`.
+pub(super) fn board_task_from_row(r: &impl Columns) -> Result<BoardTask, StoreError> {
+    Ok(BoardTask {
+        task: task_from_row(r)?,
+        department: r.opt_text(9)?,
+        floor: r.opt_text(10)?,
+        requested_at: r.opt_text(11)?,
+        notes: r.opt_text(12)?,
+        updated_at: r.text(13)?,
+    })
+}
+
+/// A task's timings from `task_name, status, created_at, due_at, done_at`.
+pub(super) fn timing_from_row(r: &impl Columns) -> Result<TaskTiming, StoreError> {
+    Ok(TaskTiming {
+        task_name: r.text(0)?,
+        status: status_from(&r.text(1)?)?,
+        created_at: r.text(2)?,
+        due_at: r.opt_text(3)?,
+        done_at: r.opt_text(4)?,
+    })
+}
+
+/// An inbound log entry from `seq, received_at, event, code, details, task_ids, duration_us, body`.
+pub(super) fn inbound_from_row(r: &impl Columns) -> Result<InboundEntry, StoreError> {
+    Ok(InboundEntry {
+        id: r.int(0)?,
+        received_at: r.text(1)?,
+        event: r.opt_text(2)?,
+        code: r.text(3)?,
+        details: serde_json::from_str(&r.text(4)?).unwrap_or_default(),
+        task_ids: serde_json::from_str(&r.text(5)?).unwrap_or_default(),
+        duration_ms: r.int(6)? as f64 / 1000.0,
+        body: r.text(7)?,
+    })
+}
+
+/// One inbound log entry as both backends write it: its lists and body already in their columns'
+/// text.
+pub(super) struct InboundWrite<'a> {
+    /// When the webhook arrived, formatted.
+    pub received_at: String,
+    /// The event's name, when the body had one.
+    pub event: Option<&'a str>,
+    /// The outcome's or the refusal's code.
+    pub code: &'a str,
+    /// The refusal's details, a JSON array.
+    pub details: String,
+    /// The tasks the webhook touched, a JSON array of ids.
+    pub task_ids: String,
+    /// The body as text.
+    pub body: Cow<'a, str>,
+    /// How long the webhook took until this write, in microseconds.
+    pub duration_us: i64,
+}
+
+impl<'a> InboundWrite<'a> {
+    /// The entry of a webhook the store settled with `outcome`.
+    pub(super) fn settled(req: &'a IngestRequest, outcome: &Outcome) -> Self {
+        Self {
+            received_at: time::format(req.received_at),
+            event: req.event.as_deref(),
+            code: outcome.code(),
+            details: json_list(outcome.details()),
+            task_ids: json_list(&outcome.task_ids()),
+            body: body_text(&req.body),
+            duration_us: req.started.elapsed().as_micros() as i64,
+        }
+    }
+
+    /// The entry of a webhook refused before the store was asked to settle it (no body kept).
+    pub(super) fn refused(r: &'a Refused) -> Self {
+        Self {
+            received_at: time::format(r.received_at),
+            event: r.event.as_deref(),
+            code: r.code,
+            details: json_list(&r.details),
+            task_ids: json_list::<&str>(&[]),
+            body: Cow::Borrowed(""),
+            duration_us: r.started.elapsed().as_micros() as i64,
+        }
+    }
+}
+
+/// A list as the inbound log's `details` and `task_ids` columns hold it: a JSON array.
+pub(super) fn json_list<T: Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
+/// A webhook's body as the inbound log's `body` column holds it.
+pub(super) fn body_text(body: &[u8]) -> Cow<'_, str> {
+    // Bodies that parsed are valid UTF-8: the plain check is several times cheaper than the lossy
+    // conversion's, on the path that every request waits for.
+    std::str::from_utf8(body)
+        .map(Cow::Borrowed)
+        .unwrap_or_else(|_| String::from_utf8_lossy(body))
+}
+
+/// The columns [`facts_from_row`] reads, in its order.
+pub(super) const HOTEL_COLS: &str =
+    "id, name, timezone, sync_paid_orders, access_hash, password_hash, config_version";
+
+/// A hotel's row without its rooms and catalog; None (and a warning) for a row that does not parse.
+pub(super) fn facts_from_row(r: &impl Columns) -> Result<Option<HotelFacts>, StoreError> {
+    let id = r.text(0)?;
+    let tz = r.text(2)?;
+    let access = r.bytes(4)?;
+    let password = r.bytes(5)?;
+    let version = r.int(6)?;
+    let (Ok(hotel_id), Some(access_hash), Some(password_hash)) = (
+        HotelId::parse(&id),
+        hash_from_slice(&access),
+        hash_from_slice(&password),
+    ) else {
+        tracing::warn!(hotel = %id, "skipping a hotel row that does not parse");
+        return Ok(None);
+    };
+    Ok(Some(HotelFacts {
+        id: hotel_id,
+        config_version: version as u64,
+        name: r.text(1)?,
+        timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
+        sync_paid_orders: r.flag(3)?,
+        access_hash,
+        password_hash,
+        rooms: RoomSet::default(),
+        catalog: Default::default(),
+    }))
+}
+
+/// A hotel as the hotel list shows it from `id, name, timezone, sync_paid_orders, created_at`, and
+/// its count of rooms.
+pub(super) fn summary_from_row(r: &impl Columns) -> Result<HotelSummary, StoreError> {
+    Ok(HotelSummary {
+        hotel_id: r.text(0)?,
+        name: r.text(1)?,
+        timezone: r.text(2)?,
+        sync_paid_orders: r.flag(3)?,
+        created_at: r.text(4)?,
+        rooms: r.int(5)? as u64,
+    })
+}
+
+/// A room from `number, floor`.
+pub(super) fn room_from_row(r: &impl Columns) -> Result<Room, StoreError> {
+    Ok(Room {
+        room: r.text(0)?,
+        floor: r.opt_text(1)?,
+    })
+}
+
+/// A catalog entry from `external_id, name, department, sla_minutes` starting at column `at`.
+pub(super) fn catalog_entry(r: &impl Columns, at: usize) -> Result<CatalogEntry, StoreError> {
+    Ok(CatalogEntry {
+        external_id: r.text(at)?,
+        name: r.text(at + 1)?,
+        department: r.opt_text(at + 2)?,
+        sla_minutes: r.opt_int(at + 3)?.and_then(|m| u32::try_from(m).ok()),
+    })
+}
+
+/// The hotel and role of an account's row; None for a row whose either does not parse.
+fn hotel_and_role(hotel: &str, role: &str) -> Option<(HotelId, Role)> {
+    Some((HotelId::parse(hotel).ok()?, Role::parse(role)?))
+}
+
+/// An API key from `id, hotel_id, role`; None for a row that does not parse.
+pub(super) fn api_key_from_row(r: &impl Columns) -> Result<Option<ApiKey>, StoreError> {
+    let Some((hotel_id, role)) = hotel_and_role(&r.text(1)?, &r.text(2)?) else {
+        return Ok(None);
+    };
+    Ok(Some(ApiKey {
+        id: r.text(0)?,
+        hotel_id,
+        role,
+    }))
+}
+
+/// An account from `id, hotel_id, email, role, password_hash`; None for a row that does not parse.
+pub(super) fn user_from_row(r: &impl Columns) -> Result<Option<User>, StoreError> {
+    let Some((hotel, role)) = hotel_and_role(&r.text(1)?, &r.text(3)?) else {
+        return Ok(None);
+    };
+    Ok(Some(User {
+        id: r.text(0)?,
+        hotel,
+        email: r.text(2)?,
+        role,
+        password_hash: r.text(4)?,
+    }))
+}
+
+/// A session's account from `id, email, hotel_id, role`; None for a row that does not parse.
+pub(super) fn session_from_row(r: &impl Columns) -> Result<Option<SessionUser>, StoreError> {
+    let Some((hotel, role)) = hotel_and_role(&r.text(2)?, &r.text(3)?) else {
+        return Ok(None);
+    };
+    Ok(Some(SessionUser {
+        user_id: r.text(0)?,
+        email: r.text(1)?,
+        hotel,
+        role,
+    }))
+}
+
+/// An API key as its hotel's list shows it from `id, role, created_at`; None for an unknown role.
+pub(super) fn key_info_from_row(r: &impl Columns) -> Result<Option<ApiKeyInfo>, StoreError> {
+    let Some(role) = Role::parse(&r.text(1)?) else {
+        return Ok(None);
+    };
+    Ok(Some(ApiKeyInfo {
+        id: r.text(0)?,
+        role,
+        created_at: r.text(2)?,
+    }))
+}
