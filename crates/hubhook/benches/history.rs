@@ -30,7 +30,11 @@ use tokio::net::TcpStream;
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{cli_json, hubhook_cmd, limits_off, loadavg};
+use support::{
+    cli_json,
+    http1::{read_response, write_all},
+    hubhook_cmd, limits_off, loadavg,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -90,67 +94,6 @@ fn request(addr: SocketAddr, c: &Creds, n: u64, out: &mut Vec<u8>) {
         c.password,
         body.len()
     );
-}
-
-// tokio's `io-util` feature is not enabled in this crate: reads and writes go through readiness.
-
-async fn read_some(stream: &TcpStream, chunk: &mut [u8]) -> std::io::Result<usize> {
-    loop {
-        stream.readable().await?;
-        match stream.try_read(chunk) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            other => return other,
-        }
-    }
-}
-
-async fn write_all(stream: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
-    while !bytes.is_empty() {
-        match stream.try_write(bytes) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => stream.writable().await?,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Reads one response; returns its status code.
-async fn read_response(stream: &TcpStream, buf: &mut Vec<u8>) -> Result<u16, BoxError> {
-    buf.clear();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = read_some(stream, &mut chunk).await?;
-        if n == 0 {
-            return Err("connection closed by the server".into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = std::str::from_utf8(&buf[..head_end])?;
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("no status code")?;
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .ok_or("no content-length in the answer")?;
-    while buf.len() < head_end + len {
-        let n = read_some(stream, &mut chunk).await?;
-        if n == 0 {
-            return Err("connection closed mid-body".into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Ok(status)
 }
 
 struct Window {
