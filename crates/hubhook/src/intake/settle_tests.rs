@@ -1,13 +1,11 @@
 //! The settlement against every rule of CONTRACT.md section 1, with no database: each test plays the
 //! store's part, reading what `Plan::reads` names from a few rows held in memory.
 
-use std::collections::HashMap;
-
 use duve::{FieldMap, ReservationFacts, parse_envelope};
 use jiff::Timestamp;
 use proptest::prelude::*;
 
-use crate::domain::{HotelFacts, HotelId, Task, TaskStatus, default_catalog, secret::hash_token};
+use crate::domain::{HotelFacts, Task, TaskStatus};
 use crate::intake::{
     ContextWrite, Enqueue, HistoryLine, NOTE_CANCELLED, OrderRead, OrderRow, OrderState, Outcome,
     Plan, REASON_CANCELLED_EARLY, REASON_UNKNOWN_ORDER, Raised, Reads, RefusalKind, Settlement,
@@ -15,19 +13,7 @@ use crate::intake::{
 };
 
 fn hotel() -> HotelFacts {
-    HotelFacts {
-        id: HotelId::parse("h1").unwrap(),
-        config_version: 1,
-        name: "Test".into(),
-        timezone: jiff::tz::TimeZone::UTC,
-        sync_paid_orders: false,
-        access_hash: hash_token("a"),
-        password_hash: hash_token("p"),
-        rooms: ["101", "102"].into_iter().collect(),
-        catalog: default_catalog()
-            .map(|e| (e.external_id.clone(), e))
-            .collect::<HashMap<_, _>>(),
-    }
+    crate::intake::tests::hotel_with_rooms(&["101", "102"])
 }
 
 fn plan(event: &str, resource: &str) -> Plan {

@@ -9,6 +9,11 @@ use super::*;
 use crate::domain::{HotelId, default_catalog, secret::hash_token};
 
 fn hotel() -> HotelFacts {
+    hotel_with_rooms(&["101"])
+}
+
+/// A test hotel `h1` with these rooms and the default catalog (also the settlement tests' hotel).
+pub(super) fn hotel_with_rooms(rooms: &[&str]) -> HotelFacts {
     HotelFacts {
         id: HotelId::parse("h1").unwrap(),
         config_version: 1,
@@ -17,7 +22,7 @@ fn hotel() -> HotelFacts {
         sync_paid_orders: false,
         access_hash: hash_token("a"),
         password_hash: hash_token("p"),
-        rooms: ["101"].into_iter().collect(),
+        rooms: rooms.iter().copied().collect(),
         catalog: default_catalog()
             .map(|e| (e.external_id.clone(), e))
             .collect::<HashMap<_, _>>(),
