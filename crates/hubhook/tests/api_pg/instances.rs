@@ -582,19 +582,7 @@ async fn a_task_changed_through_one_instance_reaches_the_live_board_of_another()
     let dir = tempfile::tempdir().expect("temp dir");
     let db = database_url(&dir.path().join("x.db"));
     let (hotel, key) = hotel_with_key(&db, "live");
-    {
-        let store = hubhook::store::open(&db).await.expect("open the store");
-        store
-            .create_user(hubhook::store::NewUser {
-                id: "usr_live".into(),
-                hotel: hubhook::domain::HotelId::parse("live").unwrap(),
-                email: "ana@live.test".into(),
-                role: hubhook::domain::Role::Staff,
-                password_hash: hubhook::domain::password::hash(PASSWORD).expect("hash"),
-            })
-            .await
-            .expect("create user");
-    }
+    add_user(&db, "usr_live", "live", "ana@live.test", hubhook::domain::Role::Staff).await;
     let client = client();
     let a = Instance::start(&db, &client).await;
     let b = Instance::start(&db, &client).await;
@@ -746,19 +734,7 @@ async fn a_room_added_through_one_instances_pages_counts_on_the_other_at_once() 
     let db = database_url(&dir.path().join("x.db"));
     let (hotel, _key) = hotel_with_key(&db, "paged");
     let (other, _) = hotel_with_key(&db, "other");
-    {
-        let store = hubhook::store::open(&db).await.expect("open the store");
-        store
-            .create_user(hubhook::store::NewUser {
-                id: "usr_paged".into(),
-                hotel: hubhook::domain::HotelId::parse("paged").unwrap(),
-                email: "boss@paged.test".into(),
-                role: hubhook::domain::Role::Manager,
-                password_hash: hubhook::domain::password::hash(PASSWORD).expect("hash"),
-            })
-            .await
-            .expect("create user");
-    }
+    add_user(&db, "usr_paged", "paged", "boss@paged.test", hubhook::domain::Role::Manager).await;
     let client = client();
     let a = Instance::start(&db, &client).await;
     let b = Instance::start(&db, &client).await;
@@ -786,4 +762,20 @@ async fn a_room_added_through_one_instances_pages_counts_on_the_other_at_once() 
     assert_eq!(body["tasks"][0]["room"], "404");
     let (s, body, _) = post(&client, hook(&b), &other, &order("other-1", "101", &["4"])).await;
     assert_eq!(s, 201, "{body}");
+}
+
+/// An account of `hotel` with the UI tests' password, written straight into the store.
+async fn add_user(db: &str, id: &str, hotel: &str, email: &str, role: hubhook::domain::Role) {
+    let store = hubhook::store::open(db).await.expect("open the store");
+    store
+        .create_user(hubhook::store::NewUser {
+            id: id.into(),
+            hotel: hubhook::domain::HotelId::parse(hotel).expect("hotel id"),
+            email: email.into(),
+            role,
+            password_hash: hubhook::domain::password::hash(crate::ui_support::PASSWORD)
+                .expect("hash"),
+        })
+        .await
+        .expect("create user");
 }
