@@ -24,6 +24,7 @@ pub async fn add_user(app: &TestApp, hotel: &Hotel, email: &str, role: Role) {
             hotel: HotelId::parse(&hotel.id).expect("hotel id"),
             email: email.to_owned(),
             role,
+            department: None,
             password_hash: hash,
         })
         .await
