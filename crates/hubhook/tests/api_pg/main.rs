@@ -41,6 +41,8 @@ postgres_suite! {
     mod helpers;
     #[path = "../api/limits.rs"]
     mod limits;
+    #[path = "../api/login_bursts.rs"]
+    mod login_bursts;
     #[path = "../api/many_hotels.rs"]
     mod many_hotels;
     #[path = "../api/http_edge.rs"]
@@ -57,6 +59,8 @@ postgres_suite! {
     mod retention;
     #[path = "../api/secrets.rs"]
     mod secrets;
+    #[path = "../api/session_cookies.rs"]
+    mod session_cookies;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]
