@@ -7,6 +7,7 @@
 /// The database this binary runs the suite on.
 const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod accounts;
 mod api_inbound;
 mod api_tasks;
 mod cli;
