@@ -21,6 +21,7 @@ use crate::{
 
 pub use crate::domain::account::parse_email;
 
+/// `hubhook user ...`.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create an account; the password is read from standard input (one line)
@@ -124,6 +125,7 @@ fn no_account<'a>(
     }
 }
 
+/// Runs one `hubhook user` command.
 pub async fn run(ctx: &Ctx, cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Add {

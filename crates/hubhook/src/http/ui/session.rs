@@ -138,6 +138,7 @@ pub(super) fn session_cookie(secure: bool) -> &'static str {
     }
 }
 
+/// A `Set-Cookie` value with the attributes every cookie of the pages has.
 fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
     let s = format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
@@ -166,6 +167,7 @@ pub(super) fn session_token<'a>(
     cookie(headers, session_cookie(secure(app, peer, headers)))
 }
 
+/// The signed-in user of a request, if its session cookie names a live session.
 async fn session_of(
     app: &AppState,
     peer: Option<SocketAddr>,
@@ -183,6 +185,7 @@ async fn session_of(
     }))
 }
 
+/// The TCP peer of a request (set by the accept loop).
 fn peer_of(parts: &Parts) -> Option<SocketAddr> {
     parts
         .extensions

@@ -52,6 +52,7 @@ fn done_text(text: &str) -> String {
         .collect()
 }
 
+/// `GET /manage/users`: the hotel's accounts, the add form and each account's actions.
 pub async fn users(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
@@ -138,6 +139,7 @@ pub async fn users(
     Ok(layout(&v, "Users", Nav::Users, body))
 }
 
+/// The add form of `/manage/users`.
 #[derive(Deserialize)]
 pub struct AddForm {
     #[serde(default)]
@@ -160,6 +162,7 @@ fn department_of(raw: &str) -> Result<Option<String>, UiError> {
     parse_department(raw).map_err(|e| UiError::BadRequest(e.to_string()))
 }
 
+/// `POST /manage/users`: a new account of the manager's hotel.
 pub async fn add_user(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
@@ -192,6 +195,7 @@ pub async fn add_user(
     Ok(Redirect::to(&format!("/manage/users?done=Added+{}", done_text(&email))).into_response())
 }
 
+/// An account's role and department.
 #[derive(Deserialize)]
 pub struct UpdateForm {
     #[serde(default)]
@@ -232,6 +236,7 @@ async fn change(
     .into_response())
 }
 
+/// `POST /manage/users/update`: an account's role and department.
 pub async fn update_user(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
@@ -248,6 +253,7 @@ pub async fn update_user(
     change(&app, &v, &f.email, c, role != Role::Manager, "Saved").await
 }
 
+/// Disable (`true`) or enable (`false`) an account.
 #[derive(Deserialize)]
 pub struct DisableForm {
     #[serde(default)]
@@ -258,6 +264,7 @@ pub struct DisableForm {
     disabled: String,
 }
 
+/// `POST /manage/users/disable`: disabling ends the account's sessions.
 pub async fn disable_user(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
@@ -278,6 +285,7 @@ pub async fn disable_user(
     change(&app, &v, &f.email, c, disabled, what).await
 }
 
+/// A new password for an account.
 #[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
@@ -288,6 +296,7 @@ pub struct PasswordForm {
     password: String,
 }
 
+/// `POST /manage/users/password`: a new password ends the account's sessions.
 pub async fn reset_password(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
@@ -303,6 +312,7 @@ pub async fn reset_password(
     change(&app, &v, &f.email, c, false, "New password for").await
 }
 
+/// An account named by its email.
 #[derive(Deserialize)]
 pub struct EmailForm {
     #[serde(default)]
@@ -311,6 +321,7 @@ pub struct EmailForm {
     email: String,
 }
 
+/// `POST /manage/users/remove`: the account and its sessions are deleted.
 pub async fn remove_user(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
@@ -331,6 +342,7 @@ pub async fn remove_user(
 
 // --- One's own account
 
+/// `GET /account`: one's own account and the password form.
 pub async fn account(v: Viewer, Query(q): Query<Done>) -> Html<String> {
     let body = html! {
         h1 { "Your account" }
@@ -349,6 +361,7 @@ pub async fn account(v: Viewer, Query(q): Query<Done>) -> Html<String> {
     layout(&v, "Your account", Nav::Account, body)
 }
 
+/// One's current password and the new one.
 #[derive(Deserialize)]
 pub struct OwnPasswordForm {
     #[serde(default)]
