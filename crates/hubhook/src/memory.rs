@@ -8,7 +8,12 @@
 //!
 //! - [`limit_arenas`]: four arenas for the whole process (unless `MALLOC_ARENA_MAX` says otherwise);
 //! - [`spawn_trimmer`]: every [`TRIM_EVERY`], free pages inside the arenas go back to the system
-//!   (`malloc_trim`), off the request path.
+//!   (`malloc_trim`), off the request path;
+//! - [`limit_arenas`] also fixes the size from which a block is mapped on its own
+//!   ([`MMAP_THRESHOLD`]) and returned to the system when freed. glibc otherwise raises that size
+//!   to the largest block freed so far (up to 32 MiB), after which the 19 MiB of every argon2
+//!   password check (`http::passwords`) is served from, and kept in, whichever arena its thread
+//!   uses: after a burst of logins each arena held one (docs/security.md).
 //!
 //! Elsewhere (musl, macOS) both do nothing.
 
@@ -20,6 +25,9 @@ use std::time::Duration;
 /// glibc's lock waking a waiter), and four gave 10% more throughput at the same idle RSS
 /// (docs/benchmarks.md, 2026-12-04); the 30-minute soak still passes with four (docs/reliability.md).
 const ARENAS: i32 = 4;
+/// Blocks of this size or more are mapped on their own and unmapped when freed (a password check's
+/// 19 MiB; no request's working memory comes near it).
+pub const MMAP_THRESHOLD: i32 = 4 * 1024 * 1024;
 /// How often freed memory is handed back. A trim walks the arenas (a few MB here) under their locks:
 /// rare enough not to matter to a request.
 pub const TRIM_EVERY: Duration = Duration::from_secs(30);
@@ -29,6 +37,9 @@ pub const TRIM_EVERY: Duration = Duration::from_secs(30);
 pub fn limit_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         imp::set_arena_max(ARENAS);
+    }
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        imp::set_mmap_threshold(MMAP_THRESHOLD);
     }
 }
 
@@ -62,6 +73,13 @@ mod imp {
         }
     }
 
+    pub fn set_mmap_threshold(bytes: i32) {
+        // SAFETY: as above.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, bytes);
+        }
+    }
+
     pub fn trim() {
         // SAFETY: malloc_trim takes the allocator's own locks and releases only free pages.
         unsafe {
@@ -74,5 +92,6 @@ mod imp {
 mod imp {
     pub const SUPPORTED: bool = false;
     pub fn set_arena_max(_: i32) {}
+    pub fn set_mmap_threshold(_: i32) {}
     pub fn trim() {}
 }

@@ -132,7 +132,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub fields: FieldMap,
     pub outbox: OutboxConfig,
-    /// Session cookies carry `Secure` (also set per request when `X-Forwarded-Proto: https`).
+    /// Every request counts as HTTPS for the session cookie (`Secure`, `__Host-` prefix); without
+    /// it, only a trusted proxy's `X-Forwarded-Proto: https` does.
     pub secure_cookies: bool,
     /// How long inbound-log entries and delivery attempts are kept; `None` keeps them forever.
     pub retention: Option<Duration>,

@@ -169,10 +169,10 @@ settings! {
         name "largest webhook body, bytes", shown "`1048576` (1 MiB)";
     /// Log format: text or json
     log_format: String, env "HUBHOOK_LOG_FORMAT", default "text", name "log format (`text`, `json`)";
-    /// Mark session cookies Secure (hubhook is reached over HTTPS through a proxy)
+    /// Treat every request as HTTPS: session cookies always Secure, named __Host-hubhook_session
     secure_cookies: bool, env "HUBHOOK_SECURE_COOKIES", default "false",
-        name "session cookies `Secure` (see docs/ui.md)",
-        shown "off (on per request with `X-Forwarded-Proto: https`)",
+        name "session cookies always `Secure`, `__Host-` prefixed (see docs/security.md)",
+        shown "off (on per request when a trusted proxy says `X-Forwarded-Proto: https`)",
         arg(num_args = 0..=1, default_missing_value = "true");
     /// Days the inbound log and delivery attempts are kept, or a duration such as 36h; 0 keeps them forever
     retention_days: DaysOrDuration, env "HUBHOOK_RETENTION_DAYS", default "30",

@@ -1,6 +1,7 @@
 //! The domain: hotels, rooms, the service catalog, tasks and their status machine, the outbound
 //! rules (events, deliveries, retries). No I/O, no HTTP, no SQL.
 
+pub mod account;
 pub mod catalog;
 pub mod hotel;
 pub mod ids;

@@ -310,12 +310,24 @@ pub enum UiError {
     BadRequest(String),
     #[error("too many login attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many password checks at once (`http::passwords`): answered 503 with `Retry-After`.
+    #[error("too many password checks at once")]
+    Busy,
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+}
+
+impl From<crate::http::passwords::PasswordError> for UiError {
+    fn from(e: crate::http::passwords::PasswordError) -> Self {
+        match e {
+            crate::http::passwords::PasswordError::Busy => UiError::Busy,
+            crate::http::passwords::PasswordError::Failed(m) => UiError::Unavailable(m),
+        }
+    }
 }
 
 impl From<StoreError> for UiError {
@@ -373,6 +385,11 @@ impl IntoResponse for UiError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
                 return res;
             }
+            UiError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Busy",
+                "Too many sign-ins at this moment. Try again in a few seconds.".to_owned(),
+            ),
             UiError::Transition(t) => (
                 StatusCode::CONFLICT,
                 "Not allowed",

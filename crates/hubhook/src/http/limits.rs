@@ -4,13 +4,20 @@
 //!   (only requests whose credentials were right, so knowing a hotel's id is not enough to spend its
 //!   budget); failed credentials counted per address in fixed windows, and past the limit that
 //!   address is refused before any token is checked.
-//! - `POST /login`: failed logins counted per account and per address in fixed windows.
+//! - `POST /login`: attempts counted per account (keyed by the normalised email,
+//!   [`crate::domain::account::normalize_email`], as the stores look accounts up) and per address in
+//!   fixed windows. An attempt is counted *before* its password is checked ([`Limits::login_attempt`])
+//!   so that parallel attempts cannot all pass a check made before any of them failed; a success
+//!   clears its account's count and gives its address's attempt back, and an attempt that was never
+//!   checked (server busy, database down) is given back to both.
 //!
 //! A refusal is a 429 with `Retry-After`. Each map is split into shards behind `std` mutexes that are
-//! held for a few arithmetic operations and never across an await, and each is bounded: past
-//! [`MAX_KEYS`] keys, entries that carry no information any more (a full bucket, an ended window) are
-//! dropped, and a key that still finds no room is not tracked (it passes: memory stays bounded even
-//! under traffic from millions of addresses, which no per-address limit can stop anyway).
+//! held for a few arithmetic operations and never across an await, and each is bounded to
+//! [`MAX_KEYS`] keys: past that, entries that carry no information any more (a full bucket, an ended
+//! window) are dropped, then, if the shard is still full, the least valuable eighth of it is evicted
+//! (buckets and windows least recently started first, a window that blocks its key last). A new key
+//! is always tracked: a flood of new keys cannot make the limits fail open, and it must fill every
+//! shard with blocked keys before one of them is forgotten.
 
 use std::{
     borrow::Borrow,
@@ -28,8 +35,7 @@ use crate::{domain::HotelId, outbox::dispatcher::IpRange};
 /// Keys each map may hold (all shards together).
 pub const MAX_KEYS: usize = 65_536;
 const SHARDS: usize = 16;
-/// The longest email an account may have.
-const MAX_EMAIL: usize = 254;
+use crate::domain::account::MAX_EMAIL;
 /// A full shard is swept at most this often, so a flood of new keys cannot make every request pay
 /// for a sweep.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -103,24 +109,27 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
         self.shard(key).map.get(key).map(f)
     }
 
-    /// Runs `f` on `key`'s value, inserting `init` first if the key is new and there is room
-    /// (after dropping the `stale` entries of a full shard); `None` if there is none.
-    fn update<Q, R>(
+    /// Runs `f` on `key`'s value, inserting `init` first if the key is new. A full shard first
+    /// drops its `stale` entries (at most once per [`SWEEP_EVERY`]), then, if still full, evicts the
+    /// eighth of its entries with the lowest `rank`: a new key always finds room.
+    #[allow(clippy::too_many_arguments)]
+    fn update<Q, R, O: Ord>(
         &self,
         key: &Q,
         owned: impl FnOnce() -> K,
         now: Instant,
         stale: impl Fn(&V) -> bool,
+        rank: impl Fn(&V) -> O,
         init: V,
         f: impl FnOnce(&mut V) -> R,
-    ) -> Option<R>
+    ) -> R
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let mut shard = self.shard(key);
         if let Some(v) = shard.map.get_mut(key) {
-            return Some(f(v));
+            return f(v);
         }
         if shard.map.len() >= MAX_KEYS / SHARDS {
             let due = shard
@@ -131,10 +140,10 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
                 shard.swept = Some(now);
             }
             if shard.map.len() >= MAX_KEYS / SHARDS {
-                return None;
+                evict_lowest(&mut shard.map, rank);
             }
         }
-        Some(f(shard.map.entry(owned()).or_insert(init)))
+        f(shard.map.entry(owned()).or_insert(init))
     }
 
     fn remove<Q>(&self, key: &Q)
@@ -146,12 +155,42 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
     }
 
     #[cfg(test)]
+    fn contains<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.shard(key).map.contains_key(key)
+    }
+
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.shards
             .iter()
             .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).map.len())
             .sum()
     }
+}
+
+/// Removes the eighth of `map`'s entries (at least one) with the lowest `rank`. Linear in the
+/// shard's size, and needed once per eighth of a shard of new keys: a few comparisons per key.
+fn evict_lowest<K: Hash + Eq, V, O: Ord>(map: &mut HashMap<K, V>, rank: impl Fn(&V) -> O) {
+    let mut ranks: Vec<O> = map.values().map(&rank).collect();
+    if ranks.is_empty() {
+        return;
+    }
+    let n = (ranks.len() / 8).max(1);
+    ranks.select_nth_unstable(n - 1);
+    ranks.truncate(n);
+    // The `n` lowest ranks, as a multiset: each removal takes one of them.
+    ranks.sort_unstable();
+    map.retain(|_, v| match ranks.binary_search(&rank(v)) {
+        Ok(i) => {
+            ranks.remove(i);
+            false
+        }
+        Err(_) => true,
+    });
 }
 
 struct Bucket {
@@ -204,31 +243,30 @@ impl<K: Hash + Eq> Buckets<K> {
             at: now,
             refusing: false,
         };
-        self.map
-            .update(
-                key,
-                owned,
-                now,
-                |b| b.is_full(rate, now),
-                init,
-                |b| {
-                    b.refill(rate, now);
-                    if b.tokens >= 1.0 {
-                        b.tokens -= 1.0;
-                        b.refusing = false;
-                        return Ok(());
-                    }
-                    let wait = ((1.0 - b.tokens) / rate.per_second).ceil();
-                    let first = !b.refusing;
-                    b.refusing = true;
-                    Err(Limited {
-                        // `as` saturates: a tiny rate asks for a long wait, never a wrapped one.
-                        retry_after_secs: (wait as u64).max(1),
-                        first,
-                    })
-                },
-            )
-            .unwrap_or(Ok(()))
+        self.map.update(
+            key,
+            owned,
+            now,
+            |b| b.is_full(rate, now),
+            |b| (b.refusing, b.at),
+            init,
+            |b| {
+                b.refill(rate, now);
+                if b.tokens >= 1.0 {
+                    b.tokens -= 1.0;
+                    b.refusing = false;
+                    return Ok(());
+                }
+                let wait = ((1.0 - b.tokens) / rate.per_second).ceil();
+                let first = !b.refusing;
+                b.refusing = true;
+                Err(Limited {
+                    // `as` saturates: a tiny rate asks for a long wait, never a wrapped one.
+                    retry_after_secs: (wait as u64).max(1),
+                    first,
+                })
+            },
+        )
     }
 }
 
@@ -275,14 +313,60 @@ impl<K: Hash + Eq> Failures<K> {
         }
         let ended = |(start, _): &(Instant, u32)| now.saturating_duration_since(*start) >= length;
         self.map
-            .update(key, owned, now, ended, (now, 0), |entry| {
+            .update(key, owned, now, ended, self.rank(), (now, 0), |entry| {
                 if ended(entry) {
                     *entry = (now, 0);
                 }
                 entry.1 = entry.1.saturating_add(1);
                 entry.1 == failures
             })
-            .unwrap_or(false)
+    }
+
+    /// Counts an attempt before it is made, in the same step as the check, so that attempts made
+    /// at once cannot all pass a check that none of them has counted against yet: `Err(seconds)`
+    /// (nothing counted) if `key` has reached the limit in its window, otherwise counted, and `true`
+    /// when this attempt is the one that reaches the limit (worth a log line).
+    pub fn reserve<Q>(&self, key: &Q, owned: impl FnOnce() -> K, now: Instant) -> Result<bool, u64>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let Window { failures, length } = self.window;
+        if failures == 0 {
+            return Ok(false);
+        }
+        let ended = |(start, _): &(Instant, u32)| now.saturating_duration_since(*start) >= length;
+        self.map
+            .update(key, owned, now, ended, self.rank(), (now, 0), |entry| {
+                if ended(entry) {
+                    *entry = (now, 0);
+                }
+                if entry.1 >= failures {
+                    let left = length.saturating_sub(now.saturating_duration_since(entry.0));
+                    return Err((left.as_secs_f64().ceil() as u64).max(1));
+                }
+                entry.1 += 1;
+                Ok(entry.1 == failures)
+            })
+    }
+
+    /// Gives back an attempt [`Self::reserve`]d at `reserved` that turned out not to count (it
+    /// succeeded, or was never checked). An attempt of a window that has ended meanwhile is not
+    /// taken off the next one.
+    pub fn release<Q>(&self, key: &Q, reserved: Instant)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.window.failures == 0 {
+            return;
+        }
+        let mut shard = self.map.shard(key);
+        if let Some(entry) = shard.map.get_mut(key)
+            && entry.0 <= reserved
+        {
+            entry.1 = entry.1.saturating_sub(1);
+        }
     }
 
     pub fn clear<Q>(&self, key: &Q)
@@ -293,6 +377,13 @@ impl<K: Hash + Eq> Failures<K> {
         if self.window.failures > 0 {
             self.map.remove(key);
         }
+    }
+
+    /// Which entries a full shard evicts first: windows that do not block their key, then the
+    /// oldest.
+    fn rank(&self) -> impl Fn(&(Instant, u32)) -> (bool, Instant) {
+        let limit = self.window.failures;
+        move |&(start, count)| (count >= limit, start)
     }
 }
 
@@ -357,28 +448,81 @@ impl Limits {
             })
     }
 
-    /// Seconds until a login for `account` from `client` may be tried, if either is blocked.
-    pub fn login_blocked(&self, account: &str, client: IpAddr, now: Instant) -> Option<u64> {
-        self.login_account
-            .blocked(account, now)
-            .or_else(|| self.login_ip.blocked(&client, now))
+    /// Counts a login attempt for `account` from `client` before its password is checked (see
+    /// [`Failures::reserve`]); `Err(seconds)` if the account or the address has reached its limit
+    /// (nothing is counted then). The attempt is then a failure unless it is handed to
+    /// [`Self::login_succeeded`] or [`Self::login_not_checked`].
+    pub fn login_attempt(
+        &self,
+        account: &str,
+        client: IpAddr,
+        now: Instant,
+    ) -> Result<LoginAttempt, u64> {
+        // No account has a longer email (`domain::account::parse_email`): a longer one is not
+        // kept, so the map's memory stays small whatever a client types (its address is counted).
+        let account = (account.len() <= MAX_EMAIL).then(|| account.to_owned());
+        if let Some(a) = &account {
+            self.login_account.reserve(a.as_str(), || a.clone(), now)?;
+        }
+        match self.login_ip.reserve(&client, || client, now) {
+            Ok(reached) => {
+                if reached {
+                    tracing::warn!(ip = %client, "too many failed logins from this address: answering 429 until the window ends");
+                }
+                Ok(LoginAttempt {
+                    account,
+                    client,
+                    at: now,
+                })
+            }
+            Err(wait) => {
+                if let Some(a) = &account {
+                    self.login_account.release(a.as_str(), now);
+                }
+                Err(wait)
+            }
+        }
     }
 
-    pub fn login_failed(&self, account: &str, client: IpAddr, now: Instant) {
-        // No account has a longer email (`cli::user::parse_email`): a longer one is not kept, so
-        // the map's memory stays small whatever a client types (its address is still counted).
-        if account.len() <= MAX_EMAIL {
-            self.login_account.fail(account, || account.to_owned(), now);
+    /// A login whose password was right: its account's count is cleared, its address's attempt
+    /// given back.
+    pub fn login_succeeded(&self, attempt: LoginAttempt) {
+        if let Some(a) = &attempt.account {
+            self.login_account.clear(a.as_str());
         }
-        if self.login_ip.fail(&client, || client, now) {
-            tracing::warn!(ip = %client, "too many failed logins from this address: answering 429 until the window ends");
-        }
+        self.login_ip.release(&attempt.client, attempt.at);
     }
 
-    /// A successful login clears its account's count (not its address's).
-    pub fn login_succeeded(&self, account: &str) {
-        self.login_account.clear(account);
+    /// A login whose password was never checked (the server was busy or the database down): the
+    /// attempt is given back to the account and the address.
+    pub fn login_not_checked(&self, attempt: LoginAttempt) {
+        if let Some(a) = &attempt.account {
+            self.login_account.release(a.as_str(), attempt.at);
+        }
+        self.login_ip.release(&attempt.client, attempt.at);
     }
+
+    /// Whether a request came over TLS, as far as the server can tell: hubhook speaks plain HTTP,
+    /// so only a trusted proxy (the TCP peer is in `trusted_proxies`) saying `X-Forwarded-Proto:
+    /// https` counts. The first value is the one the client-facing proxy wrote; a client's own
+    /// header is never believed.
+    pub fn forwarded_https(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
+        let peer = canonical(peer.ip());
+        self.trusted_proxies.iter().any(|r| r.contains(peer))
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+    }
+}
+
+/// A login attempt counted by [`Limits::login_attempt`], until its outcome is known.
+#[derive(Debug)]
+pub struct LoginAttempt {
+    account: Option<String>,
+    client: IpAddr,
+    at: Instant,
 }
 
 /// The client's address: the TCP peer, or, when the peer is a trusted proxy, the nearest address in
@@ -426,152 +570,4 @@ pub fn limit_key(ip: IpAddr) -> IpAddr {
 }
 
 #[cfg(test)]
-mod tests {
-    use axum::http::HeaderValue;
-
-    use super::*;
-
-    const SECOND: Duration = Duration::from_secs(1);
-
-    #[test]
-    fn a_bucket_passes_its_burst_then_refills_at_its_rate() {
-        let b = Buckets::<String>::new(Rate {
-            per_second: 2.0,
-            burst: 3,
-        });
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            assert_eq!(b.take("a", || "a".into(), t0), Ok(()));
-        }
-        let refused = b.take("a", || "a".into(), t0).unwrap_err();
-        assert_eq!(refused.retry_after_secs, 1);
-        assert!(refused.first);
-        assert!(!b.take("a", || "a".into(), t0).unwrap_err().first);
-        assert_eq!(b.take("other", || "other".into(), t0), Ok(()));
-        // Half a second brings one token back (2 per second).
-        assert_eq!(b.take("a", || "a".into(), t0 + SECOND / 2), Ok(()));
-        assert!(b.take("a", || "a".into(), t0 + SECOND / 2).is_err());
-    }
-
-    #[test]
-    fn a_slow_rate_asks_for_a_long_wait_and_zero_disables() {
-        let b = Buckets::<String>::new(Rate {
-            per_second: 0.01,
-            burst: 1,
-        });
-        let t0 = Instant::now();
-        assert_eq!(b.take("a", || "a".into(), t0), Ok(()));
-        assert_eq!(
-            b.take("a", || "a".into(), t0).unwrap_err().retry_after_secs,
-            100
-        );
-        for rate in [
-            Rate::OFF,
-            Rate {
-                per_second: 5.0,
-                burst: 0,
-            },
-            Rate {
-                per_second: 0.0,
-                burst: 5,
-            },
-        ] {
-            let off = Buckets::<String>::new(rate);
-            for _ in 0..100 {
-                assert_eq!(off.take("a", || "a".into(), t0), Ok(()));
-            }
-            assert_eq!(off.map.len(), 0, "a disabled limit tracks nothing");
-        }
-    }
-
-    #[test]
-    fn failures_block_past_the_limit_until_the_window_ends() {
-        let f = Failures::<String>::new(Window {
-            failures: 3,
-            length: 10 * SECOND,
-        });
-        let t0 = Instant::now();
-        assert!(!f.fail("a", || "a".into(), t0));
-        assert!(!f.fail("a", || "a".into(), t0));
-        assert_eq!(f.blocked("a", t0), None);
-        assert!(
-            f.fail("a", || "a".into(), t0),
-            "the third reaches the limit"
-        );
-        assert_eq!(f.blocked("a", t0 + 4 * SECOND), Some(6));
-        assert_eq!(f.blocked("b", t0), None);
-        assert_eq!(f.blocked("a", t0 + 10 * SECOND), None);
-        // A failure after the window starts a new one.
-        assert!(!f.fail("a", || "a".into(), t0 + 11 * SECOND));
-        assert_eq!(f.blocked("a", t0 + 11 * SECOND), None);
-        f.clear("a");
-        assert_eq!(f.map.len(), 0);
-        let off = Failures::<String>::new(Window {
-            failures: 0,
-            length: SECOND,
-        });
-        for _ in 0..10 {
-            off.fail("a", || "a".into(), t0);
-        }
-        assert_eq!(off.blocked("a", t0), None);
-    }
-
-    #[test]
-    fn maps_stay_bounded_under_many_addresses_and_drop_what_is_stale() {
-        let b = Buckets::<u32>::new(Rate {
-            per_second: 1.0,
-            burst: 2,
-        });
-        let t0 = Instant::now();
-        for ip in 0..(MAX_KEYS as u32 * 2) {
-            assert_eq!(b.take(&ip, || ip, t0), Ok(()), "an untracked key passes");
-        }
-        assert!(b.map.len() <= MAX_KEYS, "{}", b.map.len());
-        // Two seconds later every bucket is full again: a new key finds room after a sweep.
-        let later = t0 + 2 * SECOND;
-        let fresh = u32::MAX;
-        b.take(&fresh, || fresh, later).unwrap();
-        b.take(&fresh, || fresh, later).unwrap();
-        assert!(
-            b.take(&fresh, || fresh, later).is_err(),
-            "the new key is tracked"
-        );
-        assert!(b.map.len() < MAX_KEYS);
-    }
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let mut h = HeaderMap::new();
-        h.append(
-            "x-forwarded-for",
-            HeaderValue::from_static("198.51.100.9, 10.0.0.1"),
-        );
-        h.append(
-            "x-forwarded-for",
-            HeaderValue::from_static("192.0.2.7, 10.0.0.2"),
-        );
-        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let remote: SocketAddr = "198.51.100.2:5000".parse().unwrap();
-        let trusted = vec![
-            IpRange::parse("127.0.0.1").unwrap(),
-            IpRange::parse("10.0.0.0/8").unwrap(),
-        ];
-        assert_eq!(client_ip(local, &h, &[]).to_string(), "127.0.0.1");
-        assert_eq!(client_ip(local, &h, &trusted).to_string(), "192.0.2.7");
-        assert_eq!(client_ip(remote, &h, &trusted).to_string(), "198.51.100.2");
-        let mut junk = HeaderMap::new();
-        junk.insert("x-forwarded-for", HeaderValue::from_static("nonsense"));
-        assert_eq!(client_ip(local, &junk, &trusted).to_string(), "127.0.0.1");
-    }
-
-    #[test]
-    fn ipv6_addresses_count_by_their_64_and_mapped_ipv4_as_ipv4() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(limit_key(a), limit_key(b));
-        assert_ne!(limit_key(a), limit_key(c));
-        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        assert_eq!(limit_key(mapped).to_string(), "192.0.2.1");
-    }
-}
+mod tests;

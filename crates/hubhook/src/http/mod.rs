@@ -21,6 +21,7 @@ pub mod auth;
 pub mod error;
 pub mod limits;
 pub mod outbound;
+pub mod passwords;
 mod schemas;
 pub mod server;
 pub mod ui;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Rate limits and failure counts of webhooks and logins.
     pub limits: limits::Limits,
+    /// The bound on password checks and hashes in flight.
+    pub passwords: passwords::PasswordGate,
     /// The web pages' in-memory state (live streams).
     pub ui: ui::UiState,
     openapi: String,
@@ -54,6 +57,7 @@ impl AppState {
             cache,
             metrics: Metrics::default(),
             limits,
+            passwords: passwords::PasswordGate::per_core(),
             ui: ui::UiState::default(),
             openapi,
         })

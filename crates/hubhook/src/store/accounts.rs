@@ -17,8 +17,11 @@ pub struct ApiKey {
 pub struct NewUser {
     pub id: String,
     pub hotel: HotelId,
+    /// Normalised (`domain::account::parse_email`): the stores compare it exactly.
     pub email: String,
     pub role: Role,
+    /// Free text for now (`domain::account::parse_department`).
+    pub department: Option<String>,
     /// argon2id, PHC string.
     pub password_hash: String,
 }
@@ -31,6 +34,37 @@ pub struct User {
     pub email: String,
     pub role: Role,
     pub password_hash: String,
+    /// A disabled account cannot sign in and has no session.
+    pub disabled: bool,
+}
+
+/// An account as `hubhook user list` and the manager pages show it (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub department: Option<String>,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+/// A change to an account: each `Some` replaces that field, each `None` leaves it.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    /// `Some(None)` clears the department.
+    pub department: Option<Option<String>>,
+    pub disabled: Option<bool>,
+    /// A new argon2id hash.
+    pub password_hash: Option<String>,
+}
+
+impl UserChange {
+    /// Whether the change ends the account's sessions (it is disabled, or its password changes).
+    pub fn ends_sessions(&self) -> bool {
+        self.disabled == Some(true) || self.password_hash.is_some()
+    }
 }
 
 /// Who a live session belongs to.
@@ -57,8 +91,25 @@ pub trait AccountStore: Send + Sync {
     async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError>;
 
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
-    /// The account with this email (case-insensitive), with its password hash.
+    /// The account with this email, compared exactly with a normalised email
+    /// (`domain::account::normalize_email`), with its password hash.
     async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// The hotel's accounts, by email.
+    async fn list_users(&self, hotel: &HotelId) -> Result<Vec<UserInfo>, StoreError>;
+    /// Applies `change` to the hotel's account with this (normalised) email, `NotFound` if it has
+    /// none. When the change ends sessions ([`UserChange::ends_sessions`]), the account's sessions
+    /// are deleted in the same transaction, all but `keep` (the session of a user changing their
+    /// own password).
+    async fn update_user(
+        &self,
+        hotel: &HotelId,
+        email: &str,
+        change: UserChange,
+        keep: Option<[u8; 32]>,
+    ) -> Result<UserInfo, StoreError>;
+    /// Deletes the hotel's account with this (normalised) email and its sessions in one
+    /// transaction; `NotFound` if it has none.
+    async fn remove_user(&self, hotel: &HotelId, email: &str) -> Result<(), StoreError>;
     /// Keeps a new session (by its token's SHA-256) and forgets expired ones.
     async fn create_session(
         &self,
@@ -66,7 +117,8 @@ pub trait AccountStore: Send + Sync {
         user_id: &str,
         expires_at: Timestamp,
     ) -> Result<(), StoreError>;
-    /// The session's account, unless the session is unknown or expired at `now`.
+    /// The session's account, unless the session is unknown or expired at `now`, or its account
+    /// is disabled or gone: every page and live stream re-checks its session through this.
     async fn find_session(
         &self,
         token_hash: [u8; 32],

@@ -20,7 +20,9 @@ pub mod sqlite;
 pub mod stats;
 mod tasks;
 
-pub use accounts::{AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, User};
+pub use accounts::{
+    AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, User, UserChange, UserInfo,
+};
 pub use hotels::{
     ConfigBus, ConfigChange, HotelSettings, HotelStore, HotelSummary, NewHotel, Room,
 };

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     ApiKey, ApiKeyInfo, BoardTask, HotelSummary, InboundEntry, IngestRequest, Refused, Room,
-    SessionUser, StoreError, TaskDetail, TaskTiming, User,
+    SessionUser, StoreError, TaskDetail, TaskTiming, User, UserInfo,
 };
 use crate::domain::{
     CatalogEntry, HotelFacts, HotelId, Role, RoomSet, Task, TaskEvent, TaskStatus,
@@ -309,7 +309,10 @@ pub(super) fn api_key_from_row(r: &impl Columns) -> Result<Option<ApiKey>, Store
     }))
 }
 
-/// An account from `id, hotel_id, email, role, password_hash`; None for a row that does not parse.
+/// The columns [`user_from_row`] reads, in its order.
+pub(super) const USER_COLS: &str = "id, hotel_id, email, role, password_hash, disabled";
+
+/// An account from [`USER_COLS`]; None for a row that does not parse.
 pub(super) fn user_from_row(r: &impl Columns) -> Result<Option<User>, StoreError> {
     let Some((hotel, role)) = hotel_and_role(&r.text(1)?, &r.text(3)?) else {
         return Ok(None);
@@ -320,7 +323,25 @@ pub(super) fn user_from_row(r: &impl Columns) -> Result<Option<User>, StoreError
         email: r.text(2)?,
         role,
         password_hash: r.text(4)?,
+        disabled: r.flag(5)?,
     }))
+}
+
+/// The columns [`user_info_from_row`] reads, in its order.
+pub(super) const USER_INFO_COLS: &str = "id, email, role, department, disabled, created_at";
+
+/// An account as listed, from [`USER_INFO_COLS`]; an unknown role is an error (the list would
+/// otherwise hide an account).
+pub(super) fn user_info_from_row(r: &impl Columns) -> Result<UserInfo, StoreError> {
+    let role = r.text(2)?;
+    Ok(UserInfo {
+        id: r.text(0)?,
+        email: r.text(1)?,
+        role: Role::parse(&role).ok_or_else(|| stored("role", &role))?,
+        department: r.opt_text(3)?,
+        disabled: r.flag(4)?,
+        created_at: r.text(5)?,
+    })
 }
 
 /// A session's account from `id, email, hotel_id, role`; None for a row that does not parse.

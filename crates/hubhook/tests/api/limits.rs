@@ -360,3 +360,64 @@ async fn the_binary_reads_its_limits_from_flags_environment_and_file() {
         assert!(stderr.contains(key), "{key}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn every_spelling_that_reaches_an_account_counts_against_that_account() {
+    let app = app_with(|l| {
+        l.login_account = Window {
+            failures: 5,
+            length: Duration::from_secs(600),
+        };
+        // login_ip stays 0: only the account's count is at work.
+    })
+    .await;
+    let hotel = app.create_hotel("h1").await;
+    add_user(&app, &hotel, "alice@h1.test", Role::Staff).await;
+    add_user(&app, &hotel, "élise@h1.test", Role::Staff).await;
+    let mut c = UiClient::new(&app);
+    // Case and surrounding whitespace: one account, one count.
+    for spelling in [
+        "Alice@H1.test",
+        " alice@h1.test ",
+        "ALICE@H1.TEST",
+        "alice@h1.test\t",
+    ] {
+        assert_eq!(c.login(spelling, "wrong").await.status, 401, "{spelling:?}");
+    }
+    assert_eq!(
+        UiClient::new(&app)
+            .login("AlIcE@h1.test", PASSWORD)
+            .await
+            .status,
+        303
+    );
+    // The success cleared the count; five failures under five spellings block the account.
+    for spelling in [
+        "Alice@H1.test",
+        " alice@h1.test ",
+        "alice@H1.test",
+        "ALICE@h1.test",
+        "alice@h1.test",
+    ] {
+        assert_eq!(c.login(spelling, "wrong").await.status, 401, "{spelling:?}");
+    }
+    for spelling in ["alice@h1.test", " Alice@H1.TEST"] {
+        assert_eq!(
+            c.login(spelling, PASSWORD).await.status,
+            429,
+            "{spelling:?}: blocked under every spelling"
+        );
+    }
+    // Letters outside ASCII are compared as typed by both stores: a spelling that differs there
+    // names no account, so it cannot be used to try an account's password past its limit.
+    for _ in 0..5 {
+        assert_eq!(c.login("élise@h1.test", "wrong").await.status, 401);
+    }
+    assert_eq!(c.login("élise@h1.test", PASSWORD).await.status, 429);
+    let other = c.login("Élise@h1.test", PASSWORD).await;
+    assert_eq!(
+        other.status, 401,
+        "a spelling counted apart must not reach the blocked account"
+    );
+    app.stop().await;
+}

@@ -7,6 +7,7 @@
 /// The database this binary runs the suite on.
 const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod accounts;
 mod api_inbound;
 mod api_tasks;
 mod cli;
@@ -16,6 +17,7 @@ mod fuzz_corpus;
 mod helpers;
 mod http_edge;
 mod limits;
+mod login_bursts;
 mod many_hotels;
 mod ops;
 mod outbox;
@@ -23,6 +25,7 @@ mod receiver;
 mod restart;
 mod retention;
 mod secrets;
+mod session_cookies;
 mod ui_browser;
 mod ui_pages;
 mod ui_support;

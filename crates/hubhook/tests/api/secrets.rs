@@ -110,6 +110,11 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// The server's process id (its `/proc/PID/status` tells its memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits for the process to end by itself (a setting it refused); its status and stderr.
     pub fn exits(mut self) -> (std::process::ExitStatus, String) {
         let deadline = Instant::now() + Duration::from_secs(15);

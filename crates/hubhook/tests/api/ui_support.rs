@@ -24,6 +24,7 @@ pub async fn add_user(app: &TestApp, hotel: &Hotel, email: &str, role: Role) {
             hotel: HotelId::parse(&hotel.id).expect("hotel id"),
             email: email.to_owned(),
             role,
+            department: None,
             password_hash: hash,
         })
         .await
@@ -168,8 +169,13 @@ impl UiClient {
 
     /// A client signed in as `email` (with [`PASSWORD`]).
     pub async fn signed_in(app: &TestApp, email: &str) -> Self {
+        Self::signed_in_with(app, email, PASSWORD).await
+    }
+
+    /// A client signed in as `email` with `password`.
+    pub async fn signed_in_with(app: &TestApp, email: &str, password: &str) -> Self {
         let mut c = Self::new(app);
-        let res = c.login(email, PASSWORD).await;
+        let res = c.login(email, password).await;
         assert_eq!(res.status, 303, "{}", res.body);
         assert_eq!(res.location(), Some("/board"));
         c

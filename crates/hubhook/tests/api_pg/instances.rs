@@ -773,6 +773,7 @@ async fn add_user(db: &str, id: &str, hotel: &str, email: &str, role: hubhook::d
             hotel: hubhook::domain::HotelId::parse(hotel).expect("hotel id"),
             email: email.into(),
             role,
+            department: None,
             password_hash: hubhook::domain::password::hash(crate::ui_support::PASSWORD)
                 .expect("hash"),
         })

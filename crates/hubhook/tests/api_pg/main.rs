@@ -27,6 +27,8 @@ macro_rules! postgres_suite {
 }
 
 postgres_suite! {
+    #[path = "../api/accounts.rs"]
+    mod accounts;
     #[path = "../api/api_inbound.rs"]
     mod api_inbound;
     #[path = "../api/api_tasks.rs"]
@@ -41,6 +43,8 @@ postgres_suite! {
     mod helpers;
     #[path = "../api/limits.rs"]
     mod limits;
+    #[path = "../api/login_bursts.rs"]
+    mod login_bursts;
     #[path = "../api/many_hotels.rs"]
     mod many_hotels;
     #[path = "../api/http_edge.rs"]
@@ -57,6 +61,8 @@ postgres_suite! {
     mod retention;
     #[path = "../api/secrets.rs"]
     mod secrets;
+    #[path = "../api/session_cookies.rs"]
+    mod session_cookies;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]

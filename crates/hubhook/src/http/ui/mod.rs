@@ -1,5 +1,6 @@
 //! The web pages: login, the staff board (live through server-sent events), a task's page, the
-//! dashboard and the manager pages (outbound webhooks and their deliveries in `webhooks`). Server-rendered HTML (maud); one small vendored script.
+//! dashboard, one's own account and the manager pages (outbound webhooks and their deliveries in
+//! `webhooks`, accounts in `users`). Server-rendered HTML (maud); one small vendored script.
 //!
 //! Every page is scoped to the signed-in user's hotel; manager pages answer 403 to staff, for a
 //! GET as for a crafted POST. Forms carry a CSRF token tied to the session (see `session`).
@@ -22,6 +23,7 @@ mod board;
 mod dashboard;
 mod manage;
 pub mod session;
+mod users;
 mod webhooks;
 
 pub use session::{UiState, Viewer};
@@ -62,6 +64,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/manage/api-keys/{id}/revoke", post(manage::revoke_api_key))
         .route("/manage/inbound", get(manage::inbound))
+        .route("/manage/users", get(users::users).post(users::add_user))
+        .route("/manage/users/update", post(users::update_user))
+        .route("/manage/users/disable", post(users::disable_user))
+        .route("/manage/users/password", post(users::reset_password))
+        .route("/manage/users/remove", post(users::remove_user))
+        .route("/account", get(users::account))
+        .route("/account/password", post(users::change_own_password))
         .route(
             "/manage/webhooks",
             get(webhooks::webhooks).post(webhooks::add_webhook),
@@ -139,6 +148,8 @@ enum Nav {
     Inbound,
     Webhooks,
     Deliveries,
+    Users,
+    Account,
     None,
 }
 
@@ -175,7 +186,9 @@ fn layout(viewer: &Viewer, title: &str, nav: Nav, body: Markup) -> Html<String> 
                             (link("/manage/inbound", "Inbound log", Nav::Inbound))
                             (link("/manage/webhooks", "Webhooks", Nav::Webhooks))
                             (link("/manage/deliveries", "Deliveries", Nav::Deliveries))
+                            (link("/manage/users", "Users", Nav::Users))
                         }
+                        (link("/account", "Your account", Nav::Account))
                     }
                     form.logout method="post" action="/logout" {
                         input type="hidden" name="csrf" value=(viewer.csrf);

@@ -1,17 +1,24 @@
 //! Sign-in, sessions, CSRF tokens and the login rate limit.
 //!
-//! - A session is a random 256-bit token in the `hubhook_session` cookie (`HttpOnly`,
-//!   `SameSite=Strict`, `Secure` when configured or when the proxy says `X-Forwarded-Proto: https`).
+//! - A session is a random 256-bit token in a cookie (`HttpOnly`, `SameSite=Strict`, `Path=/`).
+//!   On a request that came over TLS (`secure_cookies`, or a trusted proxy saying
+//!   `X-Forwarded-Proto: https`: [`Limits::forwarded_https`]) the cookie is `__Host-hubhook_session`
+//!   with `Secure`: the browser sends it only over HTTPS, and the prefix keeps a sibling host or a
+//!   plain-HTTP page from planting one. Otherwise it is `hubhook_session` (plain-HTTP setups,
+//!   docs/security.md), and each kind of request reads only its own name.
 //!   The database keeps only its SHA-256, so sessions survive a restart and a copy of the database
-//!   opens none. A session lasts [`SESSION_HOURS`] hours.
+//!   opens none. A session lasts [`SESSION_HOURS`] hours; every request looks it up again, so a
+//!   disabled or removed account, or a changed password, ends it at once.
 //! - The CSRF token of a session is derived from its token (SHA-256 of a label and the token): it
 //!   needs no storage, is the same on every page of the session, and reveals nothing of the cookie.
 //!   Every form carries it in a hidden `csrf` field; the script's fetch POSTs send the same form.
 //! - The login form, which has no session yet, uses a double-submit token: a random value in a
 //!   short-lived `hubhook_login` cookie and in the form, which must match.
-//! - Failed logins are counted in memory per account and per client address in fixed windows
-//!   (`http::limits`, settings `login_*`); past the limit, logins are refused with 429 until the
-//!   window ends, even with the right password.
+//! - Login attempts are counted in memory per account and per client address in fixed windows
+//!   (`http::limits`, settings `login_*`), each *before* its password is checked; past the limit,
+//!   logins are refused with 429 until the window ends, even with the right password. The checks
+//!   themselves run through [`crate::http::passwords`]: a few at once, off the async workers, 503
+//!   when too many wait.
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
@@ -29,7 +36,9 @@ use tokio::sync::watch;
 
 use crate::{
     domain::{
-        Role, password,
+        Role,
+        account::normalize_email,
+        password,
         secret::{hash_token, new_token},
         time,
     },
@@ -37,7 +46,10 @@ use crate::{
     store::SessionUser,
 };
 
+/// The session cookie of a plain-HTTP request.
 pub const SESSION_COOKIE: &str = "hubhook_session";
+/// The session cookie of a request that came over TLS.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-hubhook_session";
 const LOGIN_COOKIE: &str = "hubhook_login";
 pub const SESSION_HOURS: i64 = 12;
 
@@ -69,6 +81,8 @@ impl UiState {
 pub struct Viewer {
     pub user: SessionUser,
     pub csrf: String,
+    /// The SHA-256 of the session's token, as the store keeps it.
+    pub session: [u8; 32],
 }
 
 impl Viewer {
@@ -109,14 +123,22 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn secure(app: &AppState, headers: &HeaderMap) -> bool {
-    app.config.secure_cookies
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+/// Whether a request came over TLS: always with `secure_cookies`, otherwise when a trusted proxy
+/// says so (see the module's documentation).
+pub(super) fn secure(app: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> bool {
+    app.config.secure_cookies || peer.is_some_and(|p| app.limits.forwarded_https(p, headers))
 }
 
+/// The session cookie's name for a request that is `secure` or not.
+pub(super) fn session_cookie(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// A `Set-Cookie` value with the attributes every cookie of the pages has.
 fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
     let s = format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
@@ -126,18 +148,49 @@ fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -
     HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-async fn session_of(app: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, UiError> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+/// The `Set-Cookie` of a new session (or, with an empty token, of its end).
+pub(super) fn session_set_cookie(token: &str, secure: bool) -> HeaderValue {
+    let max_age = if token.is_empty() {
+        0
+    } else {
+        SESSION_HOURS * 3600
+    };
+    set_cookie(session_cookie(secure), token, "/", max_age, secure)
+}
+
+/// The session's token as this request carries it.
+pub(super) fn session_token<'a>(
+    app: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &'a HeaderMap,
+) -> Option<&'a str> {
+    cookie(headers, session_cookie(secure(app, peer, headers)))
+}
+
+/// The signed-in user of a request, if its session cookie names a live session.
+async fn session_of(
+    app: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Result<Option<Viewer>, UiError> {
+    let Some(token) = session_token(app, peer, headers) else {
         return Ok(None);
     };
-    let user = app
-        .store
-        .find_session(hash_token(token), time::now())
-        .await?;
+    let session = hash_token(token);
+    let user = app.store.find_session(session, time::now()).await?;
     Ok(user.map(|user| Viewer {
         user,
         csrf: csrf_for(token),
+        session,
     }))
+}
+
+/// The TCP peer of a request (set by the accept loop).
+fn peer_of(parts: &Parts) -> Option<SocketAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
 }
 
 impl FromRequestParts<Arc<AppState>> for Viewer {
@@ -147,7 +200,7 @@ impl FromRequestParts<Arc<AppState>> for Viewer {
         parts: &mut Parts,
         app: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        session_of(app, &parts.headers)
+        session_of(app, peer_of(parts), &parts.headers)
             .await?
             .ok_or(UiError::SignIn)
     }
@@ -198,15 +251,20 @@ fn login_form(csrf: &str, email: &str, error: Option<&str>) -> Html<String> {
     Html(page.into_string())
 }
 
-pub async fn login_page(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Ok(Some(_)) = session_of(&app, &headers).await {
+pub async fn login_page(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Ok(Some(_)) = session_of(&app, Some(peer), &headers).await {
         return Redirect::to("/board").into_response();
     }
     let token = new_token("");
+    let secure = secure(&app, Some(peer), &headers);
     (
         [(
             header::SET_COOKIE,
-            set_cookie(LOGIN_COOKIE, &token, "/login", 3600, secure(&app, &headers)),
+            set_cookie(LOGIN_COOKIE, &token, "/login", 3600, secure),
         )],
         login_form(&token, "", None),
     )
@@ -234,32 +292,37 @@ pub async fn login(
     if !bool::from(form.csrf.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(UiError::Csrf);
     }
-    let email = form.email.trim().to_ascii_lowercase();
+    // The same form of the email as the account lookup compares, so every spelling that reaches
+    // an account counts against that account.
+    let email = normalize_email(&form.email);
     let client = app.limits.client(peer, &headers);
-    let now = Instant::now();
-    if let Some(wait) = app.limits.login_blocked(&email, client, now) {
-        return Err(UiError::RateLimited {
+    // Counted before the check: attempts sent at once cannot all pass a limit none has reached.
+    let attempt = app
+        .limits
+        .login_attempt(&email, client, Instant::now())
+        .map_err(|wait| UiError::RateLimited {
             retry_after_secs: wait,
-        });
-    }
-    let user = app.store.find_user(&email).await?;
-    let stored = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::decoy_hash().to_owned());
-    let given = form.password;
-    let matches = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
-        .await
-        .map_err(|e| UiError::Unavailable(format!("password check failed: {e}")))?;
-    let Some(user) = user.filter(|_| matches) else {
-        app.limits.login_failed(&email, client, now);
-        tracing::info!(ip = %client, "failed login");
-        let mut res =
-            login_form(expected, &email, Some("Wrong email or password.")).into_response();
-        *res.status_mut() = StatusCode::UNAUTHORIZED;
-        return Ok(res);
+        })?;
+    let checked = check_password(&app, &email, form.password).await;
+    let user = match checked {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            tracing::info!(ip = %client, "failed login");
+            let mut res =
+                login_form(expected, &email, Some("Wrong email or password.")).into_response();
+            *res.status_mut() = StatusCode::UNAUTHORIZED;
+            return Ok(res);
+        }
+        Err(e) => {
+            // Never checked: the attempt does not count against the account or the address.
+            app.limits.login_not_checked(attempt);
+            if matches!(e, UiError::Busy) {
+                tracing::warn!(ip = %client, "login refused: too many password checks at once");
+            }
+            return Err(e);
+        }
     };
-    app.limits.login_succeeded(&email);
+    app.limits.login_succeeded(attempt);
     let token = new_token("");
     let expires = time::now()
         .checked_add(jiff::SignedDuration::from_hours(SESSION_HOURS))
@@ -268,18 +331,38 @@ pub async fn login(
         .create_session(hash_token(&token), &user.id, expires)
         .await?;
     tracing::info!(user = %user.id, hotel = %user.hotel, "signed in");
-    let secure = secure(&app, &headers);
+    let secure = secure(&app, Some(peer), &headers);
     let mut res = Redirect::to("/board").into_response();
     let h = res.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &token, "/", SESSION_HOURS * 3600, secure),
-    );
+    h.append(header::SET_COOKIE, session_set_cookie(&token, secure));
     h.append(
         header::SET_COOKIE,
         set_cookie(LOGIN_COOKIE, "", "/login", 0, secure),
     );
     Ok(res)
+}
+
+/// The account `email` names if `password` is its password and it is not disabled. An unknown or
+/// disabled account is checked against a decoy hash, so that it takes as long and says nothing.
+/// The check runs through the password gate (bounded, off the async workers).
+async fn check_password(
+    app: &AppState,
+    email: &str,
+    password: String,
+) -> Result<Option<crate::store::User>, UiError> {
+    let user = app.store.find_user(email).await?;
+    let stored = user
+        .as_ref()
+        .filter(|u| !u.disabled)
+        .map(|u| u.password_hash.clone());
+    let matches = app
+        .passwords
+        .run(move || match &stored {
+            Some(hash) => password::verify(&password, hash),
+            None => password::verify(&password, password::decoy_hash()),
+        })
+        .await?;
+    Ok(user.filter(|u| matches && !u.disabled))
 }
 
 #[derive(Deserialize)]
@@ -290,19 +373,18 @@ pub struct CsrfForm {
 
 pub async fn logout(
     State(app): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     viewer: Viewer,
     headers: HeaderMap,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
     viewer.check_csrf(&form.csrf)?;
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        app.store.delete_session(hash_token(token)).await?;
-    }
+    app.store.delete_session(viewer.session).await?;
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", "/", 0, secure(&app, &headers)),
+        session_set_cookie("", secure(&app, Some(peer), &headers)),
     );
     Ok(res)
 }

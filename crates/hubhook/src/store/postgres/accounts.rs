@@ -5,10 +5,34 @@ use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 
 use super::tasks::hotel_exists;
-use super::{PostgresStore, exec, query, query_opt, text};
+use super::{PostgresStore, exec, opt_text, query, query_opt, text};
 use crate::domain::{HotelId, time};
-use crate::store::rows::{api_key_from_row, key_info_from_row, session_from_row, user_from_row};
-use crate::store::{AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User};
+use crate::store::rows::{
+    USER_COLS, USER_INFO_COLS, api_key_from_row, key_info_from_row, session_from_row,
+    user_from_row, user_info_from_row,
+};
+use crate::store::{
+    AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User, UserChange, UserInfo,
+};
+
+/// The hotel's account with this email, as listed; `NotFound` if it has none. `FOR UPDATE` when
+/// `lock`: a change and a removal of one account wait for each other.
+async fn user_info<C: GenericClient + Sync>(
+    c: &C,
+    hotel: &str,
+    email: &str,
+    lock: bool,
+) -> Result<UserInfo, StoreError> {
+    let sql = format!(
+        "SELECT {USER_INFO_COLS} FROM users WHERE hotel_id = $1 AND email = $2{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let row = query_opt(c, &sql, &[&hotel, &text(email)]).await?;
+    row.as_ref()
+        .map(user_info_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound)
+}
 
 #[async_trait]
 impl AccountStore for PostgresStore {
@@ -51,13 +75,14 @@ impl AccountStore for PostgresStore {
             hotel_exists(&tx, u.hotel.as_str()).await?;
             let inserted = exec(
                 &tx,
-                "INSERT INTO users (id, hotel_id, email, role, password_hash, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                "INSERT INTO users (id, hotel_id, email, role, department, password_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                 &[
                     &u.id,
                     &u.hotel.as_str(),
                     &text(&u.email),
                     &u.role.as_str(),
+                    &opt_text(&u.department),
                     &u.password_hash,
                     &time::format(time::now()),
                 ],
@@ -75,10 +100,12 @@ impl AccountStore for PostgresStore {
 
     async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError> {
         let client = self.pool.get().await?;
+        // The unique index on lower(email) finds the row; the exact comparison decides, so that
+        // only the spelling `normalize_email` gives (ASCII folded, nothing else) reaches the
+        // account, as on SQLite, and as the login limiter counts it.
         let row = query_opt(
             &client,
-            "SELECT id, hotel_id, email, role, password_hash FROM users
-             WHERE lower(email) = lower($1)",
+            &format!("SELECT {USER_COLS} FROM users WHERE lower(email) = lower($1) AND email = $1"),
             &[&text(email)],
         )
         .await?;
@@ -86,6 +113,67 @@ impl AccountStore for PostgresStore {
             .map(user_from_row)
             .transpose()
             .map(Option::flatten)
+    }
+
+    async fn list_users(&self, hotel: &HotelId) -> Result<Vec<UserInfo>, StoreError> {
+        let client = self.pool.get().await?;
+        hotel_exists(&client, hotel.as_str()).await?;
+        let rows = query(
+            &client,
+            &format!(
+                "SELECT {USER_INFO_COLS} FROM users WHERE hotel_id = $1 ORDER BY email COLLATE \"C\""
+            ),
+            &[&hotel.as_str()],
+        )
+        .await?;
+        rows.iter().map(user_info_from_row).collect()
+    }
+
+    async fn update_user(
+        &self,
+        hotel: &HotelId,
+        email: &str,
+        change: UserChange,
+        keep: Option<[u8; 32]>,
+    ) -> Result<UserInfo, StoreError> {
+        in_tx!(self, |tx| {
+            let before = user_info(&tx, hotel.as_str(), email, true).await?;
+            exec(
+                &tx,
+                "UPDATE users SET role = coalesce($2, role),
+                    department = CASE WHEN $3 THEN $4 ELSE department END,
+                    disabled = coalesce($5, disabled),
+                    password_hash = coalesce($6, password_hash)
+                 WHERE id = $1",
+                &[
+                    &before.id,
+                    &change.role.map(|r| r.as_str()),
+                    &change.department.is_some(),
+                    &change.department.clone().flatten().as_deref().map(text),
+                    &change.disabled,
+                    &change.password_hash,
+                ],
+            )
+            .await?;
+            if change.ends_sessions() {
+                exec(
+                    &tx,
+                    "DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2",
+                    &[&before.id, &keep.as_ref().map(|k| &k[..])],
+                )
+                .await?;
+            }
+            user_info(&tx, hotel.as_str(), email, false).await
+        })
+    }
+
+    async fn remove_user(&self, hotel: &HotelId, email: &str) -> Result<(), StoreError> {
+        in_tx!(self, |tx| {
+            let user = user_info(&tx, hotel.as_str(), email, true).await?;
+            exec(&tx, "DELETE FROM sessions WHERE user_id = $1", &[&user.id]).await?;
+            exec(&tx, "DELETE FROM users WHERE id = $1", &[&user.id]).await?;
+            Ok(())
+        })
     }
 
     async fn create_session(
@@ -123,7 +211,7 @@ impl AccountStore for PostgresStore {
             &client,
             "SELECT u.id, u.email, u.hotel_id, u.role FROM sessions s
              JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
             &[&&token_hash[..], &time::format(now)],
         )
         .await?;

@@ -1,16 +1,30 @@
 //! The SQLite store's accounts: API keys, users and sessions ([`AccountStore`]).
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{SqliteStore, hotel_exists};
 use crate::{
     domain::{HotelId, time},
     store::{
-        AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User,
-        rows::{api_key_from_row, key_info_from_row, session_from_row, user_from_row},
+        AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User, UserChange,
+        UserInfo,
+        rows::{
+            USER_COLS, USER_INFO_COLS, api_key_from_row, key_info_from_row, session_from_row,
+            user_from_row, user_info_from_row,
+        },
     },
 };
+
+/// The hotel's account with this email, as listed; `NotFound` if it has none.
+fn user_info(c: &Connection, hotel: &str, email: &str) -> Result<UserInfo, StoreError> {
+    c.prepare_cached(&format!(
+        "SELECT {USER_INFO_COLS} FROM users WHERE hotel_id = ?1 AND email = ?2"
+    ))?
+    .query_row([hotel, email], |r| Ok(user_info_from_row(r)))
+    .optional()?
+    .ok_or(StoreError::NotFound)?
+}
 
 #[async_trait]
 impl AccountStore for SqliteStore {
@@ -48,14 +62,15 @@ impl AccountStore for SqliteStore {
             hotel_exists(c, u.hotel.as_str())?;
             let inserted = c
                 .prepare_cached(
-                    "INSERT INTO users (id, hotel_id, email, role, password_hash, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (email) DO NOTHING",
+                    "INSERT INTO users (id, hotel_id, email, role, department, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (email) DO NOTHING",
                 )?
                 .execute(params![
                     u.id,
                     u.hotel.as_str(),
                     u.email,
                     u.role.as_str(),
+                    u.department,
                     u.password_hash,
                     time::format(time::now())
                 ])?;
@@ -73,13 +88,76 @@ impl AccountStore for SqliteStore {
     async fn find_user(&self, email: &str) -> Result<Option<User>, StoreError> {
         let email = email.to_owned();
         self.read(move |c| {
+            // The column's NOCASE folds ASCII letters only, as `normalize_email` does.
+            c.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE email = ?1"))?
+                .query_and_then([&email], |r| user_from_row(r))?
+                .next()
+                .transpose()
+                .map(Option::flatten)
+        })
+        .await
+    }
+
+    async fn list_users(&self, hotel: &HotelId) -> Result<Vec<UserInfo>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            hotel_exists(c, hotel.as_str())?;
+            c.prepare_cached(&format!(
+                "SELECT {USER_INFO_COLS} FROM users WHERE hotel_id = ?1 ORDER BY email"
+            ))?
+            .query_and_then([hotel.as_str()], |r| user_info_from_row(r))?
+            .collect()
+        })
+        .await
+    }
+
+    async fn update_user(
+        &self,
+        hotel: &HotelId,
+        email: &str,
+        change: UserChange,
+        keep: Option<[u8; 32]>,
+    ) -> Result<UserInfo, StoreError> {
+        let hotel = hotel.clone();
+        let email = email.to_owned();
+        self.write(move |c| {
+            let before = user_info(c, hotel.as_str(), &email)?;
             c.prepare_cached(
-                "SELECT id, hotel_id, email, role, password_hash FROM users WHERE email = ?1",
+                "UPDATE users SET role = coalesce(?2, role),
+                    department = CASE WHEN ?3 THEN ?4 ELSE department END,
+                    disabled = coalesce(?5, disabled),
+                    password_hash = coalesce(?6, password_hash)
+                 WHERE id = ?1",
             )?
-            .query_and_then([&email], |r| user_from_row(r))?
-            .next()
-            .transpose()
-            .map(Option::flatten)
+            .execute(params![
+                before.id,
+                change.role.map(|r| r.as_str()),
+                change.department.is_some(),
+                change.department.clone().flatten(),
+                change.disabled,
+                change.password_hash,
+            ])?;
+            if change.ends_sessions() {
+                c.prepare_cached(
+                    "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
+                )?
+                .execute(params![before.id, keep.as_ref().map(|k| &k[..])])?;
+            }
+            user_info(c, hotel.as_str(), &email)
+        })
+        .await
+    }
+
+    async fn remove_user(&self, hotel: &HotelId, email: &str) -> Result<(), StoreError> {
+        let hotel = hotel.clone();
+        let email = email.to_owned();
+        self.write(move |c| {
+            let user = user_info(c, hotel.as_str(), &email)?;
+            c.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                .execute([&user.id])?;
+            c.prepare_cached("DELETE FROM users WHERE id = ?1")?
+                .execute([&user.id])?;
+            Ok(())
         })
         .await
     }
@@ -119,7 +197,7 @@ impl AccountStore for SqliteStore {
             c.prepare_cached(
                 "SELECT u.id, u.email, u.hotel_id, u.role FROM sessions s
                  JOIN users u ON u.id = s.user_id
-                 WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND NOT u.disabled",
             )?
             .query_and_then(params![&token_hash[..], time::format(now)], |r| {
                 session_from_row(r)
