@@ -22,6 +22,7 @@ mod outbox;
 mod receiver;
 mod restart;
 mod retention;
+mod roles;
 mod secrets;
 mod ui_browser;
 mod ui_pages;

@@ -55,6 +55,8 @@ postgres_suite! {
     mod restart;
     #[path = "../api/retention.rs"]
     mod retention;
+    #[path = "../api/roles.rs"]
+    mod roles;
     #[path = "../api/secrets.rs"]
     mod secrets;
     #[path = "../api/ui_browser.rs"]
