@@ -11,6 +11,7 @@ mod api_inbound;
 mod api_tasks;
 mod cli;
 mod crash;
+mod files;
 mod fixtures;
 mod fuzz_corpus;
 mod helpers;
