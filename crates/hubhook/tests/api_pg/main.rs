@@ -75,5 +75,6 @@ postgres_suite! {
     mod webhook_hostile;
     #[path = "../api/webhook_orders.rs"]
     mod webhook_orders;
+    mod database_urls;
     mod instances;
 }
