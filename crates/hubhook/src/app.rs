@@ -4,6 +4,8 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
+use anyhow::Context;
+
 use crate::{
     cache::HotelCache,
     config::Config,
@@ -24,7 +26,14 @@ pub struct Application {
 impl Application {
     /// Opens the database `config` names (migrating it) and builds the service on it.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = crate::store::open(&config.database_url).await?;
+        let store = crate::store::open(&config.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    crate::store::display_url(&config.database_url)
+                )
+            })?;
         Self::with_store(config, store).await
     }
 

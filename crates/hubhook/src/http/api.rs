@@ -1,4 +1,5 @@
-//! `/api/v1`: tasks (list, detail, manual creation, status moves) and the inbound log (CONTRACT.md §3).
+//! `/api/v1`: tasks (list, detail, manual creation, status moves), for any key of the hotel, and the
+//! inbound log, for managers only (CONTRACT.md §3).
 
 use std::sync::Arc;
 
@@ -10,7 +11,11 @@ use axum::{
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AppState, auth::Caller, error::ApiError};
+use super::{
+    AppState,
+    auth::{Caller, Manager},
+    error::{ApiError, ErrorBody},
+};
 use crate::{
     domain::{Task, TaskId, TaskStatus, time},
     intake::{self, ManualTask},
@@ -66,8 +71,8 @@ fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = TaskPage), (status = 400, body = super::error::ErrorBody),
-        (status = 401, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TaskPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one")))]
 pub async fn list_tasks(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -121,7 +126,8 @@ pub async fn list_tasks(
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
     params(("id" = String, Path, description = "Task id")),
     security(("api_key" = [])),
-    responses((status = 200, body = TaskDetail), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = TaskDetail), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one")))]
 pub async fn task_detail(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -169,7 +175,9 @@ pub struct NewTask {
 
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = NewTask,
     security(("api_key" = [])),
-    responses((status = 201, body = Task), (status = 400, body = super::error::ErrorBody)))]
+    responses((status = 201, body = Task),
+        (status = 400, body = ErrorBody, description = "Invalid, or an unknown room or service"),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one")))]
 pub async fn create_task(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -228,8 +236,10 @@ pub struct StatusMove {
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/status", tag = "tasks", request_body = StatusMove,
     params(("id" = String, Path, description = "Task id")),
     security(("api_key" = [])),
-    responses((status = 200, body = Task), (status = 404, body = super::error::ErrorBody),
-        (status = 409, description = "INVALID_TRANSITION", body = super::error::ErrorBody)))]
+    responses((status = 200, body = Task), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "INVALID_TRANSITION", body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one")))]
 pub async fn move_task(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -272,10 +282,13 @@ pub struct InboundPage {
 
 #[utoipa::path(get, path = "/api/v1/inbound", tag = "inbound", params(InboundQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = InboundPage), (status = 401, body = super::error::ErrorBody)))]
+    responses((status = 200, body = InboundPage, description = "With each webhook's raw body"),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
 pub async fn inbound(
     State(app): State<Arc<AppState>>,
-    caller: Caller,
+    Manager(caller): Manager,
     q: Result<Query<InboundQuery>, QueryRejection>,
 ) -> Result<Json<InboundPage>, ApiError> {
     let q = query(q)?;

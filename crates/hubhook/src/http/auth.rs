@@ -1,4 +1,9 @@
-//! The API caller: `Authorization: Bearer <api key>`, looked up by the key's SHA-256.
+//! The API caller: `Authorization: Bearer <api key>`, looked up by the key's SHA-256, and its role.
+//!
+//! Roles (CONTRACT.md section 3): a [`Caller`] (any key of the hotel) works tasks; a route that
+//! manages the hotel (subscriptions, deliveries and their answers, the inbound log and its raw
+//! bodies) takes a [`Manager`] instead, so a staff key gets 403 before anything else of its request
+//! is read. No key, or an unknown one, is 401 either way.
 
 use std::sync::Arc;
 
@@ -10,6 +15,7 @@ use crate::{
     store::ApiKey,
 };
 
+/// Any API key of a hotel: staff or manager.
 pub struct Caller {
     pub key_id: String,
     pub hotel: HotelId,
@@ -53,5 +59,23 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             hotel: hotel_id,
             role,
         })
+    }
+}
+
+/// An API key with the manager role; a staff key is refused with 403 ([`ApiError::Forbidden`]).
+pub struct Manager(pub Caller);
+
+impl FromRequestParts<Arc<AppState>> for Manager {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, app).await?;
+        match caller.role {
+            Role::Manager => Ok(Manager(caller)),
+            Role::Staff => Err(ApiError::Forbidden),
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! `/api/v1/webhooks` (subscriptions, manager keys only) and `/api/v1/deliveries` (the delivery
-//! log, and replay for managers): CONTRACT.md section 4.
+//! `/api/v1/webhooks` (subscriptions) and `/api/v1/deliveries` (the delivery log with the
+//! receivers' answers, and replay): CONTRACT.md section 4. Every route here is a manager's
+//! (CONTRACT.md section 3): a staff key is 403.
 
 use std::sync::Arc;
 
@@ -11,22 +12,19 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AppState, auth::Caller, error::ApiError};
+use super::{
+    AppState,
+    auth::Manager,
+    error::{ApiError, ErrorBody},
+};
 use crate::{
-    domain::{Role, time},
+    domain::time,
     outbox::{DeliveryStatus, SubscriptionRequest, check_subscription, sign},
     store::{Delivery, Scope, Subscription},
 };
 
 /// How long a rotated-out secret keeps signing next to the new one.
 pub const ROTATION_OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
-
-fn manager(caller: &Caller) -> Result<(), ApiError> {
-    match caller.role {
-        Role::Manager => Ok(()),
-        _ => Err(ApiError::Forbidden),
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -53,12 +51,13 @@ pub struct SecretRotated {
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("api_key" = [])),
-    responses((status = 200, body = SubscriptionList), (status = 403, body = super::error::ErrorBody)))]
+    responses((status = 200, body = SubscriptionList),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
 pub async fn list_webhooks(
     State(app): State<Arc<AppState>>,
-    caller: Caller,
+    Manager(caller): Manager,
 ) -> Result<Json<SubscriptionList>, ApiError> {
-    manager(&caller)?;
     let subscriptions = app
         .store
         .list_subscriptions(Scope::Hotel(caller.hotel.as_str()))
@@ -68,14 +67,14 @@ pub async fn list_webhooks(
 
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = SubscriptionRequest,
     security(("api_key" = [])),
-    responses((status = 201, body = SubscriptionCreated), (status = 400, body = super::error::ErrorBody),
-        (status = 403, body = super::error::ErrorBody)))]
+    responses((status = 201, body = SubscriptionCreated), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
 pub async fn create_webhook(
     State(app): State<Arc<AppState>>,
-    caller: Caller,
+    Manager(caller): Manager,
     body: Result<Json<SubscriptionRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubscriptionCreated>), ApiError> {
-    manager(&caller)?;
     let req = body
         .map(|Json(b)| b)
         .map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
@@ -96,13 +95,14 @@ pub async fn create_webhook(
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")), security(("api_key" = [])),
     responses((status = 204, description = "Removed; its pending deliveries end as failed"),
-        (status = 404, body = super::error::ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
 pub async fn remove_webhook(
     State(app): State<Arc<AppState>>,
-    caller: Caller,
+    Manager(caller): Manager,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    manager(&caller)?;
     app.store
         .remove_subscription(Scope::Hotel(caller.hotel.as_str()), &id)
         .await?;
@@ -111,13 +111,14 @@ pub async fn remove_webhook(
 
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")), security(("api_key" = [])),
-    responses((status = 200, body = SecretRotated), (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = SecretRotated), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
 pub async fn rotate_webhook_secret(
     State(app): State<Arc<AppState>>,
-    caller: Caller,
+    Manager(caller): Manager,
     Path(id): Path<String>,
 ) -> Result<Json<SecretRotated>, ApiError> {
-    manager(&caller)?;
     let secret = sign::new_secret();
     let until = time::now()
         .checked_add(ROTATION_OVERLAP)
@@ -154,10 +155,13 @@ pub struct DeliveryList {
 }
 
 #[utoipa::path(get, path = "/api/v1/deliveries", tag = "webhooks", params(DeliveryQuery),
-    security(("api_key" = [])), responses((status = 200, body = DeliveryList)))]
+    security(("api_key" = [])),
+    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
 pub async fn list_deliveries(
     State(app): State<Arc<AppState>>,
-    caller: Caller,
+    Manager(caller): Manager,
     q: Result<Query<DeliveryQuery>, QueryRejection>,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let q = q
@@ -182,11 +186,13 @@ pub async fn list_deliveries(
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "Delivery id (the webhook-id)")),
     security(("api_key" = [])),
-    responses((status = 200, body = Delivery, description = "With its payload and every attempt"),
-        (status = 404, body = super::error::ErrorBody)))]
+    responses((status = 200, body = Delivery, description = "With its payload, every attempt and the answers"),
+        (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
 pub async fn delivery(
     State(app): State<Arc<AppState>>,
-    caller: Caller,
+    Manager(caller): Manager,
     Path(id): Path<String>,
 ) -> Result<Json<Delivery>, ApiError> {
     app.store
@@ -199,14 +205,15 @@ pub async fn delivery(
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "webhooks",
     params(("id" = String, Path, description = "Delivery id")), security(("api_key" = [])),
     responses((status = 202, body = Delivery, description = "Queued again from its first attempt"),
-        (status = 404, body = super::error::ErrorBody),
-        (status = 409, body = super::error::ErrorBody, description = "Its subscription is gone or disabled")))]
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Its subscription is gone or disabled"),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
 pub async fn replay_delivery(
     State(app): State<Arc<AppState>>,
-    caller: Caller,
+    Manager(caller): Manager,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
-    manager(&caller)?;
     let d = app
         .store
         .replay_delivery(Scope::Hotel(caller.hotel.as_str()), &id)

@@ -71,20 +71,54 @@ pub trait Store:
     fn subscribe(&self) -> broadcast::Receiver<TaskChange>;
 }
 
-/// A database URL fit for a log line or an error message: a password in it is replaced by `***`.
+/// A database URL fit for a log line or an error message: every password in it is replaced by
+/// `***`, in the user information (`user:password@`, up to the last `@`, so a password with an
+/// unescaped `/` or `@` is covered whole) and in `password=` parameters (of the query, or of a
+/// `key=value` connection string). The one place a database URL is made printable.
 pub fn display_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{tail}")
-        }
-        _ => url.to_owned(),
+    let mut out = match head.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => head.to_owned(),
+            },
+            None => head.to_owned(),
+        },
+        // Not a URL: perhaps `host=... password=...`.
+        None => mask_password_pairs(head, ' '),
+    };
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(&mask_password_pairs(q, '&'));
     }
+    out
+}
+
+/// `password=…` (any case) among `sep`-separated `key=value` pairs, with its value masked.
+fn mask_password_pairs(pairs: &str, sep: char) -> String {
+    let mut masked = false;
+    let out: Vec<String> = pairs
+        .split(sep)
+        .map(|pair| {
+            let key = pair.split('=').next().unwrap_or_default().trim();
+            // A quoted value with spaces spans several pieces: mask them all.
+            if key.eq_ignore_ascii_case("password") && pair.contains('=') {
+                masked = true;
+                "password=***".to_owned()
+            } else if masked && !pair.contains('=') {
+                String::new()
+            } else {
+                masked = false;
+                pair.to_owned()
+            }
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    out.join(&sep.to_string())
 }
 
 /// Opens the store a database URL names: `sqlite://path` (created on first use) or
@@ -97,7 +131,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         return Ok(Arc::new(postgres::PostgresStore::open(url).await?));
     }
     Err(StoreError::Invalid(format!(
-        "unsupported database URL {url:?}: expected sqlite://PATH or postgres://..."
+        "unsupported database URL {}: expected sqlite://PATH or postgres://...",
+        display_url(url)
     )))
 }
 
@@ -114,5 +149,24 @@ mod tests {
             "postgres://hub@db/h"
         );
         assert_eq!(super::display_url("sqlite://a/b.db"), "sqlite://a/b.db");
+        for (url, shown) in [
+            (
+                "postgres://u@db/h?sslmode=require&password=S3cretPw&pool_size=2",
+                "postgres://u@db/h?sslmode=require&password=***&pool_size=2",
+            ),
+            (
+                "postgres://u:S3cret/Pw@db/h?PASSWORD=S3cretPw",
+                "postgres://u:***@db/h?password=***",
+            ),
+            ("mysql://root:S3cretPw@db/h", "mysql://root:***@db/h"),
+            (
+                "host=db user=u password='S3cret Pw' dbname=h",
+                "host=db user=u password=*** dbname=h",
+            ),
+            ("postgres://:S3cretPw@db/h", "postgres://:***@db/h"),
+        ] {
+            assert_eq!(super::display_url(url), shown, "{url}");
+            assert!(!super::display_url(url).contains("S3cret"), "{url}");
+        }
     }
 }

@@ -22,7 +22,7 @@ async fn send_raw(app: &TestApp, hotel: &Hotel, body: &str) -> (u16, Value) {
 async fn deliveries_are_listed_newest_first_with_event_code_details_tasks_and_body() {
     let app = spawn_app().await;
     let hotel = app.create_hotel("h1").await;
-    let key = app.api_key(&hotel, Role::Staff).await;
+    let key = app.api_key(&hotel, Role::Manager).await;
 
     let created_body = order("o-1", "101", &["4", "22"]).to_string();
     let unknown_room_body = order("o-2", "999", &["4"]).to_string();
@@ -147,8 +147,8 @@ async fn each_hotel_sees_only_its_own_deliveries() {
     let app = spawn_app().await;
     let a = app.create_hotel("hotel-a").await;
     let b = app.create_hotel("hotel-b").await;
-    let key_a = app.api_key(&a, Role::Staff).await;
-    let key_b = app.api_key(&b, Role::Staff).await;
+    let key_a = app.api_key(&a, Role::Manager).await;
+    let key_b = app.api_key(&b, Role::Manager).await;
 
     let (s, _) = app.webhook(&a, &order("a-1", "101", &["4"])).await;
     assert_eq!(s, 201);
@@ -193,7 +193,7 @@ async fn an_oversized_body_with_valid_credentials_is_logged_as_too_large() {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let app = spawn_app_in(dir, |c| c.body_limit = 2048).await;
     let hotel = app.create_hotel("h1").await;
-    let key = app.api_key(&hotel, Role::Staff).await;
+    let key = app.api_key(&hotel, Role::Manager).await;
     let mut big = order("big", "101", &["4"]);
     big["resource"]["padding"] = json!("x".repeat(4096));
     let (s, body) = app.webhook(&hotel, &big).await;

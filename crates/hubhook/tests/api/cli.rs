@@ -783,7 +783,7 @@ async fn send_to_a_closed_port_gives_up_after_the_attempts() {
 async fn send_body_sends_the_file_as_is() {
     let app = spawn_app().await;
     let hotel = app.create_hotel("h1").await;
-    let key = app.api_key(&hotel, hubhook::domain::Role::Staff).await;
+    let key = app.api_key(&hotel, hubhook::domain::Role::Manager).await;
     let url = app.url("/webhooks/duve");
     let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../duve/tests/fixtures/orderCreated.hubos.json");

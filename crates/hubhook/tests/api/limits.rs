@@ -112,7 +112,7 @@ async fn a_hotel_over_its_rate_gets_429_and_only_authenticated_requests_count() 
     .await;
     let h1 = app.create_hotel("h1").await;
     let h2 = app.create_hotel("h2").await;
-    let key = app.api_key(&h1, Role::Staff).await;
+    let key = app.api_key(&h1, Role::Manager).await;
     // Anyone knowing h1's id can send it requests; they do not spend its budget.
     for _ in 0..10 {
         let (status, _, body) = send(&app, &wrong(&h1), None).await;

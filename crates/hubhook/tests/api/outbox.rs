@@ -247,7 +247,7 @@ async fn a_delivery_out_of_attempts_is_recorded_with_the_contract_code_and_can_b
         "Operation failed after 3 attempt, Please check credentials and request body."
     );
 
-    // A staff key may read the log but not replay.
+    // A staff key may not replay (nor read the log: tests/api/roles.rs).
     let staff = app.api_key(&hotel, Role::Staff).await;
     let id = list[0]["id"].as_str().unwrap();
     let (status, _) = app

@@ -201,7 +201,7 @@ async fn webhooks_are_answered_201_while_a_large_backlog_is_pruned() {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
     let app = spawn_app_in(dir.clone(), |_| {}).await;
     let hotel = app.create_hotel("h1").await;
-    let key = app.api_key(&hotel, Role::Staff).await;
+    let key = app.api_key(&hotel, Role::Manager).await;
     log_refusals(&app, "h1", days_ago(90), BACKLOG).await;
     app.stop().await;
 

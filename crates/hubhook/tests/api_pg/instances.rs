@@ -95,7 +95,7 @@ fn cli(db_url: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("one JSON document")
 }
 
-/// A hotel (rooms 101, 102) and a staff API key, made with the CLI.
+/// A hotel (rooms 101, 102) and a manager API key (it reads the inbound log), made with the CLI.
 fn hotel_with_key(db_url: &str, id: &str) -> (Hotel, String) {
     let created = cli(db_url, &["hotel", "create", "--name", "Multi", "--id", id]);
     let hotel = Hotel {
@@ -110,7 +110,7 @@ fn hotel_with_key(db_url: &str, id: &str) -> (Hotel, String) {
         .output()
         .expect("run hubhook");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = cli(db_url, &["apikey", "create", id])["apiKey"]
+    let key = cli(db_url, &["apikey", "create", id, "--role", "manager"])["apiKey"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -1,12 +1,13 @@
 //! The black-box suite of `tests/api` (the same files, one test body for both backends) against
-//! PostgreSQL, plus what only several instances on one database can show (`instances.rs`).
+//! PostgreSQL, plus what only several instances on one database can show (`instances.rs`), TLS to
+//! the server (`tls.rs`) and database URLs with passwords (`database_urls.rs`).
 //!
 //! It needs `HUBHOOK_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) when the
 //! tests are built: every test then gets a schema of its own in that database. Without the variable
 //! the suite is not built and the one test below says so; with it, a test that cannot reach
 //! PostgreSQL fails (it never skips). `.ci/run` always sets it.
 //!
-//! A module added to `tests/api/main.rs` is listed here too.
+//! A module added to `tests/api/main.rs` is listed here too, but for `files` (SQLite's files).
 
 /// The database this binary runs the suite on.
 #[cfg(hubhook_pg_tests)]
@@ -59,6 +60,8 @@ postgres_suite! {
     mod restart;
     #[path = "../api/retention.rs"]
     mod retention;
+    #[path = "../api/roles.rs"]
+    mod roles;
     #[path = "../api/secrets.rs"]
     mod secrets;
     #[path = "../api/session_cookies.rs"]
@@ -79,5 +82,7 @@ postgres_suite! {
     mod webhook_hostile;
     #[path = "../api/webhook_orders.rs"]
     mod webhook_orders;
+    mod database_urls;
     mod instances;
+    mod tls;
 }

@@ -1,4 +1,5 @@
-//! The staff board (`/board`), its live feed (`/board/events`), the status buttons, and a task's page.
+//! The staff board (`/board`), its live feed (`/board/events`), the status buttons, and a task's page
+//! (with the Duve webhook it came from for managers only: raw bodies are the inbound log's).
 //!
 //! The board's cards are one HTML fragment (`/board/cards`) that the page embeds and that the script
 //! fetches again whenever the feed says a task of this hotel changed: one renderer for the first
@@ -22,7 +23,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{Nav, Viewer, age, hotel_tz, layout, local_time};
 use crate::{
-    domain::{TaskId, TaskStatus, time},
+    domain::{Role, TaskId, TaskStatus, time},
     http::{AppState, error::UiError},
     store::{BoardTask, StatusChange},
 };
@@ -340,7 +341,13 @@ pub async fn task_page(
         .task_detail(hotel, id.as_str())
         .await?
         .ok_or(UiError::NotFound)?;
-    let origin = app.store.task_origin(hotel, id.as_str()).await?;
+    // The webhook it came from (raw body, guest data) is the inbound log's: managers only.
+    let manager = viewer.user.role == Role::Manager;
+    let origin = if manager {
+        app.store.task_origin(hotel, id.as_str()).await?
+    } else {
+        None
+    };
     let tz = hotel_tz(&app, hotel);
     let now = time::now();
     let t = &detail.task;
@@ -382,7 +389,7 @@ pub async fn task_page(
                 }
             }
         }
-        h2 { "The Duve order it came from" }
+        @if manager { h2 { "The Duve order it came from" } }
         @match &origin {
             Some(o) => {
                 p {
@@ -392,7 +399,8 @@ pub async fn task_page(
                 }
                 pre.raw { (pretty_json(&o.body)) }
             }
-            None => { p { "This task was made by staff or through the API, not by a Duve webhook." } }
+            None if manager => { p { "This task was made by staff or through the API, not by a Duve webhook." } }
+            None => {}
         }
     };
     Ok(layout(&viewer, &t.task_name, Nav::None, body))

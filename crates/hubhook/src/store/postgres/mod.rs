@@ -15,7 +15,8 @@
 //! Settings ride on the database URL, next to libpq's own (`connect_timeout`, `options`, ...):
 //! `pool_size` (connections per instance, default 16), `pool_timeout` (how long a request waits for
 //! a connection, default 5s), `statement_timeout` (default 5s) and `batch_workers` (new-order batches
-//! in flight at once per instance, default 1).
+//! in flight at once per instance, default 1); and TLS, `sslmode` and `sslrootcert` as libpq reads
+//! them, on rustls (`tls`).
 //!
 //! One file per resource (`hotels`, `tasks` with the webhook's transaction in `ingest`, `accounts`,
 //! `outbox`, `retention`), next to the pool settings (`pool`), the `LISTEN`/`NOTIFY` between
@@ -28,7 +29,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use sha2::Digest;
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_postgres::{
-    NoTls, Row,
+    Row,
     types::{ToSql, Type},
 };
 
@@ -63,10 +64,23 @@ impl From<tokio_postgres::Error> for StoreError {
             Some(c) if c.code().starts_with("23") => StoreError::Conflict(e.to_string()),
             _ => StoreError::Unavailable(match e.as_db_error() {
                 Some(db) => format!("{}: {}", db.code().code(), db.message()),
-                None => e.to_string(),
+                None => with_causes(&e),
             }),
         }
     }
+}
+
+/// The driver's message names the step ("error performing TLS handshake", "invalid connection
+/// string"); its causes say why (an unknown issuer, a server without TLS, a refused connection, the
+/// option that is wrong). None of them quotes the URL.
+fn with_causes(e: &tokio_postgres::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        message.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    message
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
@@ -165,7 +179,7 @@ impl PostgresStore {
         let mut pg: tokio_postgres::Config = settings
             .url
             .parse()
-            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
+            .map_err(|e| StoreError::Invalid(format!("database URL: {}", with_causes(&e))))?;
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(settings.pool_timeout);
         }
@@ -182,10 +196,12 @@ impl PostgresStore {
         if pg.get_application_name().is_none() {
             pg.application_name("hubhook");
         }
+        pg.ssl_mode(settings.tls.driver_mode());
+        let tls = settings.tls.connector()?;
         let listen_cfg = pg.clone();
         let manager = Manager::from_config(
             pg,
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -215,7 +231,7 @@ impl PostgresStore {
         signals.tasks_channel = format!("hubhook_tasks_{tag}").into();
         signals.config_channel = format!("hubhook_config_{tag}").into();
         let batcher = start_batch_workers(&pool, &signals, settings.batch_workers);
-        spawn_listener(listen_cfg, &signals);
+        spawn_listener(listen_cfg, tls, &signals);
         Ok(Self {
             pool,
             batcher,
@@ -314,6 +330,7 @@ mod outbox;
 mod pool;
 mod retention;
 mod tasks;
+mod tls;
 
 #[async_trait]
 impl Store for PostgresStore {

@@ -7,9 +7,9 @@ use std::{
     time::Duration,
 };
 
+use super::tls::RustlsConnect;
 use deadpool_postgres::GenericClient;
 use tokio::sync::{Notify, mpsc};
-use tokio_postgres::NoTls;
 
 use super::exec;
 use super::hot;
@@ -165,7 +165,7 @@ fn parse_change(line: &str) -> Option<TaskChange> {
 /// this instance's dispatcher, task changes reach its event bus (the live board). Reconnects after
 /// an error; ends when the store is gone. The dispatcher polls anyway, so a missed wake-up only
 /// delays a delivery by its poll interval.
-pub(super) fn spawn_listener(cfg: tokio_postgres::Config, s: &Signals) {
+pub(super) fn spawn_listener(cfg: tokio_postgres::Config, tls: RustlsConnect, s: &Signals) {
     let outbox = Arc::downgrade(&s.outbox);
     let s = Signals {
         outbox: Arc::new(Notify::new()),
@@ -176,7 +176,7 @@ pub(super) fn spawn_listener(cfg: tokio_postgres::Config, s: &Signals) {
             if outbox.upgrade().is_none() {
                 return;
             }
-            if let Err(e) = listen(&cfg, &s, &outbox).await {
+            if let Err(e) = listen(&cfg, tls.clone(), &s, &outbox).await {
                 tracing::warn!(error = %e, "PostgreSQL listener lost its connection; reconnecting");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -186,11 +186,12 @@ pub(super) fn spawn_listener(cfg: tokio_postgres::Config, s: &Signals) {
 
 async fn listen(
     cfg: &tokio_postgres::Config,
+    tls: RustlsConnect,
     s: &Signals,
     outbox: &Weak<Notify>,
 ) -> Result<(), StoreError> {
     use futures_util::StreamExt;
-    let (client, mut conn) = cfg.connect(NoTls).await?;
+    let (client, mut conn) = cfg.connect(tls).await?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));

@@ -1,8 +1,12 @@
-//! The pool settings a PostgreSQL database URL carries next to libpq's own.
+//! The pool settings a PostgreSQL database URL carries next to libpq's own, and its TLS settings
+//! (`sslmode`, `sslrootcert`: read here, applied by `tls`).
 
 use std::time::Duration;
 
-use super::batch::DEFAULT_BATCH_WORKERS;
+use super::{
+    batch::DEFAULT_BATCH_WORKERS,
+    tls::{SslMode, TlsSettings},
+};
 use crate::store::StoreError;
 
 const DEFAULT_POOL_SIZE: usize = 16;
@@ -22,6 +26,8 @@ pub struct PoolSettings {
     pub statement_timeout: Duration,
     /// New-order batches in flight at once per instance.
     pub batch_workers: usize,
+    /// `sslmode` and `sslrootcert`.
+    pub tls: TlsSettings,
 }
 
 /// `5s`, `500ms`, `2m`, or a bare number of seconds.
@@ -48,6 +54,7 @@ pub fn pool_settings(url: &str) -> Result<PoolSettings, StoreError> {
         pool_timeout: DEFAULT_POOL_TIMEOUT,
         statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
         batch_workers: DEFAULT_BATCH_WORKERS,
+        tls: TlsSettings::default(),
     };
     let Some((base, query)) = url.split_once('?') else {
         return Ok(s);
@@ -63,6 +70,14 @@ pub fn pool_settings(url: &str) -> Result<PoolSettings, StoreError> {
             "pool_timeout" => s.pool_timeout = parse_duration(v).ok_or_else(|| bad(k, v))?,
             "statement_timeout" => {
                 s.statement_timeout = parse_duration(v).ok_or_else(|| bad(k, v))?
+            }
+            "sslmode" => s.tls.mode = SslMode::parse(v).ok_or_else(|| bad(k, v))?,
+            "sslrootcert" => {
+                let path = url::form_urlencoded::parse(format!("p={v}").as_bytes())
+                    .next()
+                    .map(|(_, p)| p.into_owned())
+                    .unwrap_or_default();
+                s.tls.root_cert = Some(path).filter(|p| !p.is_empty());
             }
             _ => kept.push(pair),
         }
@@ -86,7 +101,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.batch_workers, 2);
-        assert_eq!(s.url, "postgres://u@h/db?sslmode=disable");
+        assert_eq!(s.url, "postgres://u@h/db");
+        assert_eq!(s.tls.mode, SslMode::Disable);
         assert_eq!(s.pool_size, 4);
         assert_eq!(s.statement_timeout, Duration::from_millis(250));
         assert_eq!(s.pool_timeout, Duration::from_secs(2));
@@ -97,5 +113,13 @@ mod tests {
         assert!(pool_settings("postgres://h/db?pool_size=0").is_err());
         assert!(pool_settings("postgres://h/db?batch_workers=0").is_err());
         assert!(pool_settings("postgres://h/db?statement_timeout=soon").is_err());
+        assert!(pool_settings("postgres://h/db?sslmode=allow").is_err());
+        let t =
+            pool_settings("postgres://h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca%20x.pem")
+                .unwrap();
+        assert_eq!(t.url, "postgres://h/db");
+        assert_eq!(t.tls.mode, SslMode::VerifyFull);
+        assert_eq!(t.tls.root_cert.as_deref(), Some("/etc/ca x.pem"));
+        assert_eq!(d.tls, TlsSettings::default());
     }
 }

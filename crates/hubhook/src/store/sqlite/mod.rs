@@ -4,7 +4,8 @@
 //! WAL behind it and answers the requests only once their transaction is on disk
 //! (`synchronous=FULL`'s guarantee, with the fsync off the writer's path). One file per resource
 //! holds its `impl`: hotels, tasks (and the webhook's transaction, `ingest`), accounts, outbox,
-//! retention; the writer thread and its syncer and checkpointer are in `writer`.
+//! retention; the writer thread and its syncer and checkpointer are in `writer`; the files' modes
+//! (the service user's only) in `files`.
 
 use std::{
     path::{Path, PathBuf},
@@ -26,6 +27,7 @@ use writer::{
 };
 
 mod accounts;
+mod files;
 mod hot;
 mod hotels;
 mod ingest;
@@ -180,11 +182,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating it if needed) the database file and applies pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
+        files::create_private(path)?;
         let mut conn = connect_with(path, "NORMAL")?;
         migrate(&mut conn)?;
         // Checkpoints (copying the WAL into the database file and fsyncing it) run on a thread of
