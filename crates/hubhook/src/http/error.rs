@@ -25,6 +25,9 @@ pub struct ErrorBody {
 /// Seconds a client is asked to wait before retrying when storage is unavailable.
 const RETRY_AFTER_SECS: &str = "5";
 
+/// Seconds a board refused a live stream is asked to wait before it asks again (it polls meanwhile).
+const STREAM_RETRY_AFTER_SECS: &str = "60";
+
 /// Answers of the connection layer itself, whatever the route (docs/api.md, "Limits of every route").
 #[derive(Debug, thiserror::Error)]
 pub enum EdgeError {
@@ -310,6 +313,9 @@ pub enum UiError {
     BadRequest(String),
     #[error("too many login attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// A live stream beyond a cap (per session, per hotel, in all); the text says which.
+    #[error("too many live streams: {0}")]
+    TooManyStreams(&'static str),
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error("conflict: {0}")]
@@ -371,6 +377,21 @@ impl IntoResponse for UiError {
                 );
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                return res;
+            }
+            UiError::TooManyStreams(detail) => {
+                let mut res = error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many live boards",
+                    detail,
+                );
+                let h = res.headers_mut();
+                h.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(STREAM_RETRY_AFTER_SECS),
+                );
+                // The browser keeps no idle connection for it: a refused stream frees its slot.
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
                 return res;
             }
             UiError::Transition(t) => (

@@ -48,13 +48,14 @@ impl AppState {
     ) -> Result<Self, serde_json::Error> {
         let openapi = openapi().to_json()?;
         let limits = limits::Limits::new(&config.limits);
+        let streams = ui::Streams::new(&config.streams, config.http.max_connections);
         Ok(Self {
             config,
             store,
             cache,
             metrics: Metrics::default(),
             limits,
-            ui: ui::UiState::default(),
+            ui: ui::UiState::new(streams),
             openapi,
         })
     }

@@ -30,7 +30,7 @@ pub use outbox::{
 };
 pub use retention::RetentionStore;
 pub use tasks::{
-    BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, TaskDetail,
+    BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange, TaskDetail,
     TaskFilter, TaskStore, TaskTiming,
 };
 use tasks::{order_state_from, raised_events};

@@ -27,10 +27,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
+use super::streams::Streams;
 use crate::{
     domain::{
         Role, password,
-        secret::{hash_token, new_token},
+        secret::{TokenHash, hash_token, new_token},
         time,
     },
     http::{AppState, error::UiError},
@@ -41,21 +42,23 @@ pub const SESSION_COOKIE: &str = "hubhook_session";
 const LOGIN_COOKIE: &str = "hubhook_login";
 pub const SESSION_HOURS: i64 = 12;
 
-/// What the web pages keep in memory: the signal that ends live streams when the server shuts down
-/// (a graceful shutdown waits for open connections).
+/// What the web pages keep in memory: the open live streams, and the signal that ends them all
+/// when the server shuts down (a graceful shutdown waits for open connections).
 pub struct UiState {
     closing: watch::Sender<bool>,
-}
-
-impl Default for UiState {
-    fn default() -> Self {
-        Self {
-            closing: watch::channel(false).0,
-        }
-    }
+    /// The open live streams, capped per session, per hotel and in all.
+    pub streams: Streams,
 }
 
 impl UiState {
+    /// The pages' state, with live streams capped by `streams`.
+    pub fn new(streams: Streams) -> Self {
+        Self {
+            closing: watch::channel(false).0,
+            streams,
+        }
+    }
+
     pub fn close_streams(&self) {
         let _ = self.closing.send(true);
     }
@@ -69,6 +72,8 @@ impl UiState {
 pub struct Viewer {
     pub user: SessionUser,
     pub csrf: String,
+    /// The session's token hash, as the store keys it.
+    pub session: TokenHash,
 }
 
 impl Viewer {
@@ -130,13 +135,12 @@ async fn session_of(app: &AppState, headers: &HeaderMap) -> Result<Option<Viewer
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    let user = app
-        .store
-        .find_session(hash_token(token), time::now())
-        .await?;
+    let session = hash_token(token);
+    let user = app.store.find_session(session, time::now()).await?;
     Ok(user.map(|user| Viewer {
         user,
         csrf: csrf_for(token),
+        session,
     }))
 }
 
@@ -299,6 +303,8 @@ pub async fn logout(
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         app.store.delete_session(hash_token(token)).await?;
     }
+    // This instance's open boards of the session end now; other instances' at their next check.
+    app.ui.streams.end_session(&viewer.session);
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
