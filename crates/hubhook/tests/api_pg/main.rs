@@ -49,6 +49,8 @@ postgres_suite! {
     mod ops;
     #[path = "../api/outbox.rs"]
     mod outbox;
+    #[path = "../api/page_sizes.rs"]
+    mod page_sizes;
     #[path = "../api/receiver.rs"]
     mod receiver;
     #[path = "../api/restart.rs"]
@@ -57,6 +59,8 @@ postgres_suite! {
     mod retention;
     #[path = "../api/secrets.rs"]
     mod secrets;
+    #[path = "../api/streams.rs"]
+    mod streams;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]
@@ -74,4 +78,5 @@ postgres_suite! {
     #[path = "../api/webhook_orders.rs"]
     mod webhook_orders;
     mod instances;
+    mod streams_instances;
 }
