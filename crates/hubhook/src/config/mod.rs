@@ -389,7 +389,11 @@ mod tests {
         assert_eq!(c.streams.per_session, 4);
         assert_eq!(c.streams.per_hotel, 16);
         assert_eq!(c.streams.total(c.http.max_connections), 128);
-        assert_eq!(c.streams.total(32), 8, "a quarter of the connections at most");
+        assert_eq!(
+            c.streams.total(32),
+            8,
+            "a quarter of the connections at most"
+        );
         assert_eq!(c.streams.session_check, Duration::from_secs(2));
     }
 

@@ -9,8 +9,8 @@ use duve::ReservationFacts;
 use serde::Serialize;
 
 use super::{
-    ApiKey, ApiKeyInfo, BoardTask, HotelSummary, InboundEntry, InboundPreview, IngestRequest, Refused, Room,
-    SessionUser, StoreError, TaskDetail, TaskTiming, User,
+    ApiKey, ApiKeyInfo, BoardTask, HotelSummary, InboundEntry, InboundPreview, IngestRequest,
+    Refused, Room, SessionUser, StoreError, TaskDetail, TaskTiming, User,
 };
 use crate::domain::{
     CatalogEntry, HotelFacts, HotelId, Role, RoomSet, Task, TaskEvent, TaskStatus,
@@ -169,7 +169,8 @@ pub(super) fn inbound_from_row(r: &impl Columns) -> Result<InboundEntry, StoreEr
 }
 
 /// The columns [`inbound_from_row`] reads, but the body (last, and read as each query needs it).
-pub(super) const INBOUND_COLS: &str = "seq, received_at, event, code, details, task_ids, duration_us";
+pub(super) const INBOUND_COLS: &str =
+    "seq, received_at, event, code, details, task_ids, duration_us";
 
 /// An inbound log page's entry from [`INBOUND_COLS`], the body's first characters, and the whole
 /// body's size in bytes.

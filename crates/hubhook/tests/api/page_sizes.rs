@@ -91,7 +91,8 @@ async fn a_deeply_nested_megabyte_body_makes_small_pages_and_downloads_exactly()
     let task = created["tasks"][0]["id"].as_str().expect("task").to_owned();
     // The same, refused (an unknown room): stored in the log too.
     let refused = deep_order("o-2", "999", 1_000_000);
-    let (s, answer) = crate::helpers::json_of(app.post_webhook(&hotel, refused.clone()).await).await;
+    let (s, answer) =
+        crate::helpers::json_of(app.post_webhook(&hotel, refused.clone()).await).await;
     assert_eq!(s, 400, "{answer}");
     let ids = inbound_ids(&app, &key).await;
     let (refused_id, created_id) = (ids[0], ids[1]);
@@ -130,7 +131,8 @@ async fn a_deeply_nested_megabyte_body_makes_small_pages_and_downloads_exactly()
         assert_eq!(res.headers()["content-type"], "application/json");
         let disposition = res.headers()["content-disposition"].to_str().unwrap();
         assert!(
-            disposition.starts_with("attachment;") && disposition.contains(&format!("inbound-{id}")),
+            disposition.starts_with("attachment;")
+                && disposition.contains(&format!("inbound-{id}")),
             "{disposition}"
         );
         let got = res.bytes().await.expect("body");
@@ -150,7 +152,8 @@ async fn a_deeply_nested_megabyte_body_makes_small_pages_and_downloads_exactly()
     let small_task = small["tasks"][0]["id"].as_str().unwrap().to_owned();
     let page = boss.get(&format!("/tasks/{small_task}")).await;
     assert!(
-        page.body.contains("\n  &quot;accountId&quot;: &quot;acc&quot;,"),
+        page.body
+            .contains("\n  &quot;accountId&quot;: &quot;acc&quot;,"),
         "{}",
         page.body
     );

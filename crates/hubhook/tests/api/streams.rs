@@ -121,7 +121,91 @@ fn refused_for(result: Result<reqwest::Response, (u16, String)>, why: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_beyond_their_caps_are_refused_and_webhooks_and_health_checks_still_answer() {
+async fn forty_streams_against_32_connections_leave_webhooks_and_health_checks_answered() {
+    let app = app_with_caps(Duration::from_secs(60)).await;
+    let hotels = [
+        app.create_hotel("h1").await,
+        app.create_hotel("h2").await,
+        app.create_hotel("h3").await,
+    ];
+    let mut sessions = Vec::new();
+    for i in 0..10 {
+        let hotel = &hotels[i % 3];
+        sessions.push((
+            hotel.id.clone(),
+            session(&app, hotel, &format!("u{i}")).await.0,
+        ));
+    }
+    // Forty boards at once, each kept open (until `release`) if the server lets it.
+    let (release, released) = tokio::sync::watch::channel(false);
+    let (answered, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..40 {
+        let (hotel, cookie) = sessions[i % sessions.len()].clone();
+        let (client, url) = (app.client.clone(), app.url("/board/events"));
+        let (answered, mut released) = (answered.clone(), released.clone());
+        tokio::spawn(async move {
+            let res = client.get(url).header("cookie", &cookie).send().await;
+            let Ok(res) = res else { return };
+            let closes = res
+                .headers()
+                .get("connection")
+                .is_some_and(|v| v == "close");
+            let _ = answered.send((hotel, cookie, res.status().as_u16(), closes));
+            // An open stream stays open: its body is not read and the response is kept.
+            let _ = released.wait_for(|r| *r).await;
+            drop(res);
+        });
+    }
+
+    // Every board gets an answer (before the caps, 32 of them got a stream and the rest waited).
+    let mut got = Vec::new();
+    let settle = tokio::time::Instant::now() + PROMPTLY;
+    while got.len() < 40 {
+        match tokio::time::timeout_at(settle, answers.recv()).await {
+            Ok(Some(answer)) => got.push(answer),
+            _ => break,
+        }
+    }
+
+    // While the streams are held, Duve and the health check are answered.
+    let webhook = tokio::time::timeout(
+        PROMPTLY,
+        app.webhook(&hotels[0], &order("o-1", "101", &["4"])),
+    )
+    .await
+    .expect("the webhook was answered while the streams are held");
+    assert_eq!(webhook.0, 201, "{}", webhook.1);
+    let health = tokio::time::timeout(PROMPTLY, app.client.get(app.url("/healthz")).send())
+        .await
+        .expect("healthz was answered while the streams are held")
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+
+    // At most 8 streams (2 a session, 4 a hotel), the rest refused with 429 on a connection the
+    // server closes.
+    assert_eq!(got.len(), 40, "every board was answered");
+    let open: Vec<_> = got.iter().filter(|a| a.2 == 200).collect();
+    assert!(open.len() <= 8, "{} streams open", open.len());
+    for (key, cap) in [(0usize, 4usize), (1, 2)] {
+        let mut counts = std::collections::HashMap::<&str, usize>::new();
+        for a in &open {
+            *counts
+                .entry(if key == 0 { &a.0 } else { &a.1 })
+                .or_default() += 1;
+        }
+        assert!(counts.values().all(|&n| n <= cap), "{counts:?}");
+    }
+    assert!(
+        got.iter().all(|a| a.2 == 200 || (a.2 == 429 && a.3)),
+        "{:?}",
+        got.iter().map(|a| (a.2, a.3)).collect::<Vec<_>>()
+    );
+    release.send_replace(true);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_beyond_each_cap_are_refused_and_a_closed_one_gives_its_place_back() {
     let app = app_with_caps(Duration::from_secs(60)).await;
     let (h1, h2, h3) = (
         app.create_hotel("h1").await,
@@ -148,48 +232,7 @@ async fn streams_beyond_their_caps_are_refused_and_webhooks_and_health_checks_st
         held.push(open_stream(&app, cookie).await.expect("within the caps"));
     }
     refused_for(open_stream(&app, &f).await, "server");
-
-    // Forty more, at once, from every session: all refused, none keeps a connection.
-    let mut more = tokio::task::JoinSet::new();
-    for i in 0..40 {
-        let cookie = [&a, &b, &c, &d, &e, &f][i % 6].clone();
-        let client = app.client.clone();
-        let url = app.url("/board/events");
-        more.spawn(async move {
-            let res = client.get(url).header("cookie", cookie).send().await;
-            let res = res.expect("answered");
-            let closes = res
-                .headers()
-                .get("connection")
-                .is_some_and(|v| v == "close");
-            (res.status().as_u16(), closes)
-        });
-    }
-    let within = tokio::time::timeout(PROMPTLY, async {
-        let mut answers = Vec::new();
-        while let Some(a) = more.join_next().await {
-            answers.push(a.expect("task"));
-        }
-        answers
-    })
-    .await
-    .expect("forty streams over the caps were answered");
-    assert!(
-        within.iter().all(|&(s, closes)| s == 429 && closes),
-        "{within:?}"
-    );
-
-    // Eight streams held: Duve and the health check are still answered.
-    let webhook = tokio::time::timeout(PROMPTLY, app.webhook(&h1, &order("o-1", "101", &["4"])))
-        .await
-        .expect("the webhook was answered while the streams are held");
-    assert_eq!(webhook.0, 201, "{}", webhook.1);
-    let health = tokio::time::timeout(PROMPTLY, app.client.get(app.url("/healthz")).send())
-        .await
-        .expect("healthz answered while the streams are held")
-        .expect("healthz");
-    assert_eq!(health.status(), 200);
-    // The board's own page and its cards (what a refused board polls) are served too.
+    // What a refused board polls instead is served.
     let cards = app
         .client
         .get(app.url("/board/cards"))

@@ -26,7 +26,7 @@ use tokio::{
     time::{Interval, MissedTickBehavior},
 };
 
-use super::{Nav, Viewer, age, body, hotel_tz, layout, local_time, inbound, streams::StreamSlot};
+use super::{Nav, Viewer, age, body, hotel_tz, inbound, layout, local_time, streams::StreamSlot};
 use crate::{
     domain::{HotelId, Role, TaskId, TaskStatus, secret::TokenHash, time},
     events::TaskChange,
@@ -276,10 +276,8 @@ pub async fn events(
     let changes = stream::unfold(feed, |mut feed| async move {
         feed.next().await.map(|event| (Ok(event), feed))
     });
-    Ok(
-        Sse::new(futures_util::StreamExt::chain(hello, changes))
-            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
-    )
+    Ok(Sse::new(futures_util::StreamExt::chain(hello, changes))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 /// One open live stream: its hotel's changes, and what ends it.

@@ -18,9 +18,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{
-    Nav, Viewer,
-    body,
-    hotel_tz, layout, local_time,
+    Nav, Viewer, body, hotel_tz, layout, local_time,
     manage::{CsrfOnly, Done, csrf_field, form, notice},
     session::Manager,
 };

@@ -14,8 +14,8 @@ use crate::{
     events::{ChangeKind, TaskChange},
     intake::{Outcome, TaskDraft},
     store::{
-        BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange, StoreError,
-        TaskDetail, TaskFilter, TaskStore, TaskTiming,
+        BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
+        StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming,
         rows::{
             Columns, INBOUND_COLS, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row,
             event_from_row, inbound_from_row, inbound_preview_from_row, page, task_from_row,
