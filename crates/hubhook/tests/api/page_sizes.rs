@@ -38,6 +38,11 @@ fn deep_order(order_id: &str, room: &str, size: usize) -> Vec<u8> {
 /// A page's size must stay under both bounds: a small multiple of the body, and what the capped
 /// display allows (64 KiB shown, each byte at most six once escaped, plus the page around it).
 fn assert_bounded(what: &str, page: &str, body: &[u8]) {
+    eprintln!(
+        "page sizes: {what}: {} bytes for a {}-byte body",
+        page.len(),
+        body.len()
+    );
     assert!(
         page.len() < 3 * body.len(),
         "{what}: {} bytes for a {}-byte body",
