@@ -51,11 +51,31 @@
     });
   });
 
-  if (cards && window.EventSource) {
+  // Without a live feed (refused: too many boards open, 429; or no EventSource at all) the board
+  // polls its cards, and asks for the feed again later.
+  var POLL_MS = 30000, RETRY_MS = 60000;
+  var poller = null;
+  function poll(on) {
+    if (on && !poller) { poller = setInterval(refresh, POLL_MS); }
+    if (!on && poller) { clearInterval(poller); poller = null; }
+  }
+
+  function connect() {
     var source = new EventSource("/board/events");
-    source.addEventListener("ready", function () { say("Live"); refresh(); });
+    source.addEventListener("ready", function () { poll(false); say("Live"); refresh(); });
     source.addEventListener("task", refresh);
     source.addEventListener("resync", refresh);
-    source.onerror = function () { say("Reconnecting…"); };
+    source.onerror = function () {
+      if (source.readyState !== EventSource.CLOSED) { say("Reconnecting…"); return; }
+      // The browser gives up on an answer that is not a stream (a 429, a redirect to sign in).
+      source.close();
+      say("Live updates paused: the board refreshes every 30 s.");
+      poll(true);
+      refresh();
+      setTimeout(connect, RETRY_MS + Math.floor(Math.random() * RETRY_MS / 2));
+    };
   }
+
+  if (cards && window.EventSource) { connect(); }
+  else if (cards) { poll(true); }
 })();

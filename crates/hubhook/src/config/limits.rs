@@ -53,3 +53,27 @@ impl LimitsConfig {
         self
     }
 }
+
+/// How many live board streams (`/board/events`) may be open at once, and how often each checks
+/// its session (docs/security.md, "Live streams"). `0` in a cap refuses every stream at that level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// Streams of one session.
+    pub per_session: usize,
+    /// Streams of all the sessions of one hotel.
+    pub per_hotel: usize,
+    /// Streams of the whole server, before the cap at a quarter of the connections
+    /// ([`StreamLimits::total`]).
+    pub max: usize,
+    /// How often an open stream looks its session up again (it ends when the session is gone).
+    pub session_check: Duration,
+}
+
+impl StreamLimits {
+    /// The streams the whole server allows with `max_connections` connections: `max`, and never
+    /// more than a quarter of the connections, so at least three quarters stay for webhooks,
+    /// health checks and pages.
+    pub fn total(&self, max_connections: usize) -> usize {
+        self.max.min(max_connections / 4)
+    }
+}

@@ -16,7 +16,7 @@ use crate::outbox::{
 pub mod limits;
 pub mod settings;
 
-pub use limits::{LimitsConfig, Rate, Window};
+pub use limits::{LimitsConfig, Rate, StreamLimits, Window};
 pub use settings::{
     DaysOrDuration, GlobalSettings, LOG_FILTER_ENV, List, ServeSettings, ServeValues,
 };
@@ -139,6 +139,8 @@ pub struct Config {
     pub retention: Option<Duration>,
     pub limits: LimitsConfig,
     pub http: HttpLimits,
+    /// Live board streams: caps per session, per hotel and in all, and the session re-check.
+    pub streams: StreamLimits,
 }
 
 /// What the HTTP edge allows a client, and how long a shutdown may take (docs/operations.md).
@@ -186,6 +188,7 @@ impl Config {
             retention: retention(&v)?,
             limits: limits(&v)?,
             http: http(&v)?,
+            streams: streams(&v)?,
         })
     }
 
@@ -282,6 +285,15 @@ fn http(v: &ServeValues) -> Result<HttpLimits, ConfigError> {
     })
 }
 
+fn streams(v: &ServeValues) -> Result<StreamLimits, ConfigError> {
+    Ok(StreamLimits {
+        per_session: v.streams_per_session,
+        per_hotel: v.streams_per_hotel,
+        max: v.max_streams,
+        session_check: duration("stream_session_check", &v.stream_session_check, "2s")?,
+    })
+}
+
 /// A duration with its unit, not zero; `example` goes into the error.
 fn duration(key: &'static str, raw: &str, example: &str) -> Result<Duration, ConfigError> {
     parse_duration(raw)
@@ -375,6 +387,15 @@ mod tests {
         assert_eq!(c.limits.webhook_ip.burst, 1000);
         assert_eq!(c.limits.login_ip.length, Duration::from_secs(15 * 60));
         assert!(!c.secure_cookies);
+        assert_eq!(c.streams.per_session, 4);
+        assert_eq!(c.streams.per_hotel, 16);
+        assert_eq!(c.streams.total(c.http.max_connections), 128);
+        assert_eq!(
+            c.streams.total(32),
+            8,
+            "a quarter of the connections at most"
+        );
+        assert_eq!(c.streams.session_check, Duration::from_secs(2));
     }
 
     #[test]

@@ -231,6 +231,18 @@ settings! {
     /// Connections served at once; more wait in the listen backlog
     max_connections: usize, env "HUBHOOK_MAX_CONNECTIONS", default "512",
         name "connections served at once (more wait in the listen backlog)";
+    /// Live board streams (/board/events) one session may hold at once
+    streams_per_session: usize, env "HUBHOOK_STREAMS_PER_SESSION", default "4",
+        name "live board streams one session may hold (see docs/security.md, Live streams)";
+    /// Live board streams the sessions of one hotel may hold at once
+    streams_per_hotel: usize, env "HUBHOOK_STREAMS_PER_HOTEL", default "16",
+        name "live board streams one hotel's sessions may hold";
+    /// Live board streams of the whole server; never more than a quarter of --max-connections
+    max_streams: usize, env "HUBHOOK_MAX_STREAMS", default "128",
+        name "live board streams of the whole server (capped at a quarter of the connections)";
+    /// How often a live stream checks that its session still exists
+    stream_session_check: String, env "HUBHOOK_STREAM_SESSION_CHECK", default "2s",
+        name "how often a live stream checks that its session still exists";
     /// On SIGTERM or SIGINT, how long requests in flight may take before they are dropped
     shutdown_timeout: String, env "HUBHOOK_SHUTDOWN_TIMEOUT", default "10s",
         name "shutdown bound: how long requests in flight may take after SIGTERM/SIGINT";

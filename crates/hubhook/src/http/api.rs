@@ -274,6 +274,10 @@ pub struct InboundQuery {
     limit: Option<String>,
 }
 
+/// The bodies one inbound log answer holds at most: the list stops at the entry that reaches it
+/// (the newest entry always comes), so `limit=500` of 1 MiB bodies is not a 500 MiB answer.
+pub const INBOUND_BODY_BUDGET: u64 = 8 * 1024 * 1024;
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InboundPage {
     /// Newest first
@@ -294,7 +298,11 @@ pub async fn inbound(
     let q = query(q)?;
     let entries = app
         .store
-        .list_inbound(&caller.hotel, limit(q.limit.as_deref())?)
+        .list_inbound(
+            &caller.hotel,
+            limit(q.limit.as_deref())?,
+            INBOUND_BODY_BUDGET,
+        )
         .await?;
     Ok(Json(InboundPage { entries }))
 }

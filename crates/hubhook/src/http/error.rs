@@ -25,6 +25,9 @@ pub struct ErrorBody {
 /// Seconds a client is asked to wait before retrying when storage is unavailable.
 const RETRY_AFTER_SECS: &str = "5";
 
+/// Seconds a board refused a live stream is asked to wait before it asks again (it polls meanwhile).
+const STREAM_RETRY_AFTER_SECS: &str = "60";
+
 /// Answers of the connection layer itself, whatever the route (docs/api.md, "Limits of every route").
 #[derive(Debug, thiserror::Error)]
 pub enum EdgeError {
@@ -313,6 +316,9 @@ pub enum UiError {
     /// Too many password checks at once (`http::passwords`): answered 503 with `Retry-After`.
     #[error("too many password checks at once")]
     Busy,
+    /// A live stream beyond a cap (per session, per hotel, in all); the text says which.
+    #[error("too many live streams: {0}")]
+    TooManyStreams(&'static str),
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error("conflict: {0}")]
@@ -390,6 +396,21 @@ impl IntoResponse for UiError {
                 "Busy",
                 "Too many sign-ins at this moment. Try again in a few seconds.".to_owned(),
             ),
+            UiError::TooManyStreams(detail) => {
+                let mut res = error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many live boards",
+                    detail,
+                );
+                let h = res.headers_mut();
+                h.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(STREAM_RETRY_AFTER_SECS),
+                );
+                // The browser keeps no idle connection for it: a refused stream frees its slot.
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return res;
+            }
             UiError::Transition(t) => (
                 StatusCode::CONFLICT,
                 "Not allowed",

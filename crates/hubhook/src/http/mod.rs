@@ -51,6 +51,7 @@ impl AppState {
     ) -> Result<Self, serde_json::Error> {
         let openapi = openapi().to_json()?;
         let limits = limits::Limits::new(&config.limits);
+        let streams = ui::Streams::new(&config.streams, config.http.max_connections);
         Ok(Self {
             config,
             store,
@@ -58,7 +59,7 @@ impl AppState {
             metrics: Metrics::default(),
             limits,
             passwords: passwords::PasswordGate::per_core(),
-            ui: ui::UiState::default(),
+            ui: ui::UiState::new(streams),
             openapi,
         })
     }

@@ -32,8 +32,8 @@ pub use outbox::{
 };
 pub use retention::RetentionStore;
 pub use tasks::{
-    BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, TaskDetail,
-    TaskFilter, TaskStore, TaskTiming,
+    BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
+    TaskDetail, TaskFilter, TaskStore, TaskTiming,
 };
 use tasks::{order_state_from, raised_events};
 

@@ -9,8 +9,8 @@ use duve::ReservationFacts;
 use serde::Serialize;
 
 use super::{
-    ApiKey, ApiKeyInfo, BoardTask, HotelSummary, InboundEntry, IngestRequest, Refused, Room,
-    SessionUser, StoreError, TaskDetail, TaskTiming, User, UserInfo,
+    ApiKey, ApiKeyInfo, BoardTask, HotelSummary, InboundEntry, InboundPreview, IngestRequest,
+    Refused, Room, SessionUser, StoreError, TaskDetail, TaskTiming, User, UserInfo,
 };
 use crate::domain::{
     CatalogEntry, HotelFacts, HotelId, Role, RoomSet, Task, TaskEvent, TaskStatus,
@@ -165,6 +165,19 @@ pub(super) fn inbound_from_row(r: &impl Columns) -> Result<InboundEntry, StoreEr
         task_ids: serde_json::from_str(&r.text(5)?).unwrap_or_default(),
         duration_ms: r.int(6)? as f64 / 1000.0,
         body: r.text(7)?,
+    })
+}
+
+/// The columns [`inbound_from_row`] reads, but the body (last, and read as each query needs it).
+pub(super) const INBOUND_COLS: &str =
+    "seq, received_at, event, code, details, task_ids, duration_us";
+
+/// An inbound log page's entry from [`INBOUND_COLS`], the body's first characters, and the whole
+/// body's size in bytes.
+pub(super) fn inbound_preview_from_row(r: &impl Columns) -> Result<InboundPreview, StoreError> {
+    Ok(InboundPreview {
+        entry: inbound_from_row(r)?,
+        body_bytes: u64::try_from(r.int(8)?).unwrap_or(0),
     })
 }
 

@@ -100,6 +100,14 @@ pub struct InboundEntry {
     pub body: String,
 }
 
+/// An inbound log entry as the log's page lists it: `entry.body` holds only the body's first
+/// characters (as many as asked for), `body_bytes` the whole body's size.
+#[derive(Debug, Clone)]
+pub struct InboundPreview {
+    pub entry: InboundEntry,
+    pub body_bytes: u64,
+}
+
 /// A task as the board shows it: the API's task plus where and for whom.
 #[derive(Debug, Clone)]
 pub struct BoardTask {
@@ -157,11 +165,24 @@ pub trait TaskStore: Send + Sync {
         actor: String,
     ) -> Result<Option<Task>, StoreError>;
     async fn move_task(&self, change: StatusChange) -> Result<Task, StoreError>;
+    /// The hotel's newest `limit` inbound entries, newest first, with their whole bodies; the list
+    /// stops early once the bodies it holds reach `max_body_bytes` (it always holds the newest).
     async fn list_inbound(
         &self,
         hotel: &HotelId,
         limit: u32,
+        max_body_bytes: u64,
     ) -> Result<Vec<InboundEntry>, StoreError>;
+    /// The hotel's newest `limit` inbound entries, newest first, each body cut to its first
+    /// `preview_chars` characters (its whole size beside it).
+    async fn inbound_previews(
+        &self,
+        hotel: &HotelId,
+        limit: u32,
+        preview_chars: u32,
+    ) -> Result<Vec<InboundPreview>, StoreError>;
+    /// One inbound entry's body, exactly as stored.
+    async fn inbound_body(&self, hotel: &HotelId, id: i64) -> Result<Option<String>, StoreError>;
 
     /// The board: every task not final, and the final ones changed since `finished_since`.
     async fn board_tasks(

@@ -320,14 +320,14 @@ async fn connections_over_the_cap_wait_until_one_closes() {
 // The real binary.
 
 /// A `hubhook serve` child process with its log in a file, killed (and reaped) when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
     addr: String,
     log: PathBuf,
 }
 
 impl Served {
-    fn start(db: &Path, dir: &Path, env: &[(&str, &str)]) -> Served {
+    pub(crate) fn start(db: &Path, dir: &Path, env: &[(&str, &str)]) -> Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -359,23 +359,23 @@ impl Served {
         }
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Everything the process logged (stdout and stderr).
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         let err = self.log.with_extension("err");
         let mut text = std::fs::read_to_string(&self.log).unwrap_or_default();
         text.push_str(&std::fs::read_to_string(err).unwrap_or_default());
         text
     }
 
-    async fn wait_healthy(&mut self, client: &reqwest::Client) {
+    pub(crate) async fn wait_healthy(&mut self, client: &reqwest::Client) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -406,7 +406,7 @@ impl Drop for Served {
     }
 }
 
-fn cli(db: &Path, dir: &Path, args: &[&str]) -> Value {
+pub(crate) fn cli(db: &Path, dir: &Path, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_hubhook"))
         .args(args)
         .arg("--json")
@@ -424,7 +424,7 @@ fn cli(db: &Path, dir: &Path, args: &[&str]) -> Value {
 }
 
 /// A hotel with rooms 101 and 102 and a manager API key, made with the CLI.
-fn cli_hotel(db: &Path, dir: &Path) -> (Hotel, String) {
+pub(crate) fn cli_hotel(db: &Path, dir: &Path) -> (Hotel, String) {
     let created = cli(
         db,
         dir,

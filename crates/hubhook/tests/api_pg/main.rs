@@ -54,6 +54,8 @@ postgres_suite! {
     mod ops;
     #[path = "../api/outbox.rs"]
     mod outbox;
+    #[path = "../api/page_sizes.rs"]
+    mod page_sizes;
     #[path = "../api/receiver.rs"]
     mod receiver;
     #[path = "../api/restart.rs"]
@@ -66,6 +68,8 @@ postgres_suite! {
     mod secrets;
     #[path = "../api/session_cookies.rs"]
     mod session_cookies;
+    #[path = "../api/streams.rs"]
+    mod streams;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]
@@ -85,4 +89,5 @@ postgres_suite! {
     mod database_urls;
     mod instances;
     mod tls;
+    mod streams_instances;
 }

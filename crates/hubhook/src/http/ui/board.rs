@@ -19,13 +19,20 @@ use futures_util::stream::{self, Stream};
 use jiff::{Timestamp, tz::TimeZone};
 use maud::{Markup, html};
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::{
+    sync::{
+        broadcast::{self, error::RecvError},
+        watch,
+    },
+    time::{Interval, MissedTickBehavior},
+};
 
-use super::{Nav, Viewer, age, hotel_tz, layout, local_time};
+use super::{Nav, Viewer, age, body, hotel_tz, inbound, layout, local_time, streams::StreamSlot};
 use crate::{
-    domain::{Role, TaskId, TaskStatus, time},
+    domain::{HotelId, Role, TaskId, TaskStatus, secret::TokenHash, time},
+    events::TaskChange,
     http::{AppState, error::UiError},
-    store::{BoardTask, StatusChange},
+    store::{BoardTask, StatusChange, Store},
 };
 
 /// Finished tasks stay on the board this long, so a tap on "done" shows where the card went.
@@ -242,41 +249,96 @@ pub async fn cards(
 }
 
 /// Server-sent events: `event: task` with `{"taskId", "status", "kind"}` for each change of the
-/// viewer's hotel, `event: resync` when changes were missed (reload everything).
+/// viewer's hotel, `event: resync` when changes were missed (reload everything). Refused with 429
+/// beyond the stream caps (`streams`); ends when the session does or the server shuts down.
 pub async fn events(
     State(app): State<Arc<AppState>>,
     viewer: Viewer,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = app.store.subscribe();
-    let closing = app.ui.closing();
-    let hotel = viewer.user.hotel;
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, UiError> {
+    let slot = app
+        .ui
+        .streams
+        .open(viewer.session, &viewer.user)
+        .map_err(|refused| UiError::TooManyStreams(refused.detail()))?;
+    let period = app.config.streams.session_check;
+    let mut check = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    check.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let feed = Feed {
+        rx: app.store.subscribe(),
+        closing: app.ui.closing(),
+        slot,
+        check,
+        store: app.store.clone(),
+        session: viewer.session,
+        user_id: viewer.user.user_id,
+        hotel: viewer.user.hotel,
+    };
     let hello = stream::once(async { Ok(Event::default().event("ready").data("{}")) });
-    let changes = stream::unfold((rx, closing), move |(mut rx, mut closing)| {
-        let hotel = hotel.clone();
-        async move {
-            loop {
-                if *closing.borrow() {
-                    return None;
-                }
-                let next = tokio::select! {
-                    _ = closing.changed() => return None,
-                    next = rx.recv() => next,
-                };
-                let event = match next {
-                    Ok(change) if change.hotel == hotel => {
-                        let data = serde_json::to_string(&change).unwrap_or_default();
-                        Event::default().event("task").data(data)
+    let changes = stream::unfold(feed, |mut feed| async move {
+        feed.next().await.map(|event| (Ok(event), feed))
+    });
+    Ok(Sse::new(futures_util::StreamExt::chain(hello, changes))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// One open live stream: its hotel's changes, and what ends it.
+struct Feed {
+    rx: broadcast::Receiver<TaskChange>,
+    closing: watch::Receiver<bool>,
+    /// Its place in the stream caps, given back when the stream is dropped.
+    slot: StreamSlot,
+    check: Interval,
+    store: Arc<dyn Store>,
+    session: TokenHash,
+    user_id: String,
+    hotel: HotelId,
+}
+
+impl Feed {
+    /// The next event to send, or `None` when the stream ends: the server shuts down, the session
+    /// was ended on this instance, or the store no longer knows it (expired, signed out elsewhere,
+    /// its user disabled or removed).
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if *self.closing.borrow() {
+                return None;
+            }
+            let next = tokio::select! {
+                _ = self.closing.changed() => return None,
+                () = self.slot.ended() => return None,
+                _ = self.check.tick() => {
+                    if self.session_gone().await {
+                        return None;
                     }
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
-                    Err(RecvError::Closed) => return None,
-                };
-                return Some((Ok(event), (rx, closing)));
+                    continue;
+                }
+                next = self.rx.recv() => next,
+            };
+            return match next {
+                Ok(change) if change.hotel == self.hotel => {
+                    let data = serde_json::to_string(&change).unwrap_or_default();
+                    Some(Event::default().event("task").data(data))
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(_)) => Some(Event::default().event("resync").data("{}")),
+                Err(RecvError::Closed) => None,
+            };
+        }
+    }
+
+    /// Whether the session is gone: one lookup by its primary key (the same one every page makes).
+    /// A store that does not answer ends the stream too: the browser reconnects, and is let in
+    /// again only with a session the store confirms.
+    async fn session_gone(&self) -> bool {
+        match self.store.find_session(self.session, time::now()).await {
+            Ok(Some(user)) => user.user_id != self.user_id,
+            Ok(None) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "live stream: session check failed; ending the stream");
+                true
             }
         }
-    });
-    Sse::new(futures_util::StreamExt::chain(hello, changes))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    }
 }
 
 #[derive(Deserialize)]
@@ -348,6 +410,10 @@ pub async fn task_page(
     } else {
         None
     };
+    let download = origin
+        .as_ref()
+        .filter(|_| manager)
+        .map(|o| inbound::body_download(o.id));
     let tz = hotel_tz(&app, hotel);
     let now = time::now();
     let t = &detail.task;
@@ -397,19 +463,12 @@ pub async fn task_page(
                     @if let Some(ev) = &o.event { ", event " code { (ev) } }
                     ", answered " code { (o.code) } "."
                 }
-                pre.raw { (pretty_json(&o.body)) }
+                (body::shown(&o.body, o.body.len() as u64, body::SHOWN_BYTES,
+                    download.as_deref()))
             }
             None if manager => { p { "This task was made by staff or through the API, not by a Duve webhook." } }
             None => {}
         }
     };
     Ok(layout(&viewer, &t.task_name, Nav::None, body))
-}
-
-/// The body as stored, indented when it is JSON.
-pub(super) fn pretty_json(raw: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(raw)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| raw.to_owned())
 }

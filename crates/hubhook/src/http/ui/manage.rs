@@ -1,4 +1,5 @@
-//! Manager pages: rooms, catalog, hotel settings, Duve credentials, API keys, the inbound log.
+//! Manager pages: rooms, catalog, hotel settings, Duve credentials, API keys (the inbound log is
+//! in `inbound`).
 //! Every handler takes [`Manager`] first: a staff session gets 403 before its form is even read.
 
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use axum::{
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Nav, Viewer, board::pretty_json, hotel_tz, layout, local_time, session::Manager};
+use super::{Nav, Viewer, hotel_tz, layout, local_time, session::Manager};
 use crate::{
     domain::{
         CatalogEntry, ExternalId, Role, RoomNumber,
@@ -487,50 +488,4 @@ pub async fn revoke_api_key(
     v.check_csrf(&f.csrf)?;
     app.store.delete_api_key(&v.user.hotel, &id).await?;
     Ok(Redirect::to("/manage/api-keys").into_response())
-}
-
-// --- Inbound log
-
-#[derive(Deserialize, Default)]
-pub struct InboundQuery {
-    #[serde(default)]
-    refused: String,
-}
-
-pub async fn inbound(
-    State(app): State<Arc<AppState>>,
-    Manager(v): Manager,
-    Query(q): Query<InboundQuery>,
-) -> Result<Html<String>, UiError> {
-    let entries = app.store.list_inbound(&v.user.hotel, 200).await?;
-    let only_refused = !q.refused.is_empty();
-    let tz = hotel_tz(&app, &v.user.hotel);
-    let now = time::now();
-    let body = html! {
-        h1 { "Inbound log" }
-        p { "Duve's last 200 deliveries to this hotel, newest first: what hubhook answered, and why it refused one. "
-            @if only_refused { a href="/manage/inbound" { "Show all" } }
-            @else { a href="/manage/inbound?refused=1" { "Show only refusals" } }
-        }
-        table.inbound {
-            thead { tr { th { "Received" } th { "Event" } th { "Answer" } th { "Why / tasks" } } }
-            tbody {
-                @for e in entries.iter().filter(|e| !only_refused || e.code.starts_with("WEB_HUK_")) {
-                    tr.refused[e.code.starts_with("WEB_HUK_")] data-code=(e.code) {
-                        td { (local_time(&e.received_at, &tz, now)) }
-                        td { (e.event.as_deref().unwrap_or("—")) }
-                        td { code { (e.code) } }
-                        td {
-                            @for d in &e.details { p.detail { (d) } }
-                            @for id in &e.task_ids { a href={ "/tasks/" (id) } { "task" } " " }
-                            @if !e.body.is_empty() {
-                                details { summary { "Body" } pre.raw { (pretty_json(&e.body)) } }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    Ok(layout(&v, "Inbound log", Nav::Inbound, body))
 }

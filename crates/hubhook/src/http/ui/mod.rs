@@ -20,13 +20,17 @@ use super::AppState;
 use crate::domain::{HotelId, Role, time};
 
 mod board;
+mod body;
 mod dashboard;
+mod inbound;
 mod manage;
 pub mod session;
+pub mod streams;
 mod users;
 mod webhooks;
 
 pub use session::{UiState, Viewer};
+pub use streams::Streams;
 
 const APP_CSS: &str = include_str!("../../../static/app.css");
 const BOARD_JS: &str = include_str!("../../../static/board.js");
@@ -63,7 +67,8 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(manage::api_keys).post(manage::create_api_key),
         )
         .route("/manage/api-keys/{id}/revoke", post(manage::revoke_api_key))
-        .route("/manage/inbound", get(manage::inbound))
+        .route("/manage/inbound", get(inbound::inbound))
+        .route("/manage/inbound/{id}/body", get(inbound::inbound_body))
         .route("/manage/users", get(users::users).post(users::add_user))
         .route("/manage/users/update", post(users::update_user))
         .route("/manage/users/disable", post(users::disable_user))

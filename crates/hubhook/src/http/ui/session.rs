@@ -34,12 +34,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
+use super::streams::Streams;
 use crate::{
     domain::{
         Role,
         account::normalize_email,
         password,
-        secret::{hash_token, new_token},
+        secret::{TokenHash, hash_token, new_token},
         time,
     },
     http::{AppState, error::UiError},
@@ -53,21 +54,23 @@ pub const SECURE_SESSION_COOKIE: &str = "__Host-hubhook_session";
 const LOGIN_COOKIE: &str = "hubhook_login";
 pub const SESSION_HOURS: i64 = 12;
 
-/// What the web pages keep in memory: the signal that ends live streams when the server shuts down
-/// (a graceful shutdown waits for open connections).
+/// What the web pages keep in memory: the open live streams, and the signal that ends them all
+/// when the server shuts down (a graceful shutdown waits for open connections).
 pub struct UiState {
     closing: watch::Sender<bool>,
-}
-
-impl Default for UiState {
-    fn default() -> Self {
-        Self {
-            closing: watch::channel(false).0,
-        }
-    }
+    /// The open live streams, capped per session, per hotel and in all.
+    pub streams: Streams,
 }
 
 impl UiState {
+    /// The pages' state, with live streams capped by `streams`.
+    pub fn new(streams: Streams) -> Self {
+        Self {
+            closing: watch::channel(false).0,
+            streams,
+        }
+    }
+
     pub fn close_streams(&self) {
         let _ = self.closing.send(true);
     }
@@ -81,8 +84,8 @@ impl UiState {
 pub struct Viewer {
     pub user: SessionUser,
     pub csrf: String,
-    /// The SHA-256 of the session's token, as the store keeps it.
-    pub session: [u8; 32],
+    /// The session's token hash, as the store keys it.
+    pub session: TokenHash,
 }
 
 impl Viewer {
@@ -381,6 +384,8 @@ pub async fn logout(
     let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
     viewer.check_csrf(&form.csrf)?;
     app.store.delete_session(viewer.session).await?;
+    // This instance's open boards of the session end now; other instances' at their next check.
+    app.ui.streams.end_session(&viewer.session);
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().append(
         header::SET_COOKIE,

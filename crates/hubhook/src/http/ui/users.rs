@@ -224,9 +224,13 @@ async fn change(
             "you cannot disable, remove or demote your own account: ask another manager, or use hubhook user set on the server".into(),
         ));
     }
+    let ends_sessions = change.ends_sessions();
     app.store
         .update_user(&v.user.hotel, &email, change, None)
         .await?;
+    if ends_sessions {
+        end_streams(app, v, &email).await;
+    }
     tracing::info!(hotel = %v.user.hotel, by = %v.user.email, user = %email, what, "account changed");
     Ok(Redirect::to(&format!(
         "/manage/users?done={}+{}",
@@ -234,6 +238,18 @@ async fn change(
         done_text(&email)
     ))
     .into_response())
+}
+
+/// Ends this instance's live streams of the hotel's account `email` at once (its sessions are
+/// gone; other instances' streams end at their next session check).
+async fn end_streams(app: &AppState, v: &Viewer, email: &str) {
+    match app.store.find_user(email).await {
+        Ok(Some(u)) if u.hotel == v.user.hotel => app.ui.streams.end_user(&u.id),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look the account up to end its live streams")
+        }
+    }
 }
 
 /// `POST /manage/users/update`: an account's role and department.
@@ -335,7 +351,11 @@ pub async fn remove_user(
             "you cannot remove your own account: ask another manager, or use hubhook user remove on the server".into(),
         ));
     }
+    let user = app.store.find_user(&email).await?;
     app.store.remove_user(&v.user.hotel, &email).await?;
+    if let Some(u) = user.filter(|u| u.hotel == v.user.hotel) {
+        app.ui.streams.end_user(&u.id);
+    }
     tracing::info!(hotel = %v.user.hotel, by = %v.user.email, user = %email, "account removed");
     Ok(Redirect::to(&format!("/manage/users?done=Removed+{}", done_text(&email))).into_response())
 }

@@ -18,9 +18,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{
-    Nav, Viewer,
-    board::pretty_json,
-    hotel_tz, layout, local_time,
+    Nav, Viewer, body, hotel_tz, layout, local_time,
     manage::{CsrfOnly, Done, csrf_field, form, notice},
     session::Manager,
 };
@@ -502,7 +500,8 @@ fn delivery_page(
         }
         @if attempts.is_empty() { p.empty { "No attempt yet." } }
         h2 { "Payload" }
-        pre.raw { (pretty_json(d.payload.as_deref().unwrap_or(""))) }
+        @let payload = d.payload.as_deref().unwrap_or("");
+        (body::shown(payload, payload.len() as u64, body::SHOWN_BYTES, None))
         p { a href="/manage/deliveries" { "All deliveries" } }
     };
     layout(v, "Delivery", Nav::Deliveries, body)

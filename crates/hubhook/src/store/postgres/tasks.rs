@@ -13,11 +13,12 @@ use super::notify::{announce, change, ingest_changes};
 use super::outbox;
 use super::{PostgresStore, exec, query, query_opt, text};
 use crate::store::{
-    BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
-    TaskDetail, TaskFilter, TaskStore, TaskTiming,
+    BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
+    StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming,
     rows::{
-        Columns, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row, event_from_row,
-        inbound_from_row, page, task_from_row, timing_from_row,
+        Columns, INBOUND_COLS, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row,
+        event_from_row, inbound_from_row, inbound_preview_from_row, page, task_from_row,
+        timing_from_row,
     },
 };
 use crate::{
@@ -263,16 +264,56 @@ impl TaskStore for PostgresStore {
         &self,
         hotel: &HotelId,
         limit: u32,
+        max_body_bytes: u64,
     ) -> Result<Vec<InboundEntry>, StoreError> {
         let client = self.pool.get().await?;
+        let budget = i64::try_from(max_body_bytes).unwrap_or(i64::MAX);
         let rows = query(
             &client,
-            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
-             FROM inbound WHERE hotel_id = $1 ORDER BY seq DESC LIMIT $2",
-            &[&hotel.as_str(), &i64::from(limit)],
+            "WITH recent AS (
+                 SELECT seq, octet_length(body) AS n FROM inbound
+                 WHERE hotel_id = $1 ORDER BY seq DESC LIMIT $2
+             ), kept AS (
+                 SELECT seq, sum(n) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) - n AS before
+                 FROM recent
+             )
+             SELECT seq, received_at, event, code, details, task_ids, duration_us, body FROM inbound
+             WHERE seq IN (SELECT seq FROM kept WHERE before < $3) ORDER BY seq DESC",
+            &[&hotel.as_str(), &i64::from(limit), &budget],
         )
         .await?;
         rows.iter().map(inbound_from_row).collect()
+    }
+
+    async fn inbound_previews(
+        &self,
+        hotel: &HotelId,
+        limit: u32,
+        preview_chars: u32,
+    ) -> Result<Vec<InboundPreview>, StoreError> {
+        let client = self.pool.get().await?;
+        let chars = i32::try_from(preview_chars).unwrap_or(i32::MAX);
+        let rows = query(
+            &client,
+            &format!(
+                "SELECT {INBOUND_COLS}, substr(body, 1, $3), octet_length(body)::bigint
+                 FROM inbound WHERE hotel_id = $1 ORDER BY seq DESC LIMIT $2"
+            ),
+            &[&hotel.as_str(), &i64::from(limit), &chars],
+        )
+        .await?;
+        rows.iter().map(inbound_preview_from_row).collect()
+    }
+
+    async fn inbound_body(&self, hotel: &HotelId, id: i64) -> Result<Option<String>, StoreError> {
+        let client = self.pool.get().await?;
+        let row = query_opt(
+            &client,
+            "SELECT body FROM inbound WHERE seq = $1 AND hotel_id = $2",
+            &[&id, &hotel.as_str()],
+        )
+        .await?;
+        row.as_ref().map(|r| r.text(0)).transpose()
     }
 
     async fn board_tasks(

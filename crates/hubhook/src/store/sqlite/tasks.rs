@@ -14,14 +14,28 @@ use crate::{
     events::{ChangeKind, TaskChange},
     intake::{Outcome, TaskDraft},
     store::{
-        BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
-        TaskDetail, TaskFilter, TaskStore, TaskTiming,
+        BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
+        StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming,
         rows::{
-            Columns, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row, event_from_row,
-            inbound_from_row, page, task_from_row, timing_from_row,
+            Columns, INBOUND_COLS, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row,
+            event_from_row, inbound_from_row, inbound_preview_from_row, page, task_from_row,
+            timing_from_row,
         },
     },
 };
+
+/// The newest `?2` entries of hotel `?1` with their bodies, up to the entry whose body makes the
+/// list's bodies reach `?3` bytes: the sizes are summed first (`octet_length` reads no body), so no
+/// body past the budget is read.
+const LIST_INBOUND: &str = "WITH recent AS (
+        SELECT seq, octet_length(body) AS n FROM inbound
+        WHERE hotel_id = ?1 ORDER BY seq DESC LIMIT ?2
+    ), kept AS (
+        SELECT seq, sum(n) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) - n AS before
+        FROM recent
+    )
+    SELECT seq, received_at, event, code, details, task_ids, duration_us, body FROM inbound
+    WHERE seq IN (SELECT seq FROM kept WHERE before < ?3) ORDER BY seq DESC";
 
 fn task_by_id(conn: &Connection, hotel: &str, id: &str) -> Result<Option<Task>, StoreError> {
     let sql = format!("SELECT {TASK_COLS} FROM tasks WHERE hotel_id = ?1 AND id = ?2");
@@ -197,15 +211,47 @@ impl TaskStore for SqliteStore {
         &self,
         hotel: &HotelId,
         limit: u32,
+        max_body_bytes: u64,
     ) -> Result<Vec<InboundEntry>, StoreError> {
         let hotel = hotel.clone();
+        let budget = i64::try_from(max_body_bytes).unwrap_or(i64::MAX);
         self.read(move |c| {
-            c.prepare_cached(
-                "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
-                 FROM inbound WHERE hotel_id = ?1 ORDER BY seq DESC LIMIT ?2",
-            )?
-            .query_and_then(params![hotel.as_str(), limit], |r| inbound_from_row(r))?
+            c.prepare_cached(LIST_INBOUND)?
+                .query_and_then(params![hotel.as_str(), limit, budget], |r| {
+                    inbound_from_row(r)
+                })?
+                .collect()
+        })
+        .await
+    }
+
+    async fn inbound_previews(
+        &self,
+        hotel: &HotelId,
+        limit: u32,
+        preview_chars: u32,
+    ) -> Result<Vec<InboundPreview>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {INBOUND_COLS}, substr(body, 1, ?3), octet_length(body)
+                 FROM inbound WHERE hotel_id = ?1 ORDER BY seq DESC LIMIT ?2"
+            ))?
+            .query_and_then(params![hotel.as_str(), limit, preview_chars], |r| {
+                inbound_preview_from_row(r)
+            })?
             .collect()
+        })
+        .await
+    }
+
+    async fn inbound_body(&self, hotel: &HotelId, id: i64) -> Result<Option<String>, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            c.prepare_cached("SELECT body FROM inbound WHERE seq = ?1 AND hotel_id = ?2")?
+                .query_and_then(params![id, hotel.as_str()], |r| r.text(0))?
+                .next()
+                .transpose()
         })
         .await
     }
