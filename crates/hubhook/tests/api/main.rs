@@ -17,6 +17,7 @@ mod helpers;
 mod http_edge;
 mod limits;
 mod many_hotels;
+mod metrics;
 mod ops;
 mod outbox;
 mod receiver;

@@ -43,6 +43,8 @@ postgres_suite! {
     mod limits;
     #[path = "../api/many_hotels.rs"]
     mod many_hotels;
+    #[path = "../api/metrics.rs"]
+    mod metrics;
     #[path = "../api/http_edge.rs"]
     mod http_edge;
     #[path = "../api/ops.rs"]
