@@ -10,6 +10,7 @@ const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 mod api_inbound;
 mod api_tasks;
 mod cli;
+mod contrib;
 mod crash;
 mod fixtures;
 mod fuzz_corpus;
