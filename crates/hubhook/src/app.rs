@@ -64,13 +64,19 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let dispatcher =
-            Dispatcher::new(self.state.store.clone(), self.state.config.outbox.clone())
-                .map_err(std::io::Error::other)?;
+        let dispatcher = Dispatcher::new(
+            self.state.store.clone(),
+            self.state.config.outbox.clone(),
+            self.state.metrics.outbox.clone(),
+        )
+        .map_err(std::io::Error::other)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut outbox = tokio::spawn(dispatcher.run(stopped.clone()));
         let pruner = self.state.config.retention.map(|age| {
-            tokio::spawn(crate::retention::Pruner::new(self.state.store.clone(), age).run(stopped))
+            let metrics = self.state.metrics.retention.clone();
+            tokio::spawn(
+                crate::retention::Pruner::new(self.state.store.clone(), age, metrics).run(stopped),
+            )
         });
         let state = self.state.clone();
         let limits = state.config.http.clone();
@@ -84,8 +90,7 @@ impl Application {
         };
         let drained = http::server::serve(self.listener, app, &limits, shutdown).await;
         let deadline = drained.began + limits.shutdown_timeout;
-        let in_flight =
-            crate::outbox::dispatcher::IN_FLIGHT.load(std::sync::atomic::Ordering::Relaxed);
+        let in_flight = state.metrics.outbox.in_flight();
         match tokio::time::timeout_at(deadline, &mut outbox).await {
             Ok(_) => tracing::info!(in_flight, "shutdown: outbox dispatcher stopped"),
             Err(_) => {

@@ -12,6 +12,7 @@ pub mod events;
 pub mod http;
 pub mod intake;
 pub mod memory;
+pub mod metrics;
 pub mod outbox;
 pub mod retention;
 pub mod store;

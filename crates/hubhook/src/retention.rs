@@ -9,10 +9,7 @@
 //! idempotency keys) and deliveries themselves are never pruned.
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -20,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::{
     domain::time,
+    metrics::RetentionMetrics,
     store::{Store, StoreError},
 };
 
@@ -33,10 +31,6 @@ const PAUSE: Duration = Duration::from_millis(50);
 const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Rows pruned since the process started, for `/metrics`.
-pub static PRUNED_INBOUND: AtomicU64 = AtomicU64::new(0);
-pub static PRUNED_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
-
 /// The time between two runs for rows kept `age`.
 pub fn interval(age: Duration) -> Duration {
     (age / 2).clamp(MIN_INTERVAL, MAX_INTERVAL)
@@ -45,6 +39,7 @@ pub fn interval(age: Duration) -> Duration {
 pub struct Pruner {
     store: Arc<dyn Store>,
     age: Duration,
+    metrics: RetentionMetrics,
 }
 
 /// What one run deleted.
@@ -55,8 +50,13 @@ pub struct Pruned {
 }
 
 impl Pruner {
-    pub fn new(store: Arc<dyn Store>, age: Duration) -> Self {
-        Self { store, age }
+    /// A pruner of rows older than `age`, counting what it deletes in `metrics`.
+    pub fn new(store: Arc<dyn Store>, age: Duration, metrics: RetentionMetrics) -> Self {
+        Self {
+            store,
+            age,
+            metrics,
+        }
     }
 
     /// Runs at once, then every [`interval`], until `stop` turns true (a batch under way finishes).
@@ -109,7 +109,7 @@ impl Pruner {
                 Table::Inbound => self.store.prune_inbound(before, BATCH).await?,
                 Table::Attempts => self.store.prune_attempts(before, BATCH).await?,
             };
-            table.counter().fetch_add(n, Ordering::Relaxed);
+            self.metrics.pruned(table.label(), n);
             total += n;
             if n < u64::from(BATCH) || *stop.borrow() {
                 return Ok(total);
@@ -129,10 +129,11 @@ enum Table {
 }
 
 impl Table {
-    fn counter(self) -> &'static AtomicU64 {
+    /// The table's label in `hubhook_retention_pruned_total`.
+    fn label(self) -> &'static str {
         match self {
-            Table::Inbound => &PRUNED_INBOUND,
-            Table::Attempts => &PRUNED_ATTEMPTS,
+            Table::Inbound => "inbound",
+            Table::Attempts => "delivery_attempts",
         }
     }
 }

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    extract::State,
+    extract::{MatchedPath, Request, State},
     http::{StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -14,7 +15,7 @@ use utoipa::{
     openapi::security::{Http, HttpAuthScheme, SecurityScheme},
 };
 
-use crate::{cache::HotelCache, config::Config, store::Store, telemetry::Metrics};
+use crate::{cache::HotelCache, config::Config, metrics::Metrics, store::Store};
 
 pub mod api;
 pub mod auth;
@@ -147,9 +148,28 @@ async fn readyz(State(app): State<Arc<AppState>>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        app.metrics.scrape(app.store.as_ref()).await,
     )
+}
+
+/// Records each API answer's latency under its route template (`hubhook_api_request_duration_seconds`).
+async fn observe_api(
+    State(app): State<Arc<AppState>>,
+    route: MatchedPath,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    app.metrics.api_answer(
+        method.as_str(),
+        route.as_str(),
+        res.status().as_u16(),
+        started.elapsed(),
+    );
+    res
 }
 
 async fn openapi_json(State(app): State<Arc<AppState>>) -> impl IntoResponse {
@@ -178,7 +198,6 @@ async fn method_not_allowed() -> Response {
 /// Every route of the service, on `state`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/webhooks/duve", post(webhooks::duve))
         .route("/api/v1/tasks", get(api::list_tasks).post(api::create_task))
         .route("/api/v1/tasks/{id}", get(api::task_detail))
         .route("/api/v1/tasks/{id}/status", post(api::move_task))
@@ -201,6 +220,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/deliveries/{id}/replay",
             post(outbound::replay_delivery),
         )
+        // The routes above are the API's: each answer's latency is recorded by route template.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe_api,
+        ))
+        .route("/webhooks/duve", post(webhooks::duve))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -169,8 +169,7 @@ pub async fn duve(
         Ok(outcome) => outcome.code(),
         Err(e) => e.code(),
     };
-    app.metrics
-        .webhook(code, started.elapsed().as_micros() as u64);
+    app.metrics.webhook(code, started.elapsed());
     match answer {
         Ok(outcome) => respond(outcome),
         Err(e) => e.into_response(),

@@ -6,10 +6,7 @@
 
 use std::{
     net::IpAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -18,6 +15,7 @@ use tokio::{sync::watch, task::JoinSet};
 use super::{AttemptResult, RetrySchedule, SubscriptionKind, classify, sign};
 use crate::{
     domain::time,
+    metrics::OutboxMetrics,
     store::{AttemptRecord, Claimed, Store},
 };
 
@@ -27,11 +25,6 @@ const LEASE_MARGIN: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_secs(1);
 const MIN_NAP: Duration = Duration::from_millis(100);
 const RESPONSE_KEEP: usize = 1024;
-
-pub static ATTEMPTS_DELIVERED: AtomicU64 = AtomicU64::new(0);
-pub static ATTEMPTS_RETRIED: AtomicU64 = AtomicU64::new(0);
-pub static ATTEMPTS_FAILED: AtomicU64 = AtomicU64::new(0);
-pub static IN_FLIGHT: AtomicU64 = AtomicU64::new(0);
 
 /// An address range (`10.0.0.0/8`, `fd00::/8`, or one address) outbound deliveries may not reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,10 +92,15 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     client: reqwest::Client,
     config: Arc<OutboxConfig>,
+    metrics: OutboxMetrics,
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, config: OutboxConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: OutboxConfig,
+        metrics: OutboxMetrics,
+    ) -> Result<Self, reqwest::Error> {
         let client = crate::http_client()
             .user_agent(concat!("hubhook/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
@@ -114,6 +112,7 @@ impl Dispatcher {
             store,
             client,
             config: Arc::new(config),
+            metrics,
         })
     }
 
@@ -161,10 +160,10 @@ impl Dispatcher {
                     break;
                 };
                 let this = self.clone();
-                IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+                this.metrics.started();
                 in_flight.spawn(async move {
                     this.attempt(claimed).await;
-                    IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+                    this.metrics.finished();
                 });
             }
             if more && in_flight.len() < max {
@@ -221,11 +220,7 @@ impl Dispatcher {
             &self.config.schedule,
             u32::from_le_bytes(random),
         );
-        match &verdict {
-            super::Verdict::Delivered => ATTEMPTS_DELIVERED.fetch_add(1, Ordering::Relaxed),
-            super::Verdict::Retry(_) => ATTEMPTS_RETRIED.fetch_add(1, Ordering::Relaxed),
-            _ => ATTEMPTS_FAILED.fetch_add(1, Ordering::Relaxed),
-        };
+        self.metrics.attempt(&sent.result, &verdict, latency);
         tracing::debug!(
             delivery = %c.id,
             subscription = %c.subscription_id,

@@ -31,6 +31,7 @@ pub use outbox::{
     Subscription,
 };
 pub use retention::RetentionStore;
+pub use stats::{Backlog, StatsStore};
 pub use tasks::{
     BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
     TaskDetail, TaskFilter, TaskStore, TaskTiming,
@@ -56,7 +57,15 @@ pub enum StoreError {
 /// the database as a whole.
 #[async_trait]
 pub trait Store:
-    HotelStore + TaskStore + AccountStore + OutboxStore + RetentionStore + Send + Sync + 'static
+    HotelStore
+    + TaskStore
+    + AccountStore
+    + OutboxStore
+    + RetentionStore
+    + StatsStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -48,6 +48,8 @@ postgres_suite! {
     mod login_bursts;
     #[path = "../api/many_hotels.rs"]
     mod many_hotels;
+    #[path = "../api/metrics.rs"]
+    mod metrics;
     #[path = "../api/http_edge.rs"]
     mod http_edge;
     #[path = "../api/ops.rs"]

@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_5_indexes.sql"),
     include_str!("../schema_postgres_6_hotel_versions.sql"),
     include_str!("../schema_postgres_7_accounts.sql"),
+    include_str!("../schema_postgres_8_ship.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -329,6 +330,7 @@ mod notify;
 mod outbox;
 mod pool;
 mod retention;
+mod stats;
 mod tasks;
 mod tls;
 

@@ -33,6 +33,7 @@ mod hotels;
 mod ingest;
 mod outbox;
 mod retention;
+mod stats;
 mod tasks;
 mod writer;
 
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_5_indexes.sql"),
     include_str!("schema_sqlite_6_hotel_versions.sql"),
     include_str!("schema_sqlite_7_accounts.sql"),
+    include_str!("schema_sqlite_8_ship.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
