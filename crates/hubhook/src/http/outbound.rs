@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{AppState, auth::Caller, error::ApiError};
 use crate::{
     domain::{Role, time},
-    outbox::{DeliveryStatus, SubscriptionRequest, check_subscription, sign},
+    outbox::{DeliveryStatus, SubscriptionRequest, check_destination, check_subscription, sign},
     store::{Delivery, Scope, Subscription},
 };
 
@@ -69,7 +69,8 @@ pub async fn list_webhooks(
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = SubscriptionRequest,
     security(("api_key" = [])),
     responses((status = 201, body = SubscriptionCreated), (status = 400, body = super::error::ErrorBody),
-        (status = 403, body = super::error::ErrorBody)))]
+        (status = 403, body = super::error::ErrorBody),
+        (status = 409, body = super::error::ErrorBody, description = "LIMIT_REACHED: the hotel has the most subscriptions it may have")))]
 pub async fn create_webhook(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -80,9 +81,13 @@ pub async fn create_webhook(
         .map(|Json(b)| b)
         .map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
     let new = check_subscription(caller.hotel.clone(), req)
+        .and_then(|new| check_destination(&new.url, &app.config.outbox.destinations).map(|()| new))
         .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let secret = new.secret.clone();
-    let subscription = app.store.create_subscription(new).await?;
+    let subscription = app
+        .store
+        .create_subscription(new, app.config.max_subscriptions)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(SubscriptionCreated {
@@ -200,7 +205,7 @@ pub async fn delivery(
     params(("id" = String, Path, description = "Delivery id")), security(("api_key" = [])),
     responses((status = 202, body = Delivery, description = "Queued again from its first attempt"),
         (status = 404, body = super::error::ErrorBody),
-        (status = 409, body = super::error::ErrorBody, description = "Its subscription is gone or disabled")))]
+        (status = 409, body = super::error::ErrorBody, description = "Its subscription is gone or disabled, or it is being sent right now; LIMIT_REACHED: too many of the hotel's deliveries are waiting")))]
 pub async fn replay_delivery(
     State(app): State<Arc<AppState>>,
     caller: Caller,

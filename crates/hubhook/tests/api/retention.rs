@@ -24,13 +24,11 @@ use crate::{
 
 /// Failed attempts are retried an hour later: nothing moves during the test but what it writes.
 fn slow_retries(c: &mut Config) {
-    c.outbox = ServeSettings {
+    c.outbox = outbox_settings(ServeSettings {
         retry_schedule: Some("1h".into()),
         outbox_timeout: Some("2s".into()),
         ..Default::default()
-    }
-    .outbox()
-    .expect("outbox settings");
+    });
 }
 
 fn days_ago(days: i64) -> Timestamp {

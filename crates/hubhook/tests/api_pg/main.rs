@@ -47,8 +47,14 @@ postgres_suite! {
     mod http_edge;
     #[path = "../api/ops.rs"]
     mod ops;
+    #[path = "../api/outbound_destinations.rs"]
+    mod outbound_destinations;
+    #[path = "../api/outbound_fairness.rs"]
+    mod outbound_fairness;
     #[path = "../api/outbox.rs"]
     mod outbox;
+    #[path = "../api/raw_receiver.rs"]
+    mod raw_receiver;
     #[path = "../api/receiver.rs"]
     mod receiver;
     #[path = "../api/restart.rs"]

@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_4_retention.sql"),
     include_str!("../schema_postgres_5_indexes.sql"),
     include_str!("../schema_postgres_6_hotel_versions.sql"),
+    include_str!("../schema_postgres_7_outbound.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];

@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_4_retention.sql"),
     include_str!("schema_sqlite_5_indexes.sql"),
     include_str!("schema_sqlite_6_hotel_versions.sql"),
+    include_str!("schema_sqlite_7_outbound.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,7 +1,7 @@
 //! The SQLite store's outbox: queueing deliveries inside the writer's transaction, claiming them,
 //! recording attempts (the SQL), and [`OutboxStore`]'s jobs. What is not SQL is in `store/outbox.rs`.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -13,7 +13,8 @@ use crate::{
         Task,
         outbound::{
             CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
-            REMOVED_MESSAGE, Target, earliest, events_to_text, needs_order_refs,
+            REMOVED_MESSAGE, Target, earliest, events_to_text, fair::REPLAY_PENDING_CAP,
+            needs_order_refs, pick_fair,
         },
         time,
     },
@@ -21,9 +22,10 @@ use crate::{
         AttemptRecord, Claimed, Delivery, NewSubscription, OutboxStore, Scope, StoreError,
         Subscription,
         outbox::{
-            self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay, delivery_from_row,
-            subscription_from_row,
+            self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay,
+            check_replay_limit, check_subscription_cap, delivery_from_row, subscription_from_row,
         },
+        rows::count,
     },
 };
 
@@ -196,31 +198,64 @@ fn rotate_secret(
     }
 }
 
+/// Claims due deliveries until `until`, at most `per_hotel` held by any one hotel at once (those
+/// whose lease still runs counted), chosen by [`pick_fair`] from the due ones.
 fn claim(
     conn: &Connection,
     now: &str,
     until: &str,
     limit: u32,
+    per_hotel: u32,
 ) -> Result<Vec<Claimed>, StoreError> {
-    let claimed = rows(
+    let held: HashMap<String, u32> = rows(
         conn,
+        "SELECT hotel_id, count(*) FROM deliveries
+         WHERE status = 'pending' AND next_attempt_at <= ?1 AND claimed_until > ?1
+         GROUP BY hotel_id",
+        [now],
+        |r| Ok((r.get::<_, String>(0)?, count(r.get(1)?))),
+    )?
+    .into_iter()
+    .collect();
+    let due: Vec<(i64, String)> = rows(
+        conn,
+        "SELECT seq, hotel_id FROM (
+             SELECT d.seq, d.hotel_id, d.next_attempt_at,
+                    row_number() OVER (PARTITION BY d.hotel_id
+                                       ORDER BY d.next_attempt_at, d.seq) AS nth
+             FROM deliveries d
+             WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+               AND (d.claimed_until IS NULL OR d.claimed_until <= ?1)
+               AND NOT EXISTS (
+                   SELECT 1 FROM deliveries e
+                   WHERE e.subscription_id = d.subscription_id AND e.task_id = d.task_id
+                     AND e.status = 'pending' AND e.seq < d.seq))
+         WHERE nth <= ?2
+         ORDER BY next_attempt_at, seq",
+        params![now, per_hotel],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let hotels: Vec<&str> = due.iter().map(|(_, h)| h.as_str()).collect();
+    let picked = pick_fair(&hotels, &held, per_hotel, limit as usize);
+    let mut read = conn.prepare_cached(
         "SELECT d.id, d.hotel_id, d.payload, d.attempts, s.id, s.kind, s.url, s.headers, s.secret,
                 s.old_secret, s.old_secret_until, s.bearer
          FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-         WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-           AND (d.claimed_until IS NULL OR d.claimed_until <= ?1)
-           AND NOT EXISTS (
-               SELECT 1 FROM deliveries e
-               WHERE e.subscription_id = d.subscription_id AND e.task_id = d.task_id
-                 AND e.status = 'pending' AND e.seq < d.seq)
-         ORDER BY d.next_attempt_at, d.seq
-         LIMIT ?2",
-        params![now, limit],
-        |r| shared::claimed_from_row(r, now),
+         WHERE d.seq = ?1",
     )?;
-    let mut mark = conn.prepare_cached("UPDATE deliveries SET claimed_until = ?2 WHERE id = ?1")?;
-    for c in &claimed {
-        mark.execute([&c.id, until])?;
+    let mut mark =
+        conn.prepare_cached("UPDATE deliveries SET claimed_until = ?2 WHERE seq = ?1")?;
+    let mut claimed = Vec::with_capacity(picked.len());
+    for i in picked {
+        let seq = due[i].0;
+        let found = read
+            .query_and_then([seq], |r| shared::claimed_from_row(r, now))?
+            .next()
+            .transpose()?;
+        if let Some(c) = found {
+            mark.execute(params![seq, until])?;
+            claimed.push(c);
+        }
     }
     Ok(claimed)
 }
@@ -317,6 +352,16 @@ fn replay(
         |r| check_replay(r),
     )?
     .ok_or(StoreError::NotFound)?;
+    first(
+        conn,
+        "SELECT d.status, coalesce(d.status = 'pending' AND d.claimed_until > ?2, 0),
+                (SELECT count(*) FROM (SELECT 1 FROM deliveries p
+                                       WHERE p.hotel_id = d.hotel_id AND p.status = 'pending'
+                                       LIMIT ?3))
+         FROM deliveries d WHERE d.id = ?1",
+        params![id, now, REPLAY_PENDING_CAP],
+        |r| check_replay_limit(r),
+    )?;
     conn.prepare_cached(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?2,
              claimed_until = NULL, last_code = NULL, last_message = NULL, updated_at = ?2
@@ -378,9 +423,17 @@ impl OutboxStore for SqliteStore {
         self.outbox.clone()
     }
 
-    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+    async fn create_subscription(
+        &self,
+        sub: NewSubscription,
+        max_per_hotel: u32,
+    ) -> Result<Subscription, StoreError> {
         self.write(move |c| {
             hotel_exists(c, sub.hotel.as_str())?;
+            let existing: i64 = c
+                .prepare_cached("SELECT count(*) FROM subscriptions WHERE hotel_id = ?1")?
+                .query_row([sub.hotel.as_str()], |r| r.get(0))?;
+            check_subscription_cap(existing, max_per_hotel)?;
             let now = time::format(time::now());
             insert_subscription(
                 c,
@@ -427,6 +480,7 @@ impl OutboxStore for SqliteStore {
     async fn claim_deliveries(
         &self,
         limit: u32,
+        per_hotel: u32,
         lease: Duration,
     ) -> Result<Vec<Claimed>, StoreError> {
         self.write(move |c| {
@@ -434,7 +488,13 @@ impl OutboxStore for SqliteStore {
             let until = now
                 .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
                 .unwrap_or(now);
-            claim(c, &time::format(now), &time::format(until), limit)
+            claim(
+                c,
+                &time::format(now),
+                &time::format(until),
+                limit,
+                per_hotel,
+            )
         })
         .await
     }
