@@ -562,7 +562,7 @@ mod tests {
         let o = ServeSettings::default().outbox().unwrap();
         assert!(!o.destinations.permits("127.0.0.1".parse().unwrap()));
         assert!(o.destinations.permits("8.8.8.8".parse().unwrap()));
-        assert_eq!(o.hotel_share, 8);
+        assert_eq!(o.hotel_share, 16);
         let bad = ServeSettings {
             outbound_allow: Some("localhost".parse().unwrap()),
             ..Default::default()
@@ -573,7 +573,7 @@ mod tests {
             outbox_max_in_flight: Some(4),
             ..Default::default()
         };
-        assert_eq!(small.outbox().unwrap().hotel_share, 2);
+        assert_eq!(small.outbox().unwrap().hotel_share, 3);
     }
 
     #[test]

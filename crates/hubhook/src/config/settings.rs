@@ -191,9 +191,9 @@ settings! {
     /// Deliveries attempted at once
     outbox_max_in_flight: usize, env "HUBHOOK_OUTBOX_MAX_IN_FLIGHT", default "64",
         name "outbound delivery attempts at once";
-    /// Delivery attempts one hotel may have at once (at most half of --outbox-max-in-flight)
-    outbox_hotel_share: usize, env "HUBHOOK_OUTBOX_HOTEL_SHARE", default "8",
-        name "outbound delivery attempts of one hotel at once (at most half of the above; see docs/security.md)";
+    /// Delivery attempts one hotel may have at once (fewer than --outbox-max-in-flight)
+    outbox_hotel_share: usize, env "HUBHOOK_OUTBOX_HOTEL_SHARE", default "16",
+        name "outbound delivery attempts of one hotel at once (at most the above less one; see docs/security.md)";
     /// Comma-separated address ranges deliveries may reach although they are not public (e.g. 127.0.0.0/8)
     outbound_allow: List, env "HUBHOOK_OUTBOUND_ALLOW", default "",
         name "non-public address ranges deliveries may reach (comma-separated; a list in the file; see docs/security.md)",

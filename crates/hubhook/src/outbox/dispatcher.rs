@@ -85,8 +85,13 @@ impl Dispatcher {
         let max = self.config.max_in_flight.max(1);
         // Claims are made in batches: a claim is a write, so one per finished attempt would cost
         // as much as the attempts' own records. The dispatcher keeps up to `2 * max` claimed
-        // deliveries (in flight or ready) and claims again when that falls to `max`.
+        // deliveries (in flight or ready) and claims again when told of new work (a commit's
+        // signal, or the poll) or once `refill` attempts ended since the last claim: a hotel at
+        // its share (`hotel_share`) has room again only as its own attempts end, and a claim
+        // every half share keeps a lone busy hotel's sends going.
         let target = 2 * max;
+        let refill = (self.config.hotel_share as usize).div_ceil(2).clamp(1, max);
+        let mut ended = 0usize;
         let mut ready: std::collections::VecDeque<Claimed> = std::collections::VecDeque::new();
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let lease = self.config.timeout * 2 + LEASE_MARGIN;
@@ -106,8 +111,9 @@ impl Dispatcher {
             }
             let held = ready.len() + in_flight.len();
             let mut more = false;
-            if held <= max || (woken && held < target) {
+            if held < target && (woken || ended >= refill) {
                 let want = target - held;
+                ended = 0;
                 match self
                     .store
                     .claim_deliveries(want as u32, self.config.hotel_share, lease)
@@ -144,7 +150,10 @@ impl Dispatcher {
             tokio::select! {
                 _ = signal.notified() => { woken = true; }
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    while in_flight.try_join_next().is_some() {}
+                    ended += 1;
+                    while in_flight.try_join_next().is_some() {
+                        ended += 1;
+                    }
                 }
                 _ = tokio::time::sleep(nap) => { woken = true; }
                 _ = stop.changed() => {}

@@ -15,11 +15,11 @@ pub const REPLAY_PENDING_CAP: u32 = 200;
 pub const CODE_LIMIT: &str = "LIMIT_REACHED";
 
 /// How many claimed deliveries (being sent, or about to be) one hotel may hold at once: the
-/// configured share, but never more than half of `max_in_flight` (at least 1), so that one hotel
-/// never holds every slot.
+/// configured share, but always fewer than `max_in_flight` (at least 1), so that one hotel never
+/// holds every slot.
 pub fn hotel_share(max_in_flight: usize, configured: usize) -> u32 {
-    let half = (max_in_flight / 2).max(1);
-    u32::try_from(configured.clamp(1, half)).unwrap_or(u32::MAX)
+    let most = max_in_flight.saturating_sub(1).max(1);
+    u32::try_from(configured.clamp(1, most)).unwrap_or(u32::MAX)
 }
 
 /// Which of `candidates` (each a hotel id, in the order they are due) to claim: in that order, at
@@ -104,11 +104,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_hotels_share_is_at_most_half_the_sends_in_flight() {
-        assert_eq!(hotel_share(64, 8), 8);
-        assert_eq!(hotel_share(64, 100), 32);
-        assert_eq!(hotel_share(4, 8), 2);
-        assert_eq!(hotel_share(1, 8), 1);
+    fn a_hotels_share_leaves_a_send_in_flight_to_the_others() {
+        assert_eq!(hotel_share(64, 16), 16);
+        assert_eq!(hotel_share(64, 100), 63);
+        assert_eq!(hotel_share(4, 16), 3);
+        assert_eq!(hotel_share(2, 16), 1);
+        assert_eq!(hotel_share(1, 16), 1);
         assert_eq!(hotel_share(64, 0), 1);
     }
 

@@ -193,9 +193,10 @@ async fn rotate_secret<C: GenericClient + Sync>(
     }
 }
 
-/// Claims due deliveries until `until`, at most `per_hotel` held by any one hotel at once (those
-/// whose lease still runs counted, whichever instance holds them), chosen by [`pick_fair`] from
-/// the due ones. Claims of all instances take turns (a transaction-scoped advisory lock), so the
+/// Claims due deliveries until `until`: at most `per_hotel` held by any one hotel at once (those
+/// whose lease still runs counted, whichever instance holds them), read as at most that many of
+/// each hotel's due ones (a hotel at its share is skipped) and chosen by [`pick_fair`] in the order
+/// they fell due. Claims of all instances take turns (a transaction-scoped advisory lock), so the
 /// counts they read are the ones they write against. Rows another transaction is changing right
 /// now are skipped (`SKIP LOCKED`), rows whose lease ran out (an instance that died holding them)
 /// are claimable again, and only the oldest pending delivery of a (subscription, task) is ever
@@ -217,7 +218,7 @@ async fn claim<C: GenericClient + Sync>(
     for r in query(
         c,
         "SELECT hotel_id, count(*) FROM deliveries
-         WHERE status = 'pending' AND next_attempt_at <= $1 AND claimed_until > $1
+         WHERE claimed_until > $1 AND status = 'pending'
          GROUP BY hotel_id",
         &[&now],
     )
@@ -225,22 +226,34 @@ async fn claim<C: GenericClient + Sync>(
     {
         held.insert(r.try_get(0)?, count(r.try_get(1)?));
     }
+    let full: Vec<&str> = held
+        .iter()
+        .filter(|(_, n)| **n >= per_hotel)
+        .map(|(h, _)| h.as_str())
+        .collect();
+    // The hotels with a pending delivery, found by skipping along `deliveries_pending_by_hotel`
+    // (one probe per hotel), then at most `per_hotel` due ones of each not at its share.
     let due = query(
         c,
-        "SELECT seq, hotel_id FROM (
-             SELECT d.seq, d.hotel_id, d.next_attempt_at,
-                    row_number() OVER (PARTITION BY d.hotel_id
-                                       ORDER BY d.next_attempt_at, d.seq) AS nth
-             FROM deliveries d
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-               AND (d.claimed_until IS NULL OR d.claimed_until <= $1)
+        "WITH RECURSIVE h(id) AS (
+             SELECT min(hotel_id) FROM deliveries WHERE status = 'pending'
+             UNION ALL
+             SELECT (SELECT min(hotel_id) FROM deliveries
+                     WHERE status = 'pending' AND hotel_id > h.id)
+             FROM h WHERE h.id IS NOT NULL)
+         SELECT d.seq, d.hotel_id FROM h CROSS JOIN LATERAL (
+             SELECT e.seq, e.hotel_id, e.next_attempt_at FROM deliveries e
+             WHERE e.hotel_id = h.id AND e.status = 'pending' AND e.next_attempt_at <= $1
+               AND (e.claimed_until IS NULL OR e.claimed_until <= $1)
                AND NOT EXISTS (
-                   SELECT 1 FROM deliveries e
-                   WHERE e.subscription_id = d.subscription_id AND e.task_id = d.task_id
-                     AND e.status = 'pending' AND e.seq < d.seq)) w
-         WHERE nth <= $2
-         ORDER BY next_attempt_at, seq",
-        &[&now, &i64::from(per_hotel)],
+                   SELECT 1 FROM deliveries f
+                   WHERE f.subscription_id = e.subscription_id AND f.task_id = e.task_id
+                     AND f.status = 'pending' AND f.seq < e.seq)
+             ORDER BY e.next_attempt_at, e.seq
+             LIMIT $2) d
+         WHERE h.id IS NOT NULL AND NOT (h.id = ANY($3))
+         ORDER BY d.next_attempt_at, d.seq",
+        &[&now, &i64::from(per_hotel), &full],
     )
     .await?;
     let hotels = due

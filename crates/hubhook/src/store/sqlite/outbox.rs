@@ -198,8 +198,30 @@ fn rotate_secret(
     }
 }
 
-/// Claims due deliveries until `until`, at most `per_hotel` held by any one hotel at once (those
-/// whose lease still runs counted), chosen by [`pick_fair`] from the due ones.
+/// The hotels with a pending delivery, found by skipping along `deliveries_pending_by_hotel` (one
+/// probe per hotel, whatever their backlogs).
+const PENDING_HOTELS: &str = "WITH RECURSIVE h(id) AS (
+        SELECT (SELECT min(hotel_id) FROM deliveries WHERE status = 'pending')
+        UNION ALL
+        SELECT (SELECT min(hotel_id) FROM deliveries WHERE status = 'pending' AND hotel_id > h.id)
+        FROM h WHERE h.id IS NOT NULL)
+    SELECT id FROM h WHERE id IS NOT NULL";
+
+/// A hotel's first `?3` claimable deliveries due at `?2` (the oldest pending one of a task and
+/// subscription only: a task's events go out in order).
+const HOTEL_DUE: &str = "SELECT d.seq, d.hotel_id, d.next_attempt_at FROM deliveries d
+    WHERE d.hotel_id = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2
+      AND (d.claimed_until IS NULL OR d.claimed_until <= ?2)
+      AND NOT EXISTS (
+          SELECT 1 FROM deliveries e
+          WHERE e.subscription_id = d.subscription_id AND e.task_id = d.task_id
+            AND e.status = 'pending' AND e.seq < d.seq)
+    ORDER BY d.next_attempt_at, d.seq
+    LIMIT ?3";
+
+/// Claims due deliveries until `until`: at most `per_hotel` held by any one hotel at once (those
+/// whose lease still runs counted), read as at most that many of each hotel's due ones (a hotel at
+/// its share is skipped) and chosen by [`pick_fair`] in the order they fell due.
 fn claim(
     conn: &Connection,
     now: &str,
@@ -207,35 +229,30 @@ fn claim(
     limit: u32,
     per_hotel: u32,
 ) -> Result<Vec<Claimed>, StoreError> {
+    // Through the few leased rows, not every pending one (which the planner, for the grouping's
+    // order, would otherwise scan).
     let held: HashMap<String, u32> = rows(
         conn,
-        "SELECT hotel_id, count(*) FROM deliveries
-         WHERE status = 'pending' AND next_attempt_at <= ?1 AND claimed_until > ?1
+        "SELECT hotel_id, count(*) FROM deliveries INDEXED BY deliveries_claimed
+         WHERE claimed_until > ?1 AND status = 'pending'
          GROUP BY hotel_id",
         [now],
         |r| Ok((r.get::<_, String>(0)?, count(r.get(1)?))),
     )?
     .into_iter()
     .collect();
-    let due: Vec<(i64, String)> = rows(
-        conn,
-        "SELECT seq, hotel_id FROM (
-             SELECT d.seq, d.hotel_id, d.next_attempt_at,
-                    row_number() OVER (PARTITION BY d.hotel_id
-                                       ORDER BY d.next_attempt_at, d.seq) AS nth
-             FROM deliveries d
-             WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-               AND (d.claimed_until IS NULL OR d.claimed_until <= ?1)
-               AND NOT EXISTS (
-                   SELECT 1 FROM deliveries e
-                   WHERE e.subscription_id = d.subscription_id AND e.task_id = d.task_id
-                     AND e.status = 'pending' AND e.seq < d.seq))
-         WHERE nth <= ?2
-         ORDER BY next_attempt_at, seq",
-        params![now, per_hotel],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let hotels: Vec<&str> = due.iter().map(|(_, h)| h.as_str()).collect();
+    let hotels = rows(conn, PENDING_HOTELS, [], |r| Ok(r.get::<_, String>(0)?))?;
+    let mut due: Vec<(String, i64, String)> = Vec::new();
+    for hotel in hotels {
+        let room = per_hotel.saturating_sub(held.get(&hotel).copied().unwrap_or(0));
+        if room > 0 {
+            due.extend(rows(conn, HOTEL_DUE, params![hotel, now, room], |r| {
+                Ok((r.get(2)?, r.get(0)?, r.get(1)?))
+            })?);
+        }
+    }
+    due.sort_unstable();
+    let hotels: Vec<&str> = due.iter().map(|(_, _, h)| h.as_str()).collect();
     let picked = pick_fair(&hotels, &held, per_hotel, limit as usize);
     let mut read = conn.prepare_cached(
         "SELECT d.id, d.hotel_id, d.payload, d.attempts, s.id, s.kind, s.url, s.headers, s.secret,
@@ -247,7 +264,7 @@ fn claim(
         conn.prepare_cached("UPDATE deliveries SET claimed_until = ?2 WHERE seq = ?1")?;
     let mut claimed = Vec::with_capacity(picked.len());
     for i in picked {
-        let seq = due[i].0;
+        let seq = due[i].1;
         let found = read
             .query_and_then([seq], |r| shared::claimed_from_row(r, now))?
             .next()
