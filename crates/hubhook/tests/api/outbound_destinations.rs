@@ -1,8 +1,8 @@
 //! Outbound destinations (CONTRACT.md section 8, docs/security.md "Outbound destinations"): a
 //! delivery connects to public addresses only, judged on every address it would connect to;
-//! `HUBHOOK_OUTBOUND_ALLOW` exempts ranges, and a refused delivery ends as
-//! `WEB_HUK_DESTINATION_DENIED` without any connection. Each receiver here is a bare TCP listener
-//! on its own port that counts the connections it accepts (`raw_receiver.rs`).
+//! `HUBHOOK_OUTBOUND_ALLOW` exempts ranges, `HUBHOOK_OUTBOUND_DENY` wins over it, and a refused
+//! delivery ends as `WEB_HUK_DESTINATION_DENIED` without any connection. Each receiver here is a
+//! bare TCP listener on its own port that counts the connections it accepts (`raw_receiver.rs`).
 
 use std::{collections::HashMap, process::Command};
 
@@ -265,4 +265,43 @@ async fn a_proxy_named_in_the_environment_never_carries_a_delivery() {
     assert_eq!(failed[0]["code"], "WEB_HUK_DESTINATION_DENIED", "{failed}");
     assert_eq!(proxy.connections(), 0, "the proxy carried the delivery");
     assert_eq!(target.connections(), 0);
+}
+
+/// `HUBHOOK_OUTBOUND_DENY` wins over `HUBHOOK_OUTBOUND_ALLOW` (here both name loopback): an
+/// address is refused when added, a name when its delivery would connect.
+#[tokio::test]
+async fn the_deny_list_keeps_deliveries_away_from_listed_addresses() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let app = spawn_app_in(dir, |c| {
+        c.outbox = outbox_settings(ServeSettings {
+            outbound_allow: Some("127.0.0.0/8".parse().unwrap()),
+            outbound_deny: Some("127.0.0.0/8".parse().unwrap()),
+            ..Default::default()
+        });
+    })
+    .await;
+    let hotel = app.create_hotel("h1").await;
+    let key = app.api_key(&hotel, Role::Manager).await;
+    let rx = RawReceiver::start(Answer::Ok).await;
+    let (status, body) = app
+        .post_api(
+            &key,
+            "/api/v1/webhooks",
+            &json!({"url": rx.url("127.0.0.1")}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["details"][0]
+            .as_str()
+            .unwrap()
+            .contains("HUBHOOK_OUTBOUND_DENY")
+    );
+    api_subscription(&app, &key, &rx.url("localhost")).await;
+    app.webhook(&hotel, &order("o-1", "101", &["4"])).await;
+    let got = settled(&app, &key, 1).await;
+    let d = got.values().next().expect("a delivery");
+    assert_eq!(d["code"], "WEB_HUK_DESTINATION_DENIED", "{d}");
+    assert_eq!(rx.connections(), 0);
+    app.stop().await;
 }

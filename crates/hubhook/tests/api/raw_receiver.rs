@@ -35,7 +35,9 @@ struct Seen {
     first_request: std::sync::Mutex<Option<Instant>>,
 }
 
+/// The listeners (aborted when dropped) and what they saw.
 pub struct RawReceiver {
+    /// The port of both listeners.
     pub port: u16,
     v4: Arc<Seen>,
     v6: Arc<Seen>,
@@ -51,6 +53,7 @@ impl Drop for RawReceiver {
 }
 
 impl RawReceiver {
+    /// Listens on a fresh port, answering as `answer` says.
     pub async fn start(answer: Answer) -> Self {
         let v4 = TcpListener::bind("127.0.0.1:0")
             .await

@@ -306,6 +306,7 @@ macro_rules! in_tx {
 
 mod accounts;
 mod batch;
+mod claim;
 mod hot;
 mod hotels;
 mod ingest;

@@ -26,6 +26,7 @@ use writer::{
 };
 
 mod accounts;
+mod claim;
 mod hot;
 mod hotels;
 mod ingest;
