@@ -165,6 +165,8 @@ fn main() -> Result<(), BoxError> {
         .env("HUBHOOK_WEBHOOK_IP_RATE", "0")
         .env("HUBHOOK_WEBHOOK_HOTEL_RATE", "0")
         .env("HUBHOOK_WEBHOOK_AUTH_FAILURES", "0")
+        // The receiver is this process, on loopback: exempted as an on-premise receiver would be.
+        .env("HUBHOOK_OUTBOUND_ALLOW", "127.0.0.0/8")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;

@@ -562,6 +562,8 @@ fn run() -> Result<bool, BoxError> {
         hubhook_cmd(&db_url, dir.path())
             .envs(limits_off())
             .env("HUBHOOK_RETRY_SCHEDULE", &s.schedule)
+            // The receivers are this process, on loopback: exempted as on-premise ones would be.
+            .env("HUBHOOK_OUTBOUND_ALLOW", "127.0.0.0/8")
             .args(["serve", "--listen", &listen.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 
 use crate::{
-    config::{FileConfig, GlobalSettings},
+    config::{FileConfig, GlobalSettings, GlobalValues},
     domain::HotelId,
     store::{self, Store},
 };
@@ -75,21 +75,24 @@ pub enum Command {
 pub struct Ctx {
     pub json: bool,
     pub file: FileConfig,
-    database_url: String,
+    /// The settings every command reads (database, subscriptions per hotel), resolved.
+    pub globals: GlobalValues,
 }
 
 impl Ctx {
     pub async fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
-        store::open(&self.database_url).await.with_context(|| {
-            format!(
-                "cannot open the database {}",
-                store::display_url(&self.database_url)
-            )
-        })
+        store::open(&self.globals.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    store::display_url(&self.globals.database_url)
+                )
+            })
     }
 
     pub fn database_url(&self) -> &str {
-        &self.database_url
+        &self.globals.database_url
     }
 
     /// Prints `value` as the one JSON document, or `text` for people.
@@ -126,7 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = FileConfig::load(cli.config.as_deref())?;
     let ctx = Ctx {
         json: cli.json,
-        database_url: file.database_url(cli.settings)?,
+        globals: file.globals(cli.settings)?,
         file,
     };
     match cli.command {

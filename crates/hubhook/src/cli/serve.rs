@@ -17,7 +17,7 @@ pub struct ServeArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::resolve(ctx.database_url().to_owned(), args.settings, &ctx.file)?;
+    let config = Config::resolve(ctx.globals.clone(), args.settings, &ctx.file)?;
     telemetry::init_logging(config.log_format);
     let database = crate::store::display_url(&config.database_url);
     let app = Application::build(config).await?;

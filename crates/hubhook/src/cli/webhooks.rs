@@ -103,7 +103,7 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> anyhow::Result<()> {
             let sub = ctx
                 .store()
                 .await?
-                .create_subscription(new)
+                .create_subscription(new, ctx.globals.max_subscriptions)
                 .await
                 .map_err(not_found(&id))?;
             let added = Added {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::outbox::dispatcher::IpRange;
+use crate::domain::outbound::IpRange;
 
 /// A token bucket's settings: `per_second` tokens added, at most `burst` kept. `0` in either
 /// disables the limit.

@@ -2,15 +2,14 @@
 //! optional `hubhook.toml`, then defaults. Each is declared once (settings.rs) and validated once,
 //! here.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use duve::{Field, FieldMap, Path};
 use serde::Deserialize;
 
-use crate::outbox::{
-    RetrySchedule,
-    dispatcher::{IpRange, OutboxConfig},
-    parse_duration,
+use crate::{
+    domain::outbound::{DestinationPolicy, IpRange, hotel_share},
+    outbox::{RetrySchedule, dispatcher::OutboxConfig, parse_duration},
 };
 
 pub mod limits;
@@ -18,7 +17,7 @@ pub mod settings;
 
 pub use limits::{LimitsConfig, Rate, StreamLimits, Window};
 pub use settings::{
-    DaysOrDuration, GlobalSettings, LOG_FILTER_ENV, List, ServeSettings, ServeValues,
+    DaysOrDuration, GlobalSettings, GlobalValues, LOG_FILTER_ENV, List, ServeSettings, ServeValues,
 };
 
 /// A setting that cannot be read or used.
@@ -112,7 +111,12 @@ impl FileConfig {
 
     /// The database URL: the flag or environment variable, then the file, then the default.
     pub fn database_url(&self, flags: GlobalSettings) -> Result<String, ConfigError> {
-        Ok(flags.or(self.global.clone()).values()?.database_url)
+        Ok(self.globals(flags)?.database_url)
+    }
+
+    /// The settings every command reads: flags and environment, then the file, then defaults.
+    pub fn globals(&self, flags: GlobalSettings) -> Result<GlobalValues, ConfigError> {
+        flags.or(self.global.clone()).values()
     }
 }
 
@@ -132,6 +136,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub fields: FieldMap,
     pub outbox: OutboxConfig,
+    /// Outbound subscriptions one hotel may have.
+    pub max_subscriptions: u32,
     /// Every request counts as HTTPS for the session cookie (`Secure`, `__Host-` prefix); without
     /// it, only a trusted proxy's `X-Forwarded-Proto: https` does.
     pub secure_cookies: bool,
@@ -159,10 +165,14 @@ pub struct HttpLimits {
 impl Config {
     /// `serve`'s settings: `flags` (flags and environment) over the file, then defaults; validated.
     pub fn resolve(
-        database_url: String,
+        globals: GlobalValues,
         flags: ServeSettings,
         file: &FileConfig,
     ) -> Result<Self, ConfigError> {
+        let GlobalValues {
+            database_url,
+            max_subscriptions,
+        } = globals;
         let settings = flags.or(file.serve.clone());
         let v = settings.values()?;
         Ok(Self {
@@ -184,6 +194,7 @@ impl Config {
             },
             fields: file.field_map()?,
             outbox: outbox(&v)?,
+            max_subscriptions,
             secure_cookies: v.secure_cookies,
             retention: retention(&v)?,
             limits: limits(&v)?,
@@ -198,7 +209,14 @@ impl Config {
             listen: Some("127.0.0.1:0".into()),
             ..Default::default()
         };
-        match Self::resolve(database_url.into(), defaults, &FileConfig::default()) {
+        let globals = GlobalSettings {
+            database_url: Some(database_url.into()),
+            ..Default::default()
+        };
+        let resolved = FileConfig::default()
+            .globals(globals)
+            .and_then(|g| Self::resolve(g, defaults, &FileConfig::default()));
+        match resolved {
             Ok(config) => config,
             // The defaults are constants, checked by a unit test.
             Err(e) => unreachable!("the default settings are invalid: {e}"),
@@ -238,7 +256,14 @@ fn outbox(v: &ServeValues) -> Result<OutboxConfig, ConfigError> {
         })?,
         timeout: duration("outbox_timeout", &v.outbox_timeout, "15s")?,
         max_in_flight: at_least_one("outbox_max_in_flight", v.outbox_max_in_flight)?,
-        deny: ip_ranges("outbound_deny", &v.outbound_deny)?,
+        hotel_share: hotel_share(
+            v.outbox_max_in_flight,
+            at_least_one("outbox_hotel_share", v.outbox_hotel_share)?,
+        ),
+        destinations: Arc::new(DestinationPolicy::new(
+            ip_ranges("outbound_allow", &v.outbound_allow)?,
+            ip_ranges("outbound_deny", &v.outbound_deny)?,
+        )),
     })
 }
 
@@ -344,7 +369,11 @@ mod tests {
     }
 
     fn resolve(flags: ServeSettings, file: &FileConfig) -> Result<Config, ConfigError> {
-        Config::resolve("sqlite://x.db".into(), flags, file)
+        let globals = GlobalSettings {
+            database_url: Some("sqlite://x.db".into()),
+            ..Default::default()
+        };
+        Config::resolve(file.globals(globals)?, flags, file)
     }
 
     #[test]
@@ -366,6 +395,7 @@ mod tests {
         let url = |flag: Option<&str>, f: &FileConfig| {
             let flags = GlobalSettings {
                 database_url: flag.map(Into::into),
+                ..Default::default()
             };
             f.database_url(flags).unwrap()
         };
@@ -539,11 +569,53 @@ mod tests {
         .unwrap();
         assert_eq!(o.schedule.max_attempts(), 3);
         assert_eq!(o.timeout, Duration::from_secs(3));
-        assert_eq!(o.deny.len(), 2);
-        let flags = ServeSettings {
-            outbound_deny: Some("".parse().unwrap()),
+        let denied = |o: &OutboxConfig| !o.destinations.permits("10.1.1.1".parse().unwrap());
+        assert!(denied(&o));
+        let allow = ServeSettings {
+            outbound_allow: Some("10.0.0.0/8, 127.0.0.0/8".parse().unwrap()),
             ..Default::default()
         };
-        assert!(flags.or(file.serve).outbox().unwrap().deny.is_empty());
+        let o = allow.clone().or(file.serve.clone()).outbox().unwrap();
+        assert!(denied(&o), "the deny-list wins over the allow-list");
+        assert!(!o.destinations.permits("127.0.0.1".parse().unwrap()));
+        let o = allow.outbox().unwrap();
+        assert!(!denied(&o));
+        assert!(o.destinations.permits("127.0.0.1".parse().unwrap()));
+        let o = ServeSettings::default().outbox().unwrap();
+        assert!(!o.destinations.permits("127.0.0.1".parse().unwrap()));
+        assert!(o.destinations.permits("8.8.8.8".parse().unwrap()));
+        assert_eq!(o.hotel_share, 16);
+        let bad = ServeSettings {
+            outbound_allow: Some("localhost".parse().unwrap()),
+            ..Default::default()
+        };
+        let e = bad.outbox().unwrap_err();
+        assert!(e.to_string().contains("outbound_allow"), "{e}");
+        let small = ServeSettings {
+            outbox_max_in_flight: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(small.outbox().unwrap().hotel_share, 3);
+    }
+
+    #[test]
+    fn the_subscription_cap_comes_from_the_flag_the_file_or_the_default() {
+        let none = FileConfig::default();
+        let g = none.globals(GlobalSettings::default()).unwrap();
+        assert_eq!(g.max_subscriptions, 20);
+        let f = file("max_subscriptions = 5");
+        assert_eq!(
+            f.globals(GlobalSettings::default())
+                .unwrap()
+                .max_subscriptions,
+            5
+        );
+        let flags = GlobalSettings {
+            max_subscriptions: Some(30),
+            ..Default::default()
+        };
+        let c = resolve(ServeSettings::default(), &f).unwrap();
+        assert_eq!(c.max_subscriptions, 5);
+        assert_eq!(f.globals(flags).unwrap().max_subscriptions, 30);
     }
 }

@@ -157,6 +157,9 @@ settings! {
     /// Database URL, created on first use
     database_url: String, env "HUBHOOK_DATABASE_URL", default "sqlite://hubhook.db",
         name "database", arg(global = true);
+    /// Outbound subscriptions one hotel may have (API, pages and CLI refuse more)
+    max_subscriptions: u32, env "HUBHOOK_MAX_SUBSCRIPTIONS", default "20",
+        name "outbound subscriptions per hotel (see docs/security.md)", arg(global = true);
 }
 
 settings! {
@@ -188,9 +191,16 @@ settings! {
     /// Deliveries attempted at once
     outbox_max_in_flight: usize, env "HUBHOOK_OUTBOX_MAX_IN_FLIGHT", default "64",
         name "outbound delivery attempts at once";
-    /// Comma-separated address ranges deliveries may not reach
+    /// Delivery attempts one hotel may have at once (fewer than --outbox-max-in-flight)
+    outbox_hotel_share: usize, env "HUBHOOK_OUTBOX_HOTEL_SHARE", default "16",
+        name "outbound delivery attempts of one hotel at once (at most the above less one; see docs/security.md)";
+    /// Comma-separated address ranges deliveries may reach although they are not public (e.g. 127.0.0.0/8)
+    outbound_allow: List, env "HUBHOOK_OUTBOUND_ALLOW", default "",
+        name "non-public address ranges deliveries may reach (comma-separated; a list in the file; see docs/security.md)",
+        shown "none: public addresses only";
+    /// Comma-separated address ranges deliveries may not reach (wins over --outbound-allow)
     outbound_deny: List, env "HUBHOOK_OUTBOUND_DENY", default "",
-        name "address ranges deliveries may not reach (comma-separated; a list in the file)",
+        name "address ranges deliveries may not reach, public or allowed (comma-separated; a list in the file)",
         shown "none";
     /// Webhooks per second from one client address; 0: no limit
     webhook_ip_rate: f64, env "HUBHOOK_WEBHOOK_IP_RATE", default "200",

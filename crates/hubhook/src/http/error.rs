@@ -199,6 +199,9 @@ pub enum ApiError {
     Transition(#[from] TransitionError),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A per-hotel bound (subscriptions, replays): 409 `LIMIT_REACHED`.
+    #[error("limit reached: {0}")]
+    Limit(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
 }
@@ -209,6 +212,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Transition(t) => ApiError::Transition(t),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Limit(m) => ApiError::Limit(m),
             StoreError::Invalid(m) => ApiError::InvalidRequest(m),
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
         }
@@ -264,6 +268,12 @@ impl IntoResponse for ApiError {
                 StatusCode::CONFLICT,
                 "CONFLICT",
                 "Already exists.".to_owned(),
+                vec![m],
+            ),
+            ApiError::Limit(m) => (
+                StatusCode::CONFLICT,
+                crate::domain::outbound::CODE_LIMIT,
+                "A limit of the hotel is reached.".to_owned(),
                 vec![m],
             ),
             ApiError::Unavailable(m) => {
@@ -323,6 +333,9 @@ pub enum UiError {
     Transition(#[from] TransitionError),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A per-hotel bound (subscriptions, replays).
+    #[error("limit reached: {0}")]
+    Limit(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
 }
@@ -342,6 +355,7 @@ impl From<StoreError> for UiError {
             StoreError::NotFound => UiError::NotFound,
             StoreError::Transition(t) => UiError::Transition(t),
             StoreError::Conflict(m) => UiError::Conflict(m),
+            StoreError::Limit(m) => UiError::Limit(m),
             StoreError::Invalid(m) => UiError::BadRequest(m),
             StoreError::Unavailable(m) => UiError::Unavailable(m),
         }
@@ -417,6 +431,7 @@ impl IntoResponse for UiError {
                 format!("{t}. Someone may have changed it meanwhile: reload the board."),
             ),
             UiError::Conflict(m) => (StatusCode::CONFLICT, "Already exists", m),
+            UiError::Limit(m) => (StatusCode::CONFLICT, "Limit reached", m),
             UiError::Unavailable(m) => {
                 tracing::error!(error = %m, "storage unavailable");
                 (

@@ -30,7 +30,7 @@ use std::{
 
 use axum::http::HeaderMap;
 
-use crate::{domain::HotelId, outbox::dispatcher::IpRange};
+use crate::domain::{HotelId, outbound::IpRange};
 
 /// Keys each map may hold (all shards together).
 pub const MAX_KEYS: usize = 65_536;

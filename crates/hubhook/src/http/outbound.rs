@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     domain::time,
-    outbox::{DeliveryStatus, SubscriptionRequest, check_subscription, sign},
+    outbox::{DeliveryStatus, SubscriptionRequest, check_destination, check_subscription, sign},
     store::{Delivery, Scope, Subscription},
 };
 
@@ -69,7 +69,8 @@ pub async fn list_webhooks(
     security(("api_key" = [])),
     responses((status = 201, body = SubscriptionCreated), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
-        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
+        (status = 409, body = ErrorBody, description = "LIMIT_REACHED: the hotel has the most subscriptions it may have")))]
 pub async fn create_webhook(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,
@@ -79,9 +80,13 @@ pub async fn create_webhook(
         .map(|Json(b)| b)
         .map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
     let new = check_subscription(caller.hotel.clone(), req)
+        .and_then(|new| check_destination(&new.url, &app.config.outbox.destinations).map(|()| new))
         .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
     let secret = new.secret.clone();
-    let subscription = app.store.create_subscription(new).await?;
+    let subscription = app
+        .store
+        .create_subscription(new, app.config.max_subscriptions)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(SubscriptionCreated {
@@ -206,7 +211,7 @@ pub async fn delivery(
     params(("id" = String, Path, description = "Delivery id")), security(("api_key" = [])),
     responses((status = 202, body = Delivery, description = "Queued again from its first attempt"),
         (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Its subscription is gone or disabled"),
+        (status = 409, body = ErrorBody, description = "Its subscription is gone or disabled, or it is being sent right now; LIMIT_REACHED: too many of the hotel's deliveries are waiting"),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
         (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
 pub async fn replay_delivery(

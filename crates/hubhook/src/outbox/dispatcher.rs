@@ -5,16 +5,19 @@
 //! at least every second, so work queued by another process, such as the CLI, is seen too).
 
 use std::{
-    net::IpAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use tokio::{sync::watch, task::JoinSet};
 
-use super::{AttemptResult, RetrySchedule, SubscriptionKind, classify, sign};
+use super::{
+    AttemptResult, RetrySchedule, SubscriptionKind, classify,
+    destination::{DestinationDenied, GuardedResolver, check_literal},
+    sign,
+};
 use crate::{
-    domain::time,
+    domain::{outbound::DestinationPolicy, time},
     metrics::OutboxMetrics,
     store::{AttemptRecord, Claimed, Store},
 };
@@ -26,57 +29,7 @@ const POLL: Duration = Duration::from_secs(1);
 const MIN_NAP: Duration = Duration::from_millis(100);
 const RESPONSE_KEEP: usize = 1024;
 
-/// An address range (`10.0.0.0/8`, `fd00::/8`, or one address) outbound deliveries may not reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpRange {
-    net: IpAddr,
-    prefix: u8,
-}
-
-impl IpRange {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        let (addr, prefix) = match raw.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (raw, None),
-        };
-        let net: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{raw:?}: not an address range such as 10.0.0.0/8"))?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{raw:?}: the prefix length must be 0..={max}"))?,
-            None => max,
-        };
-        Ok(Self { net, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
-    }
-}
+pub use crate::domain::outbound::IpRange;
 
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
@@ -84,7 +37,11 @@ pub struct OutboxConfig {
     /// Per attempt, connection included.
     pub timeout: Duration,
     pub max_in_flight: usize,
-    pub deny: Vec<IpRange>,
+    /// Claimed deliveries one hotel may hold at once, across instances (see
+    /// [`crate::domain::outbound::hotel_share`]).
+    pub hotel_share: u32,
+    /// Where deliveries may connect (`HUBHOOK_OUTBOUND_ALLOW`, `HUBHOOK_OUTBOUND_DENY`).
+    pub destinations: Arc<DestinationPolicy>,
 }
 
 #[derive(Clone)]
@@ -102,6 +59,10 @@ impl Dispatcher {
         metrics: OutboxMetrics,
     ) -> Result<Self, reqwest::Error> {
         let client = crate::http_client()
+            // Every name is resolved once, and only to addresses the policy permits; no proxy
+            // (from the environment or elsewhere) may connect on the server's behalf.
+            .dns_resolver(GuardedResolver::new(config.destinations.clone()))
+            .no_proxy()
             .user_agent(concat!("hubhook/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(config.max_in_flight.max(1))
@@ -123,8 +84,13 @@ impl Dispatcher {
         let max = self.config.max_in_flight.max(1);
         // Claims are made in batches: a claim is a write, so one per finished attempt would cost
         // as much as the attempts' own records. The dispatcher keeps up to `2 * max` claimed
-        // deliveries (in flight or ready) and claims again when that falls to `max`.
+        // deliveries (in flight or ready) and claims again when told of new work (a commit's
+        // signal, or the poll) or once `refill` attempts ended since the last claim: a hotel at
+        // its share (`hotel_share`) has room again only as its own attempts end, and a claim
+        // every half share keeps a lone busy hotel's sends going.
         let target = 2 * max;
+        let refill = (self.config.hotel_share as usize).div_ceil(2).clamp(1, max);
+        let mut ended = 0usize;
         let mut ready: std::collections::VecDeque<Claimed> = std::collections::VecDeque::new();
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let lease = self.config.timeout * 2 + LEASE_MARGIN;
@@ -144,9 +110,14 @@ impl Dispatcher {
             }
             let held = ready.len() + in_flight.len();
             let mut more = false;
-            if held <= max || (woken && held < target) {
+            if held < target && (woken || ended >= refill) {
                 let want = target - held;
-                match self.store.claim_deliveries(want as u32, lease).await {
+                ended = 0;
+                match self
+                    .store
+                    .claim_deliveries(want as u32, self.config.hotel_share, lease)
+                    .await
+                {
                     Ok(batch) => {
                         more = batch.len() == want;
                         ready.extend(batch);
@@ -178,7 +149,10 @@ impl Dispatcher {
             tokio::select! {
                 _ = signal.notified() => { woken = true; }
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    while in_flight.try_join_next().is_some() {}
+                    ended += 1;
+                    while in_flight.try_join_next().is_some() {
+                        ended += 1;
+                    }
                 }
                 _ = tokio::time::sleep(nap) => { woken = true; }
                 _ = stop.changed() => {}
@@ -244,38 +218,13 @@ impl Dispatcher {
         }
     }
 
-    async fn denied(&self, url: &reqwest::Url) -> bool {
-        if self.config.deny.is_empty() {
-            return false;
-        }
-        let blocked = |ip: IpAddr| self.config.deny.iter().any(|r| r.contains(ip));
-        match url.host() {
-            Some(url::Host::Ipv4(ip)) => blocked(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => blocked(IpAddr::V6(ip)),
-            Some(url::Host::Domain(name)) => {
-                let port = url.port_or_known_default().unwrap_or(443);
-                match tokio::net::lookup_host((name, port)).await {
-                    Ok(addrs) => addrs.map(|a| a.ip()).any(blocked),
-                    // Unresolvable: the attempt itself will fail and be retried.
-                    Err(_) => false,
-                }
-            }
-            None => true,
-        }
-    }
-
     async fn send(&self, c: &Claimed) -> Sent {
         let url = match reqwest::Url::parse(&c.url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => u,
             _ => return Sent::no_answer("the subscription's URL is not http(s)".into()),
         };
-        if self.denied(&url).await {
-            return Sent {
-                result: AttemptResult::Denied,
-                status: None,
-                error: Some("destination denied".into()),
-                response: String::new(),
-            };
+        if let Err(denied) = check_literal(&url, &self.config.destinations) {
+            return Sent::denied(&denied);
         }
         let mut req = self
             .client
@@ -307,7 +256,10 @@ impl Dispatcher {
         }
         let resp = match req.body(c.payload.clone()).send().await {
             Ok(r) => r,
-            Err(e) => return Sent::no_answer(describe(&e)),
+            Err(e) => match DestinationDenied::find(&e) {
+                Some(denied) => return Sent::denied(denied),
+                None => return Sent::no_answer(describe(&e)),
+            },
         };
         let status = resp.status().as_u16();
         let retry_after = resp
@@ -336,6 +288,16 @@ struct Sent {
 }
 
 impl Sent {
+    /// Refused by the destination policy, before any connection.
+    fn denied(why: &DestinationDenied) -> Self {
+        Self {
+            result: AttemptResult::Denied,
+            status: None,
+            error: Some(why.to_string()),
+            response: String::new(),
+        }
+    }
+
     fn no_answer(error: String) -> Self {
         Self {
             result: AttemptResult::NoAnswer,
@@ -392,24 +354,6 @@ async fn first_bytes(mut resp: reqwest::Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_match_what_they_name() {
-        let r = IpRange::parse("10.0.0.0/8").unwrap();
-        assert!(r.contains("10.1.2.3".parse().unwrap()));
-        assert!(!r.contains("11.0.0.1".parse().unwrap()));
-        assert!(r.contains("::ffff:10.0.0.1".parse().unwrap()));
-        let one = IpRange::parse("127.0.0.1").unwrap();
-        assert!(one.contains("127.0.0.1".parse().unwrap()));
-        assert!(!one.contains("127.0.0.2".parse().unwrap()));
-        let all = IpRange::parse("0.0.0.0/0").unwrap();
-        assert!(all.contains("8.8.8.8".parse().unwrap()));
-        let v6 = IpRange::parse("fd00::/8").unwrap();
-        assert!(v6.contains("fd12::1".parse().unwrap()));
-        assert!(!v6.contains("fe80::1".parse().unwrap()));
-        assert!(IpRange::parse("10.0.0.0/33").is_err());
-        assert!(IpRange::parse("example.com").is_err());
-    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

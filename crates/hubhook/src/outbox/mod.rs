@@ -9,6 +9,7 @@
 
 use serde::Deserialize;
 
+pub mod destination;
 pub mod dispatcher;
 pub mod sign;
 
@@ -59,6 +60,27 @@ pub enum SubscriptionError {
     NotForWebhook(&'static str),
     #[error(transparent)]
     Template(#[from] template::TemplateError),
+    #[error("url {url:?} is refused: {why}; deliveries go to public addresses only")]
+    Destination { url: String, why: String },
+}
+
+/// Refuses a URL whose host is an address deliveries may not reach (`http://127.0.0.1/`,
+/// `http://[::ffff:10.0.0.1]/`), so a mistake shows at once. Names are not resolved here: the
+/// dispatcher's resolver judges every address a delivery would connect to, which is the guard.
+pub fn check_destination(
+    url: &str,
+    policy: &crate::domain::outbound::DestinationPolicy,
+) -> Result<(), SubscriptionError> {
+    let Ok(parsed) = url::Url::parse(url.trim()) else {
+        return Err(SubscriptionError::Url(url.to_owned()));
+    };
+    destination::check_literal(&parsed, policy).map_err(|e| SubscriptionError::Destination {
+        url: url.trim().to_owned(),
+        why: match e.refused.first() {
+            Some((ip, why)) => format!("{ip} is {why}"),
+            None => "it has no host".to_owned(),
+        },
+    })
 }
 
 const RESERVED_HEADERS: [&str; 6] = [

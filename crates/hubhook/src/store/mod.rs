@@ -47,6 +47,9 @@ pub enum StoreError {
     NotFound,
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A per-hotel bound was reached (domain/outbound/fair.rs): 409 `LIMIT_REACHED`.
+    #[error("limit reached: {0}")]
+    Limit(String),
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error("{0}")]

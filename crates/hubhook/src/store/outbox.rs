@@ -188,6 +188,29 @@ pub(super) fn check_replay(r: &impl Columns) -> Result<(), StoreError> {
     }
 }
 
+/// Refuses a replay by [`outbound::fair::replay_refusal`], from `status, in_flight, pending` (the
+/// delivery's status, whether its lease runs, and how many deliveries its hotel has pending,
+/// counted up to the cap): a delivery being sent is a conflict, a backlog a limit.
+pub(super) fn check_replay_limit(r: &impl Columns) -> Result<(), StoreError> {
+    let already_pending = r.text(0)? == DeliveryStatus::Pending.as_str();
+    let pending = u64::from(count(r.int(2)?));
+    match outbound::fair::replay_refusal(pending, already_pending, r.flag(1)?) {
+        Some(why @ outbound::fair::ReplayRefusal::InFlight) => {
+            Err(StoreError::Conflict(why.to_string()))
+        }
+        Some(why) => Err(StoreError::Limit(why.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a new subscription of a hotel that has `existing` of at most `max`.
+pub(super) fn check_subscription_cap(existing: i64, max: u32) -> Result<(), StoreError> {
+    match outbound::fair::subscription_refusal(u64::from(count(existing)), max) {
+        Some(why) => Err(StoreError::Limit(why)),
+        None => Ok(()),
+    }
+}
+
 /// A replayed delivery as the API answers it: without its payload and attempt log.
 pub(super) fn summary(d: Option<Delivery>) -> Result<Delivery, StoreError> {
     let mut d = d.ok_or(StoreError::NotFound)?;
@@ -327,7 +350,12 @@ pub struct Delivery {
 pub trait OutboxStore: Send + Sync {
     /// Woken after every commit that queued deliveries (and by a poll, for other processes' commits).
     fn outbox_signal(&self) -> Arc<tokio::sync::Notify>;
-    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError>;
+    /// Adds a subscription, refused ([`StoreError::Limit`]) when its hotel has `max_per_hotel`.
+    async fn create_subscription(
+        &self,
+        sub: NewSubscription,
+        max_per_hotel: u32,
+    ) -> Result<Subscription, StoreError>;
     async fn list_subscriptions(&self, scope: Scope<'_>) -> Result<Vec<Subscription>, StoreError>;
     /// Removes a subscription; its pending deliveries end as failed.
     async fn remove_subscription(&self, scope: Scope<'_>, id: &str) -> Result<(), StoreError>;
@@ -340,10 +368,12 @@ pub trait OutboxStore: Send + Sync {
         keep_old_until: Timestamp,
     ) -> Result<Subscription, StoreError>;
     /// Claims up to `limit` due deliveries for `lease` (the oldest pending delivery of a task and
-    /// subscription only: a task's events go out in order).
+    /// subscription only: a task's events go out in order), at most `per_hotel` claimed at once
+    /// for any one hotel, those held already counted ([`outbound::pick_fair`]).
     async fn claim_deliveries(
         &self,
         limit: u32,
+        per_hotel: u32,
         lease: Duration,
     ) -> Result<Vec<Claimed>, StoreError>;
     async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError>;
@@ -356,7 +386,8 @@ pub trait OutboxStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError>;
     async fn delivery(&self, scope: Scope<'_>, id: &str) -> Result<Option<Delivery>, StoreError>;
-    /// Sends a delivery again, from its first attempt, as soon as the dispatcher can.
+    /// Sends a delivery again, from its first attempt, as soon as the dispatcher can; refused
+    /// while it is being sent, or ([`StoreError::Limit`]) while its hotel has too many pending.
     async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError>;
     /// Marks tasks past their due time as overdue, queueing `task.overdue`; returns how many.
     async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError>;

@@ -816,12 +816,10 @@ async fn webhooks_and_deliveries_commands_manage_what_the_running_server_sends()
 
     let dir = std::sync::Arc::new(temp());
     let app = crate::helpers::spawn_app_in(dir.clone(), |c| {
-        c.outbox = hubhook::config::ServeSettings {
+        c.outbox = crate::helpers::outbox_settings(hubhook::config::ServeSettings {
             retry_schedule: Some("50ms".into()),
             ..Default::default()
-        }
-        .outbox()
-        .unwrap();
+        });
     })
     .await;
     let hotel = app.create_hotel("h1").await;

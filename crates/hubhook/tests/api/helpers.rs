@@ -6,11 +6,12 @@ use std::{path::PathBuf, process::Command, sync::Arc};
 
 use hubhook::{
     Application,
-    config::Config,
+    config::{Config, ServeSettings},
     domain::{
         HotelId, Role,
         secret::{hash_token, new_token},
     },
+    outbox::dispatcher::OutboxConfig,
     store::{ApiKey, NewHotel, Room, Store},
 };
 use serde_json::Value;
@@ -48,6 +49,30 @@ pub const BACKEND: Backend = crate::BACKEND;
 /// The variable naming the PostgreSQL database the PostgreSQL suite runs in (each test in a schema
 /// of its own).
 pub const POSTGRES_ENV: &str = "HUBHOOK_TEST_POSTGRES_URL";
+
+/// The address ranges the suite's receivers listen on, exempted from the outbound destination
+/// rule as an operator with an on-premise receiver would (`HUBHOOK_OUTBOUND_ALLOW`). Every server a
+/// test runs that delivers to a local receiver runs with it: in-process through
+/// [`outbox_settings`], the real binary through [`OUTBOUND_ALLOW_ENV`].
+pub const LOCAL_RECEIVERS: &str = "127.0.0.0/8";
+
+/// The variable that carries [`LOCAL_RECEIVERS`] to a spawned `hubhook serve`.
+pub const OUTBOUND_ALLOW_ENV: &str = "HUBHOOK_OUTBOUND_ALLOW";
+
+/// The outbox configuration of `settings` (as `hubhook serve` would read them), with
+/// [`LOCAL_RECEIVERS`] allowed unless `settings` names its own allowed ranges.
+pub fn outbox_settings(settings: ServeSettings) -> OutboxConfig {
+    let allow = settings
+        .outbound_allow
+        .clone()
+        .unwrap_or_else(|| LOCAL_RECEIVERS.parse().expect("a list"));
+    ServeSettings {
+        outbound_allow: Some(allow),
+        ..settings
+    }
+    .outbox()
+    .expect("valid outbox settings")
+}
 
 /// The URL of the test database that belongs to `path`: the SQLite file itself, or on PostgreSQL a
 /// schema of its own, the same for the same path (so a restart finds its data), created by hubhook
@@ -224,6 +249,8 @@ pub async fn spawn_app_in(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Config)) ->
     // credentials: the webhook limits are off unless a test turns them on (tests/api/limits.rs).
     // The login limits keep their defaults.
     config.limits = config.limits.without_webhook_limits();
+    // The suite's receivers listen on loopback.
+    config.outbox = outbox_settings(ServeSettings::default());
     tweak(&mut config);
     let store = hubhook::store::open(&config.database_url)
         .await
@@ -363,6 +390,7 @@ impl TestApp {
     pub fn cli(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubhook"));
         cmd.env("HUBHOOK_DATABASE_URL", self.database_url())
+            .env(OUTBOUND_ALLOW_ENV, LOCAL_RECEIVERS)
             .env_remove("HUBHOOK_CONFIG")
             .current_dir(self.dir.path());
         cmd

@@ -16,8 +16,8 @@ use hubhook::domain::Role;
 use serde_json::Value;
 
 use crate::helpers::{
-    Hotel, TestApp, database_url, expect_webhook_error, inbound_log, json_of, order, spawn_app_in,
-    task_list,
+    Hotel, LOCAL_RECEIVERS, OUTBOUND_ALLOW_ENV, TestApp, database_url, expect_webhook_error,
+    inbound_log, json_of, order, spawn_app_in, task_list,
 };
 use crate::restart::post_order;
 
@@ -335,6 +335,7 @@ impl Served {
         let log = dir.join(format!("serve-{port}.log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubhook"));
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env(OUTBOUND_ALLOW_ENV, LOCAL_RECEIVERS)
             .env("HUBHOOK_DATABASE_URL", database_url(db))
             // The abuse limits have their own tests (limits.rs); these drive the parsers and the
             // shutdown with more requests per second than the defaults let one address send.

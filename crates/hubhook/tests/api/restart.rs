@@ -10,7 +10,10 @@ use std::{
 use hubhook::domain::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{Hotel, database_url, json_of, order, spawn_app, spawn_app_in};
+use crate::helpers::{
+    Hotel, LOCAL_RECEIVERS, OUTBOUND_ALLOW_ENV, database_url, json_of, order, spawn_app,
+    spawn_app_in,
+};
 
 #[tokio::test]
 async fn tasks_history_and_idempotency_survive_a_restart() {
@@ -96,6 +99,7 @@ impl Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_hubhook"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env(OUTBOUND_ALLOW_ENV, LOCAL_RECEIVERS)
             // Many deliveries a second from one address for one hotel: no abuse limit.
             .env("HUBHOOK_WEBHOOK_IP_RATE", "0")
             .env("HUBHOOK_WEBHOOK_HOTEL_RATE", "0")

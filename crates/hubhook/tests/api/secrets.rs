@@ -16,7 +16,7 @@ use hubhook::domain::secret::new_token;
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{Hotel, database_url, order},
+    helpers::{Hotel, LOCAL_RECEIVERS, OUTBOUND_ALLOW_ENV, database_url, order},
     receiver::{Receiver, eventually},
     ui_support::{UiClient, csrf_of},
 };
@@ -85,6 +85,7 @@ impl Server {
         let stderr = dir.join("serve.err");
         let child = Command::new(env!("CARGO_BIN_EXE_hubhook"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env(OUTBOUND_ALLOW_ENV, LOCAL_RECEIVERS)
             .args(args)
             .env("HUBHOOK_DATABASE_URL", database_url(&dir.join("x.db")))
             .env("HUBHOOK_LOG", "trace")

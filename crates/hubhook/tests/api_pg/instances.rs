@@ -11,7 +11,10 @@ use std::{
 use serde_json::Value;
 
 use crate::{
-    helpers::{Hotel, database_url, expect_webhook_error, json_of, order, postgres},
+    helpers::{
+        Hotel, LOCAL_RECEIVERS, OUTBOUND_ALLOW_ENV, database_url, expect_webhook_error, json_of,
+        order, postgres,
+    },
     receiver::Receiver,
 };
 
@@ -34,6 +37,7 @@ impl Instance {
             .port();
         let child = Command::new(env!("CARGO_BIN_EXE_hubhook"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env(OUTBOUND_ALLOW_ENV, LOCAL_RECEIVERS)
             // Many deliveries a second from one address for one hotel: no abuse limit.
             .env("HUBHOOK_WEBHOOK_IP_RATE", "0")
             .env("HUBHOOK_WEBHOOK_HOTEL_RATE", "0")

@@ -54,10 +54,16 @@ postgres_suite! {
     mod http_edge;
     #[path = "../api/ops.rs"]
     mod ops;
+    #[path = "../api/outbound_destinations.rs"]
+    mod outbound_destinations;
+    #[path = "../api/outbound_fairness.rs"]
+    mod outbound_fairness;
     #[path = "../api/outbox.rs"]
     mod outbox;
     #[path = "../api/page_sizes.rs"]
     mod page_sizes;
+    #[path = "../api/raw_receiver.rs"]
+    mod raw_receiver;
     #[path = "../api/receiver.rs"]
     mod receiver;
     #[path = "../api/restart.rs"]

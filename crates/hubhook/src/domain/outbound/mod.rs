@@ -1,18 +1,24 @@
 //! The outbound rules, pure: the events a subscription hears, its kinds, a delivery's statuses and
 //! codes, the retry schedule and what an attempt's answer means ([`retry`]), the bodies each kind
-//! sends and which deliveries a task change queues ([`payload`]). The store (both backends) and the
-//! dispatcher (`crate::outbox`) apply them; nothing here does I/O.
+//! sends and which deliveries a task change queues ([`payload`]), where deliveries may connect
+//! ([`destination`]) and how the sends in flight, subscriptions and replays are shared between
+//! hotels ([`fair`]). The store (both backends) and the dispatcher (`crate::outbox`) apply them;
+//! nothing here does I/O.
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::TaskStatus;
 
+pub mod destination;
+pub mod fair;
 pub mod payload;
 pub mod retry;
 pub mod template;
 #[cfg(test)]
 mod tests;
 
+pub use destination::{DestinationPolicy, IpRange, Refused};
+pub use fair::{CODE_LIMIT, hotel_share, pick_fair};
 pub use payload::{
     NewDelivery, OrderRefs, Target, deliveries_for, duve_connect_body, needs_order_refs,
     webhook_body,
@@ -29,7 +35,7 @@ pub const CODE_ATTEMPTS_EXHAUSTED: &str = "WEB_HUK_REQUEST_ATTEMPT_FAILED";
 pub const CODE_REJECTED: &str = "WEB_HUK_REQUEST_REJECTED";
 /// The receiver answered 410 Gone: the subscription is disabled.
 pub const CODE_GONE: &str = "WEB_HUK_ENDPOINT_GONE";
-/// The URL's address is in the configured deny-list.
+/// The destination is not a public address (or is in `HUBHOOK_OUTBOUND_DENY`): never sent.
 pub const CODE_DENIED: &str = "WEB_HUK_DESTINATION_DENIED";
 /// The code pending deliveries end with when their subscription is removed.
 pub const CODE_REMOVED: &str = "WEB_HUK_SUBSCRIPTION_REMOVED";

@@ -87,7 +87,7 @@ pub enum AttemptResult {
     },
     /// No answer: connection refused, reset, DNS failure, or the per-attempt timeout.
     NoAnswer,
-    /// The destination is in the deny-list: never sent.
+    /// Every address of the destination is refused by the destination policy: never sent.
     Denied,
 }
 
@@ -114,7 +114,9 @@ pub fn classify(
     match result {
         AttemptResult::Denied => Verdict::Fail {
             code: CODE_DENIED,
-            message: "The destination address is in hubhook's outbound deny-list.".into(),
+            message: "The destination is not a public address, or is in HUBHOOK_OUTBOUND_DENY; \
+                      it is never sent (see HUBHOOK_OUTBOUND_ALLOW)."
+                .into(),
         },
         AttemptResult::NoAnswer => retry(None),
         AttemptResult::Answered {

@@ -26,8 +26,8 @@ use crate::{
     domain::time,
     http::{AppState, error::UiError, outbound::ROTATION_OVERLAP},
     outbox::{
-        DeliveryStatus, EventType, SubscriptionKind, SubscriptionRequest, check_subscription, sign,
-        template,
+        DeliveryStatus, EventType, SubscriptionKind, SubscriptionRequest, check_destination,
+        check_subscription, sign, template,
     },
     store::{Delivery, Scope, StoreError, Subscription},
 };
@@ -245,7 +245,9 @@ pub async fn add_webhook(
     let f = AddForm::from_pairs(form(f)?);
     v.check_csrf(&f.csrf)?;
     let tz = hotel_tz(&app, &v.user.hotel);
-    let new = match check_subscription(v.user.hotel.clone(), f.request()) {
+    let checked = check_subscription(v.user.hotel.clone(), f.request())
+        .and_then(|new| check_destination(&new.url, &app.config.outbox.destinations).map(|()| new));
+    let new = match checked {
         Ok(new) => new,
         Err(e) => {
             let subs = subscriptions(&app, &v).await?;
@@ -264,7 +266,30 @@ pub async fn add_webhook(
         }
     };
     let secret = new.secret.clone();
-    let sub = app.store.create_subscription(new).await?;
+    let sub = match app
+        .store
+        .create_subscription(new, app.config.max_subscriptions)
+        .await
+    {
+        Ok(sub) => sub,
+        // The hotel's subscriptions are at their cap: say so above the form, kept filled in.
+        Err(StoreError::Limit(m)) => {
+            let subs = subscriptions(&app, &v).await?;
+            let error = format!("Not added: {m}.");
+            let page = webhooks_page(
+                &v,
+                &subs,
+                &tz,
+                Shown {
+                    error: Some(&error),
+                    refill: Some(&f),
+                    ..Default::default()
+                },
+            );
+            return Ok((StatusCode::CONFLICT, page).into_response());
+        }
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(hotel = %v.user.hotel, by = %v.user.email, subscription = %sub.id, "subscription added");
     let subs = subscriptions(&app, &v).await?;
     let done = format!("Added subscription {}.", sub.id);
@@ -565,8 +590,9 @@ pub async fn replay(
             ))
             .into_response())
         }
-        // The subscription is gone or disabled: say so on the delivery's page.
-        Err(StoreError::Conflict(m)) => {
+        // The subscription is gone or disabled, the delivery is being sent, or too many of the
+        // hotel's are waiting: say so on the delivery's page.
+        Err(StoreError::Conflict(m) | StoreError::Limit(m)) => {
             let error = format!("Not replayed: {m}.");
             let page = render_delivery(&app, &v, &id, None, Some(&error)).await?;
             Ok((StatusCode::CONFLICT, page).into_response())

@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_6_hotel_versions.sql"),
     include_str!("../schema_postgres_7_accounts.sql"),
     include_str!("../schema_postgres_8_ship.sql"),
+    include_str!("../schema_postgres_9_outbound.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -323,6 +324,7 @@ macro_rules! in_tx {
 
 mod accounts;
 mod batch;
+mod claim;
 mod hot;
 mod hotels;
 mod ingest;

@@ -17,15 +17,15 @@ use crate::domain::{
     Task,
     outbound::{
         CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
-        REMOVED_MESSAGE, earliest, events_to_text, needs_order_refs,
+        REMOVED_MESSAGE, earliest, events_to_text, fair::REPLAY_PENDING_CAP, needs_order_refs,
     },
 };
 use crate::store::OutboxStore;
 use crate::store::{
     AttemptRecord, Claimed, Delivery, NewSubscription, Scope, StoreError, Subscription,
     outbox::{
-        self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay, delivery_from_row,
-        subscription_from_row,
+        self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay, check_replay_limit,
+        check_subscription_cap, delivery_from_row, subscription_from_row,
     },
 };
 
@@ -191,46 +191,6 @@ async fn rotate_secret<C: GenericClient + Sync>(
     }
 }
 
-/// Claims due deliveries until `until`. Rows another instance is claiming right now are skipped
-/// (`SKIP LOCKED`), rows whose lease ran out (an instance that died holding them) are claimable
-/// again, and only the oldest pending delivery of a (subscription, task) is ever claimable.
-async fn claim<C: GenericClient + Sync>(
-    c: &C,
-    now: &str,
-    until: &str,
-    limit: u32,
-) -> Result<Vec<Claimed>, StoreError> {
-    let rows = query(
-        c,
-        "WITH due AS (
-             SELECT d.seq FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-             WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-               AND (d.claimed_until IS NULL OR d.claimed_until <= $1)
-               AND NOT EXISTS (
-                   SELECT 1 FROM deliveries e
-                   WHERE e.subscription_id = d.subscription_id AND e.task_id = d.task_id
-                     AND e.status = 'pending' AND e.seq < d.seq)
-             ORDER BY d.next_attempt_at, d.seq
-             LIMIT $3
-             FOR UPDATE OF d SKIP LOCKED)
-         UPDATE deliveries d SET claimed_until = $2
-         FROM due, subscriptions s
-         WHERE d.seq = due.seq AND s.id = d.subscription_id
-         RETURNING d.id, d.hotel_id, d.payload, d.attempts, s.id, s.kind, s.url, s.headers,
-                   s.secret, s.old_secret, s.old_secret_until, s.bearer, d.next_attempt_at, d.seq",
-        &[&now, &until, &i64::from(limit)],
-    )
-    .await?;
-    let mut claimed = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let order: (Option<String>, i64) = (r.try_get(12)?, r.try_get(13)?);
-        claimed.push((order, shared::claimed_from_row(r, now)?));
-    }
-    // RETURNING keeps no order: oldest first, as on SQLite.
-    claimed.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(claimed.into_iter().map(|(_, c)| c).collect())
-}
-
 async fn record<C: GenericClient + Sync>(c: &C, a: &AttemptRecord) -> Result<(), StoreError> {
     let AttemptWrite {
         at,
@@ -346,6 +306,17 @@ async fn replay<C: GenericClient + Sync>(
     )
     .await?;
     check_replay(&found.ok_or(StoreError::NotFound)?)?;
+    let bound = query_opt(
+        c,
+        "SELECT d.status, coalesce(d.status = 'pending' AND d.claimed_until > $2, false),
+                (SELECT count(*) FROM (SELECT 1 FROM deliveries p
+                                       WHERE p.hotel_id = d.hotel_id AND p.status = 'pending'
+                                       LIMIT $3) n)
+         FROM deliveries d WHERE d.id = $1",
+        &[&text(id), &now, &i64::from(REPLAY_PENDING_CAP)],
+    )
+    .await?;
+    check_replay_limit(&bound.ok_or(StoreError::NotFound)?)?;
     exec(
         c,
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2,
@@ -411,9 +382,30 @@ impl OutboxStore for PostgresStore {
         self.signals.outbox.clone()
     }
 
-    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+    async fn create_subscription(
+        &self,
+        sub: NewSubscription,
+        max_per_hotel: u32,
+    ) -> Result<Subscription, StoreError> {
         in_tx!(self, |tx| {
             hotel_exists(&tx, sub.hotel.as_str()).await?;
+            // Two additions at once for one hotel take turns, so neither passes the cap unseen.
+            exec(
+                &tx,
+                "SELECT pg_advisory_xact_lock(hashtext('hubhook.subscriptions.' || $1::text))",
+                &[&sub.hotel.as_str()],
+            )
+            .await?;
+            let existing: i64 = query_opt(
+                &tx,
+                "SELECT count(*) FROM subscriptions WHERE hotel_id = $1",
+                &[&sub.hotel.as_str()],
+            )
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .unwrap_or(0);
+            check_subscription_cap(existing, max_per_hotel)?;
             let now = time::format(time::now());
             insert_subscription(
                 &tx,
@@ -453,15 +445,17 @@ impl OutboxStore for PostgresStore {
     async fn claim_deliveries(
         &self,
         limit: u32,
+        per_hotel: u32,
         lease: Duration,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let client = self.pool.get().await?;
-        let now = time::now();
-        let until = now
-            .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
-            .unwrap_or(now);
-        // One statement: the rows are locked, leased and returned in its own transaction.
-        claim(&client, &time::format(now), &time::format(until), limit).await
+        in_tx!(self, |tx| {
+            let now = time::now();
+            let until = now
+                .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
+                .unwrap_or(now);
+            let (now, until) = (time::format(now), time::format(until));
+            super::claim::claim(&tx, &now, &until, limit, per_hotel).await
+        })
     }
 
     async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ use writer::{
 };
 
 mod accounts;
+mod claim;
 mod files;
 mod hot;
 mod hotels;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_6_hotel_versions.sql"),
     include_str!("schema_sqlite_7_accounts.sql"),
     include_str!("schema_sqlite_8_ship.sql"),
+    include_str!("schema_sqlite_9_outbound.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -13,7 +13,8 @@ use crate::{
         Task,
         outbound::{
             CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
-            REMOVED_MESSAGE, Target, earliest, events_to_text, needs_order_refs,
+            REMOVED_MESSAGE, Target, earliest, events_to_text, fair::REPLAY_PENDING_CAP,
+            needs_order_refs,
         },
         time,
     },
@@ -21,14 +22,14 @@ use crate::{
         AttemptRecord, Claimed, Delivery, NewSubscription, OutboxStore, Scope, StoreError,
         Subscription,
         outbox::{
-            self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay, delivery_from_row,
-            subscription_from_row,
+            self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay,
+            check_replay_limit, check_subscription_cap, delivery_from_row, subscription_from_row,
         },
     },
 };
 
 /// Runs `sql` and reads every row with `f`.
-fn rows<T>(
+pub(super) fn rows<T>(
     conn: &Connection,
     sql: &str,
     p: impl rusqlite::Params,
@@ -196,35 +197,6 @@ fn rotate_secret(
     }
 }
 
-fn claim(
-    conn: &Connection,
-    now: &str,
-    until: &str,
-    limit: u32,
-) -> Result<Vec<Claimed>, StoreError> {
-    let claimed = rows(
-        conn,
-        "SELECT d.id, d.hotel_id, d.payload, d.attempts, s.id, s.kind, s.url, s.headers, s.secret,
-                s.old_secret, s.old_secret_until, s.bearer
-         FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-         WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
-           AND (d.claimed_until IS NULL OR d.claimed_until <= ?1)
-           AND NOT EXISTS (
-               SELECT 1 FROM deliveries e
-               WHERE e.subscription_id = d.subscription_id AND e.task_id = d.task_id
-                 AND e.status = 'pending' AND e.seq < d.seq)
-         ORDER BY d.next_attempt_at, d.seq
-         LIMIT ?2",
-        params![now, limit],
-        |r| shared::claimed_from_row(r, now),
-    )?;
-    let mut mark = conn.prepare_cached("UPDATE deliveries SET claimed_until = ?2 WHERE id = ?1")?;
-    for c in &claimed {
-        mark.execute([&c.id, until])?;
-    }
-    Ok(claimed)
-}
-
 fn record(conn: &Connection, a: &AttemptRecord) -> Result<(), StoreError> {
     let AttemptWrite {
         at,
@@ -317,6 +289,16 @@ fn replay(
         |r| check_replay(r),
     )?
     .ok_or(StoreError::NotFound)?;
+    first(
+        conn,
+        "SELECT d.status, coalesce(d.status = 'pending' AND d.claimed_until > ?2, 0),
+                (SELECT count(*) FROM (SELECT 1 FROM deliveries p
+                                       WHERE p.hotel_id = d.hotel_id AND p.status = 'pending'
+                                       LIMIT ?3))
+         FROM deliveries d WHERE d.id = ?1",
+        params![id, now, REPLAY_PENDING_CAP],
+        |r| check_replay_limit(r),
+    )?;
     conn.prepare_cached(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?2,
              claimed_until = NULL, last_code = NULL, last_message = NULL, updated_at = ?2
@@ -378,9 +360,17 @@ impl OutboxStore for SqliteStore {
         self.outbox.clone()
     }
 
-    async fn create_subscription(&self, sub: NewSubscription) -> Result<Subscription, StoreError> {
+    async fn create_subscription(
+        &self,
+        sub: NewSubscription,
+        max_per_hotel: u32,
+    ) -> Result<Subscription, StoreError> {
         self.write(move |c| {
             hotel_exists(c, sub.hotel.as_str())?;
+            let existing: i64 = c
+                .prepare_cached("SELECT count(*) FROM subscriptions WHERE hotel_id = ?1")?
+                .query_row([sub.hotel.as_str()], |r| r.get(0))?;
+            check_subscription_cap(existing, max_per_hotel)?;
             let now = time::format(time::now());
             insert_subscription(
                 c,
@@ -427,6 +417,7 @@ impl OutboxStore for SqliteStore {
     async fn claim_deliveries(
         &self,
         limit: u32,
+        per_hotel: u32,
         lease: Duration,
     ) -> Result<Vec<Claimed>, StoreError> {
         self.write(move |c| {
@@ -434,7 +425,13 @@ impl OutboxStore for SqliteStore {
             let until = now
                 .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or_default())
                 .unwrap_or(now);
-            claim(c, &time::format(now), &time::format(until), limit)
+            super::claim::claim(
+                c,
+                &time::format(now),
+                &time::format(until),
+                limit,
+                per_hotel,
+            )
         })
         .await
     }
