@@ -12,9 +12,9 @@ use std::{
 use fantoccini::Locator;
 
 use crate::{
-    ui_browser::{Browser, ONE_BROWSER},
     helpers::{Hotel, database_url, order},
     secrets::{Server, post_webhook},
+    ui_browser::{Browser, ONE_BROWSER},
     ui_support::{UiClient, csrf_of},
 };
 
@@ -53,7 +53,9 @@ pub async fn start(dir: &Path) -> (Server, Option<String>) {
 
 /// The part of the link after the server's address.
 fn path_of(server: &Server, link: &str) -> String {
-    link.strip_prefix(&server.base).expect("same server").to_owned()
+    link.strip_prefix(&server.base)
+        .expect("same server")
+        .to_owned()
 }
 
 /// The `value` of the input with this id.
@@ -68,7 +70,12 @@ pub fn value_of(html: &str, id: &str) -> String {
 }
 
 /// The setup form's fields with the token and CSRF value of `form_page`, and these rooms.
-fn fields<'a>(token: &'a str, csrf: &'a str, rooms: &'a str, csv: &'a str) -> Vec<(&'a str, &'a str)> {
+fn fields<'a>(
+    token: &'a str,
+    csrf: &'a str,
+    rooms: &'a str,
+    csv: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("token", token),
         ("csrf", csrf),
@@ -92,7 +99,11 @@ fn cli(dir: &Path, args: &[&str]) -> String {
         .env_remove("HUBHOOK_CONFIG")
         .output()
         .expect("hubhook runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -116,9 +127,13 @@ async fn the_setup_link_creates_the_hotel_and_its_test_order_lands_on_the_board(
     let csrf = csrf_of(&form.body);
     // A form without its cookie's value, or with a wrong token, is refused, and the link still works.
     let mut other = UiClient::at(&server.base);
-    let res = other.post("/setup", &fields(&token, &csrf, "101", "")).await;
+    let res = other
+        .post("/setup", &fields(&token, &csrf, "101", ""))
+        .await;
     assert_eq!(res.status, 403, "{}", res.body);
-    let res = c.post("/setup", &fields("hhsu_wrong", &csrf, "101", "")).await;
+    let res = c
+        .post("/setup", &fields("hhsu_wrong", &csrf, "101", ""))
+        .await;
     assert_eq!(res.status, 404, "{}", res.body);
     // A mistake shows the form again, with the reason.
     let mut bad = fields(&token, &csrf, "101", "");
@@ -152,11 +167,21 @@ async fn the_setup_link_creates_the_hotel_and_its_test_order_lands_on_the_board(
     // The rooms, typed and from the CSV, with the CSV's floors.
     let rooms = cli(dir.path(), &["rooms", "list", &hotel.id]);
     for room in ["101", "102", "103", "201", "301", "302"] {
-        assert!(rooms.lines().any(|l| l.starts_with(room)), "{room}: {rooms}");
+        assert!(
+            rooms.lines().any(|l| l.starts_with(room)),
+            "{room}: {rooms}"
+        );
     }
-    assert!(rooms.lines().any(|l| l.starts_with("301") && l.ends_with('3')));
+    assert!(
+        rooms
+            .lines()
+            .any(|l| l.starts_with("301") && l.ends_with('3'))
+    );
     let hotels = cli(dir.path(), &["hotel", "list"]);
-    assert!(hotels.contains("First Hotel") && hotels.contains("Europe/Lisbon"), "{hotels}");
+    assert!(
+        hotels.contains("First Hotel") && hotels.contains("Europe/Lisbon"),
+        "{hotels}"
+    );
 
     // The test order: through the webhook path, onto the board.
     let csrf = csrf_of(&done.body);
@@ -173,7 +198,11 @@ async fn the_setup_link_creates_the_hotel_and_its_test_order_lands_on_the_board(
         )
         .await;
     assert_eq!(sent.status, 200, "{}", sent.body);
-    assert!(sent.body.contains("Test order received (201 created)"), "{}", sent.body);
+    assert!(
+        sent.body.contains("Test order received (201 created)"),
+        "{}",
+        sent.body
+    );
     let board = c.get("/board").await;
     assert!(
         board.body.contains("Serve towels") && board.body.contains("101"),
@@ -193,7 +222,11 @@ async fn the_setup_link_creates_the_hotel_and_its_test_order_lands_on_the_board(
             ],
         )
         .await;
-    assert!(refused.body.contains("WEB_HUK_INVALID_CREDS"), "{}", refused.body);
+    assert!(
+        refused.body.contains("WEB_HUK_INVALID_CREDS"),
+        "{}",
+        refused.body
+    );
 
     // The header values are Duve's, and the manager's password signs in.
     let client = hubhook::http_client().build().expect("client");

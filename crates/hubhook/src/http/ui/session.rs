@@ -145,7 +145,13 @@ pub(super) fn session_cookie(secure: bool) -> &'static str {
 }
 
 /// A `Set-Cookie` value with the attributes every cookie of the pages has.
-pub(super) fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
+pub(super) fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+    secure: bool,
+) -> HeaderValue {
     let s = format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
         if secure { "; Secure" } else { "" }

@@ -223,8 +223,10 @@ fn form_response(
         setup_form(f, &csrf, error),
     )
         .into_response();
-    res.headers_mut()
-        .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     res
 }
 
@@ -242,7 +244,14 @@ pub async fn setup_page(
         token: q.token,
         ..SetupForm::default()
     };
-    Ok(form_response(&app, peer, &headers, &f, None, StatusCode::OK))
+    Ok(form_response(
+        &app,
+        peer,
+        &headers,
+        &f,
+        None,
+        StatusCode::OK,
+    ))
 }
 
 /// What the form asks for, checked.
@@ -384,7 +393,10 @@ pub async fn create(
     fill_random(&mut raw_id);
     let user_id = format!(
         "usr_{}",
-        raw_id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        raw_id
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
     app.store
         .create_user(NewUser {
