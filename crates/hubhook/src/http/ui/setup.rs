@@ -11,7 +11,10 @@
 //!   cookie and in the form, which must match), like the login form.
 //! - A successful form signs the new manager in and shows the three header values (the tokens only
 //!   this once, like `hubhook hotel create`) with copy buttons, and a button that sends a test
-//!   order (`/setup/test-order`, a signed-in manager's form) through the webhook handler itself.
+//!   order (`/setup/test-order`, a signed-in manager's form, which stays available to the hotel's
+//!   managers) through the webhook handler itself.
+//! - Should the rooms or the account fail after the hotel was made, the hotel stays and `/setup` is
+//!   gone: the error page says so and the command line finishes the job (`rooms add`, `user add`).
 
 use std::{net::SocketAddr, sync::Arc, sync::Mutex};
 
@@ -214,7 +217,8 @@ fn form_response(
 ) -> Response {
     let csrf = new_token("");
     let secure = session::secure(app, Some(peer), headers);
-    let mut res = (
+    // Every page's Referrer-Policy (same-origin) keeps the link's token from other sites.
+    (
         status,
         [(
             header::SET_COOKIE,
@@ -222,12 +226,7 @@ fn form_response(
         )],
         setup_form(f, &csrf, error),
     )
-        .into_response();
-    res.headers_mut().insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    res
+        .into_response()
 }
 
 /// `GET /setup?token=`: the form, or 404 (wrong, used or missing token; a hotel exists).
@@ -388,7 +387,17 @@ pub async fn create(
         app.ui.setup.restore(taken);
         return Err(e.into());
     }
-    app.store.add_rooms(&id, checked.rooms).await?;
+    // From here on the hotel exists and /setup is gone: an error says how to finish.
+    let unfinished = |e: crate::store::StoreError| {
+        UiError::Conflict(format!(
+            "The hotel {id} was created, but not its rooms or its manager ({e}). Finish on the \
+             server: hubhook rooms add {id} …, then hubhook user add {id} --role manager."
+        ))
+    };
+    app.store
+        .add_rooms(&id, checked.rooms)
+        .await
+        .map_err(unfinished)?;
     let mut raw_id = [0u8; 8];
     fill_random(&mut raw_id);
     let user_id = format!(
@@ -407,7 +416,8 @@ pub async fn create(
             department: None,
             password_hash,
         })
-        .await?;
+        .await
+        .map_err(unfinished)?;
     let token = new_token("");
     let expires = time::now()
         .checked_add(jiff::SignedDuration::from_hours(session::SESSION_HOURS))
