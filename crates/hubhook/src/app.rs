@@ -50,6 +50,24 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// On a database without a hotel, opens the one-time setup link (a new token, any earlier one
+    /// invalid) and returns it: `http://ADDRESS/setup?token=TOKEN`, with an unspecified listen
+    /// address (`0.0.0.0`, `::`) shown as the loopback one. None once a hotel exists.
+    pub async fn open_setup(&self) -> anyhow::Result<Option<String>> {
+        if !self.state.store.list_hotels().await?.is_empty() {
+            return Ok(None);
+        }
+        let mut addr = self.local_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let token = self.state.ui.setup.open();
+        Ok(Some(format!("http://{addr}/setup?token={token}")))
+    }
+
     /// The port the service listens on.
     pub fn port(&self) -> u16 {
         self.local_addr().map(|a| a.port()).unwrap_or(0)

@@ -78,4 +78,20 @@
 
   if (cards && window.EventSource) { connect(); }
   else if (cards) { poll(true); }
+
+  // Copy buttons (the setup page's Duve header values): the clipboard API where the page is a
+  // secure context (https, localhost), else the selected text and execCommand.
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (b) {
+    b.addEventListener("click", function () {
+      var field = document.getElementById(b.getAttribute("data-copy"));
+      if (!field) { return; }
+      function done() { b.textContent = "Copied"; }
+      field.select();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () {
+          if (document.execCommand("copy")) { done(); }
+        });
+      } else if (document.execCommand("copy")) { done(); }
+    });
+  });
 })();

@@ -23,6 +23,13 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     crate::memory::spawn_trimmer();
     tracing::info!(address = %app.local_addr()?, %database, "hubhook is listening");
+    // A first run: the one place the setup link is shown (the log line and stderr, once).
+    if let Some(link) = app.open_setup().await? {
+        tracing::info!(%link, "no hotel yet: open the setup link to create the first one");
+        eprintln!(
+            "\nNo hotel yet. Open this link to set up hubhook (it works once):\n\n  {link}\n"
+        );
+    }
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("hubhook stopped");
     Ok(())

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod outbound;
 pub mod password;
 pub mod retention;
+pub mod room_list;
 pub mod rooms_csv;
 pub mod secret;
 pub mod task;

@@ -34,6 +34,7 @@ mod retention;
 mod roles;
 mod secrets;
 mod session_cookies;
+mod setup;
 mod streams;
 mod ui_browser;
 mod ui_pages;

@@ -111,6 +111,11 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// What the server has written to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).expect("stderr")
+    }
+
     /// The server's process id (its `/proc/PID/status` tells its memory).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// One browser at a time: two cores do not run several Chromiums and the server well.
-static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const CHROME_FLAGS: [&str; 6] = [
     "--headless",
@@ -43,8 +43,8 @@ fn chromedriver_path() -> Option<PathBuf> {
 }
 
 /// chromedriver plus one browser session; the driver process is ended when this is dropped.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
 }
 
@@ -57,7 +57,7 @@ impl Drop for Browser {
 
 impl Browser {
     /// None (after printing SKIPPED) when chromedriver is missing and a browser is not required.
-    async fn start(width: u32, height: u32) -> Option<Self> {
+    pub(crate) async fn start(width: u32, height: u32) -> Option<Self> {
         let Some(driver_bin) = chromedriver_path() else {
             let required = std::env::var("HUBHOOK_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
             assert!(
@@ -198,7 +198,7 @@ impl Browser {
         std::fs::write(dir.join(name), png).expect("write screenshot");
     }
 
-    async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let client = self.client.clone();
         let _ = client.close().await;
         let _ = self.driver.kill();

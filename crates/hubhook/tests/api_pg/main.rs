@@ -78,6 +78,8 @@ postgres_suite! {
     mod session_cookies;
     #[path = "../api/streams.rs"]
     mod streams;
+    #[path = "../api/setup.rs"]
+    mod setup;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]

@@ -25,6 +25,7 @@ mod dashboard;
 mod inbound;
 mod manage;
 pub mod session;
+pub mod setup;
 pub mod streams;
 mod users;
 mod webhooks;
@@ -40,6 +41,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/", get(|| async { Redirect::to("/board") }))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/setup", get(setup::setup_page).post(setup::create))
+        .route("/setup/test-order", post(setup::send_test_order))
         .route("/board", get(board::board))
         .route("/board/cards", get(board::cards))
         .route("/board/events", get(board::events))

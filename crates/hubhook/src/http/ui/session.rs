@@ -60,6 +60,8 @@ pub struct UiState {
     closing: watch::Sender<bool>,
     /// The open live streams, capped per session, per hotel and in all.
     pub streams: Streams,
+    /// The first run's one-time setup link (`setup`).
+    pub setup: super::setup::SetupGate,
 }
 
 impl UiState {
@@ -68,6 +70,7 @@ impl UiState {
         Self {
             closing: watch::channel(false).0,
             streams,
+            setup: super::setup::SetupGate::default(),
         }
     }
 
@@ -107,7 +110,7 @@ impl Viewer {
 /// A signed-in manager; staff get 403 before anything else of the request is looked at.
 pub struct Manager(pub Viewer);
 
-fn csrf_for(session_token: &str) -> String {
+pub(super) fn csrf_for(session_token: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"hubhook-csrf\0");
     h.update(session_token.as_bytes());
@@ -142,7 +145,13 @@ pub(super) fn session_cookie(secure: bool) -> &'static str {
 }
 
 /// A `Set-Cookie` value with the attributes every cookie of the pages has.
-fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
+pub(super) fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+    secure: bool,
+) -> HeaderValue {
     let s = format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
         if secure { "; Secure" } else { "" }
