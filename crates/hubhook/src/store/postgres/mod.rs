@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_5_indexes.sql"),
     include_str!("../schema_postgres_6_hotel_versions.sql"),
     include_str!("../schema_postgres_7_accounts.sql"),
+    include_str!("../schema_postgres_8_escalation.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -306,6 +307,7 @@ macro_rules! in_tx {
 
 mod accounts;
 mod batch;
+mod escalation;
 mod hot;
 mod hotels;
 mod ingest;

@@ -6,6 +6,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use jiff::Timestamp;
 
 use super::batch::ingest_new_order;
+use super::escalation;
 use super::hot;
 use super::hotels;
 use super::ingest::{clean_draft, ingest_tx, insert_event, insert_inbound, insert_task};
@@ -14,10 +15,10 @@ use super::outbox;
 use super::{PostgresStore, exec, query, query_opt, text};
 use crate::store::{
     BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
-    TaskDetail, TaskFilter, TaskStore, TaskTiming,
+    TaskDetail, TaskFilter, TaskStore, TaskTiming, escalate_at_after_move,
     rows::{
-        Columns, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row, event_from_row,
-        inbound_from_row, page, task_from_row, timing_from_row,
+        Columns, InboundWrite, TASK_COL_COUNT, TASK_COLS, board_task_from_row, detail_from_row,
+        event_from_row, inbound_from_row, page, task_from_row, timing_from_row,
     },
 };
 use crate::{
@@ -134,15 +135,27 @@ impl TaskStore for PostgresStore {
         f: TaskFilter,
     ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
         let client = self.pool.get().await?;
+        // A filter with an index of its own is written out when asked for, so the planner can
+        // use that index; absent, its parameter is still named (`$7::text IS NULL`).
+        let department = match f.department {
+            Some(_) => "department = $7",
+            None => "$7::text IS NULL",
+        };
+        let overdue = match f.overdue_at {
+            Some(_) => "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < $8",
+            None => "$8::text IS NULL",
+        };
         let sql = format!(
             "SELECT {TASK_COLS}, seq FROM tasks
              WHERE hotel_id = $1 AND ($2::text IS NULL OR status = $2)
                AND ($3::text IS NULL OR room = $3)
                AND ($4::text IS NULL OR created_at >= $4) AND ($5::bigint IS NULL OR seq < $5)
+               AND {department} AND {overdue}
              ORDER BY seq DESC LIMIT $6"
         );
         let room = f.room.as_deref().map(text);
         let since = f.since.as_deref().map(text);
+        let department = f.department.as_deref().map(text);
         let rows = query(
             &client,
             &sql,
@@ -153,12 +166,14 @@ impl TaskStore for PostgresStore {
                 &since,
                 &f.cursor,
                 &(i64::from(f.limit) + 1),
+                &department,
+                &f.overdue_at,
             ],
         )
         .await?;
         let rows = rows
             .iter()
-            .map(|r| Ok((task_from_row(r)?, r.int(9)?)))
+            .map(|r| Ok((task_from_row(r)?, r.int(TASK_COL_COUNT)?)))
             .collect::<Result<Vec<(Task, i64)>, StoreError>>()?;
         Ok(page(rows, f.limit))
     }
@@ -171,8 +186,7 @@ impl TaskStore for PostgresStore {
         let client = self.pool.get().await?;
         let id = text(id);
         let sql = format!(
-            "SELECT {TASK_COLS}, order_id, reservation_id, department, notes, language,
-                    requested_at, updated_at
+            "SELECT {TASK_COLS}, reservation_id, notes, language, updated_at
              FROM tasks WHERE hotel_id = $1 AND id = $2"
         );
         let Some(r) = query_opt(&client, &sql, &[&hotel.as_str(), &id]).await? else {
@@ -228,10 +242,11 @@ impl TaskStore for PostgresStore {
                 .ok_or(StoreError::NotFound)?;
             task.status.check_move(ch.to)?;
             let now = time::format(time::now());
+            let next = escalate_at_after_move(&task, ch.to);
             exec(
                 &tx,
-                "UPDATE tasks SET status = $2, updated_at = $3 WHERE id = $1",
-                &[&task.id, &ch.to.as_str(), &now],
+                "UPDATE tasks SET status = $2, updated_at = $3, escalate_at = $4 WHERE id = $1",
+                &[&task.id, &ch.to.as_str(), &now, &next],
             )
             .await?;
             insert_event(
@@ -281,15 +296,17 @@ impl TaskStore for PostgresStore {
         finished_since: Timestamp,
     ) -> Result<Vec<BoardTask>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = query(
-            &client,
-            "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
-                    t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
-                    t.notes, t.updated_at
+        // TASK_COLS unqualified: `rooms` has none of those names.
+        let sql = format!(
+            "SELECT {TASK_COLS}, r.floor, t.notes, t.updated_at
              FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
              WHERE t.hotel_id = $1
                AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= $2)
-             ORDER BY t.seq",
+             ORDER BY t.seq"
+        );
+        let rows = query(
+            &client,
+            &sql,
             &[&hotel.as_str(), &time::format(finished_since)],
         )
         .await?;
@@ -312,6 +329,17 @@ impl TaskStore for PostgresStore {
         )
         .await?;
         rows.iter().map(timing_from_row).collect()
+    }
+
+    async fn raise_escalations(&self, limit: u32) -> Result<u32, StoreError> {
+        let (changes, n, queued) = in_tx!(self, |tx| {
+            let r = escalation::raise(&tx, time::now(), limit).await?;
+            announce(&tx, &self.signals, &r.0, r.2).await?;
+            Ok(r)
+        })?;
+        self.signals.queued(queued);
+        self.signals.events.publish(changes);
+        Ok(n)
     }
 
     async fn task_origin(

@@ -26,6 +26,7 @@ use writer::{
 };
 
 mod accounts;
+mod escalation;
 mod hot;
 mod hotels;
 mod ingest;
@@ -42,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_5_indexes.sql"),
     include_str!("schema_sqlite_6_hotel_versions.sql"),
     include_str!("schema_sqlite_7_accounts.sql"),
+    include_str!("schema_sqlite_8_escalation.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

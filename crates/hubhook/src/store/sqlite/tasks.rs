@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, params};
 
 use super::{
-    SqliteStore, hotels,
+    SqliteStore, escalation, hotels,
     ingest::{ingest_tx, insert_event, insert_inbound, insert_task},
     outbox,
 };
@@ -15,10 +15,10 @@ use crate::{
     intake::{Outcome, TaskDraft},
     store::{
         BoardTask, InboundEntry, IngestRequest, Ingested, Refused, StatusChange, StoreError,
-        TaskDetail, TaskFilter, TaskStore, TaskTiming,
+        TaskDetail, TaskFilter, TaskStore, TaskTiming, escalate_at_after_move,
         rows::{
-            Columns, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row, event_from_row,
-            inbound_from_row, page, task_from_row, timing_from_row,
+            Columns, InboundWrite, TASK_COL_COUNT, TASK_COLS, board_task_from_row, detail_from_row,
+            event_from_row, inbound_from_row, page, task_from_row, timing_from_row,
         },
     },
 };
@@ -76,10 +76,23 @@ impl TaskStore for SqliteStore {
     ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
         let hotel = hotel.clone();
         self.read(move |c| {
+            // A filter with an index of its own is written out when asked for, so the planner
+            // can use that index; absent, its parameter is still named (`?7 IS NULL`).
+            let department = match f.department {
+                Some(_) => "department = ?7",
+                None => "?7 IS NULL",
+            };
+            let overdue = match f.overdue_at {
+                Some(_) => {
+                    "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < ?8"
+                }
+                None => "?8 IS NULL",
+            };
             let sql = format!(
                 "SELECT {TASK_COLS}, seq FROM tasks
                  WHERE hotel_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR room = ?3)
                    AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR seq < ?5)
+                   AND {department} AND {overdue}
                  ORDER BY seq DESC LIMIT ?6"
             );
             let mut stmt = c.prepare_cached(&sql)?;
@@ -90,9 +103,11 @@ impl TaskStore for SqliteStore {
                     f.room,
                     f.since,
                     f.cursor,
-                    i64::from(f.limit) + 1
+                    i64::from(f.limit) + 1,
+                    f.department,
+                    f.overdue_at
                 ],
-                |r| Ok((task_from_row(r)?, r.int(9)?)),
+                |r| Ok((task_from_row(r)?, r.int(TASK_COL_COUNT)?)),
             )?;
             Ok(page(rows.collect::<Result<_, StoreError>>()?, f.limit))
         })
@@ -108,8 +123,7 @@ impl TaskStore for SqliteStore {
         let id = id.to_owned();
         self.read(move |c| {
             let sql = format!(
-                "SELECT {TASK_COLS}, order_id, reservation_id, department, notes, language,
-                        requested_at, updated_at
+                "SELECT {TASK_COLS}, reservation_id, notes, language, updated_at
                  FROM tasks WHERE hotel_id = ?1 AND id = ?2"
             );
             let detail = c
@@ -168,8 +182,11 @@ impl TaskStore for SqliteStore {
                 let task = task_by_id(c, hotel, &ch.task)?.ok_or(StoreError::NotFound)?;
                 task.status.check_move(ch.to)?;
                 let now = time::format(time::now());
-                c.prepare_cached("UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-                    .execute([&task.id, ch.to.as_str(), &now])?;
+                let next = escalate_at_after_move(&task, ch.to);
+                c.prepare_cached(
+                    "UPDATE tasks SET status = ?2, updated_at = ?3, escalate_at = ?4 WHERE id = ?1",
+                )?
+                .execute(params![&task.id, ch.to.as_str(), &now, next])?;
                 insert_event(
                     c,
                     &task.id,
@@ -217,14 +234,15 @@ impl TaskStore for SqliteStore {
     ) -> Result<Vec<BoardTask>, StoreError> {
         let hotel = hotel.clone();
         self.read(move |c| {
-            let sql = "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
-                        t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
-                        t.notes, t.updated_at
+            // TASK_COLS unqualified: `rooms` has none of those names.
+            let sql = format!(
+                "SELECT {TASK_COLS}, r.floor, t.notes, t.updated_at
                  FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
                  WHERE t.hotel_id = ?1
                    AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= ?2)
-                 ORDER BY t.seq";
-            let mut stmt = c.prepare_cached(sql)?;
+                 ORDER BY t.seq"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
             stmt.query_and_then(params![hotel.as_str(), time::format(finished_since)], |r| {
                 board_task_from_row(r)
             })?
@@ -252,6 +270,15 @@ impl TaskStore for SqliteStore {
             .collect()
         })
         .await
+    }
+
+    async fn raise_escalations(&self, limit: u32) -> Result<u32, StoreError> {
+        let (changes, n, queued) = self
+            .write(move |c| escalation::raise(c, time::now(), limit))
+            .await?;
+        self.queued(queued);
+        self.events.publish(changes);
+        Ok(n)
     }
 
     async fn task_origin(
