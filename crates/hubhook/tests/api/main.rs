@@ -19,6 +19,7 @@ mod http_edge;
 mod limits;
 mod login_bursts;
 mod many_hotels;
+mod operations;
 mod ops;
 mod outbox;
 mod receiver;

@@ -495,7 +495,7 @@ async fn a_manager_subscribes_in_the_browser_and_replays_a_failed_delivery() {
         .send_keys(&rx.url)
         .await
         .expect("type the URL");
-    for unwanted in ["task.status_changed", "task.overdue"] {
+    for unwanted in ["task.status_changed", "task.overdue", "task.escalated"] {
         c.find(Locator::Css(&format!(
             r#"input[name="events"][value="{unwanted}"]"#
         )))

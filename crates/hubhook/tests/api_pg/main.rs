@@ -49,6 +49,8 @@ postgres_suite! {
     mod many_hotels;
     #[path = "../api/http_edge.rs"]
     mod http_edge;
+    #[path = "../api/operations.rs"]
+    mod operations;
     #[path = "../api/ops.rs"]
     mod ops;
     #[path = "../api/outbox.rs"]
