@@ -93,8 +93,10 @@ pub fn serialize_escalated<S: Serializer>(r: &Option<Reason>, s: S) -> Result<S:
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
+    /// As made.
     #[default]
     Normal,
+    /// Escalated: to be done first.
     High,
 }
 
@@ -119,9 +121,13 @@ impl Priority {
 /// What escalation needs to know of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock {
+    /// Its status now.
     pub status: TaskStatus,
+    /// When it was made (the unaccepted deadline counts from it).
     pub created_at: Timestamp,
+    /// When it is due, if ever (the overdue deadline).
     pub due_at: Option<Timestamp>,
+    /// The reasons that have fired.
     pub fired: Escalations,
 }
 

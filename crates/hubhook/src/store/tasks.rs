@@ -119,8 +119,11 @@ pub struct BoardTask {
 pub struct Escalating {
     /// Its row (`tasks.seq`).
     pub seq: i64,
+    /// Its hotel's id.
     pub hotel: String,
+    /// The task as it reads now.
     pub task: Task,
+    /// What escalation needs of it.
     pub clock: Clock,
     /// The hotel's escalate-after as it is now.
     pub escalate_after_secs: Option<u32>,
@@ -130,12 +133,19 @@ pub struct Escalating {
 /// raises `task.escalated` and a history line) and its next deadline.
 #[derive(Debug, Clone)]
 pub struct EscalationWrite {
+    /// Its row (`tasks.seq`).
     pub seq: i64,
+    /// Its hotel's id.
     pub hotel: String,
+    /// The task as it reads after the check (priority and `escalated` set when a reason fired).
     pub task: Task,
+    /// The reasons that fired now, in the order they fire.
     pub fired: Vec<Reason>,
+    /// The stored `tasks.escalations` after the check.
     pub escalations: i64,
+    /// The next deadline (`tasks.escalate_at`), formatted; None when nothing is pending.
     pub next: Option<String>,
+    /// The history note of each reason of `fired`.
     pub notes: Vec<String>,
 }
 

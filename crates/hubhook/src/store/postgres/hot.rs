@@ -327,6 +327,17 @@ mod tests {
                 }
             }
         }
+        // The task list's department and overdue filters read through their own indexes.
+        for (department, overdue) in [(true, false), (false, true), (true, true)] {
+            let sql = super::super::tasks::list_sql(department, overdue);
+            for generic in [true, false] {
+                for s in scans(&c, &sql, generic).await {
+                    bad.push(format!(
+                        "list (department {department}, overdue {overdue}): {s}"
+                    ));
+                }
+            }
+        }
         // The check itself: a lookup by an unindexed column is caught.
         let control = scans(&c, "SELECT id FROM tasks WHERE notes = $1", true).await;
         c.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))

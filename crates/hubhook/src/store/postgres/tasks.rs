@@ -28,6 +28,28 @@ use crate::{
     intake::TaskDraft,
 };
 
+/// The task list's statement. A filter with an index of its own (`tasks_by_department`,
+/// `tasks_open_due`) is written out when asked for, so the planner can use that index; absent, its
+/// parameter is still named (`$7::text IS NULL`). Its plans are checked in `hot.rs`'s test.
+pub(super) fn list_sql(department: bool, overdue: bool) -> String {
+    let department = match department {
+        true => "department = $7",
+        false => "$7::text IS NULL",
+    };
+    let overdue = match overdue {
+        true => "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < $8",
+        false => "$8::text IS NULL",
+    };
+    format!(
+        "SELECT {TASK_COLS}, seq FROM tasks
+         WHERE hotel_id = $1 AND ($2::text IS NULL OR status = $2)
+           AND ($3::text IS NULL OR room = $3)
+           AND ($4::text IS NULL OR created_at >= $4) AND ($5::bigint IS NULL OR seq < $5)
+           AND {department} AND {overdue}
+         ORDER BY seq DESC LIMIT $6"
+    )
+}
+
 /// How often a webhook is decided again after losing a race on a unique key to another instance.
 const CONFLICT_RETRIES: usize = 3;
 
@@ -135,24 +157,7 @@ impl TaskStore for PostgresStore {
         f: TaskFilter,
     ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
         let client = self.pool.get().await?;
-        // A filter with an index of its own is written out when asked for, so the planner can
-        // use that index; absent, its parameter is still named (`$7::text IS NULL`).
-        let department = match f.department {
-            Some(_) => "department = $7",
-            None => "$7::text IS NULL",
-        };
-        let overdue = match f.overdue_at {
-            Some(_) => "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < $8",
-            None => "$8::text IS NULL",
-        };
-        let sql = format!(
-            "SELECT {TASK_COLS}, seq FROM tasks
-             WHERE hotel_id = $1 AND ($2::text IS NULL OR status = $2)
-               AND ($3::text IS NULL OR room = $3)
-               AND ($4::text IS NULL OR created_at >= $4) AND ($5::bigint IS NULL OR seq < $5)
-               AND {department} AND {overdue}
-             ORDER BY seq DESC LIMIT $6"
-        );
+        let sql = list_sql(f.department.is_some(), f.overdue_at.is_some());
         let room = f.room.as_deref().map(text);
         let since = f.since.as_deref().map(text);
         let department = f.department.as_deref().map(text);

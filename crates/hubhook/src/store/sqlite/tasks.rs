@@ -31,6 +31,27 @@ fn task_by_id(conn: &Connection, hotel: &str, id: &str) -> Result<Option<Task>, 
         .transpose()
 }
 
+/// The task list's statement. A filter with an index of its own (`tasks_by_department`,
+/// `tasks_open_due`) is written out when asked for, so the planner can use that index; absent, its
+/// parameter is still named (`?7 IS NULL`).
+fn list_sql(department: bool, overdue: bool) -> String {
+    let department = match department {
+        true => "department = ?7",
+        false => "?7 IS NULL",
+    };
+    let overdue = match overdue {
+        true => "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < ?8",
+        false => "?8 IS NULL",
+    };
+    format!(
+        "SELECT {TASK_COLS}, seq FROM tasks
+         WHERE hotel_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR room = ?3)
+           AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR seq < ?5)
+           AND {department} AND {overdue}
+         ORDER BY seq DESC LIMIT ?6"
+    )
+}
+
 fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
     TaskChange {
         hotel: hotel.clone(),
@@ -76,25 +97,7 @@ impl TaskStore for SqliteStore {
     ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
         let hotel = hotel.clone();
         self.read(move |c| {
-            // A filter with an index of its own is written out when asked for, so the planner
-            // can use that index; absent, its parameter is still named (`?7 IS NULL`).
-            let department = match f.department {
-                Some(_) => "department = ?7",
-                None => "?7 IS NULL",
-            };
-            let overdue = match f.overdue_at {
-                Some(_) => {
-                    "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < ?8"
-                }
-                None => "?8 IS NULL",
-            };
-            let sql = format!(
-                "SELECT {TASK_COLS}, seq FROM tasks
-                 WHERE hotel_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR room = ?3)
-                   AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR seq < ?5)
-                   AND {department} AND {overdue}
-                 ORDER BY seq DESC LIMIT ?6"
-            );
+            let sql = list_sql(f.department.is_some(), f.overdue_at.is_some());
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_and_then(
                 params![
@@ -302,5 +305,45 @@ impl TaskStore for SqliteStore {
             .transpose()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_sql;
+
+    /// The department and overdue filters read through their own indexes, not the hotel's history.
+    #[test]
+    fn the_department_and_overdue_filters_use_their_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("list.db");
+        drop(super::super::SqliteStore::open(&path).expect("open"));
+        let conn = rusqlite::Connection::open(&path).expect("connect");
+        let plan = |sql: &str| -> Vec<String> {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
+            stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        for (sql, index) in [
+            (
+                list_sql(true, false),
+                "INDEX tasks_by_department (hotel_id=? AND department=?)",
+            ),
+            (list_sql(false, true), "INDEX tasks_open_due (hotel_id=?)"),
+            (list_sql(true, true), "INDEX tasks_"),
+        ] {
+            let lines = plan(&sql);
+            assert!(
+                lines.iter().any(|l| l.contains(index)),
+                "{index}: {lines:?}"
+            );
+            assert!(
+                !lines.iter().any(|l| l.contains("tasks_by_hotel")),
+                "{lines:?}"
+            );
+        }
     }
 }
