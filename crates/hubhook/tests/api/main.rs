@@ -12,6 +12,7 @@ mod api_inbound;
 mod api_tasks;
 mod cli;
 mod crash;
+mod escalation;
 mod fixtures;
 mod fuzz_corpus;
 mod helpers;

@@ -37,6 +37,8 @@ postgres_suite! {
     mod cli;
     #[path = "../api/crash.rs"]
     mod crash;
+    #[path = "../api/escalation.rs"]
+    mod escalation;
     #[path = "../api/fixtures.rs"]
     mod fixtures;
     #[path = "../api/helpers.rs"]
