@@ -43,6 +43,7 @@ pub fn hotel() -> &'static HotelFacts {
             name: "Fuzz".into(),
             timezone: jiff::tz::TimeZone::get("Pacific/Kiritimati").expect("bundled tzdb"),
             sync_paid_orders: false,
+            escalate_after_secs: Some(600),
             access_hash: hash_token("a"),
             password_hash: hash_token("p"),
             rooms: ROOMS.iter().collect(),

@@ -1,4 +1,4 @@
-//! The live event bus: one [`TaskChange`] per task created or moved, published by the store after the
+//! The live event bus: one [`TaskChange`] per task created, moved or escalated, published by the store after the
 //! change has committed, fanned out to every subscriber (the board's server-sent events).
 //!
 //! A subscriber that falls behind by more than [`CAPACITY`] changes loses the oldest ones and is told
@@ -19,6 +19,8 @@ pub enum ChangeKind {
     Created,
     /// A status move (by staff, the API, or a Duve cancellation).
     StatusChanged,
+    /// An escalation (not accepted in time, or not done by its due time).
+    Escalated,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,6 +9,7 @@ use crate::{
         HotelId,
         hotel::parse_timezone,
         secret::{hash_token, new_token},
+        time::parse_setting_duration,
     },
     store::{HotelSettings, NewHotel},
 };
@@ -30,15 +31,20 @@ pub enum HotelCommand {
     List,
     /// Replace both tokens; the old ones stop working at once
     RotateTokens { hotel_id: String },
-    /// Change a hotel's name, timezone or whether paid orders are synced
+    /// Change a hotel's name, timezone, escalation or whether paid orders are synced
     Set {
         hotel_id: String,
         #[arg(long)]
         name: Option<String>,
+        /// IANA timezone, e.g. Europe/Lisbon (local times of requests, pages, the dashboard)
         #[arg(long)]
         timezone: Option<String>,
         #[arg(long)]
         sync_paid_orders: Option<bool>,
+        /// How long a task may stay open (not accepted) before it escalates: 90s, 10m, 2h; 0 turns
+        /// it off (default 10m)
+        #[arg(long, value_name = "DURATION")]
+        escalate_after: Option<String>,
     },
 }
 
@@ -105,12 +111,12 @@ pub async fn run(ctx: &Ctx, cmd: HotelCommand) -> anyhow::Result<()> {
             let hotels = store.list_hotels().await?;
             ctx.print(&hotels, || {
                 let mut out = format!(
-                    "{:<24} {:<28} {:<20} {:>6}  paid",
-                    "ID", "NAME", "TIMEZONE", "ROOMS"
+                    "{:<24} {:<28} {:<20} {:>6}  {:<8} escalate",
+                    "ID", "NAME", "TIMEZONE", "ROOMS", "paid"
                 );
                 for h in &hotels {
                     out.push_str(&format!(
-                        "\n{:<24} {:<28} {:<20} {:>6}  {}",
+                        "\n{:<24} {:<28} {:<20} {:>6}  {:<8} {}",
                         h.hotel_id,
                         h.name,
                         h.timezone,
@@ -119,7 +125,8 @@ pub async fn run(ctx: &Ctx, cmd: HotelCommand) -> anyhow::Result<()> {
                             "synced"
                         } else {
                             "ignored"
-                        }
+                        },
+                        h.escalate_after
                     ));
                 }
                 out
@@ -147,12 +154,22 @@ pub async fn run(ctx: &Ctx, cmd: HotelCommand) -> anyhow::Result<()> {
             name,
             timezone: tz,
             sync_paid_orders,
+            escalate_after,
         } => {
             let id = hotel_id(&raw)?;
+            let escalate_after_secs = escalate_after
+                .as_deref()
+                .map(|raw| {
+                    parse_setting_duration(raw)
+                        .map(|s| s.unwrap_or(0))
+                        .map_err(|e| anyhow::anyhow!("--escalate-after {e}"))
+                })
+                .transpose()?;
             let settings = HotelSettings {
                 name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
                 timezone: tz.as_deref().map(timezone).transpose()?,
                 sync_paid_orders,
+                escalate_after_secs,
             };
             store
                 .update_hotel(&id, settings)

@@ -19,7 +19,8 @@ pub enum WebhooksCommand {
         hotel_id: String,
         #[arg(long)]
         url: String,
-        /// Comma-separated: task.created, task.status_changed, task.completed, task.cancelled, task.overdue (default: all)
+        /// Comma-separated: task.created, task.status_changed, task.completed, task.cancelled,
+        /// task.overdue, task.escalated (default: all)
         #[arg(long)]
         events: Option<String>,
         /// An extra header for every delivery, "Name: value" (repeatable)

@@ -17,6 +17,8 @@ pub struct HotelFacts {
     pub name: String,
     pub timezone: TimeZone,
     pub sync_paid_orders: bool,
+    /// How long a task may stay `open` before it escalates; None: never for that reason.
+    pub escalate_after_secs: Option<u32>,
     pub access_hash: TokenHash,
     pub password_hash: TokenHash,
     pub rooms: RoomSet,

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod catalog;
+pub mod escalation;
 pub mod hotel;
 pub mod ids;
 pub mod outbound;

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::escalation::{Priority, Reason, serialize_escalated};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
@@ -91,6 +93,40 @@ pub struct Task {
     pub status: TaskStatus,
     pub due_at: Option<String>,
     pub created_at: String,
+    /// The guest's requested time, as an instant; None when the guest asked for none.
+    pub scheduled_for: Option<String>,
+    /// The department that does it (from the catalog entry).
+    pub department: Option<String>,
+    /// `high` once it escalated.
+    pub priority: Priority,
+    /// `false`, or the most severe reason it escalated for.
+    #[serde(serialize_with = "serialize_escalated")]
+    pub escalated: Option<Reason>,
+    /// The Duve orders the task stands for (none for a task made by staff).
+    pub order_ids: Vec<String>,
+}
+
+/// A request for a time more than this far ahead of when it was made is *scheduled*.
+pub const SCHEDULED_AHEAD: jiff::SignedDuration = jiff::SignedDuration::from_mins(60);
+/// A scheduled task joins the others this long before its time.
+pub const SHOWN_BEFORE: jiff::SignedDuration = jiff::SignedDuration::from_mins(30);
+
+impl Task {
+    /// Until when the board keeps this task under "Later": a task not started whose guest asked
+    /// for a time more than [`SCHEDULED_AHEAD`] after it was made waits there until
+    /// [`SHOWN_BEFORE`] that time; None for any other. A service level never makes a task
+    /// scheduled: it is a limit to work to, not an appointment.
+    pub fn later_until(&self) -> Option<jiff::Timestamp> {
+        if !matches!(self.status, TaskStatus::Open | TaskStatus::Accepted) {
+            return None;
+        }
+        let at = super::time::parse_instant(self.scheduled_for.as_deref()?)?;
+        let created = super::time::parse_instant(&self.created_at)?;
+        if at.duration_since(created) <= SCHEDULED_AHEAD {
+            return None;
+        }
+        at.checked_sub(SHOWN_BEFORE).ok()
+    }
 }
 
 /// One line of a task's history: who moved it, from what, to what, when, and why.
@@ -148,6 +184,56 @@ mod tests {
                 from: Done,
                 to: Open
             })
+        );
+    }
+
+    fn task(status: TaskStatus, created: &str, scheduled: Option<&str>) -> Task {
+        Task {
+            id: "t".into(),
+            external_id: None,
+            task_name: "Towels".into(),
+            room: "101".into(),
+            guest_name: None,
+            quantity: 1,
+            status,
+            due_at: scheduled.map(str::to_owned),
+            created_at: created.into(),
+            scheduled_for: scheduled.map(str::to_owned),
+            department: None,
+            priority: Default::default(),
+            escalated: None,
+            order_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_request_for_more_than_an_hour_ahead_waits_until_half_an_hour_before() {
+        let made = "2026-01-01T08:00:00Z";
+        let t = task(Open, made, Some("2026-01-01T10:00:00Z"));
+        assert_eq!(
+            t.later_until().map(|t| t.to_string()),
+            Some("2026-01-01T09:30:00Z".into())
+        );
+        let t = task(Accepted, made, Some("2026-01-01T10:00:00Z"));
+        assert!(
+            t.later_until().is_some(),
+            "accepted ahead of time: still later"
+        );
+        for s in [InProgress, Done, Cancelled] {
+            assert_eq!(
+                task(s, made, Some("2026-01-01T10:00:00Z")).later_until(),
+                None
+            );
+        }
+        assert_eq!(
+            task(Open, made, Some("2026-01-01T09:00:00Z")).later_until(),
+            None,
+            "1 h"
+        );
+        assert_eq!(
+            task(Open, made, None).later_until(),
+            None,
+            "no requested time"
         );
     }
 

@@ -1,6 +1,6 @@
 //! Time as hubhook stores and shows it: UTC instants rendered as RFC 3339 with milliseconds.
 
-use jiff::{Timestamp, tz::TimeZone};
+use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 
 pub fn now() -> Timestamp {
     Timestamp::now()
@@ -15,8 +15,16 @@ pub fn parse_instant(raw: &str) -> Option<Timestamp> {
     raw.trim().parse::<Timestamp>().ok()
 }
 
+/// How long past a bare `HH:MM` may be and still mean today: an order for "14:30" that reaches
+/// hubhook at 14:41 (Duve's retries, a slow phone, clocks) is late today, not a request for tomorrow.
+pub const LATE_TODAY: SignedDuration = SignedDuration::from_mins(30);
+
 /// Reads a requested delivery time: an instant with an offset as is; a local date-time without an
-/// offset in the hotel's timezone; a bare `HH:MM` as that time today in the hotel's timezone.
+/// offset (`2026-07-01T15:30`, `2026-07-01 15:30`) in the hotel's timezone; a bare `HH:MM` as its
+/// next occurrence in the hotel's timezone (today, or tomorrow once it is more than [`LATE_TODAY`]
+/// past). Local times are placed on the calendar, not by adding hours, so a daylight-saving change
+/// between now and then moves nothing: a time skipped by the change reads as the same wall-clock
+/// distance after the gap, a time that happens twice as its first occurrence.
 pub fn parse_requested(raw: &str, tz: &TimeZone, now: Timestamp) -> Option<Timestamp> {
     let raw = raw.trim();
     if let Ok(ts) = raw.parse::<Timestamp>() {
@@ -27,13 +35,43 @@ pub fn parse_requested(raw: &str, tz: &TimeZone, now: Timestamp) -> Option<Times
     }
     if let Ok(t) = raw.parse::<jiff::civil::Time>() {
         let today = now.to_zoned(tz.clone()).date();
-        return today
-            .to_datetime(t)
-            .to_zoned(tz.clone())
-            .ok()
-            .map(|z| z.timestamp());
+        let at = |d: jiff::civil::Date| d.to_datetime(t).to_zoned(tz.clone()).ok();
+        let first = at(today)?.timestamp();
+        let late_by = now.duration_since(first);
+        if late_by <= LATE_TODAY {
+            return Some(first);
+        }
+        return at(today.tomorrow().ok()?).map(|z| z.timestamp());
     }
     None
+}
+
+/// A duration a hotel sets (`--escalate-after`): `90s`, `10m`, `2h`, or `0` (off, `None`);
+/// whole seconds, at most a week.
+pub fn parse_setting_duration(raw: &str) -> Result<Option<u32>, String> {
+    let raw = raw.trim();
+    if raw == "0" {
+        return Ok(None);
+    }
+    let d = parse_duration(raw)?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!("{raw:?}: whole seconds only"));
+    }
+    match d.as_secs() {
+        0 => Ok(None),
+        s if s <= 7 * 86_400 => Ok(Some(s as u32)),
+        _ => Err(format!("{raw:?}: at most a week (7d)")),
+    }
+}
+
+/// A duration in seconds as a hotel's setting reads: `90s`, `10m`, `2h`, `0` for none.
+pub fn format_setting_duration(secs: Option<u32>) -> String {
+    match secs {
+        None | Some(0) => "0".into(),
+        Some(s) if s % 3600 == 0 => format!("{}h", s / 3600),
+        Some(s) if s % 60 == 0 => format!("{}m", s / 60),
+        Some(s) => format!("{s}s"),
+    }
 }
 
 /// A duration with its unit: `500ms`, `5s`, `5m`, `2h`, `1d` (decimals allowed: `1.5h`).
@@ -75,8 +113,74 @@ mod tests {
         assert_eq!(format(at), "2023-07-01T14:30:00.000Z");
         let at = parse_requested("15:30", &tz, now).unwrap();
         assert_eq!(format(at), "2023-07-01T14:30:00.000Z");
+        let at = parse_requested("2023-07-01 15:30", &tz, now).unwrap();
+        assert_eq!(format(at), "2023-07-01T14:30:00.000Z");
+        let at = parse_requested("2023-07-01T15:30:00+02:00", &tz, now).unwrap();
+        assert_eq!(format(at), "2023-07-01T13:30:00.000Z");
         let at = parse_requested("2023-01-14T15:30:00.000Z", &tz, now).unwrap();
         assert_eq!(format(at), "2023-01-14T15:30:00.000Z");
         assert!(parse_requested("soon", &tz, now).is_none());
+    }
+
+    fn at(raw: &str) -> Timestamp {
+        raw.parse().unwrap()
+    }
+
+    #[test]
+    fn a_bare_time_already_past_is_its_next_occurrence() {
+        let tz = TimeZone::get("Europe/Lisbon").unwrap();
+        // 23:00 in Lisbon (UTC+1): 07:00 is tomorrow morning.
+        let now = at("2023-07-01T22:00:00Z");
+        let got = parse_requested("07:00", &tz, now).unwrap();
+        assert_eq!(format(got), "2023-07-02T06:00:00.000Z");
+        // Still ahead today: today.
+        let got = parse_requested("23:30", &tz, now).unwrap();
+        assert_eq!(format(got), "2023-07-01T22:30:00.000Z");
+        // A few minutes late (the order took a while to arrive): today, already due.
+        let got = parse_requested("22:45", &tz, now).unwrap();
+        assert_eq!(format(got), "2023-07-01T21:45:00.000Z");
+        // More than LATE_TODAY past: tomorrow.
+        let got = parse_requested("22:29", &tz, now).unwrap();
+        assert_eq!(format(got), "2023-07-02T21:29:00.000Z");
+        // Past midnight in the hotel while UTC is still on the previous day.
+        let now = at("2023-07-01T23:30:00Z"); // 00:30 on 2 July in Lisbon
+        let got = parse_requested("08:00", &tz, now).unwrap();
+        assert_eq!(format(got), "2023-07-02T07:00:00.000Z");
+    }
+
+    #[test]
+    fn a_bare_time_across_a_daylight_saving_change_keeps_its_wall_clock_time() {
+        let tz = TimeZone::get("Europe/Lisbon").unwrap();
+        // 25 March 2023, 20:00 (UTC+0); clocks go forward at 01:00 on the 26th (to UTC+1).
+        let now = at("2023-03-25T20:00:00Z");
+        let got = parse_requested("09:00", &tz, now).unwrap();
+        assert_eq!(format(got), "2023-03-26T08:00:00.000Z", "09:00 summer time");
+        // 01:30 does not exist that night: read as 02:30 summer time, the same instant as 01:30
+        // winter time would have been.
+        let got = parse_requested("01:30", &tz, now).unwrap();
+        assert_eq!(format(got), "2023-03-26T01:30:00.000Z");
+        // 28 October 2023, 20:00 summer time; clocks go back at 02:00 on the 29th: 01:30 happens
+        // twice, the first one counts.
+        let now = at("2023-10-28T19:00:00Z");
+        let got = parse_requested("01:30", &tz, now).unwrap();
+        assert_eq!(format(got), "2023-10-29T00:30:00.000Z");
+        let got = parse_requested("09:00", &tz, now).unwrap();
+        assert_eq!(format(got), "2023-10-29T09:00:00.000Z", "09:00 winter time");
+    }
+
+    #[test]
+    fn setting_durations() {
+        assert_eq!(parse_setting_duration("0"), Ok(None));
+        assert_eq!(parse_setting_duration("0s"), Ok(None));
+        assert_eq!(parse_setting_duration("90s"), Ok(Some(90)));
+        assert_eq!(parse_setting_duration("10m"), Ok(Some(600)));
+        assert_eq!(parse_setting_duration("2h"), Ok(Some(7200)));
+        assert!(parse_setting_duration("1.5s").is_err());
+        assert!(parse_setting_duration("8d").is_err());
+        assert!(parse_setting_duration("ten").is_err());
+        assert!(parse_setting_duration("-5m").is_err());
+        for s in [None, Some(90), Some(600), Some(7200), Some(61)] {
+            assert_eq!(parse_setting_duration(&format_setting_duration(s)), Ok(s));
+        }
     }
 }

@@ -45,6 +45,10 @@ pub struct TaskQuery {
     room: Option<String>,
     /// RFC 3339: only tasks created at or after this instant
     since: Option<String>,
+    /// Only this department's tasks (exact name, e.g. `Housekeeping`)
+    department: Option<String>,
+    /// `true`: only tasks not finished whose due time has passed
+    overdue: Option<String>,
     /// 1 to 500, default 50
     limit: Option<String>,
     /// The `next` of the previous page
@@ -109,10 +113,25 @@ pub async fn list_tasks(
                 .ok_or_else(|| ApiError::InvalidRequest(format!("cursor {c:?} is not valid")))
         })
         .transpose()?;
+    let overdue_at = match q.overdue.as_deref() {
+        None | Some("false") => None,
+        Some("true") => Some(time::format(time::now())),
+        Some(o) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "overdue {o:?} is not true or false"
+            )));
+        }
+    };
+    let department = q
+        .department
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty());
     let filter = TaskFilter {
         status,
         room: q.room.map(|r| r.trim().to_owned()),
         since,
+        department,
+        overdue_at,
         limit: limit(q.limit.as_deref())?,
         cursor,
     };

@@ -44,6 +44,7 @@ described_by! {
     domain::Task => Task,
     domain::TaskEvent => TaskEvent,
     domain::TaskStatus => TaskStatus,
+    domain::escalation::Priority => Priority,
     domain::outbound::EventType => EventType,
     domain::outbound::SubscriptionKind => SubscriptionKind,
     domain::outbound::DeliveryStatus => DeliveryStatus,
@@ -71,8 +72,46 @@ struct Task {
     guest_name: Option<String>,
     quantity: u32,
     status: domain::TaskStatus,
+    /// When it should be done: the guest's requested time, or its creation plus the service's SLA
     due_at: Option<String>,
     created_at: String,
+    /// The guest's requested time, as an instant; null when the guest asked for none
+    scheduled_for: Option<String>,
+    /// The department that does it (from the catalog)
+    department: Option<String>,
+    priority: domain::escalation::Priority,
+    /// `false`, or why it escalated: `unaccepted` (still open past the hotel's escalate-after) or
+    /// `overdue` (not done by its due time); `overdue` when both
+    #[schema(schema_with = escalated_schema)]
+    escalated: bool,
+    /// The Duve orders the task stands for (none for a task made by staff)
+    order_ids: Vec<String>,
+}
+
+/// TASK's `escalated`: `false` or a reason.
+fn escalated_schema() -> Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    let one_of = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .enum_values(Some([false])),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["unaccepted", "overdue"])),
+        )
+        .build();
+    Schema::OneOf(one_of)
+}
+
+/// A task's priority: `high` once it escalated.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Priority {
+    Normal,
+    High,
 }
 
 /// One line of a task's history: who moved it, from what, to what, when, and why.
@@ -109,6 +148,8 @@ enum EventType {
     Cancelled,
     #[serde(rename = "task.overdue")]
     Overdue,
+    #[serde(rename = "task.escalated")]
+    Escalated,
 }
 
 /// What a subscription sends.
@@ -144,7 +185,7 @@ struct SubscriptionRequest {
     url: String,
     /// `webhook` (default) or `duve-connect`
     kind: Option<String>,
-    /// Event types; all five when absent
+    /// Event types; all of them when absent
     events: Option<Vec<String>>,
     /// Extra headers sent with every delivery, as `Name: value`
     headers: Option<Vec<String>>,
@@ -164,10 +205,8 @@ struct TaskDetail {
     task: domain::Task,
     order_id: Option<String>,
     reservation_id: Option<String>,
-    department: Option<String>,
     notes: Option<String>,
     language: Option<String>,
-    requested_at: Option<String>,
     updated_at: String,
     events: Vec<domain::TaskEvent>,
 }

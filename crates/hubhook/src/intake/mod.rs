@@ -11,7 +11,11 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{HotelFacts, RoomNumber, Task, time};
+use crate::domain::{
+    HotelFacts, RoomNumber, Task,
+    escalation::{Clock, Escalations, Priority},
+    time,
+};
 
 mod settle;
 pub use settle::{
@@ -200,6 +204,8 @@ pub struct TaskDraft {
     pub reservation_id: Option<String>,
     pub requested_at: Option<Timestamp>,
     pub due_at: Option<Timestamp>,
+    /// The task's first escalation deadline (see [`crate::domain::escalation`]).
+    pub escalate_at: Option<Timestamp>,
 }
 
 impl TaskDraft {
@@ -215,8 +221,24 @@ impl TaskDraft {
             status: crate::domain::TaskStatus::Open,
             due_at: self.due_at.map(time::format),
             created_at,
+            scheduled_for: self.requested_at.map(time::format),
+            department: self.department.clone(),
+            priority: Priority::Normal,
+            escalated: None,
+            order_ids: self.order_id.iter().cloned().collect(),
         }
     }
+}
+
+/// A new task's first escalation deadline, under the hotel's escalate-after.
+fn escalate_at(hotel: &HotelFacts, due_at: Option<Timestamp>, now: Timestamp) -> Option<Timestamp> {
+    Clock {
+        status: crate::domain::TaskStatus::Open,
+        created_at: now,
+        due_at,
+        fired: Escalations::default(),
+    }
+    .next_deadline(hotel.escalate_after_secs)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -333,6 +355,7 @@ pub fn decide_order(
             skipped.push(skip("unknown service".to_owned()));
             continue;
         };
+        let due = due_at(requested, entry.sla_minutes, now);
         let quantity = match &item.quantity {
             Quantity::Valid(q) => *q,
             Quantity::Invalid(raw) => {
@@ -354,7 +377,8 @@ pub fn decide_order(
             order_id: data.order_id.clone(),
             reservation_id: data.reservation_id.clone(),
             requested_at: requested,
-            due_at: due_at(requested, entry.sla_minutes, now),
+            due_at: due,
+            escalate_at: escalate_at(hotel, due, now),
         });
     }
     if drafts.is_empty() {
@@ -431,6 +455,7 @@ pub fn manual_task(
         ),
         None => None,
     };
+    let due = due_at(requested, entry.and_then(|e| e.sla_minutes), now);
     Ok(TaskDraft {
         item_key: None,
         external_id: entry.map(|e| e.external_id.clone()),
@@ -444,7 +469,8 @@ pub fn manual_task(
         order_id: None,
         reservation_id: None,
         requested_at: requested,
-        due_at: due_at(requested, entry.and_then(|e| e.sla_minutes), now),
+        due_at: due,
+        escalate_at: escalate_at(hotel, due, now),
     })
 }
 

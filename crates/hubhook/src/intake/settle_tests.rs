@@ -33,6 +33,11 @@ fn task(id: &str, status: TaskStatus) -> Task {
         status,
         due_at: None,
         created_at: "2024-01-01T00:00:00Z".into(),
+        scheduled_for: None,
+        department: None,
+        priority: Default::default(),
+        escalated: None,
+        order_ids: Vec::new(),
     }
 }
 

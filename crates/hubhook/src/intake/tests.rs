@@ -20,6 +20,7 @@ pub(super) fn hotel_with_rooms(rooms: &[&str]) -> HotelFacts {
         name: "Test".into(),
         timezone: jiff::tz::TimeZone::UTC,
         sync_paid_orders: false,
+        escalate_after_secs: Some(600),
         access_hash: hash_token("a"),
         password_hash: hash_token("p"),
         rooms: rooms.iter().copied().collect(),

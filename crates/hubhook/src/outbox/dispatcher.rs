@@ -27,6 +27,9 @@ use crate::{
 const LEASE_MARGIN: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_secs(1);
 const MIN_NAP: Duration = Duration::from_millis(100);
+/// Tasks escalated per transaction, and transactions per tick at most.
+const ESCALATION_BATCH: u32 = 500;
+const ESCALATION_BATCHES: usize = 20;
 const RESPONSE_KEEP: usize = 1024;
 
 pub use crate::domain::outbound::IpRange;
@@ -106,6 +109,18 @@ impl Dispatcher {
                 overdue_checked = Instant::now();
                 if let Err(e) = self.store.raise_overdue(500).await {
                     tracing::warn!(error = %e, "could not check for overdue tasks");
+                }
+                // A backlog (after a pause, or many deadlines at one moment) is worked off in
+                // batches, a bounded number per tick so deliveries keep their turn.
+                for _ in 0..ESCALATION_BATCHES {
+                    match self.store.raise_escalations(ESCALATION_BATCH).await {
+                        Ok(n) if n == ESCALATION_BATCH => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not check for tasks to escalate");
+                            break;
+                        }
+                    }
                 }
             }
             let held = ready.len() + in_flight.len();

@@ -29,7 +29,7 @@ pub struct SubscriptionRequest {
     pub url: String,
     /// `webhook` (default) or `duve-connect`
     pub kind: Option<String>,
-    /// Event types; all five when absent
+    /// Event types; all of them when absent
     pub events: Option<Vec<String>>,
     /// Extra headers sent with every delivery, as `Name: value`
     pub headers: Option<Vec<String>>,

@@ -12,7 +12,7 @@ fn subscription_requests_are_checked() {
         },
     )
     .unwrap();
-    assert_eq!(ok.events.len(), 5);
+    assert_eq!(ok.events, EventType::ALL);
     assert!(ok.secret.as_deref().unwrap().starts_with("whsec_"));
     assert_eq!(ok.headers[0].name, "X-Api-Key");
     let bad = |req: SubscriptionRequest| match check_subscription(hotel.clone(), req) {

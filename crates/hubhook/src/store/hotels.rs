@@ -57,6 +57,8 @@ pub struct HotelSummary {
     pub sync_paid_orders: bool,
     pub rooms: u64,
     pub created_at: String,
+    /// How long a task may stay open before it escalates (`10m`; `0`: never).
+    pub escalate_after: String,
 }
 
 pub struct NewHotel {
@@ -72,6 +74,8 @@ pub struct HotelSettings {
     pub name: Option<String>,
     pub timezone: Option<String>,
     pub sync_paid_orders: Option<bool>,
+    /// Seconds a task may stay open before it escalates; `Some(0)` turns it off.
+    pub escalate_after_secs: Option<u32>,
 }
 
 /// A room of a hotel and its floor.
@@ -110,4 +114,29 @@ pub trait HotelStore: Send + Sync {
     async fn list_rooms(&self, hotel: &HotelId) -> Result<Vec<Room>, StoreError>;
     async fn list_catalog(&self, hotel: &HotelId) -> Result<Vec<CatalogEntry>, StoreError>;
     async fn set_catalog(&self, hotel: &HotelId, entry: CatalogEntry) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::catalog::DEFAULT_CATALOG;
+
+    /// The migration that gives hotels made before them the default departments and service
+    /// levels lists them again, in SQL: the same ones, on both backends.
+    #[test]
+    fn the_migrations_list_the_default_catalog() {
+        for sql in [
+            include_str!("sqlite/schema_sqlite_10_escalation.sql"),
+            include_str!("schema_postgres_10_escalation.sql"),
+        ] {
+            for d in DEFAULT_CATALOG {
+                let row = format!(
+                    "('{}', '{}', '{}', {})",
+                    d.external_id, d.name, d.department, d.sla_minutes
+                );
+                assert!(sql.contains(&row), "{row} missing from the migration");
+            }
+            let rows = sql.lines().filter(|l| l.starts_with("    ('")).count();
+            assert_eq!(rows, DEFAULT_CATALOG.len());
+        }
+    }
 }

@@ -33,10 +33,10 @@ pub use outbox::{
 pub use retention::RetentionStore;
 pub use stats::{Backlog, StatsStore};
 pub use tasks::{
-    BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
-    TaskDetail, TaskFilter, TaskStore, TaskTiming,
+    BoardTask, Escalating, EscalationWrite, InboundEntry, InboundPreview, IngestRequest, Ingested,
+    Refused, StatusChange, TaskDetail, TaskFilter, TaskStore, TaskTiming,
 };
-use tasks::{order_state_from, raised_events};
+use tasks::{escalate_at_after_move, order_state_from, raised_events};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

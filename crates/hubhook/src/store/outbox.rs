@@ -13,6 +13,7 @@ use super::rows::{Columns, count, stored, task_at};
 use crate::domain::HotelId;
 use crate::domain::{
     Task,
+    escalation::Reason,
     outbound::{
         self, DeliveryStatus, EventType, NewDelivery, OrderRefs, Resolution, SubscriptionKind,
         Target, Verdict,
@@ -79,17 +80,23 @@ pub(super) fn order_refs_from_row(r: &impl Columns) -> Result<OrderRefs, StoreEr
     })
 }
 
-/// The deliveries to insert for `events` on `task` (see [`outbound::deliveries_for`]).
+/// The deliveries to insert for `events` on `task` (see [`outbound::deliveries_for`]), or with
+/// `reason`, for its escalation ([`outbound::escalation_deliveries`]; `events` is then
+/// `task.escalated`).
 pub(super) fn deliveries(
     hotel: &str,
     task: &Task,
     events: &[EventType],
+    reason: Option<Reason>,
     now: &str,
     targets: &[Target],
     refs: &OrderRefs,
 ) -> Result<Vec<NewDelivery>, StoreError> {
-    outbound::deliveries_for(hotel, task, events, now, targets, refs)
-        .map_err(|e| StoreError::Invalid(e.to_string()))
+    match reason {
+        Some(r) => outbound::escalation_deliveries(hotel, task, r, now, targets, refs),
+        None => outbound::deliveries_for(hotel, task, events, now, targets, refs),
+    }
+    .map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 /// A claimed delivery from `d.id, d.hotel_id, d.payload, d.attempts, s.id, s.kind, s.url,
@@ -391,6 +398,7 @@ pub trait OutboxStore: Send + Sync {
     async fn replay_delivery(&self, scope: Scope<'_>, id: &str) -> Result<Delivery, StoreError>;
     /// Marks tasks past their due time as overdue, queueing `task.overdue`; returns how many.
     async fn raise_overdue(&self, limit: u32) -> Result<u32, StoreError>;
-    /// The earliest moment the dispatcher has work: a delivery's next attempt or a task's due time.
+    /// The earliest moment the dispatcher has work: a delivery's next attempt, a task's due time or
+    /// its escalation deadline.
     async fn next_outbox_work(&self) -> Result<Option<Timestamp>, StoreError>;
 }

@@ -9,12 +9,15 @@ use duve::ReservationFacts;
 use serde::Serialize;
 
 use super::{
-    ApiKey, ApiKeyInfo, BoardTask, HotelSummary, InboundEntry, InboundPreview, IngestRequest,
-    Refused, Room, SessionUser, StoreError, TaskDetail, TaskTiming, User, UserInfo,
+    ApiKey, ApiKeyInfo, BoardTask, Escalating, HotelSummary, InboundEntry, InboundPreview,
+    IngestRequest, Refused, Room, SessionUser, StoreError, TaskDetail, TaskTiming, User, UserInfo,
 };
 use crate::domain::{
     CatalogEntry, HotelFacts, HotelId, Role, RoomSet, Task, TaskEvent, TaskStatus,
-    hotel::parse_timezone, secret::hash_from_slice, time,
+    escalation::{Clock, Escalations, Priority},
+    hotel::parse_timezone,
+    secret::hash_from_slice,
+    time,
 };
 use crate::intake::Outcome;
 
@@ -52,8 +55,11 @@ pub(super) fn status_from(raw: &str) -> Result<TaskStatus, StoreError> {
 }
 
 /// The columns [`task_from_row`] reads, in its order.
-pub(super) const TASK_COLS: &str =
-    "id, external_id, task_name, room, guest_name, quantity, status, due_at, created_at";
+pub(super) const TASK_COLS: &str = "id, external_id, task_name, room, guest_name, quantity, status, \
+     due_at, created_at, order_id, requested_at, department, priority, escalations";
+
+/// How many columns [`TASK_COLS`] names.
+pub(super) const TASK_COL_COUNT: usize = 14;
 
 /// A task from a row selected with [`TASK_COLS`].
 pub(super) fn task_from_row(r: &impl Columns) -> Result<Task, StoreError> {
@@ -72,6 +78,32 @@ pub(super) fn task_at(r: &impl Columns, at: usize) -> Result<Task, StoreError> {
         status: status_from(&r.text(at + 6)?)?,
         due_at: r.opt_text(at + 7)?,
         created_at: r.text(at + 8)?,
+        order_ids: r.opt_text(at + 9)?.into_iter().collect(),
+        scheduled_for: r.opt_text(at + 10)?,
+        department: r.opt_text(at + 11)?,
+        priority: Priority::parse(&r.text(at + 12)?),
+        escalated: Escalations::from_stored(r.int(at + 13)?).shown(),
+    })
+}
+
+/// A task due to escalate, from `seq, hotel_id, `[`TASK_COLS`]`, escalate_after_secs`: its row,
+/// hotel, the task, what escalation needs of it, and the hotel's escalate-after.
+pub(super) fn escalating_from_row(r: &impl Columns) -> Result<Escalating, StoreError> {
+    let task = task_at(r, 2)?;
+    let parse = |raw: &str| time::parse_instant(raw).ok_or_else(|| stored("time", raw));
+    let clock = Clock {
+        status: task.status,
+        created_at: parse(&task.created_at)?,
+        due_at: task.due_at.as_deref().map(parse).transpose()?,
+        fired: Escalations::from_stored(r.int(2 + TASK_COL_COUNT - 1)?),
+    };
+    let after = r.int(2 + TASK_COL_COUNT)?;
+    Ok(Escalating {
+        seq: r.int(0)?,
+        hotel: r.text(1)?,
+        task,
+        clock,
+        escalate_after_secs: u32::try_from(after).ok().filter(|s| *s > 0),
     })
 }
 
@@ -104,18 +136,18 @@ pub(super) fn context_from_row(
     })
 }
 
-/// A task's detail without its events from [`TASK_COLS`]` , order_id, reservation_id, department,
-/// notes, language, requested_at, updated_at`.
+/// A task's detail without its events from [`TASK_COLS`]` , reservation_id, notes, language,
+/// updated_at`.
 pub(super) fn detail_from_row(r: &impl Columns) -> Result<TaskDetail, StoreError> {
+    let task = task_from_row(r)?;
+    const AT: usize = TASK_COL_COUNT;
     Ok(TaskDetail {
-        task: task_from_row(r)?,
-        order_id: r.opt_text(9)?,
-        reservation_id: r.opt_text(10)?,
-        department: r.opt_text(11)?,
-        notes: r.opt_text(12)?,
-        language: r.opt_text(13)?,
-        requested_at: r.opt_text(14)?,
-        updated_at: r.text(15)?,
+        order_id: task.order_ids.first().cloned(),
+        task,
+        reservation_id: r.opt_text(AT)?,
+        notes: r.opt_text(AT + 1)?,
+        language: r.opt_text(AT + 2)?,
+        updated_at: r.text(AT + 3)?,
         events: Vec::new(),
     })
 }
@@ -131,15 +163,14 @@ pub(super) fn event_from_row(r: &impl Columns) -> Result<TaskEvent, StoreError> 
     })
 }
 
-/// A board task from [`TASK_COLS`]` , department, floor, requested_at, notes, updated_at`.
+/// A board task from [`TASK_COLS`]` , floor, notes, updated_at`.
 pub(super) fn board_task_from_row(r: &impl Columns) -> Result<BoardTask, StoreError> {
+    const AT: usize = TASK_COL_COUNT;
     Ok(BoardTask {
         task: task_from_row(r)?,
-        department: r.opt_text(9)?,
-        floor: r.opt_text(10)?,
-        requested_at: r.opt_text(11)?,
-        notes: r.opt_text(12)?,
-        updated_at: r.text(13)?,
+        floor: r.opt_text(AT)?,
+        notes: r.opt_text(AT + 1)?,
+        updated_at: r.text(AT + 2)?,
     })
 }
 
@@ -243,8 +274,8 @@ pub(super) fn body_text(body: &[u8]) -> Cow<'_, str> {
 }
 
 /// The columns [`facts_from_row`] reads, in its order.
-pub(super) const HOTEL_COLS: &str =
-    "id, name, timezone, sync_paid_orders, access_hash, password_hash, config_version";
+pub(super) const HOTEL_COLS: &str = "id, name, timezone, sync_paid_orders, access_hash, \
+     password_hash, config_version, escalate_after_secs";
 
 /// A hotel's row without its rooms and catalog; None (and a warning) for a row that does not parse.
 pub(super) fn facts_from_row(r: &impl Columns) -> Result<Option<HotelFacts>, StoreError> {
@@ -267,6 +298,7 @@ pub(super) fn facts_from_row(r: &impl Columns) -> Result<Option<HotelFacts>, Sto
         name: r.text(1)?,
         timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
         sync_paid_orders: r.flag(3)?,
+        escalate_after_secs: u32::try_from(r.int(7)?).ok().filter(|s| *s > 0),
         access_hash,
         password_hash,
         rooms: RoomSet::default(),
@@ -274,8 +306,8 @@ pub(super) fn facts_from_row(r: &impl Columns) -> Result<Option<HotelFacts>, Sto
     }))
 }
 
-/// A hotel as the hotel list shows it from `id, name, timezone, sync_paid_orders, created_at`, and
-/// its count of rooms.
+/// A hotel as the hotel list shows it from `id, name, timezone, sync_paid_orders, created_at`, its
+/// count of rooms, and `escalate_after_secs`.
 pub(super) fn summary_from_row(r: &impl Columns) -> Result<HotelSummary, StoreError> {
     Ok(HotelSummary {
         hotel_id: r.text(0)?,
@@ -284,6 +316,7 @@ pub(super) fn summary_from_row(r: &impl Columns) -> Result<HotelSummary, StoreEr
         sync_paid_orders: r.flag(3)?,
         created_at: r.text(4)?,
         rooms: r.int(5)? as u64,
+        escalate_after: time::format_setting_duration(u32::try_from(r.int(6)?).ok()),
     })
 }
 

@@ -9,7 +9,10 @@ use serde::Serialize;
 use super::StoreError;
 use crate::{
     domain::outbound::EventType,
-    domain::{HotelFacts, HotelId, Task, TaskEvent, TaskStatus},
+    domain::{
+        HotelFacts, HotelId, Task, TaskEvent, TaskStatus,
+        escalation::{self, Clock, Escalations, Priority, Reason},
+    },
     intake::{OrderState, Outcome, Plan, Raised, TaskDraft},
 };
 
@@ -65,6 +68,10 @@ pub struct TaskFilter {
     pub status: Option<TaskStatus>,
     pub room: Option<String>,
     pub since: Option<String>,
+    /// Only this department's tasks.
+    pub department: Option<String>,
+    /// Only tasks not finished whose due time is before this instant (formatted).
+    pub overdue_at: Option<String>,
     pub limit: u32,
     pub cursor: Option<i64>,
 }
@@ -78,10 +85,8 @@ pub struct TaskDetail {
     pub task: Task,
     pub order_id: Option<String>,
     pub reservation_id: Option<String>,
-    pub department: Option<String>,
     pub notes: Option<String>,
     pub language: Option<String>,
-    pub requested_at: Option<String>,
     pub updated_at: String,
     pub events: Vec<TaskEvent>,
 }
@@ -112,11 +117,90 @@ pub struct InboundPreview {
 #[derive(Debug, Clone)]
 pub struct BoardTask {
     pub task: Task,
-    pub department: Option<String>,
     pub floor: Option<String>,
-    pub requested_at: Option<String>,
     pub notes: Option<String>,
     pub updated_at: String,
+}
+
+/// A task whose escalation deadline has come, as the checker reads it (locked, on PostgreSQL).
+#[derive(Debug, Clone)]
+pub struct Escalating {
+    /// Its row (`tasks.seq`).
+    pub seq: i64,
+    /// Its hotel's id.
+    pub hotel: String,
+    /// The task as it reads now.
+    pub task: Task,
+    /// What escalation needs of it.
+    pub clock: Clock,
+    /// The hotel's escalate-after as it is now.
+    pub escalate_after_secs: Option<u32>,
+}
+
+/// What the checker writes for one task: the task as it now reads, the reasons that fired (each
+/// raises `task.escalated` and a history line) and its next deadline.
+#[derive(Debug, Clone)]
+pub struct EscalationWrite {
+    /// Its row (`tasks.seq`).
+    pub seq: i64,
+    /// Its hotel's id.
+    pub hotel: String,
+    /// The task as it reads after the check (priority and `escalated` set when a reason fired).
+    pub task: Task,
+    /// The reasons that fired now, in the order they fire.
+    pub fired: Vec<Reason>,
+    /// The stored `tasks.escalations` after the check.
+    pub escalations: i64,
+    /// The next deadline (`tasks.escalate_at`), formatted; None when nothing is pending.
+    pub next: Option<String>,
+    /// The history note of each reason of `fired`.
+    pub notes: Vec<String>,
+}
+
+impl Escalating {
+    /// What is due at `now` (`domain::escalation`) and what the row becomes.
+    pub fn settle(self, now: Timestamp) -> EscalationWrite {
+        let (fired, after) = self.clock.due(self.escalate_after_secs, now);
+        let mut task = self.task;
+        if !fired.is_empty() {
+            task.priority = Priority::High;
+            task.escalated = after.fired.shown();
+        }
+        EscalationWrite {
+            seq: self.seq,
+            hotel: self.hotel,
+            notes: fired
+                .iter()
+                .map(|r| escalation::history_note(*r, self.escalate_after_secs))
+                .collect(),
+            task,
+            fired,
+            escalations: after.fired.stored(),
+            next: after
+                .next_deadline(self.escalate_after_secs)
+                .map(crate::domain::time::format),
+        }
+    }
+}
+
+/// A task's escalation deadline after a status move (`None` once nothing is pending). A move never
+/// goes back to `open`, so the hotel's escalate-after no longer matters.
+pub(super) fn escalate_at_after_move(task: &Task, to: TaskStatus) -> Option<String> {
+    // Out of `open`, only the overdue reason can be pending; whether it fired is what `escalated`
+    // shows, since overdue outranks unaccepted.
+    let fired = match task.escalated {
+        Some(Reason::Overdue) => Escalations::default().with(Reason::Overdue),
+        _ => Escalations::default(),
+    };
+    let parse = |raw: &str| crate::domain::time::parse_instant(raw);
+    Clock {
+        status: to,
+        created_at: parse(&task.created_at)?,
+        due_at: task.due_at.as_deref().and_then(parse),
+        fired,
+    }
+    .next_deadline(None)
+    .map(crate::domain::time::format)
 }
 
 /// One task's timings, for the dashboard.
@@ -196,6 +280,9 @@ pub trait TaskStore: Send + Sync {
         hotel: &HotelId,
         since: Timestamp,
     ) -> Result<Vec<TaskTiming>, StoreError>;
+    /// Escalates the tasks whose escalation deadline has come (at most `limit`): each reason once,
+    /// with `task.escalated`, a history line and the live board told; returns how many tasks.
+    async fn raise_escalations(&self, limit: u32) -> Result<u32, StoreError>;
     /// The inbound log entry (the Duve delivery) that created this task, if it came from Duve.
     async fn task_origin(
         &self,

@@ -194,10 +194,18 @@ async fn every_fixture_gets_the_contracts_answer() {
                             t["quantity"].as_u64().unwrap(),
                             t["room"].as_str().unwrap().to_owned(),
                             t["guestName"].as_str().unwrap_or_default().to_owned(),
-                            t["dueAt"].as_str().map(str::to_owned),
+                            t["scheduledFor"].as_str().map(str::to_owned),
                         )
                     })
                     .collect();
+                // Due at the requested time, or (the default catalog's service levels) its
+                // creation plus the service's SLA.
+                for t in tasks {
+                    match t["scheduledFor"].as_str() {
+                        Some(at) => assert_eq!(t["dueAt"], at, "{name}: {t}"),
+                        None => assert!(t["dueAt"].as_str() > t["createdAt"].as_str(), "{t}"),
+                    }
+                }
                 let want: Vec<(String, String, u64, String, String, Option<String>)> = want
                     .iter()
                     .map(|(e, n, q, r, g, d)| {

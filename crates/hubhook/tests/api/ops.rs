@@ -126,6 +126,7 @@ async fn openapi_document_describes_the_api() {
             "InboundEntry",
             "InboundPage",
             "NewTask",
+            "Priority",
             "SecretRotated",
             "Skipped",
             "StatusMove",

@@ -495,7 +495,7 @@ async fn a_manager_subscribes_in_the_browser_and_replays_a_failed_delivery() {
         .send_keys(&rx.url)
         .await
         .expect("type the URL");
-    for unwanted in ["task.status_changed", "task.overdue"] {
+    for unwanted in ["task.status_changed", "task.overdue", "task.escalated"] {
         c.find(Locator::Css(&format!(
             r#"input[name="events"][value="{unwanted}"]"#
         )))
@@ -583,6 +583,60 @@ async fn a_manager_subscribes_in_the_browser_and_replays_a_failed_delivery() {
         .await
         .expect("the replay's notice");
     browser.screenshot("delivery.png").await;
+    browser.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_escalated_task_shows_its_badge_on_the_live_board() {
+    let _one = ONE_BROWSER.lock().await;
+    let app = spawn_app().await;
+    let hotel = app.create_hotel("esc").await;
+    app.store
+        .update_hotel(
+            &hubhook::domain::HotelId::parse("esc").unwrap(),
+            hubhook::store::HotelSettings {
+                escalate_after_secs: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    add_user(&app, &hotel, "ana@esc.test", Role::Staff).await;
+    let Some(browser) = Browser::start(1280, 900).await else {
+        app.stop().await;
+        return;
+    };
+    browser.login(&app, "ana@esc.test").await;
+    browser.wait_live(10).await;
+    let (s, body) = app.webhook(&hotel, &order("esc-1", "101", &["4"])).await;
+    assert_eq!(s, 201, "{body}");
+    let id = body["tasks"][0]["id"].as_str().unwrap().to_owned();
+    let card = format!(r#"[data-task-id="{id}"]"#);
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(3))
+        .for_element(Locator::Css(&card))
+        .await
+        .expect("the card appears");
+    assert_eq!(browser.attr_of(&card, "data-escalated").await, None);
+    // Nobody accepts it: two seconds on, the board (told over its live feed) marks it.
+    let badge = format!(r#"{card}[data-escalated="unaccepted"] .badge.escalated"#);
+    let el = browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&badge))
+        .await
+        .expect("the escalation badge appears without a reload");
+    let text = el.text().await.expect("badge text");
+    assert_eq!(text, "Escalated: Not accepted in time");
+    assert!(
+        el.is_displayed().await.expect("displayed"),
+        "the badge is visible"
+    );
+    browser.screenshot("board-escalated.png").await;
     browser.close().await;
     app.stop().await;
 }

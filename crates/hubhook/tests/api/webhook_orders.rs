@@ -33,14 +33,19 @@ fn keys(v: &Value) -> Vec<&str> {
     k
 }
 
-const TASK_KEYS: [&str; 9] = [
+const TASK_KEYS: [&str; 14] = [
     "createdAt",
+    "department",
     "dueAt",
+    "escalated",
     "externalId",
     "guestName",
     "id",
+    "orderIds",
+    "priority",
     "quantity",
     "room",
+    "scheduledFor",
     "status",
     "taskName",
 ];
@@ -99,11 +104,34 @@ async fn the_confirmation_has_the_contracts_shape() {
         assert_eq!(task["guestName"], "Bobby Smith");
         assert_eq!(task["quantity"], 1);
         assert_eq!(task["status"], "open");
-        assert_eq!(task["dueAt"], Value::Null);
+        assert_eq!(task["scheduledFor"], Value::Null);
+        assert_eq!(task["priority"], "normal");
+        assert_eq!(task["escalated"], false);
+        assert_eq!(task["orderIds"], json!(["o-1"]));
         let created_at = task["createdAt"].as_str().expect("createdAt");
         assert!(
             created_at.parse::<jiff::Timestamp>().is_ok(),
             "{created_at}"
+        );
+    }
+    // The default catalog's departments and service levels: towels 20 minutes by housekeeping,
+    // luggage 15 by the front office.
+    for (task, (department, minutes)) in tasks
+        .iter()
+        .zip([("Housekeeping", 20), ("Front Office", 15)])
+    {
+        assert_eq!(task["department"], department, "{task}");
+        let at = |k: &str| {
+            task[k]
+                .as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+        };
+        assert_eq!(
+            at("dueAt").duration_since(at("createdAt")),
+            jiff::SignedDuration::from_mins(minutes),
+            "{task}"
         );
     }
     assert_ne!(tasks[0]["id"], tasks[1]["id"]);
@@ -627,13 +655,27 @@ async fn due_time_comes_from_the_delivery_time_or_the_sla() {
         assert_eq!(t["dueAt"], "2023-01-14T15:30:00.000Z", "{t}");
     }
 
-    // No delivery time: the SLA from the task's creation; none without an SLA.
+    // No delivery time: the SLA from the task's creation; none without an SLA (a service the
+    // hotel added without one).
+    app.store
+        .set_catalog(
+            &hotel_id(&hotel),
+            CatalogEntry {
+                external_id: "99".into(),
+                name: "Flowers".into(),
+                department: None,
+                sla_minutes: None,
+            },
+        )
+        .await
+        .unwrap();
     let (s, answer) = app
-        .webhook(&hotel, &order("o-2", "101", &["4", "22"]))
+        .webhook(&hotel, &order("o-2", "101", &["99", "22"]))
         .await;
     assert_eq!(s, 201, "{answer}");
     let tasks = tasks_of(&answer);
     assert_eq!(tasks[0]["dueAt"], Value::Null, "{answer}");
+    assert_eq!(tasks[0]["department"], Value::Null, "{answer}");
     let created: jiff::Timestamp = tasks[1]["createdAt"].as_str().unwrap().parse().unwrap();
     let due: jiff::Timestamp = tasks[1]["dueAt"]
         .as_str()
@@ -754,6 +796,10 @@ async fn fields_are_found_along_the_contracts_paths() {
         assert_eq!(t["externalId"], ext, "{resource}");
         assert_eq!(t["quantity"], qty, "{resource}");
         assert_eq!(answer["orderId"], order_id, "{resource}");
-        assert_eq!(t["dueAt"], due, "{resource}");
+        // The requested time, when the order carries one (the due time then too).
+        assert_eq!(t["scheduledFor"], due, "{resource}");
+        if !due.is_null() {
+            assert_eq!(t["dueAt"], due, "{resource}");
+        }
     }
 }

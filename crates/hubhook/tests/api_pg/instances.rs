@@ -784,3 +784,53 @@ async fn add_user(db: &str, id: &str, hotel: &str, email: &str, role: hubhook::d
         .await
         .expect("create user");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_escalate_each_task_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = database_url(&dir.path().join("x.db"));
+    let (hotel, _key) = hotel_with_key(&db, "esc");
+    cli(&db, &["hotel", "set", "esc", "--escalate-after", "1s"]);
+    let rx = Receiver::start().await;
+    let added = cli(
+        &db,
+        &["webhooks", "add", "esc", "--url", &rx.url, "--events", "task.escalated"],
+    );
+    assert!(added["id"].is_string(), "{added}");
+    let client = client();
+    let a = Instance::start(&db, &client).await;
+    let b = Instance::start(&db, &client).await;
+
+    // Many tasks whose deadlines fall within the same second, made through either instance: both
+    // dispatchers find them due at once.
+    const ORDERS: usize = 100;
+    let mut sends = Vec::new();
+    for o in 0..ORDERS {
+        let url = if o % 2 == 0 { a.url("/webhooks/duve") } else { b.url("/webhooks/duve") };
+        let body = order(&format!("esc-{o}"), "101", &["4", "6", "7"]);
+        let (client, hotel) = (client.clone(), hotel.clone());
+        sends.push(tokio::spawn(async move { post(&client, url, &hotel, &body).await }));
+    }
+    let mut created = HashSet::new();
+    for s in sends {
+        let (status, answer, _) = s.await.expect("sender");
+        assert_eq!(status, 201, "{answer}");
+        created.extend(task_ids(&answer));
+    }
+    assert_eq!(created.len(), ORDERS * 3);
+
+    rx.wait_for(created.len()).await;
+    // Room for a second escalation of any of them, had there been one.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let got = rx.received();
+    assert_eq!(got.len(), created.len(), "one task.escalated per task: {} sent", got.len());
+    let escalated: HashSet<String> = got
+        .iter()
+        .map(|r| {
+            let b = r.json();
+            assert_eq!(b["reason"], "unaccepted", "{b}");
+            b["data"]["id"].as_str().expect("task id").to_owned()
+        })
+        .collect();
+    assert_eq!(escalated, created, "each task escalated, each once");
+}

@@ -38,6 +38,8 @@ postgres_suite! {
     mod cli;
     #[path = "../api/crash.rs"]
     mod crash;
+    #[path = "../api/escalation.rs"]
+    mod escalation;
     #[path = "../api/fixtures.rs"]
     mod fixtures;
     #[path = "../api/helpers.rs"]
@@ -52,6 +54,8 @@ postgres_suite! {
     mod metrics;
     #[path = "../api/http_edge.rs"]
     mod http_edge;
+    #[path = "../api/operations.rs"]
+    mod operations;
     #[path = "../api/ops.rs"]
     mod ops;
     #[path = "../api/outbound_destinations.rs"]

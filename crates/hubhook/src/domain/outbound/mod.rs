@@ -20,8 +20,8 @@ mod tests;
 pub use destination::{DestinationPolicy, IpRange, Refused};
 pub use fair::{CODE_LIMIT, hotel_share, pick_fair};
 pub use payload::{
-    NewDelivery, OrderRefs, Target, deliveries_for, duve_connect_body, needs_order_refs,
-    webhook_body,
+    NewDelivery, OrderRefs, Target, deliveries_for, duve_connect_body, escalation_deliveries,
+    needs_order_refs, webhook_body,
 };
 pub use retry::{
     AttemptResult, DEFAULT_RETRY_SCHEDULE, RETRY_AFTER_CAP, Resolution, RetrySchedule, Verdict,
@@ -83,16 +83,20 @@ pub enum EventType {
     /// A task passed its due time unfinished.
     #[serde(rename = "task.overdue")]
     Overdue,
+    /// A task escalated (not accepted in time, or not done by its due time); the body says why.
+    #[serde(rename = "task.escalated")]
+    Escalated,
 }
 
 impl EventType {
     /// Every event, in the order the docs list them.
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 6] = [
         EventType::Created,
         EventType::StatusChanged,
         EventType::Completed,
         EventType::Cancelled,
         EventType::Overdue,
+        EventType::Escalated,
     ];
 
     /// The event's wire name (`task.created`).
@@ -103,6 +107,7 @@ impl EventType {
             EventType::Completed => "task.completed",
             EventType::Cancelled => "task.cancelled",
             EventType::Overdue => "task.overdue",
+            EventType::Escalated => "task.escalated",
         }
     }
 

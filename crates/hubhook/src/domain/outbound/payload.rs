@@ -5,17 +5,31 @@ use super::{
     EventType, SubscriptionKind, events_from_text, new_delivery_id,
     template::{self, TemplateError},
 };
-use crate::domain::Task;
+use crate::domain::{Task, escalation::Reason};
 
 /// The body of a signed webhook: `{"type", "timestamp", "hotelId", "data": TASK}`.
 pub fn webhook_body(event: EventType, now: &str, hotel: &str, task: &Task) -> String {
-    serde_json::json!({
+    webhook_body_with(event, now, hotel, task, None)
+}
+
+/// [`webhook_body`], with `"reason"` for `task.escalated`.
+fn webhook_body_with(
+    event: EventType,
+    now: &str,
+    hotel: &str,
+    task: &Task,
+    reason: Option<Reason>,
+) -> String {
+    let mut body = serde_json::json!({
         "type": event.as_str(),
         "timestamp": now,
         "hotelId": hotel,
         "data": task,
-    })
-    .to_string()
+    });
+    if let (Some(r), Some(obj)) = (reason, body.as_object_mut()) {
+        obj.insert("reason".into(), r.as_str().into());
+    }
+    body.to_string()
 }
 
 /// The body of a Duve Connect delivery: the subscription's template (or the default) filled in.
@@ -115,6 +129,32 @@ pub fn deliveries_for(
     targets: &[Target],
     refs: &OrderRefs,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
+    deliveries_with(hotel, task, events, now, targets, refs, None)
+}
+
+/// The deliveries of one escalation of `task` for `reason`: `task.escalated`, whose webhook body
+/// says `"reason"`, to each target that hears it.
+pub fn escalation_deliveries(
+    hotel: &str,
+    task: &Task,
+    reason: Reason,
+    now: &str,
+    targets: &[Target],
+    refs: &OrderRefs,
+) -> Result<Vec<NewDelivery>, TemplateError> {
+    let events = [EventType::Escalated];
+    deliveries_with(hotel, task, &events, now, targets, refs, Some(reason))
+}
+
+fn deliveries_with(
+    hotel: &str,
+    task: &Task,
+    events: &[EventType],
+    now: &str,
+    targets: &[Target],
+    refs: &OrderRefs,
+    reason: Option<Reason>,
+) -> Result<Vec<NewDelivery>, TemplateError> {
     let mut out = Vec::new();
     for t in targets {
         for event in events.iter().copied().filter(|e| t.hears(*e)) {
@@ -126,7 +166,7 @@ pub fn deliveries_for(
                     refs.reservation_id.as_deref(),
                     now,
                 )?,
-                SubscriptionKind::Webhook => webhook_body(event, now, hotel, task),
+                SubscriptionKind::Webhook => webhook_body_with(event, now, hotel, task, reason),
             };
             out.push(NewDelivery {
                 id: new_delivery_id(),

@@ -135,7 +135,48 @@ fn task() -> crate::domain::Task {
         status: TaskStatus::Open,
         due_at: None,
         created_at: "2026-01-01T00:00:00.000Z".into(),
+        scheduled_for: None,
+        department: Some("Housekeeping".into()),
+        priority: crate::domain::escalation::Priority::Normal,
+        escalated: None,
+        order_ids: vec!["o1".into()],
     }
+}
+
+#[test]
+fn an_escalation_says_why_to_the_subscriptions_that_hear_it() {
+    use crate::domain::escalation::{Priority, Reason};
+    let targets = [
+        Target::from_stored("sub_a".into(), "webhook", "task.escalated", None),
+        Target::from_stored("sub_b".into(), "webhook", "task.overdue", None),
+    ];
+    let mut t = task();
+    t.priority = Priority::High;
+    t.escalated = Some(Reason::Overdue);
+    let now = "2026-01-01T00:10:00.000Z";
+    let out = escalation_deliveries(
+        "h1",
+        &t,
+        Reason::Unaccepted,
+        now,
+        &targets,
+        &OrderRefs::default(),
+    )
+    .unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].event, EventType::Escalated);
+    let body: serde_json::Value = serde_json::from_str(&out[0].payload).unwrap();
+    assert_eq!(body["type"], "task.escalated");
+    assert_eq!(body["reason"], "unaccepted", "this escalation's reason");
+    assert_eq!(
+        body["data"]["escalated"], "overdue",
+        "the task's most severe one"
+    );
+    assert_eq!(body["data"]["priority"], "high");
+    let plain: serde_json::Value =
+        serde_json::from_str(&webhook_body(EventType::Created, now, "h1", &task())).unwrap();
+    assert!(plain.get("reason").is_none());
+    assert_eq!(plain["data"]["escalated"], false);
 }
 
 #[test]

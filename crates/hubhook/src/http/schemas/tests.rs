@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::{
     domain::{
         Task, TaskEvent, TaskStatus,
+        escalation::{Priority, Reason},
         outbound::{DeliveryStatus, EventType, SubscriptionKind},
     },
     intake::Skipped,
@@ -107,6 +108,11 @@ fn task(optional: bool) -> Task {
         status: TaskStatus::Open,
         due_at: some("2025-01-01T10:00:00Z"),
         created_at: "2025-01-01T09:00:00Z".into(),
+        scheduled_for: some("2025-01-01T10:00:00Z"),
+        department: some("Housekeeping"),
+        priority: Priority::High,
+        escalated: optional.then_some(Reason::Overdue),
+        order_ids: vec!["o".into()],
     }
 }
 
@@ -141,16 +147,23 @@ fn task_schemas_describe_what_is_written() {
             task: task(optional),
             order_id: some("o"),
             reservation_id: some("r"),
-            department: some("housekeeping"),
             notes: some("n"),
             language: some("en"),
-            requested_at: some("2025-01-01T09:00:00Z"),
             updated_at: "2025-01-01T09:00:00Z".into(),
             events: vec![task_event(optional)],
         }
     };
     check_object(&doc, "TaskDetail", &detail(true), &detail(false));
     check_enum(&doc, "TaskStatus", &TaskStatus::ALL);
+    check_enum(&doc, "Priority", &[Priority::Normal, Priority::High]);
+    let escalated = &schema(&doc, "Task")["properties"]["escalated"]["oneOf"];
+    assert_eq!(
+        escalated[0]["enum"],
+        serde_json::json!([false]),
+        "{escalated}"
+    );
+    let reasons: Vec<Value> = Reason::ALL.iter().map(|r| r.as_str().into()).collect();
+    assert_eq!(escalated[1]["enum"], Value::Array(reasons), "{escalated}");
     let skipped = |optional: bool| Skipped {
         name: optional.then(|| "Towels".into()),
         external_id: optional.then(|| "2".into()),

@@ -29,7 +29,12 @@ use tokio::{
 
 use super::{Nav, Viewer, age, body, hotel_tz, inbound, layout, local_time, streams::StreamSlot};
 use crate::{
-    domain::{HotelId, Role, TaskId, TaskStatus, secret::TokenHash, time},
+    domain::{
+        HotelId, Role, Task, TaskId, TaskStatus,
+        escalation::{Priority, Reason},
+        secret::TokenHash,
+        time,
+    },
     events::TaskChange,
     http::{AppState, error::UiError},
     store::{BoardTask, StatusChange, Store},
@@ -48,15 +53,21 @@ pub struct BoardQuery {
     floor: String,
 }
 
-const COLUMNS: [(&str, &str); 4] = [
+const COLUMNS: [(&str, &str); 5] = [
     ("open", "Open"),
     ("accepted", "Accepted"),
     ("in_progress", "In progress"),
+    ("later", "Later"),
     ("finished", "Finished (last 2 h)"),
 ];
 
-fn column_of(s: TaskStatus) -> &'static str {
-    match s {
+/// A task's column: its status's, or "Later" while it is a request for a time still well ahead
+/// (`Task::later_until`).
+fn column_of(t: &Task, now: Timestamp) -> &'static str {
+    if t.later_until().is_some_and(|until| now < until) {
+        return "later";
+    }
+    match t.status {
         TaskStatus::Open => "open",
         TaskStatus::Accepted => "accepted",
         TaskStatus::InProgress => "in_progress",
@@ -108,18 +119,23 @@ fn card(viewer: &Viewer, t: &BoardTask, tz: &TimeZone, now: Timestamp) -> Markup
     let created = time::parse_instant(&task.created_at);
     let status = task.status;
     html! {
-        article.card.overdue[overdue] data-task-id=(task.id) data-status=(status.as_str()) {
+        article.card.overdue[overdue].high[task.priority == Priority::High]
+            data-task-id=(task.id) data-status=(status.as_str())
+            data-escalated=[task.escalated.map(Reason::as_str)] {
             div.card-head {
                 span.room { "Room " (task.room) }
                 @if task.quantity > 1 { span.qty { "× " (task.quantity) } }
                 span.badge { (status.as_str().replace('_', " ")) }
+                @if let Some(r) = task.escalated {
+                    span.badge.escalated title="Escalated" { "Escalated: " (r.label()) }
+                }
             }
             h3 { a href={ "/tasks/" (task.id) } { (task.task_name) } }
             p.meta {
                 @if let Some(g) = &task.guest_name { span { (g) } }
-                @if let Some(r) = &t.requested_at { span { "requested for " (local_time(r, tz, now)) } }
+                @if let Some(r) = &task.scheduled_for { span { "requested for " (local_time(r, tz, now)) } }
                 @if let Some(c) = created { span { (age(c, now)) " ago" } }
-                @if let Some(d) = &t.department { span { (d) } }
+                @if let Some(d) = &task.department { span { (d) } }
                 @if let Some(f) = &t.floor { span { "floor " (f) } }
             }
             @if let Some(n) = &t.notes { p.notes { (n) } }
@@ -155,14 +171,14 @@ fn card(viewer: &Viewer, t: &BoardTask, tz: &TimeZone, now: Timestamp) -> Markup
 
 fn cards_markup(viewer: &Viewer, data: &BoardData, q: &BoardQuery) -> Markup {
     let keep = |t: &&BoardTask| {
-        (q.department.is_empty() || t.department.as_deref() == Some(q.department.as_str()))
+        (q.department.is_empty() || t.task.department.as_deref() == Some(q.department.as_str()))
             && (q.floor.is_empty() || t.floor.as_deref() == Some(q.floor.as_str()))
     };
     html! {
         @for (key, title) in COLUMNS {
             @if q.status.is_empty() || q.status == key {
                 @let tasks: Vec<&BoardTask> = data.tasks.iter()
-                    .filter(|t| column_of(t.task.status) == key)
+                    .filter(|t| column_of(&t.task, data.now) == key)
                     .filter(keep)
                     .collect();
                 section.column aria-label=(title) data-column=(key) {
@@ -180,7 +196,7 @@ fn filters(data: &BoardData, q: &BoardQuery) -> Markup {
     let mut departments: Vec<&str> = data
         .tasks
         .iter()
-        .filter_map(|t| t.department.as_deref())
+        .filter_map(|t| t.task.department.as_deref())
         .collect();
     departments.sort_unstable();
     departments.dedup();
@@ -425,10 +441,14 @@ pub async fn task_page(
             dt { "Quantity" } dd { (t.quantity) }
             @if let Some(g) = &t.guest_name { dt { "Guest" } dd { (g) } }
             @if let Some(l) = &detail.language { dt { "Language" } dd { (l) } }
-            @if let Some(r) = &detail.requested_at { dt { "Requested for" } dd { (local_time(r, &tz, now)) } }
+            @if let Some(r) = &t.scheduled_for { dt { "Requested for" } dd { (local_time(r, &tz, now)) } }
             @if let Some(d) = &t.due_at { dt { "Due" } dd { (local_time(d, &tz, now)) } }
             dt { "Created" } dd { (local_time(&t.created_at, &tz, now)) }
-            @if let Some(d) = &detail.department { dt { "Department" } dd { (d) } }
+            @if let Some(d) = &t.department { dt { "Department" } dd { (d) } }
+            dt { "Priority" } dd { (t.priority.as_str()) }
+            @if let Some(r) = t.escalated {
+                dt { "Escalated" } dd.escalated data-escalated=(r.as_str()) { (r.label()) }
+            }
             @if let Some(e) = &t.external_id { dt { "Service external ID" } dd { (e) } }
             @if let Some(n) = &detail.notes { dt { "Notes" } dd { (n) } }
             @if let Some(o) = &detail.order_id { dt { "Duve order" } dd { (o) } }

@@ -229,5 +229,14 @@ mod tests {
         let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let h = by_hour(&ts, start, &jiff::tz::TimeZone::UTC);
         assert_eq!((h[10], h[11], h.iter().sum::<u32>()), (1, 2, 3));
+        // In Tokyo (UTC+9) the same requests were made at 19:00 and 20:00 local time; the day
+        // began at 15:00 UTC the day before.
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        let start: Timestamp = "2025-12-31T15:00:00Z".parse().unwrap();
+        let h = by_hour(&ts, start, &tokyo);
+        assert_eq!((h[19], h[20], h.iter().sum::<u32>()), (1, 2, 3));
+        let late: Timestamp = "2026-01-01T10:30:00Z".parse().unwrap();
+        let h = by_hour(&ts, late, &tokyo);
+        assert_eq!(h.iter().sum::<u32>(), 2, "only those since the day began");
     }
 }

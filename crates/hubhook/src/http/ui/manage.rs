@@ -17,7 +17,7 @@ use crate::{
         CatalogEntry, ExternalId, Role, RoomNumber,
         hotel::parse_timezone,
         secret::{fill_random, hash_token, new_token},
-        time,
+        time::{self, parse_setting_duration},
     },
     http::{AppState, error::UiError},
     store::{ApiKey, HotelSettings, Room},
@@ -265,6 +265,8 @@ pub async fn settings(
             (csrf_field(&v))
             label { "Name" input type="text" name="name" required value=(h.name); }
             label { "Timezone (IANA name, e.g. Europe/Lisbon)" input type="text" name="timezone" required value=(h.timezone); }
+            label { "Escalate a task not accepted within (e.g. 90s, 10m, 2h; 0 turns it off)"
+                input type="text" name="escalate_after" required value=(h.escalate_after); }
             label.check {
                 input type="checkbox" name="sync_paid_orders" value="on" checked[h.sync_paid_orders];
                 " Make tasks for paid orders too (by default only free upsells become tasks)"
@@ -283,6 +285,9 @@ pub struct SettingsForm {
     name: String,
     #[serde(default)]
     timezone: String,
+    /// Absent (an older form): unchanged.
+    #[serde(default)]
+    escalate_after: Option<String>,
     /// An unchecked checkbox is not sent at all.
     #[serde(default)]
     sync_paid_orders: Option<String>,
@@ -307,6 +312,15 @@ pub async fn save_settings(
             "unknown timezone {tz:?} (use an IANA name such as Europe/Lisbon)"
         )));
     }
+    let escalate_after_secs = f
+        .escalate_after
+        .as_deref()
+        .map(|raw| {
+            parse_setting_duration(raw)
+                .map(|s| s.unwrap_or(0))
+                .map_err(|e| UiError::BadRequest(format!("escalate after: {e}")))
+        })
+        .transpose()?;
     app.store
         .update_hotel(
             &v.user.hotel,
@@ -314,6 +328,7 @@ pub async fn save_settings(
                 name: Some(name.to_owned()),
                 timezone: Some(tz.to_owned()),
                 sync_paid_orders: Some(f.sync_paid_orders.is_some()),
+                escalate_after_secs,
             },
         )
         .await?;

@@ -46,8 +46,8 @@ struct NewOrder {
     /// The deliveries to queue, per task of `tasks`.
     outbox: Vec<Enqueue>,
     /// Per task: item_key, order_id, reservation_id, external_id, task_name, room, guest_name,
-    /// department, notes, language, requested_at, due_at.
-    task_cols: Vec<[Option<String>; 12]>,
+    /// department, notes, language, requested_at, due_at, escalate_at.
+    task_cols: Vec<[Option<String>; 13]>,
     quantities: Vec<i32>,
     /// Reservation id, room, first name, last name, language, check-in, check-out.
     context: Option<[Option<String>; 7]>,
@@ -223,7 +223,7 @@ async fn insert_new_orders<C: GenericClient + Sync>(
     let o_version: Vec<i64> = orders.iter().map(|o| o.version).collect();
     let o_state = col(|o| Some(o.state.to_owned()));
     let (mut t_id, mut t_hotel, mut t_key, mut t_now) = (vec![], vec![], vec![], vec![]);
-    let mut t_cols: [Vec<Option<String>>; 12] = Default::default();
+    let mut t_cols: [Vec<Option<String>>; 13] = Default::default();
     let mut t_qty = vec![];
     let mut t_n: Vec<i32> = vec![];
     let mut c: [Vec<Option<String>>; 9] = Default::default();
@@ -298,6 +298,7 @@ async fn insert_new_orders<C: GenericClient + Sync>(
             &c[7],
             &c[8],
             &i_code,
+            &t_cols[12],
         ],
     )
     .await?;
@@ -383,6 +384,7 @@ pub(super) async fn ingest_new_order(
             d.language,
             d.requested_at.map(time::format),
             d.due_at.map(time::format),
+            d.escalate_at.map(time::format),
         ]);
         order.task_ids.push(task.id.clone());
     }

@@ -5,13 +5,14 @@
 
 /// An order's tasks in creation order (columns as `TASK_COLS`): index `tasks_by_order`.
 pub(crate) const ORDER_TASKS: &str = "SELECT id, external_id, task_name, room, guest_name, \
-     quantity, status, due_at, created_at FROM tasks WHERE hotel_id = $1 AND order_key = $2 \
-     ORDER BY seq";
+     quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
+     escalations FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq";
 
 /// [`ORDER_TASKS`], locked: a cancellation takes turns with a staff member moving one of them.
 pub(crate) const ORDER_TASKS_LOCKED: &str = "SELECT id, external_id, task_name, room, \
-     guest_name, quantity, status, due_at, created_at FROM tasks WHERE hotel_id = $1 \
-     AND order_key = $2 ORDER BY seq FOR UPDATE";
+     guest_name, quantity, status, due_at, created_at, order_id, requested_at, department, \
+     priority, escalations FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq \
+     FOR UPDATE";
 
 /// The configuration version and the order's state, in one round trip.
 pub(crate) const VERSION_AND_ORDER_STATE: &str =
@@ -32,9 +33,9 @@ pub(crate) const INSERT_EVENT: &str =
 pub(crate) const INSERT_TASK: &str = "WITH t AS (
              INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
                  external_id, task_name, room, guest_name, quantity, status, department, notes,
-                 language, requested_at, due_at, created_at, updated_at)
+                 language, requested_at, due_at, created_at, updated_at, escalate_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $14, $15, $16,
-                 $17, $17)
+                 $17, $17, $19)
              RETURNING id)
          INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
          SELECT id, $17, $18, NULL, 'open', NULL FROM t";
@@ -63,8 +64,9 @@ pub(crate) const INSERT_INBOUND: &str =
     "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-/// A task's new status (a cancelled order's tasks), by id.
-pub(crate) const MOVE_TASK: &str = "UPDATE tasks SET status = $3, updated_at = $2 WHERE id = $1";
+/// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id.
+pub(crate) const MOVE_TASK: &str =
+    "UPDATE tasks SET status = $3, updated_at = $2, escalate_at = NULL WHERE id = $1";
 
 /// Tells the other instances what changed, with the commit.
 pub(crate) const ANNOUNCE: &str =
@@ -102,17 +104,18 @@ pub(crate) const INSERT_NEW_ORDERS: &str = "WITH o AS (
          t AS (
              INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
                  external_id, task_name, room, guest_name, quantity, status, department, notes,
-                 language, requested_at, due_at, created_at, updated_at)
+                 language, requested_at, due_at, created_at, updated_at, escalate_at)
              SELECT d.id, d.hotel_id, d.order_key, d.item_key, d.order_id, d.reservation_id,
                  d.external_id, d.task_name, d.room, d.guest_name, d.quantity, 'open', d.department,
-                 d.notes, d.language, d.requested_at, d.due_at, d.created_at, d.created_at
+                 d.notes, d.language, d.requested_at, d.due_at, d.created_at, d.created_at,
+                 d.escalate_at
              FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
                      $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
                      $18::text[], $19::text[], $20::text[], $21::text[], $22::int4[], $23::text[],
-                     $24::int4[])
+                     $24::int4[], $42::text[])
                  AS d(id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
                      task_name, room, guest_name, department, notes, language, requested_at,
-                     due_at, quantity, created_at, n)
+                     due_at, quantity, created_at, n, escalate_at)
              JOIN o ON o.hotel_id = d.hotel_id AND o.order_key = d.order_key
              ORDER BY d.n
              RETURNING id, created_at),
@@ -320,6 +323,17 @@ mod tests {
                     bad.push(format!(
                         "{name} ({}): {s}",
                         if generic { "generic" } else { "custom" }
+                    ));
+                }
+            }
+        }
+        // The task list's department and overdue filters read through their own indexes.
+        for (department, overdue) in [(true, false), (false, true), (true, true)] {
+            let sql = super::super::tasks::list_sql(department, overdue);
+            for generic in [true, false] {
+                for s in scans(&c, &sql, generic).await {
+                    bad.push(format!(
+                        "list (department {department}, overdue {overdue}): {s}"
                     ));
                 }
             }

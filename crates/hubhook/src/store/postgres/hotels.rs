@@ -230,12 +230,17 @@ impl HotelStore for PostgresStore {
             }
             let st = tx
                 .prepare_cached(
-                    "INSERT INTO catalog (hotel_id, external_id, name) VALUES ($1, $2, $3)",
+                    "INSERT INTO catalog (hotel_id, external_id, name, department, sla_minutes)
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .await?;
             for e in default_catalog() {
-                tx.execute(&st, &[&h.id.as_str(), &e.external_id, &e.name])
-                    .await?;
+                let sla = e.sla_minutes.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
+                tx.execute(
+                    &st,
+                    &[&h.id.as_str(), &e.external_id, &e.name, &e.department, &sla],
+                )
+                .await?;
             }
             Ok(())
         })?;
@@ -248,7 +253,8 @@ impl HotelStore for PostgresStore {
         let rows = query(
             &client,
             "SELECT h.id, h.name, h.timezone, h.sync_paid_orders, h.created_at,
-                    (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id)
+                    (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id),
+                    h.escalate_after_secs
              FROM hotels h ORDER BY h.created_at, h.id",
             &[],
         )
@@ -285,15 +291,20 @@ impl HotelStore for PostgresStore {
             let n = exec(
                 &tx,
                 "UPDATE hotels SET name = coalesce($2, name), timezone = coalesce($3, timezone),
-                         sync_paid_orders = coalesce($4, sync_paid_orders)
+                         sync_paid_orders = coalesce($4, sync_paid_orders),
+                         escalate_after_secs = coalesce($5, escalate_after_secs)
                      WHERE id = $1 AND (name IS DISTINCT FROM coalesce($2, name)
                          OR timezone IS DISTINCT FROM coalesce($3, timezone)
-                         OR sync_paid_orders IS DISTINCT FROM coalesce($4, sync_paid_orders))",
+                         OR sync_paid_orders IS DISTINCT FROM coalesce($4, sync_paid_orders)
+                         OR escalate_after_secs IS DISTINCT FROM
+                             coalesce($5, escalate_after_secs))",
                 &[
                     &hotel.as_str(),
                     &opt_text(&s.name),
                     &s.timezone,
                     &s.sync_paid_orders,
+                    &s.escalate_after_secs
+                        .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
                 ],
             )
             .await?;

@@ -160,6 +160,7 @@ pub(super) async fn insert_task(
             &d.due_at.map(time::format),
             &now,
             &text(actor),
+            &d.escalate_at.map(time::format),
         ],
     )
     .await?;

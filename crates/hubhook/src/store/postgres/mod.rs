@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_7_accounts.sql"),
     include_str!("../schema_postgres_8_ship.sql"),
     include_str!("../schema_postgres_9_outbound.sql"),
+    include_str!("../schema_postgres_10_escalation.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -325,6 +326,7 @@ macro_rules! in_tx {
 mod accounts;
 mod batch;
 mod claim;
+mod escalation;
 mod hot;
 mod hotels;
 mod ingest;

@@ -120,6 +120,7 @@ pub(super) async fn announce<C: GenericClient + Sync>(
         let kind = match ch.kind {
             ChangeKind::Created => "c",
             ChangeKind::StatusChanged => "s",
+            ChangeKind::Escalated => "e",
         };
         current.push('\n');
         current.push_str(ch.hotel.as_str());
@@ -151,6 +152,7 @@ fn parse_change(line: &str) -> Option<TaskChange> {
     let kind = match f.next()? {
         "c" => ChangeKind::Created,
         "s" => ChangeKind::StatusChanged,
+        "e" => ChangeKind::Escalated,
         _ => return None,
     };
     Some(TaskChange {

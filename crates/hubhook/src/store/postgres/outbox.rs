@@ -15,6 +15,7 @@ use super::{PostgresStore, exec, query, query_opt, text};
 use crate::domain::time;
 use crate::domain::{
     Task,
+    escalation::Reason,
     outbound::{
         CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
         REMOVED_MESSAGE, earliest, events_to_text, fair::REPLAY_PENDING_CAP, needs_order_refs,
@@ -27,6 +28,7 @@ use crate::store::{
         self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay, check_replay_limit,
         check_subscription_cap, delivery_from_row, subscription_from_row,
     },
+    rows::TASK_COLS,
 };
 
 /// Queues a delivery of each of `events` for `task` to every enabled subscription of the hotel that
@@ -36,6 +38,28 @@ pub async fn enqueue<C: GenericClient + Sync>(
     hotel: &str,
     task: &Task,
     events: &[EventType],
+    now: &str,
+) -> Result<usize, StoreError> {
+    enqueue_with(c, hotel, task, events, None, now).await
+}
+
+/// Queues `task.escalated` for `task`'s escalation for `reason`; returns how many deliveries.
+pub(super) async fn enqueue_escalation<C: GenericClient + Sync>(
+    c: &C,
+    hotel: &str,
+    task: &Task,
+    reason: Reason,
+    now: &str,
+) -> Result<usize, StoreError> {
+    enqueue_with(c, hotel, task, &[EventType::Escalated], Some(reason), now).await
+}
+
+async fn enqueue_with<C: GenericClient + Sync>(
+    c: &C,
+    hotel: &str,
+    task: &Task,
+    events: &[EventType],
+    reason: Option<Reason>,
     now: &str,
 ) -> Result<usize, StoreError> {
     let targets = query(c, super::hot::ENQUEUE_SUBSCRIPTIONS, &[&hotel])
@@ -52,7 +76,7 @@ pub async fn enqueue<C: GenericClient + Sync>(
             .unwrap_or_default(),
         false => OrderRefs::default(),
     };
-    let queued = shared::deliveries(hotel, task, events, now, &targets, &refs)?;
+    let queued = shared::deliveries(hotel, task, events, reason, now, &targets, &refs)?;
     for d in &queued {
         let (event, payload) = (d.event.as_str(), text(&d.payload));
         exec(
@@ -337,15 +361,16 @@ async fn raise_overdue<C: GenericClient + Sync>(
 ) -> Result<(u32, usize), StoreError> {
     let mut due = query(
         c,
-        "WITH due AS (
+        &format!(
+            "WITH due AS (
              SELECT seq FROM tasks
              WHERE NOT overdue_raised AND due_at IS NOT NULL
                AND status NOT IN ('done', 'cancelled') AND due_at <= $1
              ORDER BY due_at LIMIT $2
              FOR UPDATE SKIP LOCKED)
          UPDATE tasks t SET overdue_raised = true FROM due WHERE t.seq = due.seq
-         RETURNING t.hotel_id, t.id, t.external_id, t.task_name, t.room, t.guest_name,
-                   t.quantity, t.status, t.due_at, t.created_at",
+         RETURNING hotel_id, {TASK_COLS}"
+        ),
         &[&now, &i64::from(limit)],
     )
     .await?
@@ -368,12 +393,16 @@ async fn next_work<C: GenericClient + Sync>(c: &C) -> Result<Option<String>, Sto
                  WHERE status = 'pending'),
                 (SELECT min(due_at) FROM tasks
                  WHERE NOT overdue_raised AND due_at IS NOT NULL
-                   AND status NOT IN ('done', 'cancelled'))",
+                   AND status NOT IN ('done', 'cancelled')),
+                (SELECT min(escalate_at) FROM tasks WHERE escalate_at IS NOT NULL)",
         &[],
     )
     .await?;
     let Some(r) = r else { return Ok(None) };
-    Ok(earliest(r.try_get(0)?, r.try_get(1)?))
+    Ok(earliest(
+        earliest(r.try_get(0)?, r.try_get(1)?),
+        r.try_get(2)?,
+    ))
 }
 
 #[async_trait]

@@ -6,6 +6,7 @@ use deadpool_postgres::{GenericClient, Transaction};
 use jiff::Timestamp;
 
 use super::batch::ingest_new_order;
+use super::escalation;
 use super::hot;
 use super::hotels;
 use super::ingest::{clean_draft, ingest_tx, insert_event, insert_inbound, insert_task};
@@ -14,11 +15,11 @@ use super::outbox;
 use super::{PostgresStore, exec, query, query_opt, text};
 use crate::store::{
     BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
-    StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming,
+    StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming, escalate_at_after_move,
     rows::{
-        Columns, INBOUND_COLS, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row,
-        event_from_row, inbound_from_row, inbound_preview_from_row, page, task_from_row,
-        timing_from_row,
+        Columns, INBOUND_COLS, InboundWrite, TASK_COL_COUNT, TASK_COLS, board_task_from_row,
+        detail_from_row, event_from_row, inbound_from_row, inbound_preview_from_row, page,
+        task_from_row, timing_from_row,
     },
 };
 use crate::{
@@ -27,6 +28,28 @@ use crate::{
     events::ChangeKind,
     intake::TaskDraft,
 };
+
+/// The task list's statement. A filter with an index of its own (`tasks_by_department`,
+/// `tasks_open_due`) is written out when asked for, so the planner can use that index; absent, its
+/// parameter is still named (`$7::text IS NULL`). Its plans are checked in `hot.rs`'s test.
+pub(super) fn list_sql(department: bool, overdue: bool) -> String {
+    let department = match department {
+        true => "department = $7",
+        false => "$7::text IS NULL",
+    };
+    let overdue = match overdue {
+        true => "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < $8",
+        false => "$8::text IS NULL",
+    };
+    format!(
+        "SELECT {TASK_COLS}, seq FROM tasks
+         WHERE hotel_id = $1 AND ($2::text IS NULL OR status = $2)
+           AND ($3::text IS NULL OR room = $3)
+           AND ($4::text IS NULL OR created_at >= $4) AND ($5::bigint IS NULL OR seq < $5)
+           AND {department} AND {overdue}
+         ORDER BY seq DESC LIMIT $6"
+    )
+}
 
 /// How often a webhook is decided again after losing a race on a unique key to another instance.
 const CONFLICT_RETRIES: usize = 3;
@@ -135,15 +158,10 @@ impl TaskStore for PostgresStore {
         f: TaskFilter,
     ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
         let client = self.pool.get().await?;
-        let sql = format!(
-            "SELECT {TASK_COLS}, seq FROM tasks
-             WHERE hotel_id = $1 AND ($2::text IS NULL OR status = $2)
-               AND ($3::text IS NULL OR room = $3)
-               AND ($4::text IS NULL OR created_at >= $4) AND ($5::bigint IS NULL OR seq < $5)
-             ORDER BY seq DESC LIMIT $6"
-        );
+        let sql = list_sql(f.department.is_some(), f.overdue_at.is_some());
         let room = f.room.as_deref().map(text);
         let since = f.since.as_deref().map(text);
+        let department = f.department.as_deref().map(text);
         let rows = query(
             &client,
             &sql,
@@ -154,12 +172,14 @@ impl TaskStore for PostgresStore {
                 &since,
                 &f.cursor,
                 &(i64::from(f.limit) + 1),
+                &department,
+                &f.overdue_at,
             ],
         )
         .await?;
         let rows = rows
             .iter()
-            .map(|r| Ok((task_from_row(r)?, r.int(9)?)))
+            .map(|r| Ok((task_from_row(r)?, r.int(TASK_COL_COUNT)?)))
             .collect::<Result<Vec<(Task, i64)>, StoreError>>()?;
         Ok(page(rows, f.limit))
     }
@@ -172,8 +192,7 @@ impl TaskStore for PostgresStore {
         let client = self.pool.get().await?;
         let id = text(id);
         let sql = format!(
-            "SELECT {TASK_COLS}, order_id, reservation_id, department, notes, language,
-                    requested_at, updated_at
+            "SELECT {TASK_COLS}, reservation_id, notes, language, updated_at
              FROM tasks WHERE hotel_id = $1 AND id = $2"
         );
         let Some(r) = query_opt(&client, &sql, &[&hotel.as_str(), &id]).await? else {
@@ -229,10 +248,11 @@ impl TaskStore for PostgresStore {
                 .ok_or(StoreError::NotFound)?;
             task.status.check_move(ch.to)?;
             let now = time::format(time::now());
+            let next = escalate_at_after_move(&task, ch.to);
             exec(
                 &tx,
-                "UPDATE tasks SET status = $2, updated_at = $3 WHERE id = $1",
-                &[&task.id, &ch.to.as_str(), &now],
+                "UPDATE tasks SET status = $2, updated_at = $3, escalate_at = $4 WHERE id = $1",
+                &[&task.id, &ch.to.as_str(), &now, &next],
             )
             .await?;
             insert_event(
@@ -322,15 +342,17 @@ impl TaskStore for PostgresStore {
         finished_since: Timestamp,
     ) -> Result<Vec<BoardTask>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = query(
-            &client,
-            "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
-                    t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
-                    t.notes, t.updated_at
+        // TASK_COLS unqualified: `rooms` has none of those names.
+        let sql = format!(
+            "SELECT {TASK_COLS}, r.floor, t.notes, t.updated_at
              FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
              WHERE t.hotel_id = $1
                AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= $2)
-             ORDER BY t.seq",
+             ORDER BY t.seq"
+        );
+        let rows = query(
+            &client,
+            &sql,
             &[&hotel.as_str(), &time::format(finished_since)],
         )
         .await?;
@@ -353,6 +375,17 @@ impl TaskStore for PostgresStore {
         )
         .await?;
         rows.iter().map(timing_from_row).collect()
+    }
+
+    async fn raise_escalations(&self, limit: u32) -> Result<u32, StoreError> {
+        let (changes, n, queued) = in_tx!(self, |tx| {
+            let r = escalation::raise(&tx, time::now(), limit).await?;
+            announce(&tx, &self.signals, &r.0, r.2).await?;
+            Ok(r)
+        })?;
+        self.signals.queued(queued);
+        self.signals.events.publish(changes);
+        Ok(n)
     }
 
     async fn task_origin(

@@ -12,8 +12,8 @@ pub(crate) const ORDER_STATE: &str =
 
 /// An order's tasks in creation order (columns as `TASK_COLS`): index `tasks_by_order`.
 pub(crate) const ORDER_TASKS: &str = "SELECT id, external_id, task_name, room, guest_name, \
-     quantity, status, due_at, created_at FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 \
-     ORDER BY seq";
+     quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
+     escalations FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 ORDER BY seq";
 
 /// Remembers an order (the idempotency key).
 pub(crate) const INSERT_ORDER: &str =
@@ -29,11 +29,13 @@ pub(crate) const INSERT_EVENT: &str =
 pub(crate) const INSERT_TASK: &str =
     "INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
              task_name, room, guest_name, quantity, status, department, notes, language, requested_at,
-             due_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17)";
+             due_at, created_at, updated_at, escalate_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17,
+             ?18)";
 
-/// A task's new status (a cancelled order's tasks), by id.
-pub(crate) const MOVE_TASK: &str = "UPDATE tasks SET status = ?3, updated_at = ?2 WHERE id = ?1";
+/// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id.
+pub(crate) const MOVE_TASK: &str =
+    "UPDATE tasks SET status = ?3, updated_at = ?2, escalate_at = NULL WHERE id = ?1";
 
 /// What earlier events said about a reservation.
 pub(crate) const LOAD_CONTEXT: &str =
@@ -192,6 +194,15 @@ mod tests {
         )
         .expect("seed");
         check_all(&conn, "with statistics");
+    }
+
+    #[test]
+    fn an_orders_tasks_are_read_with_the_task_columns() {
+        let cols = crate::store::rows::TASK_COLS;
+        assert!(
+            ORDER_TASKS.contains(&format!("SELECT {cols} FROM")),
+            "{ORDER_TASKS}"
+        );
     }
 
     #[test]

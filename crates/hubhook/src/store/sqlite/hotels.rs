@@ -182,10 +182,17 @@ impl HotelStore for SqliteStore {
                 )));
             }
             let mut stmt = c.prepare_cached(
-                "INSERT INTO catalog (hotel_id, external_id, name) VALUES (?1, ?2, ?3)",
+                "INSERT INTO catalog (hotel_id, external_id, name, department, sla_minutes)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for e in default_catalog() {
-                stmt.execute(params![h.id.as_str(), e.external_id, e.name])?;
+                stmt.execute(params![
+                    h.id.as_str(),
+                    e.external_id,
+                    e.name,
+                    e.department,
+                    e.sla_minutes
+                ])?;
             }
             Ok(h.id)
         })
@@ -197,7 +204,8 @@ impl HotelStore for SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT h.id, h.name, h.timezone, h.sync_paid_orders, h.created_at,
-                        (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id)
+                        (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id),
+                        h.escalate_after_secs
                  FROM hotels h ORDER BY h.created_at, h.id",
             )?;
             stmt.query_and_then([], |r| summary_from_row(r))?.collect()
@@ -239,14 +247,22 @@ impl HotelStore for SqliteStore {
                 .prepare_cached(
                     "UPDATE hotels SET name = coalesce(?2, name), timezone = coalesce(?3, timezone),
                          sync_paid_orders = coalesce(?4, sync_paid_orders),
+                         escalate_after_secs = coalesce(?5, escalate_after_secs),
                          config_version = config_version + 1
                      WHERE id = ?1 AND (name IS NOT coalesce(?2, name)
                          OR timezone IS NOT coalesce(?3, timezone)
-                         OR sync_paid_orders IS NOT coalesce(?4, sync_paid_orders))
+                         OR sync_paid_orders IS NOT coalesce(?4, sync_paid_orders)
+                         OR escalate_after_secs IS NOT coalesce(?5, escalate_after_secs))
                      RETURNING config_version",
                 )?
                 .query_row(
-                    params![hotel.as_str(), s.name, s.timezone, s.sync_paid_orders],
+                    params![
+                        hotel.as_str(),
+                        s.name,
+                        s.timezone,
+                        s.sync_paid_orders,
+                        s.escalate_after_secs
+                    ],
                     |r| r.get::<_, i64>(0),
                 )
                 .optional()?;

@@ -98,6 +98,7 @@ pub(super) fn insert_task(
         d.requested_at.map(time::format),
         d.due_at.map(time::format),
         now,
+        d.escalate_at.map(time::format),
     ])?;
     insert_event(conn, id, now, actor, None, TaskStatus::Open, None)?;
     Ok(())

@@ -28,6 +28,7 @@ use writer::{
 
 mod accounts;
 mod claim;
+mod escalation;
 mod files;
 mod hot;
 mod hotels;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_7_accounts.sql"),
     include_str!("schema_sqlite_8_ship.sql"),
     include_str!("schema_sqlite_9_outbound.sql"),
+    include_str!("schema_sqlite_10_escalation.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

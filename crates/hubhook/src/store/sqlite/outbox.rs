@@ -11,6 +11,7 @@ use super::{SqliteStore, hotel_exists};
 use crate::{
     domain::{
         Task,
+        escalation::Reason,
         outbound::{
             CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
             REMOVED_MESSAGE, Target, earliest, events_to_text, fair::REPLAY_PENDING_CAP,
@@ -25,6 +26,7 @@ use crate::{
             self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay,
             check_replay_limit, check_subscription_cap, delivery_from_row, subscription_from_row,
         },
+        rows::TASK_COLS,
     },
 };
 
@@ -60,6 +62,35 @@ pub(super) fn enqueue(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
+    enqueue_with(conn, hotel, task, events, None, now)
+}
+
+/// Queues `task.escalated` for `task`'s escalation for `reason`; returns how many deliveries.
+pub(super) fn enqueue_escalation(
+    conn: &Connection,
+    hotel: &str,
+    task: &Task,
+    reason: Reason,
+    now: &str,
+) -> Result<usize, StoreError> {
+    enqueue_with(
+        conn,
+        hotel,
+        task,
+        &[EventType::Escalated],
+        Some(reason),
+        now,
+    )
+}
+
+fn enqueue_with(
+    conn: &Connection,
+    hotel: &str,
+    task: &Task,
+    events: &[EventType],
+    reason: Option<Reason>,
+    now: &str,
+) -> Result<usize, StoreError> {
     let targets: Vec<Target> = rows(conn, super::hot::ENQUEUE_SUBSCRIPTIONS, [hotel], |r| {
         shared::target_from_row(r)
     })?;
@@ -70,7 +101,7 @@ pub(super) fn enqueue(
         .unwrap_or_default(),
         false => OrderRefs::default(),
     };
-    let queued = shared::deliveries(hotel, task, events, now, &targets, &refs)?;
+    let queued = shared::deliveries(hotel, task, events, reason, now, &targets, &refs)?;
     let mut insert = conn.prepare_cached(super::hot::INSERT_DELIVERY)?;
     for d in &queued {
         let event = d.event.as_str();
@@ -312,12 +343,13 @@ fn replay(
 fn raise_overdue(conn: &Connection, now: &str, limit: u32) -> Result<(u32, usize), StoreError> {
     let due = rows(
         conn,
-        "SELECT hotel_id, id, external_id, task_name, room, guest_name, quantity, status, due_at,
-                created_at
-         FROM tasks
-         WHERE overdue_raised = 0 AND due_at IS NOT NULL AND status NOT IN ('done', 'cancelled')
-           AND due_at <= ?1
-         ORDER BY due_at LIMIT ?2",
+        &format!(
+            "SELECT hotel_id, {TASK_COLS}
+             FROM tasks
+             WHERE overdue_raised = 0 AND due_at IS NOT NULL
+               AND status NOT IN ('done', 'cancelled') AND due_at <= ?1
+             ORDER BY due_at LIMIT ?2"
+        ),
         params![now, limit],
         |r| shared::overdue_from_row(r),
     )?;
@@ -343,7 +375,10 @@ fn next_work(conn: &Connection) -> Result<Option<String>, StoreError> {
              WHERE overdue_raised = 0 AND due_at IS NOT NULL AND status NOT IN ('done', 'cancelled')",
         )?
         .query_row([], |r| r.get(0))?;
-    Ok(earliest(delivery, due))
+    let escalation: Option<String> = conn
+        .prepare_cached("SELECT min(escalate_at) FROM tasks WHERE escalate_at IS NOT NULL")?
+        .query_row([], |r| r.get(0))?;
+    Ok(earliest(earliest(delivery, due), escalation))
 }
 
 /// Runs `f` with the scope an owned hotel id (moved into a job) describes.

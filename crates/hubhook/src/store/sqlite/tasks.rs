@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, params};
 
 use super::{
-    SqliteStore, hotels,
+    SqliteStore, escalation, hotels,
     ingest::{ingest_tx, insert_event, insert_inbound, insert_task},
     outbox,
 };
@@ -15,11 +15,11 @@ use crate::{
     intake::{Outcome, TaskDraft},
     store::{
         BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
-        StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming,
+        StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming, escalate_at_after_move,
         rows::{
-            Columns, INBOUND_COLS, InboundWrite, TASK_COLS, board_task_from_row, detail_from_row,
-            event_from_row, inbound_from_row, inbound_preview_from_row, page, task_from_row,
-            timing_from_row,
+            Columns, INBOUND_COLS, InboundWrite, TASK_COL_COUNT, TASK_COLS, board_task_from_row,
+            detail_from_row, event_from_row, inbound_from_row, inbound_preview_from_row, page,
+            task_from_row, timing_from_row,
         },
     },
 };
@@ -43,6 +43,27 @@ fn task_by_id(conn: &Connection, hotel: &str, id: &str) -> Result<Option<Task>, 
         .query_and_then([hotel, id], |r| task_from_row(r))?
         .next()
         .transpose()
+}
+
+/// The task list's statement. A filter with an index of its own (`tasks_by_department`,
+/// `tasks_open_due`) is written out when asked for, so the planner can use that index; absent, its
+/// parameter is still named (`?7 IS NULL`).
+fn list_sql(department: bool, overdue: bool) -> String {
+    let department = match department {
+        true => "department = ?7",
+        false => "?7 IS NULL",
+    };
+    let overdue = match overdue {
+        true => "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < ?8",
+        false => "?8 IS NULL",
+    };
+    format!(
+        "SELECT {TASK_COLS}, seq FROM tasks
+         WHERE hotel_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR room = ?3)
+           AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR seq < ?5)
+           AND {department} AND {overdue}
+         ORDER BY seq DESC LIMIT ?6"
+    )
 }
 
 fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
@@ -90,12 +111,7 @@ impl TaskStore for SqliteStore {
     ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
         let hotel = hotel.clone();
         self.read(move |c| {
-            let sql = format!(
-                "SELECT {TASK_COLS}, seq FROM tasks
-                 WHERE hotel_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR room = ?3)
-                   AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR seq < ?5)
-                 ORDER BY seq DESC LIMIT ?6"
-            );
+            let sql = list_sql(f.department.is_some(), f.overdue_at.is_some());
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_and_then(
                 params![
@@ -104,9 +120,11 @@ impl TaskStore for SqliteStore {
                     f.room,
                     f.since,
                     f.cursor,
-                    i64::from(f.limit) + 1
+                    i64::from(f.limit) + 1,
+                    f.department,
+                    f.overdue_at
                 ],
-                |r| Ok((task_from_row(r)?, r.int(9)?)),
+                |r| Ok((task_from_row(r)?, r.int(TASK_COL_COUNT)?)),
             )?;
             Ok(page(rows.collect::<Result<_, StoreError>>()?, f.limit))
         })
@@ -122,8 +140,7 @@ impl TaskStore for SqliteStore {
         let id = id.to_owned();
         self.read(move |c| {
             let sql = format!(
-                "SELECT {TASK_COLS}, order_id, reservation_id, department, notes, language,
-                        requested_at, updated_at
+                "SELECT {TASK_COLS}, reservation_id, notes, language, updated_at
                  FROM tasks WHERE hotel_id = ?1 AND id = ?2"
             );
             let detail = c
@@ -182,8 +199,11 @@ impl TaskStore for SqliteStore {
                 let task = task_by_id(c, hotel, &ch.task)?.ok_or(StoreError::NotFound)?;
                 task.status.check_move(ch.to)?;
                 let now = time::format(time::now());
-                c.prepare_cached("UPDATE tasks SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-                    .execute([&task.id, ch.to.as_str(), &now])?;
+                let next = escalate_at_after_move(&task, ch.to);
+                c.prepare_cached(
+                    "UPDATE tasks SET status = ?2, updated_at = ?3, escalate_at = ?4 WHERE id = ?1",
+                )?
+                .execute(params![&task.id, ch.to.as_str(), &now, next])?;
                 insert_event(
                     c,
                     &task.id,
@@ -263,14 +283,15 @@ impl TaskStore for SqliteStore {
     ) -> Result<Vec<BoardTask>, StoreError> {
         let hotel = hotel.clone();
         self.read(move |c| {
-            let sql = "SELECT t.id, t.external_id, t.task_name, t.room, t.guest_name, t.quantity,
-                        t.status, t.due_at, t.created_at, t.department, r.floor, t.requested_at,
-                        t.notes, t.updated_at
+            // TASK_COLS unqualified: `rooms` has none of those names.
+            let sql = format!(
+                "SELECT {TASK_COLS}, r.floor, t.notes, t.updated_at
                  FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
                  WHERE t.hotel_id = ?1
                    AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= ?2)
-                 ORDER BY t.seq";
-            let mut stmt = c.prepare_cached(sql)?;
+                 ORDER BY t.seq"
+            );
+            let mut stmt = c.prepare_cached(&sql)?;
             stmt.query_and_then(params![hotel.as_str(), time::format(finished_since)], |r| {
                 board_task_from_row(r)
             })?
@@ -300,6 +321,15 @@ impl TaskStore for SqliteStore {
         .await
     }
 
+    async fn raise_escalations(&self, limit: u32) -> Result<u32, StoreError> {
+        let (changes, n, queued) = self
+            .write(move |c| escalation::raise(c, time::now(), limit))
+            .await?;
+        self.queued(queued);
+        self.events.publish(changes);
+        Ok(n)
+    }
+
     async fn task_origin(
         &self,
         hotel: &HotelId,
@@ -321,5 +351,45 @@ impl TaskStore for SqliteStore {
             .transpose()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_sql;
+
+    /// The department and overdue filters read through their own indexes, not the hotel's history.
+    #[test]
+    fn the_department_and_overdue_filters_use_their_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("list.db");
+        drop(super::super::SqliteStore::open(&path).expect("open"));
+        let conn = rusqlite::Connection::open(&path).expect("connect");
+        let plan = |sql: &str| -> Vec<String> {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
+            stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        for (sql, index) in [
+            (
+                list_sql(true, false),
+                "INDEX tasks_by_department (hotel_id=? AND department=?)",
+            ),
+            (list_sql(false, true), "INDEX tasks_open_due (hotel_id=?)"),
+            (list_sql(true, true), "INDEX tasks_"),
+        ] {
+            let lines = plan(&sql);
+            assert!(
+                lines.iter().any(|l| l.contains(index)),
+                "{index}: {lines:?}"
+            );
+            assert!(
+                !lines.iter().any(|l| l.contains("tasks_by_hotel")),
+                "{lines:?}"
+            );
+        }
     }
 }
