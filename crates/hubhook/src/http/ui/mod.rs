@@ -22,6 +22,7 @@ use crate::domain::{HotelId, Role, time};
 mod board;
 mod body;
 mod dashboard;
+mod deliveries;
 mod inbound;
 mod manage;
 pub mod session;
@@ -91,9 +92,9 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/manage/webhooks/{id}/rotate",
             post(webhooks::rotate_webhook),
         )
-        .route("/manage/deliveries", get(webhooks::deliveries))
-        .route("/manage/deliveries/{id}", get(webhooks::delivery))
-        .route("/manage/deliveries/{id}/replay", post(webhooks::replay))
+        .route("/manage/deliveries", get(deliveries::deliveries))
+        .route("/manage/deliveries/{id}", get(deliveries::delivery))
+        .route("/manage/deliveries/{id}/replay", post(deliveries::replay))
         .route("/static/app.css", get(css))
         .route("/static/board.js", get(js))
         .layer(axum::middleware::map_response(page_headers))
