@@ -265,6 +265,18 @@ async fn the_mixed_fixture_lists_its_skipped_items() {
     assert!(skipped.iter().all(|s| s["reason"].is_string()));
 }
 
+/// Tasks without what the escalation checker changes on its own (`priority`, `escalated`).
+fn settled(tasks: &Value) -> Value {
+    let mut tasks = tasks.clone();
+    for t in tasks.as_array_mut().into_iter().flatten() {
+        if let Some(t) = t.as_object_mut() {
+            t.remove("priority");
+            t.remove("escalated");
+        }
+    }
+    tasks
+}
+
 #[tokio::test]
 async fn order_fixtures_are_idempotent() {
     let app = spawn_app().await;
@@ -284,7 +296,9 @@ async fn order_fixtures_are_idempotent() {
         let (s, again) = deliver(&app, &hotel, name).await;
         assert_eq!(s, 200, "{name}: {again}");
         assert_eq!(again["status"], "duplicate", "{name}");
-        assert_eq!(again["tasks"], first["tasks"], "{name}");
+        // The same tasks, as they are now: the hubos fixture asks for 2023, so the escalation
+        // checker may have escalated its task between the two deliveries (priority, escalated).
+        assert_eq!(settled(&again["tasks"]), settled(&first["tasks"]), "{name}");
     }
     // 1 + 2 + 1 + 2 + 1 + 1 tasks, each made once.
     assert_eq!(task_list(&app, &key).await.len(), 8);
