@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_8_ship.sql"),
     include_str!("../schema_postgres_9_outbound.sql"),
     include_str!("../schema_postgres_10_escalation.sql"),
+    include_str!("../schema_postgres_11_settings.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
