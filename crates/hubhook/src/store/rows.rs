@@ -361,6 +361,7 @@ pub(super) fn api_key_from_row(r: &impl Columns) -> Result<Option<ApiKey>, Store
         id: r.text(0)?,
         hotel_id,
         role,
+        created_by: r.opt_text(3)?,
     }))
 }
 
@@ -421,5 +422,6 @@ pub(super) fn key_info_from_row(r: &impl Columns) -> Result<Option<ApiKeyInfo>, 
         id: r.text(0)?,
         role,
         created_at: r.text(2)?,
+        created_by: r.opt_text(3)?,
     }))
 }

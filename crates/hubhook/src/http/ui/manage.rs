@@ -16,7 +16,7 @@ use crate::{
     domain::{
         CatalogEntry, ExternalId, Role, RoomNumber,
         hotel::parse_timezone,
-        secret::{fill_random, hash_token, new_token},
+        secret::{hash_token, new_key_id, new_token},
         time::{
             self, ARCHIVE_AFTER_MAX_SECS, WEEK_SECS, format_shift_ends, parse_setting_duration_max,
             parse_shift_ends,
@@ -449,13 +449,14 @@ fn api_keys_page(
             button type="submit" { "Create a key" }
         }
         table {
-            thead { tr { th { "Key id" } th { "Role" } th { "Created" } th {} } }
+            thead { tr { th { "Key id" } th { "Role" } th { "Created" } th { "By" } th {} } }
             tbody {
                 @for k in keys {
                     tr {
                         td.mono { (k.id) }
                         td { (k.role.as_str()) }
                         td { (local_time(&k.created_at, tz, now)) }
+                        td { (k.created_by.as_deref().unwrap_or("operator (command line)")) }
                         td {
                             form method="post" action={ "/manage/api-keys/" (k.id) "/revoke" } {
                                 (csrf_field(v))
@@ -501,21 +502,13 @@ pub async fn create_api_key(
     let role = Role::parse(&f.role)
         .ok_or_else(|| UiError::BadRequest("role must be staff or manager".into()))?;
     let key = new_token("hhk_");
-    let mut public = [0u8; 4];
-    fill_random(&mut public);
-    let id = format!(
-        "key_{}",
-        public
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
     app.store
         .create_api_key(
             ApiKey {
-                id,
+                id: new_key_id(),
                 hotel_id: v.user.hotel.clone(),
                 role,
+                created_by: Some(v.user.user_id.clone()),
             },
             hash_token(&key),
         )
