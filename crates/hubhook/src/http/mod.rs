@@ -92,6 +92,7 @@ impl AppState {
         crate::domain::TaskEvent,
         crate::domain::TaskStatus,
         crate::intake::Skipped,
+        crate::intake::review::DryRun,
         crate::store::TaskDetail,
         crate::store::InboundEntry,
         error::ErrorBody,
