@@ -42,6 +42,7 @@ mod session_cookies;
 mod setup;
 mod streams;
 mod ui_browser;
+mod ui_dry_run;
 mod ui_pages;
 mod ui_support;
 mod ui_webhooks;

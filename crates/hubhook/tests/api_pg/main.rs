@@ -92,6 +92,8 @@ postgres_suite! {
     mod setup;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
+    #[path = "../api/ui_dry_run.rs"]
+    mod ui_dry_run;
     #[path = "../api/ui_pages.rs"]
     mod ui_pages;
     #[path = "../api/ui_support.rs"]

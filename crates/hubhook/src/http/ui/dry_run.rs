@@ -133,8 +133,9 @@ fn outcome(run: &DryRun, from: Option<i64>) -> Markup {
     html! {
         section.panel.dry-run data-outcome=(run.outcome) data-status=(run.status) {
             h2 {
-                @if let Some(id) = from { "Entry #" (id) " of the inbound log: " }
-                "the webhook would answer " (run.status) " "
+                @if let Some(id) = from { "Entry #" (id) " of the inbound log: the webhook would answer " }
+                @else { "The webhook would answer " }
+                (run.status) " "
                 span.outcome.refused[refused] { (run.outcome) }
             }
             @if let (Some(code), Some(message)) = (run.code, run.message) {
@@ -183,7 +184,7 @@ fn outcome(run: &DryRun, from: Option<i64>) -> Markup {
                                         ", quantity " @if let Some(q) = &i.quantity { code { (q.value) } } @else { "1 (none sent)" } }
                                     td {
                                         @if let Some(e) = &i.external_id { code { (e.path) } }
-                                        @if let Some(q) = &i.quantity { " " code { (q.path) } }
+                                        @if let Some(q) = &i.quantity { br; code { (q.path) } }
                                     }
                                 }
                             }
