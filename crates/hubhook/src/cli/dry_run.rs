@@ -23,6 +23,7 @@ pub struct DryRunArgs {
     pub body_limit: Option<usize>,
 }
 
+/// Runs `hubhook dry-run`.
 pub async fn run(ctx: &Ctx, args: DryRunArgs) -> anyhow::Result<()> {
     let id = hotel_id(&args.hotel_id)?;
     let limit = ServeSettings {

@@ -31,6 +31,7 @@ struct Report {
     answer: serde_json::Value,
 }
 
+/// Runs `hubhook inbound replay`.
 pub async fn run(ctx: &Ctx, cmd: InboundCommand) -> anyhow::Result<()> {
     let InboundCommand::Replay { inbound_id } = cmd;
     let store = ctx.store().await?;

@@ -36,6 +36,7 @@ use crate::{intake::review::DryRun, store::Scope};
         (status = 408, body = ErrorBody, description = "REQUEST_TIMEOUT: the body did not arrive in time"),
         (status = 503, body = ErrorBody, description = "UNAVAILABLE (with Retry-After): the database did not answer"),
     ))]
+/// What a Duve body would do for the key's hotel, stored nowhere.
 pub async fn dry_run(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,
@@ -94,6 +95,7 @@ pub async fn dry_run(
             BODY_INCOMPLETE: the body was not kept whole (over the size limit)"),
         (status = 503, body = ErrorBody, description = "UNAVAILABLE (with Retry-After): nothing was stored"),
     ))]
+/// A refused delivery of the key's hotel decided again; the webhook's answer now.
 pub async fn replay(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,

@@ -57,7 +57,9 @@ impl Serialize for Unsaved {
 /// A data point's value and the JSON path (from `resource`) it was found at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldAt {
+    /// The value as the mapping reads it.
     pub value: String,
+    /// Where it was found, from `resource`.
     pub path: String,
 }
 
@@ -73,16 +75,22 @@ impl From<Found> for FieldAt {
 /// One ordered item: its position key, name, and where its external ID and quantity were found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ItemAt {
+    /// Its position key (`0`, `1.0`).
     pub key: String,
+    /// Its display name.
     pub name: Option<String>,
+    /// Its service external ID.
     pub external_id: Option<FieldAt>,
+    /// Its quantity as sent (none: 1).
     pub quantity: Option<FieldAt>,
 }
 
 /// The product list: its items, and the path it was found at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProductsAt {
+    /// Every item, products flattened with their sub-items.
     pub value: Vec<ItemAt>,
+    /// Where the list was found.
     pub path: String,
 }
 

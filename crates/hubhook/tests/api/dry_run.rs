@@ -93,6 +93,13 @@ async fn each_outcome_is_answered_as_the_webhook_would_and_nothing_is_stored() {
     assert_eq!(s, 201, "{created}");
     let task_id = created["tasks"][0]["id"].as_str().unwrap().to_owned();
     rx.wait_for(1).await;
+    // The snapshot once the delivery is recorded as delivered (the receiver hears of it first).
+    crate::receiver::eventually(
+        "the delivery is recorded",
+        || async { app.get_api(&key, "/api/v1/deliveries").await.1 },
+        |d| d["deliveries"][0]["status"] == "delivered",
+    )
+    .await;
     let before = stored(&app, &key).await;
     let counted = webhooks_counted(&app).await;
 

@@ -19,6 +19,7 @@ use crate::{
     intake::review::{DryRun, FieldAt},
 };
 
+/// `?inbound=ID`: run that log entry's body.
 #[derive(Deserialize, Default)]
 pub struct DryRunQuery {
     /// An inbound log entry whose stored body to run.
@@ -40,6 +41,7 @@ fn form_limit(body_limit: usize) -> usize {
     body_limit.saturating_mul(3).saturating_add(64 * 1024)
 }
 
+/// The page, empty, or with a log entry's body run.
 pub async fn page(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
@@ -58,6 +60,7 @@ pub async fn page(
     Ok(render(&v, &body, Some((&run, Some(id)))))
 }
 
+/// The page with the pasted body run.
 pub async fn submit(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
