@@ -278,45 +278,56 @@ impl FieldMap {
         }
     }
 
-    /// The first path of `field` that yields a usable scalar.
-    fn text(&self, field: Field, root: &Json<'_>) -> Option<String> {
+    /// The first path of `field` at which `read` accepts the value found, with what it made of it:
+    /// every lookup rule below goes through here, so [`crate::found`] reports the very path used.
+    pub(crate) fn first<'v, 'a, T>(
+        &self,
+        field: Field,
+        root: &'v Json<'a>,
+        read: impl Fn(&'v Json<'a>) -> Option<T>,
+    ) -> Option<(T, &Path)> {
         self.paths(field)
             .iter()
-            .find_map(|p| p.lookup(root).and_then(scalar_text))
+            .find_map(|p| p.lookup(root).and_then(&read).map(|v| (v, p)))
+    }
+
+    /// The first path of `field` that yields a usable scalar.
+    fn text(&self, field: Field, root: &Json<'_>) -> Option<String> {
+        self.first(field, root, scalar_text).map(|(v, _)| v)
     }
 
     fn charge(&self, resource: &Json<'_>) -> Option<f64> {
-        self.paths(Field::ChargeAmount)
-            .iter()
-            .find_map(|p| match p.lookup(resource)? {
-                Json::Number(n) => n.as_f64(),
-                Json::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
-                _ => None,
-            })
+        self.first(Field::ChargeAmount, resource, charge_value)
+            .map(|(v, _)| v)
     }
 
     /// Unlike text fields, the first *present* quantity decides: a garbled
     /// `quantity` must be reported, not silently replaced by a `qty` elsewhere.
     fn quantity(&self, item: &Json<'_>) -> Quantity {
-        self.paths(Field::Quantity)
-            .iter()
-            .find_map(|p| p.lookup(item))
-            .map_or(Quantity::Valid(1), parse_quantity)
+        self.first(Field::Quantity, item, Some)
+            .map_or(Quantity::Valid(1), |(v, _)| parse_quantity(v))
     }
 
     fn items(&self, resource: &Json<'_>) -> Vec<Item> {
-        let Some(products) = self.paths(Field::Products).iter().find_map(|p| {
-            p.lookup(resource)?
-                .as_array()
-                .filter(|list| !list.is_empty())
-        }) else {
-            return Vec::new();
-        };
+        let mut items = Vec::new();
+        self.each_item(resource, |_, item, _| items.push(item));
+        items
+    }
 
-        let mut items = Vec::with_capacity(products.len());
+    /// Calls `f` with every ordered item in order: its position (product, and item of a
+    /// multi-item product), the item, and the JSON value it was read from. Returns the path of the
+    /// product list, if one was found.
+    pub(crate) fn each_item<'v, 'a>(
+        &self,
+        resource: &'v Json<'a>,
+        mut f: impl FnMut((usize, Option<usize>), Item, &'v Json<'a>),
+    ) -> Option<&Path> {
+        let (products, path) = self.first(Field::Products, resource, |v| {
+            v.as_array().filter(|list| !list.is_empty())
+        })?;
         for (i, product) in products.iter().enumerate() {
             let sub_items = product
-                .get("items")
+                .get(SUB_ITEMS)
                 .and_then(Json::as_array)
                 .filter(|list| !list.is_empty());
             match sub_items {
@@ -327,13 +338,13 @@ impl FieldMap {
                         if item.name.is_none() && sub.is_object() {
                             item.name.clone_from(&product_name);
                         }
-                        items.push(item);
+                        f((i, Some(j)), item, sub);
                     }
                 }
-                None => items.push(self.item(i.to_string(), product)),
+                None => f((i, None), self.item(i.to_string(), product), product),
             }
         }
-        items
+        Some(path)
     }
 
     fn item(&self, key: String, value: &Json<'_>) -> Item {
@@ -355,6 +366,18 @@ impl FieldMap {
     }
 }
 
+/// The key of a product that holds several items (a multi-item upsell).
+pub(crate) const SUB_ITEMS: &str = "items";
+
+/// The charge rule: a finite number, or a string holding one.
+pub(crate) fn charge_value(value: &Json<'_>) -> Option<f64> {
+    match value {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
+    }
+}
+
 fn display_name(value: &Json<'_>) -> Option<String> {
     ["name", "title"]
         .into_iter()
@@ -363,7 +386,7 @@ fn display_name(value: &Json<'_>) -> Option<String> {
 
 /// The scalar rule shared by every text field: trimmed non-empty strings and
 /// numbers count; anything else does not, so the next path is tried.
-fn scalar_text(value: &Json<'_>) -> Option<String> {
+pub(crate) fn scalar_text(value: &Json<'_>) -> Option<String> {
     match value {
         Json::String(s) => {
             let trimmed = s.trim();
@@ -414,7 +437,7 @@ fn parse_quantity(value: &Json<'_>) -> Quantity {
 }
 
 /// The value as the guest's payload had it, capped: strings unquoted, anything else as JSON.
-fn raw_text(value: &Json<'_>) -> String {
+pub(crate) fn raw_text(value: &Json<'_>) -> String {
     if let Json::String(s) = value {
         return cap(s).to_owned();
     }
@@ -446,326 +469,4 @@ impl fmt::Write for CappedText {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::json::tests::j;
-    use serde_json::{Value, json};
-
-    fn path(text: &str) -> Path {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn field_names_round_trip() {
-        for field in Field::ALL {
-            assert_eq!(Field::from_name(field.name()), Some(field));
-            assert_eq!(field.to_string(), field.name());
-            assert_eq!(Field::ALL[field as usize], field);
-        }
-        assert_eq!(Field::from_name("RoomNumber"), None);
-        assert_eq!(Field::from_name("room_number"), Some(Field::RoomNumber));
-    }
-
-    #[test]
-    fn every_default_path_parses() {
-        let map = FieldMap::default();
-        for field in Field::ALL {
-            let texts: Vec<String> = map.paths(field).iter().map(Path::to_string).collect();
-            assert_eq!(texts, field.default_paths(), "{field}");
-        }
-        assert_eq!(map.paths(Field::RoomNumber).len(), 7);
-    }
-
-    #[test]
-    fn scalar_rules() {
-        assert_eq!(scalar_text(&j(json!("101"))).as_deref(), Some("101"));
-        assert_eq!(scalar_text(&j(json!("  101 \n"))).as_deref(), Some("101"));
-        assert_eq!(scalar_text(&j(json!(""))), None);
-        assert_eq!(scalar_text(&j(json!("   "))), None);
-        assert_eq!(scalar_text(&j(json!(101))).as_deref(), Some("101"));
-        assert_eq!(scalar_text(&j(json!(101.0))).as_deref(), Some("101"));
-        assert_eq!(scalar_text(&j(json!(-3))).as_deref(), Some("-3"));
-        assert_eq!(scalar_text(&j(json!(-0.0))).as_deref(), Some("0"));
-        assert_eq!(scalar_text(&j(json!(1.5))).as_deref(), Some("1.5"));
-        assert_eq!(
-            scalar_text(&j(json!(1e20))).as_deref(),
-            Some("100000000000000000000")
-        );
-        assert_eq!(
-            scalar_text(&j(json!(u64::MAX))).as_deref(),
-            Some("18446744073709551615")
-        );
-        assert_eq!(scalar_text(&j(json!(true))), None);
-        assert_eq!(scalar_text(&j(json!(null))), None);
-        assert_eq!(scalar_text(&j(json!(["101"]))), None);
-        assert_eq!(scalar_text(&j(json!({"number": "101"}))), None);
-    }
-
-    #[test]
-    fn huge_integral_floats_stay_integers() {
-        let v: Json = serde_json::from_str("1e300").unwrap();
-        let text = scalar_text(&v).unwrap();
-        assert_eq!(text.len(), 301);
-        assert!(text.starts_with('1') && text.bytes().all(|b| b.is_ascii_digit()));
-        let max = scalar_text(&j(json!(f64::MAX))).unwrap();
-        assert!(max.len() <= MAX_TEXT_CHARS);
-        assert!(max.bytes().all(|b| b.is_ascii_digit()));
-    }
-
-    #[test]
-    fn text_is_capped_on_a_char_boundary() {
-        let long = "é".repeat(600);
-        let text = scalar_text(&j(json!(long))).unwrap();
-        assert_eq!(text.chars().count(), MAX_TEXT_CHARS);
-        assert!(text.chars().all(|c| c == 'é'));
-
-        let exact = "a".repeat(MAX_TEXT_CHARS);
-        assert_eq!(scalar_text(&j(json!(exact))).unwrap(), exact);
-    }
-
-    #[test]
-    fn non_scalar_values_fall_through_to_the_next_path() {
-        let map = FieldMap::default();
-        let facts = map.reservation(&j(json!({
-            "roomNumber": "  ",
-            "apartmentNumber": true,
-            "room": {"number": null, "floor": 2},
-            "unitName": 12.0,
-        })));
-        assert_eq!(facts.room_number.as_deref(), Some("12"));
-    }
-
-    #[test]
-    fn quantity_rules() {
-        let valid = |v: Value| parse_quantity(&j(v));
-        assert_eq!(valid(json!(2)), Quantity::Valid(2));
-        assert_eq!(valid(json!(2.0)), Quantity::Valid(2));
-        assert_eq!(valid(json!("2")), Quantity::Valid(2));
-        assert_eq!(valid(json!(" 3 ")), Quantity::Valid(3));
-        assert_eq!(valid(json!(1)), Quantity::Valid(1));
-        assert_eq!(valid(json!(10_000)), Quantity::Valid(10_000));
-        assert_eq!(valid(json!(0)), Quantity::Invalid("0".into()));
-        assert_eq!(valid(json!(-1)), Quantity::Invalid("-1".into()));
-        assert_eq!(valid(json!(1.5)), Quantity::Invalid("1.5".into()));
-        assert_eq!(valid(json!(10_001)), Quantity::Invalid("10001".into()));
-        assert_eq!(valid(json!("abc")), Quantity::Invalid("abc".into()));
-        assert_eq!(valid(json!("")), Quantity::Invalid(String::new()));
-        assert_eq!(valid(json!("NaN")), Quantity::Invalid("NaN".into()));
-        assert_eq!(valid(json!("inf")), Quantity::Invalid("inf".into()));
-        assert_eq!(valid(json!(true)), Quantity::Invalid("true".into()));
-        assert_eq!(valid(json!([2])), Quantity::Invalid("[2]".into()));
-        assert_eq!(
-            valid(json!({"n": 2})),
-            Quantity::Invalid(r#"{"n":2}"#.into())
-        );
-        assert_eq!(
-            valid(json!(u64::MAX)),
-            Quantity::Invalid(u64::MAX.to_string())
-        );
-    }
-
-    #[test]
-    fn absent_quantity_is_one_and_first_present_decides() {
-        let map = FieldMap::default();
-        assert_eq!(map.quantity(&j(json!({}))), Quantity::Valid(1));
-        assert_eq!(
-            map.quantity(&j(json!({"quantity": null}))),
-            Quantity::Valid(1)
-        );
-        assert_eq!(map.quantity(&j(json!({"qty": 4}))), Quantity::Valid(4));
-        assert_eq!(
-            map.quantity(&j(json!({"quantity": null, "qty": "5"}))),
-            Quantity::Valid(5)
-        );
-        assert_eq!(
-            map.quantity(&j(json!({"quantity": "x", "qty": 2}))),
-            Quantity::Invalid("x".into())
-        );
-    }
-
-    #[test]
-    fn invalid_quantity_raw_text_is_capped() {
-        let big = json!({"list": vec!["abcdefghij"; 1000]});
-        let Quantity::Invalid(raw) = parse_quantity(&j(big)) else {
-            panic!("object quantity must be invalid");
-        };
-        assert_eq!(raw.chars().count(), MAX_TEXT_CHARS);
-        assert!(raw.starts_with(r#"{"list":["abcdefghij""#));
-
-        let Quantity::Invalid(raw) = parse_quantity(&j(json!("x".repeat(2000)))) else {
-            panic!("text quantity must be invalid");
-        };
-        assert_eq!(raw.len(), MAX_TEXT_CHARS);
-    }
-
-    #[test]
-    fn repeated_keys_count_as_their_last() {
-        let resource: Json = serde_json::from_str(
-            r#"{"roomNumber":"1","order":{"products":[{"externalId":"4","quantity":"x","quantity":3,"name":"A","name":"B"}]},"roomNumber":"2"}"#,
-        )
-        .unwrap();
-        let order = FieldMap::default().order(&resource);
-        assert_eq!(order.room_number.as_deref(), Some("2"));
-        assert_eq!(order.items[0].quantity, Quantity::Valid(3));
-        assert_eq!(order.items[0].name.as_deref(), Some("B"));
-
-        let quantity: Json = serde_json::from_str(r#"{"n":1,"b":[],"n":2}"#).unwrap();
-        assert_eq!(
-            parse_quantity(&quantity),
-            Quantity::Invalid(r#"{"b":[],"n":2}"#.into())
-        );
-    }
-
-    #[test]
-    fn prepend_puts_hotel_paths_first() {
-        let mut map = FieldMap::default();
-        map.prepend(Field::RoomNumber, path("custom.roomNo"));
-        let paths = map.paths(Field::RoomNumber);
-        assert_eq!(paths[0], path("custom.roomNo"));
-        assert_eq!(paths[1], path("roomNumber"));
-        assert_eq!(paths.len(), 8);
-
-        let resource = j(json!({"roomNumber": "101", "custom": {"roomNo": 7}}));
-        assert_eq!(map.reservation(&resource).room_number.as_deref(), Some("7"));
-        assert_eq!(
-            FieldMap::default()
-                .reservation(&resource)
-                .room_number
-                .as_deref(),
-            Some("101")
-        );
-
-        // Re-prepending an existing path moves it instead of duplicating it.
-        map.prepend(Field::RoomNumber, path("room.number"));
-        let texts: Vec<String> = map
-            .paths(Field::RoomNumber)
-            .iter()
-            .map(Path::to_string)
-            .collect();
-        assert_eq!(&texts[..3], ["room.number", "custom.roomNo", "roomNumber"]);
-        assert_eq!(texts.len(), 8);
-
-        // Other fields are untouched.
-        assert_eq!(
-            map.paths(Field::FirstName),
-            FieldMap::default().paths(Field::FirstName)
-        );
-    }
-
-    #[test]
-    fn with_extra_keeps_the_given_order() {
-        let map = FieldMap::default().with_extra(&[
-            (Field::RoomNumber, path("a")),
-            (Field::ExternalId, path("sku")),
-            (Field::RoomNumber, path("b")),
-        ]);
-        let rooms: Vec<String> = map
-            .paths(Field::RoomNumber)
-            .iter()
-            .map(Path::to_string)
-            .collect();
-        assert_eq!(&rooms[..3], ["a", "b", "roomNumber"]);
-        assert_eq!(map.paths(Field::ExternalId)[0], path("sku"));
-
-        let order = map.order(&j(
-            json!({"order": {"products": [{"sku": 12, "externalId": "1"}]}}),
-        ));
-        assert_eq!(order.items[0].external_id.as_deref(), Some("12"));
-    }
-
-    #[test]
-    fn products_flatten_with_position_keys() {
-        let order = FieldMap::default().order(&j(json!({"order": {"products": [
-            {"name": "Towels", "externalId": "4", "quantity": 2},
-            {"name": "Room setup", "items": [
-                {"title": "Baby cot", "externalId": "8"},
-                {"externalId": 6, "qty": "2"},
-                "stray",
-            ]},
-            42,
-            {"title": " Breakfast ", "items": []},
-        ]}})));
-        let summary: Vec<(&str, Option<&str>, Option<&str>, Quantity)> = order
-            .items
-            .iter()
-            .map(|i| {
-                (
-                    i.key.as_str(),
-                    i.name.as_deref(),
-                    i.external_id.as_deref(),
-                    i.quantity.clone(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                ("0", Some("Towels"), Some("4"), Quantity::Valid(2)),
-                ("1.0", Some("Baby cot"), Some("8"), Quantity::Valid(1)),
-                ("1.1", Some("Room setup"), Some("6"), Quantity::Valid(2)),
-                ("1.2", None, None, Quantity::Valid(1)),
-                ("2", None, None, Quantity::Valid(1)),
-                ("3", Some("Breakfast"), None, Quantity::Valid(1)),
-            ]
-        );
-    }
-
-    #[test]
-    fn first_non_empty_product_list_wins() {
-        let map = FieldMap::default();
-        let order = map.order(&j(json!({
-            "order": {"products": [], "items": "nope"},
-            "products": [{"externalId": "3"}],
-        })));
-        assert_eq!(order.items.len(), 1);
-        assert_eq!(order.items[0].external_id.as_deref(), Some("3"));
-
-        assert!(
-            map.order(&j(json!({"order": {"products": {}}})))
-                .items
-                .is_empty()
-        );
-        assert!(map.order(&j(json!({}))).items.is_empty());
-    }
-
-    #[test]
-    fn charge_amount_rules() {
-        let charge = |order: Value| {
-            FieldMap::default()
-                .order(&j(json!({"order": order})))
-                .charge_amount
-        };
-        assert_eq!(charge(json!({"chargeAmount": 0})), Some(0.0));
-        assert_eq!(charge(json!({"chargeAmount": 25.5})), Some(25.5));
-        assert_eq!(charge(json!({"chargeAmount": " 12.50 "})), Some(12.5));
-        assert_eq!(charge(json!({"chargeAmount": "free"})), None);
-        assert_eq!(charge(json!({"chargeAmount": "NaN"})), None);
-        assert_eq!(charge(json!({"chargeAmount": true})), None);
-        assert_eq!(charge(json!({"chargeAmount": null})), None);
-        assert_eq!(charge(json!({})), None);
-    }
-
-    #[test]
-    fn order_on_an_empty_resource_is_empty() {
-        let order = FieldMap::default().order(&j(json!({})));
-        assert_eq!(
-            order,
-            OrderData {
-                reservation_id: None,
-                room_number: None,
-                first_name: None,
-                last_name: None,
-                order_id: None,
-                items: Vec::new(),
-                delivery_time: None,
-                notes: None,
-                charge_amount: None,
-                language: None,
-            }
-        );
-        assert_eq!(
-            FieldMap::default().reservation(&j(json!("not an object"))),
-            ReservationFacts::default()
-        );
-    }
-}
+mod tests;

@@ -8,10 +8,12 @@
 
 pub mod event;
 pub mod fields;
+pub mod found;
 pub mod json;
 pub mod path;
 
 pub use event::{Envelope, EnvelopeError, EventKind, parse_envelope};
 pub use fields::{Field, FieldMap, Item, OrderData, Quantity, ReservationFacts};
+pub use found::{Found, FoundItem, FoundProducts};
 pub use json::Json;
 pub use path::{Path, PathError};

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod metrics;
 pub mod outbox;
 pub mod retention;
+pub mod review;
 pub mod store;
 pub mod telemetry;
 

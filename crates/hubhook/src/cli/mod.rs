@@ -15,7 +15,9 @@ use crate::{
 pub mod apikey;
 pub mod catalog;
 pub mod deliveries;
+pub mod dry_run;
 pub mod hotel;
+pub mod inbound;
 pub mod rooms;
 pub mod send;
 pub mod serve;
@@ -69,6 +71,11 @@ pub enum Command {
     /// Accounts for the web pages
     #[command(subcommand)]
     User(user::UserCommand),
+    /// What a Duve webhook body would do for a hotel; stores nothing
+    DryRun(dry_run::DryRunArgs),
+    /// The inbound webhook log: replay a refused delivery
+    #[command(subcommand)]
+    Inbound(inbound::InboundCommand),
 }
 
 /// What every command gets: where its output goes and how to reach the database.
@@ -142,5 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
         Command::Deliveries(cmd) => deliveries::run(&ctx, cmd).await,
         Command::User(cmd) => user::run(&ctx, cmd).await,
+        Command::DryRun(args) => dry_run::run(&ctx, args).await,
+        Command::Inbound(cmd) => inbound::run(&ctx, cmd).await,
     }
 }

@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 use super::limits::LimitKind;
 use crate::{
     domain::TransitionError,
-    intake::{Refusal, RefusalKind},
+    intake::{Refusal, RefusalKind, review::NotReplayable},
+    review::ReplayError,
     store::StoreError,
 };
 
@@ -100,7 +101,7 @@ pub enum WebhookError {
 impl WebhookError {
     pub fn code(&self) -> &'static str {
         match self {
-            WebhookError::TooLarge { .. } => "WEB_HUK_PAYLOAD_TOO_LARGE",
+            WebhookError::TooLarge { .. } => crate::intake::CODE_TOO_LARGE,
             WebhookError::InvalidCreds => "WEB_HUK_INVALID_CREDS",
             WebhookError::Refused(r) => r.code(),
             WebhookError::Unavailable => "WEB_HUK_UNAVAILABLE",
@@ -117,7 +118,7 @@ impl IntoResponse for WebhookError {
         let (status, message, details) = match self {
             WebhookError::TooLarge { limit } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "Payload too large.",
+                crate::intake::MESSAGE_TOO_LARGE,
                 vec![format!("the limit is {limit} bytes")],
             ),
             WebhookError::InvalidCreds => (
@@ -129,10 +130,8 @@ impl IntoResponse for WebhookError {
                 ],
             ),
             WebhookError::Refused(r) => {
-                let status = match r.kind {
-                    RefusalKind::InvalidBody => StatusCode::FORBIDDEN,
-                    RefusalKind::UnknownRoom | RefusalKind::UnknownService => StatusCode::BAD_REQUEST,
-                };
+                let status =
+                    StatusCode::from_u16(r.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
                 (status, r.message(), r.details)
             }
             WebhookError::Unavailable => (
@@ -204,6 +203,19 @@ pub enum ApiError {
     Limit(String),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// An inbound entry that may not be replayed: 409 `NOT_REPLAYABLE` or `BODY_INCOMPLETE`.
+    #[error("not replayable: {0:?}")]
+    NotReplayable(NotReplayable),
+}
+
+impl From<ReplayError> for ApiError {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::NotFound(_) => ApiError::NotFound,
+            ReplayError::NotReplayable(n) => ApiError::NotReplayable(n),
+            ReplayError::Store(s) => s.into(),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -275,6 +287,12 @@ impl IntoResponse for ApiError {
                 crate::domain::outbound::CODE_LIMIT,
                 "A limit of the hotel is reached.".to_owned(),
                 vec![m],
+            ),
+            ApiError::NotReplayable(n) => (
+                StatusCode::CONFLICT,
+                n.code(),
+                n.message().to_owned(),
+                n.details(),
             ),
             ApiError::Unavailable(m) => {
                 // The cause is for the operator's log, not for the caller.

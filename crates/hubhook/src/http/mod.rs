@@ -23,6 +23,7 @@ pub mod error;
 pub mod limits;
 pub mod outbound;
 pub mod passwords;
+pub mod review;
 mod schemas;
 pub mod server;
 pub mod ui;
@@ -76,6 +77,8 @@ impl AppState {
         api::create_task,
         api::move_task,
         api::inbound,
+        review::dry_run,
+        review::replay,
         outbound::list_webhooks,
         outbound::create_webhook,
         outbound::remove_webhook,
@@ -92,6 +95,7 @@ impl AppState {
         crate::domain::TaskEvent,
         crate::domain::TaskStatus,
         crate::intake::Skipped,
+        crate::intake::review::DryRun,
         crate::store::TaskDetail,
         crate::store::InboundEntry,
         error::ErrorBody,
@@ -202,6 +206,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tasks/{id}", get(api::task_detail))
         .route("/api/v1/tasks/{id}/status", post(api::move_task))
         .route("/api/v1/inbound", get(api::inbound))
+        .route("/api/v1/inbound/{id}/replay", post(review::replay))
+        .route("/api/v1/dry-run", post(review::dry_run))
         .route(
             "/api/v1/webhooks",
             get(outbound::list_webhooks).post(outbound::create_webhook),

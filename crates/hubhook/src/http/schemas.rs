@@ -49,6 +49,12 @@ described_by! {
     domain::outbound::SubscriptionKind => SubscriptionKind,
     domain::outbound::DeliveryStatus => DeliveryStatus,
     intake::Skipped => Skipped,
+    intake::review::DryRun => DryRun,
+    intake::review::Unsaved => UnsavedTask,
+    intake::review::DryRunFields => DryRunFields,
+    intake::review::FieldAt => FieldAt,
+    intake::review::ProductsAt => ProductsAt,
+    intake::review::ItemAt => ItemAt,
     outbox::SubscriptionRequest => SubscriptionRequest,
     store::TaskDetail => TaskDetail,
     store::InboundEntry => InboundEntry,
@@ -221,6 +227,8 @@ struct InboundEntry {
     details: Vec<String>,
     task_ids: Vec<String>,
     duration_ms: f64,
+    /// The entry this one replayed (a replay, not a delivery from Duve); null for Duve's
+    replay_of: Option<i64>,
     body: String,
 }
 
@@ -278,6 +286,115 @@ struct Delivery {
     payload: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     attempt_log: Option<Vec<store::Attempt>>,
+}
+
+/// What a Duve body would do for the hotel as a webhook, decided by the webhook's own code from
+/// what is stored now; nothing is stored (CONTRACT.md section 7's DRY-RUN).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct DryRun {
+    outcome: DryRunOutcome,
+    /// The HTTP status the webhook would answer (201, 200, 400, 403 or 413)
+    #[schema(minimum = 200, maximum = 599)]
+    status: u16,
+    /// A refusal's code, as the webhook's (e.g. `WEB_HUK_HUBOS_REQUEST_FAIL`)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    /// A refusal's message, as the webhook's (e.g. `Unknown room`)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    /// The webhook answer's `reason`: why it is ignored, or that its cancellation came first
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// For people: a refusal's details, or what the webhook would do and why (e.g. a room number
+    /// taken from the reservation's earlier events)
+    details: Vec<String>,
+    /// The tasks the webhook's answer would show (new ones as they would be made; a duplicate's
+    /// or a cancellation's as stored), without ids
+    tasks: Vec<intake::review::Unsaved>,
+    /// Ordered items that would not become tasks, and why
+    skipped: Vec<intake::Skipped>,
+    fields: intake::review::DryRunFields,
+}
+
+/// A dry run's outcome: the webhook answer's `status`, or `refused`.
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum DryRunOutcome {
+    Created,
+    Duplicate,
+    Merged,
+    Ignored,
+    Cancelled,
+    Recorded,
+    Refused,
+}
+
+/// A task as the webhook's answer would show it, without an id (TASK less `id`).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct UnsavedTask {
+    external_id: Option<String>,
+    task_name: String,
+    room: String,
+    guest_name: Option<String>,
+    quantity: u32,
+    status: domain::TaskStatus,
+    due_at: Option<String>,
+    created_at: String,
+    scheduled_for: Option<String>,
+    department: Option<String>,
+    priority: domain::escalation::Priority,
+    #[schema(schema_with = escalated_schema)]
+    escalated: bool,
+    order_ids: Vec<String>,
+}
+
+/// Where the field mapping (docs/duve-mapping.md) found each data point in `resource`, by the
+/// mapping's field names; null when no path of the field held a usable value. Each item's
+/// `external_id` and `quantity` are under `products`.
+#[derive(ToSchema)]
+struct DryRunFields {
+    reservation_id: Option<intake::review::FieldAt>,
+    room_number: Option<intake::review::FieldAt>,
+    first_name: Option<intake::review::FieldAt>,
+    last_name: Option<intake::review::FieldAt>,
+    order_id: Option<intake::review::FieldAt>,
+    products: Option<intake::review::ProductsAt>,
+    delivery_time: Option<intake::review::FieldAt>,
+    notes: Option<intake::review::FieldAt>,
+    charge_amount: Option<intake::review::FieldAt>,
+    language: Option<intake::review::FieldAt>,
+    check_in: Option<intake::review::FieldAt>,
+    check_out: Option<intake::review::FieldAt>,
+}
+
+/// A data point as the mapping read it, and the JSON path (from `resource`) it was found at.
+#[derive(ToSchema)]
+struct FieldAt {
+    /// e.g. `101`
+    value: String,
+    /// e.g. `roomNumber`, `order.products[0].externalId`
+    path: String,
+}
+
+/// The ordered products: every item (a multi-item product's items flattened), and the path of
+/// the list.
+#[derive(ToSchema)]
+struct ProductsAt {
+    value: Vec<intake::review::ItemAt>,
+    /// e.g. `order.products`
+    path: String,
+}
+
+/// One ordered item: its position (`0`, or `1.0` for item 0 of product 1), name, and where its
+/// service external ID and quantity were found (an item without a quantity counts as 1).
+#[derive(ToSchema)]
+struct ItemAt {
+    key: String,
+    name: Option<String>,
+    external_id: Option<intake::review::FieldAt>,
+    quantity: Option<intake::review::FieldAt>,
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     domain::{HotelFacts, HotelId, Task, time},
-    intake::{self, Outcome, Plan, REASON_CANCELLED_EARLY, Refusal, Skipped},
+    intake::{self, Outcome, REASON_CANCELLED_EARLY, Refusal, Skipped},
     store::{IngestRequest, Ingested, Refused, StoreError},
 };
 
@@ -119,10 +119,6 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-fn event_name(raw: &str) -> String {
-    raw.chars().take(100).collect()
-}
-
 #[utoipa::path(
     post,
     path = "/webhooks/duve",
@@ -176,6 +172,27 @@ pub async fn duve(
     }
 }
 
+/// The body under the webhook's size limit (`None` when over it), as the webhook reads it: a
+/// declared length over the limit is not read at all. Also the dry run's.
+pub(super) async fn read_body(
+    app: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Option<Bytes>, WebhookError> {
+    let limit = app.config.body_limit;
+    if content_length(headers).is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        // A slow client is not an oversized body: nothing is recorded for it.
+        Err(e) if EdgeError::is_body_timeout(&e) => Err(WebhookError::BodyTimeout {
+            limit: app.config.http.body_timeout,
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
 async fn handle(
     app: &AppState,
     headers: &HeaderMap,
@@ -184,21 +201,7 @@ async fn handle(
     received_at: jiff::Timestamp,
 ) -> Result<Outcome, WebhookError> {
     let limit = app.config.body_limit;
-    let declared_too_large = content_length(headers).is_some_and(|n| n > limit as u64);
-    let bytes: Option<Bytes> = if declared_too_large {
-        None
-    } else {
-        match axum::body::to_bytes(body, limit).await {
-            Ok(bytes) => Some(bytes),
-            // A slow client is not an oversized body: nothing is recorded for it.
-            Err(e) if EdgeError::is_body_timeout(&e) => {
-                return Err(WebhookError::BodyTimeout {
-                    limit: app.config.http.body_timeout,
-                });
-            }
-            Err(_) => None,
-        }
-    };
+    let bytes = read_body(app, headers, body).await?;
     let creds = credentials(headers);
     let Some(bytes) = bytes else {
         // Row 0 comes first; a hotel whose credentials were right still sees it in its inbound log.
@@ -234,12 +237,9 @@ async fn handle(
             retry_after_secs,
         })?;
     let envelope = duve::parse_envelope(&bytes);
-    let event = envelope.as_ref().ok().map(|e| event_name(&e.event));
+    let event = intake::event_name(&envelope);
     for _ in 0..=STALE_RETRIES {
-        let plan = match &envelope {
-            Ok(env) => intake::classify(env, &bytes, &app.config.fields, &hotel),
-            Err(e) => Plan::Refuse(Refusal::invalid_body(e.to_string())),
-        };
+        let plan = intake::plan_of(&envelope, &bytes, &app.config.fields, &hotel);
         let req = IngestRequest {
             hotel: hotel.clone(),
             cache_version: hotel.config_version,
@@ -248,6 +248,7 @@ async fn handle(
             body: bytes.clone(),
             received_at,
             started,
+            replay_of: None,
         };
         match app.store.ingest(req).await {
             Ok(Ingested::Done(outcome)) => return Ok(outcome),
@@ -271,53 +272,47 @@ async fn handle(
     Err(WebhookError::Unavailable)
 }
 
-fn respond(outcome: Outcome) -> Response {
-    let (status, answer) = match outcome {
+/// The webhook's answer to `outcome`: also what a replay answers (CONTRACT.md section 7).
+pub fn respond(outcome: Outcome) -> Response {
+    let status = StatusCode::from_u16(outcome.status()).unwrap_or(StatusCode::OK);
+    match answer_of(outcome) {
+        Ok(answer) => (status, Json(answer)).into_response(),
+        Err(r) => WebhookError::Refused(r).into_response(),
+    }
+}
+
+/// The 2xx answer's body for `outcome`, or the refusal it is answered with.
+pub fn answer_of(outcome: Outcome) -> Result<WebhookAnswer, Refusal> {
+    Ok(match outcome {
         Outcome::Created {
             order_id,
             tasks,
             skipped,
-        } => (
-            StatusCode::CREATED,
-            WebhookAnswer {
-                order_id: Some(order_id),
-                tasks: Some(tasks),
-                skipped: Some(skipped),
-                ..WebhookAnswer::status("created")
-            },
-        ),
-        Outcome::Duplicate { order_id, tasks } => (
-            StatusCode::OK,
-            WebhookAnswer {
-                order_id: Some(order_id),
-                tasks: Some(tasks),
-                ..WebhookAnswer::status("duplicate")
-            },
-        ),
-        Outcome::CancelledBeforeArrival => (
-            StatusCode::OK,
-            WebhookAnswer {
-                reason: Some(REASON_CANCELLED_EARLY),
-                tasks: Some(Vec::new()),
-                ..WebhookAnswer::status("cancelled")
-            },
-        ),
-        Outcome::Cancelled { tasks } => (
-            StatusCode::OK,
-            WebhookAnswer {
-                tasks: Some(tasks),
-                ..WebhookAnswer::status("cancelled")
-            },
-        ),
-        Outcome::Recorded => (StatusCode::OK, WebhookAnswer::status("recorded")),
-        Outcome::Ignored { reason } => (
-            StatusCode::OK,
-            WebhookAnswer {
-                reason: Some(reason),
-                ..WebhookAnswer::status("ignored")
-            },
-        ),
-        Outcome::Refused(r) => return WebhookError::Refused(r).into_response(),
-    };
-    (status, Json(answer)).into_response()
+        } => WebhookAnswer {
+            order_id: Some(order_id),
+            tasks: Some(tasks),
+            skipped: Some(skipped),
+            ..WebhookAnswer::status("created")
+        },
+        Outcome::Duplicate { order_id, tasks } => WebhookAnswer {
+            order_id: Some(order_id),
+            tasks: Some(tasks),
+            ..WebhookAnswer::status("duplicate")
+        },
+        Outcome::CancelledBeforeArrival => WebhookAnswer {
+            reason: Some(REASON_CANCELLED_EARLY),
+            tasks: Some(Vec::new()),
+            ..WebhookAnswer::status("cancelled")
+        },
+        Outcome::Cancelled { tasks } => WebhookAnswer {
+            tasks: Some(tasks),
+            ..WebhookAnswer::status("cancelled")
+        },
+        Outcome::Recorded => WebhookAnswer::status("recorded"),
+        Outcome::Ignored { reason } => WebhookAnswer {
+            reason: Some(reason),
+            ..WebhookAnswer::status("ignored")
+        },
+        Outcome::Refused(r) => return Err(r),
+    })
 }

@@ -6,7 +6,7 @@
 //! calls it inside its transaction, through [`settle()`], which turns those rows into the outcome and
 //! the rows to write; it still only computes.
 
-use duve::{Envelope, EventKind, FieldMap, OrderData, Quantity, ReservationFacts};
+use duve::{Envelope, EnvelopeError, EventKind, FieldMap, OrderData, Quantity, ReservationFacts};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -17,6 +17,7 @@ use crate::domain::{
     time,
 };
 
+pub mod review;
 mod settle;
 pub use settle::{
     ACTOR, ContextWrite, Enqueue, HistoryLine, NOTE_CANCELLED, OrderRead, OrderRow, OrderState,
@@ -36,6 +37,23 @@ pub enum RefusalKind {
     UnknownRoom,
     UnknownService,
 }
+
+impl RefusalKind {
+    /// The HTTP status the webhook answers it with (CONTRACT.md section 1).
+    pub fn status(self) -> u16 {
+        match self {
+            RefusalKind::InvalidBody => 403,
+            RefusalKind::UnknownRoom | RefusalKind::UnknownService => 400,
+        }
+    }
+}
+
+/// Row 0's code: a body over the limit (it is not read, so intake never sees it).
+pub const CODE_TOO_LARGE: &str = "WEB_HUK_PAYLOAD_TOO_LARGE";
+/// Row 0's message.
+pub const MESSAGE_TOO_LARGE: &str = "Payload too large.";
+/// Row 0's status.
+pub const STATUS_TOO_LARGE: u16 = 413;
 
 impl Refusal {
     pub fn invalid_body(detail: impl Into<String>) -> Self {
@@ -128,6 +146,29 @@ fn order_key(data_order_id: Option<&str>, body: &[u8]) -> String {
             key
         }
     }
+}
+
+/// The plan of a webhook's body: its envelope's ([`classify`]), or row 2's refusal for a body that
+/// is not a Duve envelope. The webhook, a dry run and a replay all start here.
+pub fn plan_of(
+    envelope: &Result<Envelope<'_>, EnvelopeError>,
+    body: &[u8],
+    map: &FieldMap,
+    hotel: &HotelFacts,
+) -> Plan {
+    match envelope {
+        Ok(env) => classify(env, body, map, hotel),
+        Err(e) => Plan::Refuse(Refusal::invalid_body(e.to_string())),
+    }
+}
+
+/// The event name the inbound log keeps: the envelope's, cut to 100 characters; `None` for a body
+/// that is not a Duve envelope.
+pub fn event_name(envelope: &Result<Envelope<'_>, EnvelopeError>) -> Option<String> {
+    envelope
+        .as_ref()
+        .ok()
+        .map(|e| e.event.chars().take(100).collect())
 }
 
 /// Step one: the event key decides what kind of work this is.
@@ -507,6 +548,15 @@ impl Outcome {
             Outcome::Recorded => "recorded",
             Outcome::Ignored { .. } => "ignored",
             Outcome::Refused(r) => r.code(),
+        }
+    }
+
+    /// The HTTP status the webhook answers it with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Outcome::Created { .. } => 201,
+            Outcome::Refused(r) => r.kind.status(),
+            _ => 200,
         }
     }
 

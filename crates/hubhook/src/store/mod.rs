@@ -15,6 +15,7 @@ mod hotels;
 mod outbox;
 pub mod postgres;
 mod retention;
+mod review;
 mod rows;
 pub mod sqlite;
 pub mod stats;
@@ -31,6 +32,7 @@ pub use outbox::{
     Subscription,
 };
 pub use retention::RetentionStore;
+pub use review::ReviewStore;
 pub use stats::{Backlog, StatsStore};
 pub use tasks::{
     BoardTask, Escalating, EscalationWrite, InboundEntry, InboundPreview, IngestRequest, Ingested,
@@ -65,6 +67,7 @@ pub trait Store:
     + AccountStore
     + OutboxStore
     + RetentionStore
+    + ReviewStore
     + StatsStore
     + Send
     + Sync

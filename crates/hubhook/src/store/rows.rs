@@ -185,7 +185,7 @@ pub(super) fn timing_from_row(r: &impl Columns) -> Result<TaskTiming, StoreError
     })
 }
 
-/// An inbound log entry from `seq, received_at, event, code, details, task_ids, duration_us, body`.
+/// An inbound log entry from [`INBOUND_COLS`]` , body`.
 pub(super) fn inbound_from_row(r: &impl Columns) -> Result<InboundEntry, StoreError> {
     Ok(InboundEntry {
         id: r.int(0)?,
@@ -195,20 +195,21 @@ pub(super) fn inbound_from_row(r: &impl Columns) -> Result<InboundEntry, StoreEr
         details: serde_json::from_str(&r.text(4)?).unwrap_or_default(),
         task_ids: serde_json::from_str(&r.text(5)?).unwrap_or_default(),
         duration_ms: r.int(6)? as f64 / 1000.0,
-        body: r.text(7)?,
+        replay_of: r.opt_int(7)?,
+        body: r.text(8)?,
     })
 }
 
 /// The columns [`inbound_from_row`] reads, but the body (last, and read as each query needs it).
 pub(super) const INBOUND_COLS: &str =
-    "seq, received_at, event, code, details, task_ids, duration_us";
+    "seq, received_at, event, code, details, task_ids, duration_us, replay_of";
 
 /// An inbound log page's entry from [`INBOUND_COLS`], the body's first characters, and the whole
 /// body's size in bytes.
 pub(super) fn inbound_preview_from_row(r: &impl Columns) -> Result<InboundPreview, StoreError> {
     Ok(InboundPreview {
         entry: inbound_from_row(r)?,
-        body_bytes: u64::try_from(r.int(8)?).unwrap_or(0),
+        body_bytes: u64::try_from(r.int(9)?).unwrap_or(0),
     })
 }
 
@@ -229,6 +230,8 @@ pub(super) struct InboundWrite<'a> {
     pub body: Cow<'a, str>,
     /// How long the webhook took until this write, in microseconds.
     pub duration_us: i64,
+    /// The entry a replay decided again.
+    pub replay_of: Option<i64>,
 }
 
 impl<'a> InboundWrite<'a> {
@@ -242,6 +245,7 @@ impl<'a> InboundWrite<'a> {
             task_ids: json_list(&outcome.task_ids()),
             body: body_text(&req.body),
             duration_us: req.started.elapsed().as_micros() as i64,
+            replay_of: req.replay_of,
         }
     }
 
@@ -255,6 +259,7 @@ impl<'a> InboundWrite<'a> {
             task_ids: json_list::<&str>(&[]),
             body: Cow::Borrowed(""),
             duration_us: r.started.elapsed().as_micros() as i64,
+            replay_of: None,
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct IngestRequest {
     pub body: bytes::Bytes,
     pub received_at: Timestamp,
     pub started: Instant,
+    /// The inbound entry this request decides again (a replay, CONTRACT.md section 7); kept in the
+    /// log's entry of the request.
+    pub replay_of: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -102,6 +105,9 @@ pub struct InboundEntry {
     pub details: Vec<String>,
     pub task_ids: Vec<String>,
     pub duration_ms: f64,
+    /// The entry this one replayed (`hubhook inbound replay`, the API, the log's button); null for
+    /// a delivery from Duve.
+    pub replay_of: Option<i64>,
     pub body: String,
 }
 

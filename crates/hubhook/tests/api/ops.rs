@@ -103,6 +103,8 @@ async fn openapi_document_describes_the_api() {
         ("/api/v1/tasks/{id}", "get"),
         ("/api/v1/tasks/{id}/status", "post"),
         ("/api/v1/inbound", "get"),
+        ("/api/v1/dry-run", "post"),
+        ("/api/v1/inbound/{id}/replay", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -120,13 +122,19 @@ async fn openapi_document_describes_the_api() {
             "Delivery",
             "DeliveryList",
             "DeliveryStatus",
+            "DryRun",
+            "DryRunFields",
+            "DryRunOutcome",
             "ErrorBody",
             "EventType",
+            "FieldAt",
             "Header",
             "InboundEntry",
             "InboundPage",
+            "ItemAt",
             "NewTask",
             "Priority",
+            "ProductsAt",
             "SecretRotated",
             "Skipped",
             "StatusMove",
@@ -140,6 +148,7 @@ async fn openapi_document_describes_the_api() {
             "TaskEvent",
             "TaskPage",
             "TaskStatus",
+            "UnsavedTask",
             "WebhookAnswer",
         ]
     );

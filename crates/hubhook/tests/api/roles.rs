@@ -70,6 +70,9 @@ async fn staff_keys_work_tasks_and_only_manager_keys_manage_the_hotel() {
         .as_str()
         .unwrap_or_else(|| panic!("a delivery was queued: {list}"))
         .to_owned();
+    let (s, log) = app.get_api(&manager, "/api/v1/inbound").await;
+    assert_eq!(s, 200, "{log}");
+    let inbound = log["entries"][0]["id"].as_i64().expect("an inbound entry");
 
     let doc: Value = app
         .client
@@ -128,6 +131,13 @@ async fn staff_keys_work_tasks_and_only_manager_keys_manage_the_hotel() {
             "POST",
             "/api/v1/deliveries/{id}/replay",
             format!("/api/v1/deliveries/{delivery}/replay"),
+            true,
+        ),
+        ("POST", "/api/v1/dry-run", "/api/v1/dry-run".into(), true),
+        (
+            "POST",
+            "/api/v1/inbound/{id}/replay",
+            format!("/api/v1/inbound/{inbound}/replay"),
             true,
         ),
     ];
@@ -216,6 +226,27 @@ async fn staff_keys_work_tasks_and_only_manager_keys_manage_the_hotel() {
         )
         .await;
     assert_eq!(s, 202, "{body}");
+    let (s, body) = app
+        .post_api(&manager, "/api/v1/dry-run", &order("o-2", "101", &["4"]))
+        .await;
+    assert_eq!(
+        (s, body["outcome"].as_str()),
+        (200, Some("created")),
+        "{body}"
+    );
+    // An accepted delivery is not replayed (tests/api/replay.rs has the refused ones).
+    let (s, body) = app
+        .post_api(
+            &manager,
+            &format!("/api/v1/inbound/{inbound}/replay"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (409, Some("NOT_REPLAYABLE")),
+        "{body}"
+    );
     let (s, body) = app
         .post_api(
             &manager,

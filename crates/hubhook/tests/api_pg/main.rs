@@ -38,6 +38,8 @@ postgres_suite! {
     mod cli;
     #[path = "../api/crash.rs"]
     mod crash;
+    #[path = "../api/dry_run.rs"]
+    mod dry_run;
     #[path = "../api/escalation.rs"]
     mod escalation;
     #[path = "../api/fixtures.rs"]
@@ -72,6 +74,8 @@ postgres_suite! {
     mod raw_receiver;
     #[path = "../api/receiver.rs"]
     mod receiver;
+    #[path = "../api/replay.rs"]
+    mod replay;
     #[path = "../api/restart.rs"]
     mod restart;
     #[path = "../api/retention.rs"]
@@ -88,6 +92,8 @@ postgres_suite! {
     mod setup;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
+    #[path = "../api/ui_dry_run.rs"]
+    mod ui_dry_run;
     #[path = "../api/ui_pages.rs"]
     mod ui_pages;
     #[path = "../api/ui_support.rs"]

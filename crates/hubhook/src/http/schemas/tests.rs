@@ -178,6 +178,7 @@ fn task_schemas_describe_what_is_written() {
         details: vec![],
         task_ids: vec![],
         duration_ms: 0.5,
+        replay_of: optional.then_some(7),
         body: "{}".into(),
     };
     check_object(&doc, "InboundEntry", &inbound(true), &inbound(false));
@@ -286,4 +287,63 @@ fn camel(snake: &str) -> String {
         }
     }
     out
+}
+
+#[test]
+fn dry_run_schemas_describe_what_is_written() {
+    use crate::intake::review::{DryRun, DryRunFields, FieldAt, ItemAt, ProductsAt, Unsaved};
+    let doc = document();
+    let at = |optional: bool| {
+        optional.then(|| FieldAt {
+            value: "101".into(),
+            path: "roomNumber".into(),
+        })
+    };
+    let item = |optional: bool| ItemAt {
+        key: "0".into(),
+        name: optional.then(|| "Towels".into()),
+        external_id: at(optional),
+        quantity: at(optional),
+    };
+    let products = |optional: bool| ProductsAt {
+        value: vec![item(optional)],
+        path: "order.products".into(),
+    };
+    let fields = |optional: bool| DryRunFields {
+        reservation_id: at(optional),
+        room_number: at(optional),
+        first_name: at(optional),
+        last_name: at(optional),
+        order_id: at(optional),
+        products: optional.then(|| products(true)),
+        delivery_time: at(optional),
+        notes: at(optional),
+        charge_amount: at(optional),
+        language: at(optional),
+        check_in: at(optional),
+        check_out: at(optional),
+    };
+    let run = |optional: bool| DryRun {
+        outcome: "refused",
+        status: 400,
+        code: optional.then_some("WEB_HUK_HUBOS_REQUEST_FAIL"),
+        message: optional.then_some("Unknown room"),
+        reason: optional.then_some("unknown event"),
+        details: vec![],
+        tasks: vec![Unsaved(task(optional))],
+        skipped: vec![],
+        fields: fields(optional),
+    };
+    check_object(&doc, "DryRun", &run(true), &run(false));
+    check_object(
+        &doc,
+        "UnsavedTask",
+        &Unsaved(task(true)),
+        &Unsaved(task(false)),
+    );
+    check_object(&doc, "DryRunFields", &fields(true), &fields(false));
+    check_object(&doc, "ProductsAt", &products(true), &products(false));
+    check_object(&doc, "ItemAt", &item(true), &item(false));
+    let field = at(true).expect("a field");
+    check_object(&doc, "FieldAt", &field, &field);
 }

@@ -23,6 +23,7 @@ mod board;
 mod body;
 mod dashboard;
 mod deliveries;
+mod dry_run;
 mod inbound;
 mod manage;
 pub mod session;
@@ -73,6 +74,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/manage/api-keys/{id}/revoke", post(manage::revoke_api_key))
         .route("/manage/inbound", get(inbound::inbound))
         .route("/manage/inbound/{id}/body", get(inbound::inbound_body))
+        .route("/manage/inbound/{id}/replay", post(inbound::replay))
+        .route("/manage/dry-run", get(dry_run::page).post(dry_run::submit))
         .route("/manage/users", get(users::users).post(users::add_user))
         .route("/manage/users/update", post(users::update_user))
         .route("/manage/users/disable", post(users::disable_user))

@@ -317,7 +317,11 @@ pub(super) async fn ingest_new_order(
     batcher: &mpsc::Sender<NewOrderJob>,
     req: &IngestRequest,
 ) -> Result<Option<Outcome>, StoreError> {
-    if !matches!(req.plan, Plan::Order(_)) || !req.plan.reads(None).is_empty() {
+    // A replay's log entry names the entry it replays, which the batch's statement does not write.
+    if !matches!(req.plan, Plan::Order(_))
+        || !req.plan.reads(None).is_empty()
+        || req.replay_of.is_some()
+    {
         return Ok(None);
     }
     let hotel = &*req.hotel;

@@ -61,8 +61,9 @@ pub(crate) const UPSERT_CONTEXT: &str =
 
 /// The inbound log's entry for every delivery (refusals too).
 pub(crate) const INSERT_INBOUND: &str =
-    "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us,
+             replay_of)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id.
 pub(crate) const MOVE_TASK: &str =

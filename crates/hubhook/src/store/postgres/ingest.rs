@@ -12,7 +12,7 @@ use crate::store::rows::{InboundWrite, context_from_row};
 use crate::store::{IngestRequest, Ingested, StoreError};
 use crate::{
     domain::{TaskStatus, time},
-    intake::{self, ContextWrite, OrderRead, Outcome, Plan, Settlement, TaskDraft},
+    intake::{self, ContextWrite, OrderRead, OrderState, Outcome, Plan, Settlement, TaskDraft},
 };
 
 fn clean(s: &mut String) {
@@ -60,18 +60,46 @@ pub(super) fn clean_new_tasks(s: &mut Settlement<'_>) {
     }
 }
 
-/// The hotel's configuration version (None for an unknown hotel) and the order's state, in one
-/// round trip.
-async fn version_and_order_state(
+/// The hotel's configuration version (None for an unknown hotel) and the state of the order whose
+/// state decides `plan` ([`Plan::state_key`]), in one round trip.
+pub(super) async fn version_and_order_state(
     tx: &Transaction<'_>,
     hotel: &str,
-    order_key: Option<&str>,
-) -> Result<(Option<u64>, Option<String>), StoreError> {
-    let row = query_opt(tx, hot::VERSION_AND_ORDER_STATE, &[&hotel, &order_key])
+    plan: &Plan,
+) -> Result<(Option<u64>, Option<OrderState>), StoreError> {
+    let key = plan.state_key().map(text);
+    let row = query_opt(tx, hot::VERSION_AND_ORDER_STATE, &[&hotel, &key.as_deref()])
         .await?
         .ok_or_else(|| StoreError::Unavailable("no row from a scalar query".into()))?;
     let v: Option<i64> = row.try_get(0)?;
-    Ok((v.map(|v| v as u64), row.try_get(1)?))
+    let state = crate::store::order_state_from(row.try_get(1)?)?;
+    Ok((v.map(|v| v as u64), state))
+}
+
+/// The rest of what a settlement of `plan` reads once the order's state is known ([`Plan::reads`]):
+/// the webhook's transaction locks the tasks it is about to move (`lock`); a dry run locks nothing.
+pub(super) async fn order_read(
+    tx: &Transaction<'_>,
+    hid: &str,
+    plan: &Plan,
+    state: Option<OrderState>,
+    lock: bool,
+) -> Result<OrderRead, StoreError> {
+    let reads = plan.reads(state);
+    let tasks = match reads.tasks_of {
+        Some(key) if reads.lock_tasks && lock => order_tasks_locked(tx, hid, &text(key)).await?,
+        Some(key) => order_tasks(tx, hid, &text(key)).await?,
+        None => Vec::new(),
+    };
+    let context = match reads.context_of {
+        Some(reservation) => load_context(tx, hid, reservation).await?,
+        None => None,
+    };
+    Ok(OrderRead {
+        state,
+        tasks,
+        context,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -223,6 +251,7 @@ pub(super) async fn insert_inbound<C: GenericClient + Sync>(
             &e.task_ids,
             &text(&e.body),
             &e.duration_us,
+            &e.replay_of,
         ],
     )
     .await?;
@@ -237,32 +266,11 @@ pub(super) async fn ingest_tx(
 ) -> Result<(Ingested, usize), StoreError> {
     let hotel = &*req.hotel;
     let hid = hotel.id.as_str();
-    let key = match &req.plan {
-        Plan::Order(p) => Some(p.order_key.as_str()),
-        Plan::Cancel { order_key } => Some(order_key.as_str()),
-        _ => None,
-    };
-    let key_text = key.map(text);
-    let (version, state) = version_and_order_state(tx, hid, key_text.as_deref()).await?;
+    let (version, state) = version_and_order_state(tx, hid, &req.plan).await?;
     if version != Some(req.cache_version) {
         return Ok((Ingested::Stale, 0));
     }
-    let state = crate::store::order_state_from(state)?;
-    let reads = req.plan.reads(state);
-    let tasks = match reads.tasks_of {
-        Some(key) if reads.lock_tasks => order_tasks_locked(tx, hid, &text(key)).await?,
-        Some(key) => order_tasks(tx, hid, &text(key)).await?,
-        None => Vec::new(),
-    };
-    let context = match reads.context_of {
-        Some(reservation) => load_context(tx, hid, reservation).await?,
-        None => None,
-    };
-    let read = OrderRead {
-        state,
-        tasks,
-        context,
-    };
+    let read = order_read(tx, hid, &req.plan, state, true).await?;
     let mut settled = intake::settle(&req.plan, hotel, read, time::now());
     clean_new_tasks(&mut settled);
     let queued = apply(tx, hid, &settled).await?;

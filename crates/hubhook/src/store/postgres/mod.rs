@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_10_escalation.sql"),
     include_str!("../schema_postgres_11_settings.sql"),
     include_str!("../schema_postgres_12_key_owner.sql"),
+    include_str!("../schema_postgres_13_replay.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -336,6 +337,7 @@ mod notify;
 mod outbox;
 mod pool;
 mod retention;
+mod review;
 mod stats;
 mod tasks;
 mod tls;

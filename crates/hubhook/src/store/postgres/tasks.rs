@@ -297,8 +297,8 @@ impl TaskStore for PostgresStore {
                  SELECT seq, sum(n) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) - n AS before
                  FROM recent
              )
-             SELECT seq, received_at, event, code, details, task_ids, duration_us, body FROM inbound
-             WHERE seq IN (SELECT seq FROM kept WHERE before < $3) ORDER BY seq DESC",
+             SELECT seq, received_at, event, code, details, task_ids, duration_us, replay_of, body
+             FROM inbound WHERE seq IN (SELECT seq FROM kept WHERE before < $3) ORDER BY seq DESC",
             &[&hotel.as_str(), &i64::from(limit), &budget],
         )
         .await?;
@@ -399,7 +399,7 @@ impl TaskStore for PostgresStore {
         let pattern = format!("%\"{}\"%", text(task_id));
         let row = query_opt(
             &client,
-            "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+            "SELECT seq, received_at, event, code, details, task_ids, duration_us, replay_of, body
              FROM inbound WHERE hotel_id = $1 AND code = 'created' AND task_ids LIKE $2
              ORDER BY seq DESC LIMIT 1",
             &[&hotel.as_str(), &pattern],

@@ -58,8 +58,9 @@ pub(crate) const UPSERT_CONTEXT: &str =
 
 /// The inbound log's entry for every delivery (refusals too).
 pub(crate) const INSERT_INBOUND: &str =
-    "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    "INSERT INTO inbound (hotel_id, received_at, event, code, details, task_ids, body, duration_us,
+             replay_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 /// The hotel's enabled subscriptions, for the outbox rows a task change raises.
 pub(crate) const ENQUEUE_SUBSCRIPTIONS: &str =

@@ -4,6 +4,8 @@
 use duve::ReservationFacts;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::intake::Plan;
+
 use super::{hot, hotels, outbox};
 use crate::store::rows::{InboundWrite, context_from_row, task_from_row};
 use crate::{
@@ -150,9 +152,36 @@ pub(super) fn insert_inbound(
         e.details,
         e.task_ids,
         e.body,
-        e.duration_us
+        e.duration_us,
+        e.replay_of
     ])?;
     Ok(())
+}
+
+/// What a settlement of `plan` reads: the order's state, then what [`Plan::reads`] names. The
+/// webhook's transaction reads it under the write lock; a dry run on a reader, in a read
+/// transaction (one snapshot), locking nothing.
+pub(super) fn order_read(
+    conn: &Connection,
+    hid: &str,
+    plan: &Plan,
+) -> Result<OrderRead, StoreError> {
+    let state = match plan.state_key() {
+        Some(key) => crate::store::order_state_from(order_state(conn, hid, key)?)?,
+        None => None,
+    };
+    let reads = plan.reads(state);
+    Ok(OrderRead {
+        state,
+        tasks: match reads.tasks_of {
+            Some(key) => order_tasks(conn, hid, key)?,
+            None => Vec::new(),
+        },
+        context: match reads.context_of {
+            Some(reservation) => load_context(conn, hid, reservation)?,
+            None => None,
+        },
+    })
 }
 
 /// The webhook's transaction; also returns how many outbound deliveries it queued. It reads what the
@@ -166,22 +195,7 @@ pub(super) fn ingest_tx(
     }
     let hotel = &*req.hotel;
     let hid = hotel.id.as_str();
-    let state = match req.plan.state_key() {
-        Some(key) => crate::store::order_state_from(order_state(conn, hid, key)?)?,
-        None => None,
-    };
-    let reads = req.plan.reads(state);
-    let read = OrderRead {
-        state,
-        tasks: match reads.tasks_of {
-            Some(key) => order_tasks(conn, hid, key)?,
-            None => Vec::new(),
-        },
-        context: match reads.context_of {
-            Some(reservation) => load_context(conn, hid, reservation)?,
-            None => None,
-        },
-    };
+    let read = order_read(conn, hid, &req.plan)?;
     let settled = intake::settle(&req.plan, hotel, read, time::now());
     let queued = apply(conn, hid, &settled)?;
     let outcome = settled.outcome;

@@ -35,6 +35,7 @@ mod hotels;
 mod ingest;
 mod outbox;
 mod retention;
+mod review;
 mod stats;
 mod tasks;
 mod writer;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_10_escalation.sql"),
     include_str!("schema_sqlite_11_settings.sql"),
     include_str!("schema_sqlite_12_key_owner.sql"),
+    include_str!("schema_sqlite_13_replay.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -34,8 +34,8 @@ const LIST_INBOUND: &str = "WITH recent AS (
         SELECT seq, sum(n) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) - n AS before
         FROM recent
     )
-    SELECT seq, received_at, event, code, details, task_ids, duration_us, body FROM inbound
-    WHERE seq IN (SELECT seq FROM kept WHERE before < ?3) ORDER BY seq DESC";
+    SELECT seq, received_at, event, code, details, task_ids, duration_us, replay_of, body
+    FROM inbound WHERE seq IN (SELECT seq FROM kept WHERE before < ?3) ORDER BY seq DESC";
 
 fn task_by_id(conn: &Connection, hotel: &str, id: &str) -> Result<Option<Task>, StoreError> {
     let sql = format!("SELECT {TASK_COLS} FROM tasks WHERE hotel_id = ?1 AND id = ?2");
@@ -342,7 +342,8 @@ impl TaskStore for SqliteStore {
         let pattern = format!("%\"{task_id}\"%");
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT seq, received_at, event, code, details, task_ids, duration_us, body
+                "SELECT seq, received_at, event, code, details, task_ids, duration_us, replay_of,
+                        body
                  FROM inbound WHERE hotel_id = ?1 AND code = 'created' AND task_ids LIKE ?2
                  ORDER BY seq DESC LIMIT 1",
             )?
