@@ -2,6 +2,7 @@
 
 use axum::{
     Json,
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -11,7 +12,8 @@ use utoipa::ToSchema;
 use super::limits::LimitKind;
 use crate::{
     domain::TransitionError,
-    intake::{Refusal, RefusalKind},
+    intake::{ManualTaskError, Refusal, RefusalKind},
+    outbox::SubscriptionError,
     store::StoreError,
 };
 
@@ -191,8 +193,26 @@ pub enum ApiError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    /// The request does not have the shape the OpenAPI document gives it: 400 `INVALID_REQUEST`.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A body sent as something other than `application/json`: 415.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// A body over [`API_BODY_LIMIT`]: 413.
+    #[error("payload too large")]
+    TooLarge,
+    /// The body did not arrive in time: 408 (see [`EdgeError`]).
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
+    /// The request has the document's shape but names what the hotel cannot act on (an unknown
+    /// room, a destination deliveries may not reach): 422 with its own code.
+    #[error("unprocessable ({code}): {detail}")]
+    Unprocessable {
+        code: &'static str,
+        message: &'static str,
+        detail: String,
+    },
     #[error("refused: {0:?}")]
     Refused(Refusal),
     #[error(transparent)]
@@ -216,6 +236,99 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => ApiError::InvalidRequest(m),
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
         }
+    }
+}
+
+/// The largest body an `/api/v1` route reads (its OpenAPI operations list 413 beyond it).
+pub const API_BODY_LIMIT: usize = 256 * 1024;
+
+/// A body the JSON extractor refused: 415 when it is not sent as JSON, 413 when it is too large,
+/// 408 when it came too slowly, otherwise 400 (not JSON, or not the document's shape).
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        match e {
+            JsonRejection::MissingJsonContentType(e) => {
+                ApiError::UnsupportedMediaType(e.body_text())
+            }
+            JsonRejection::BytesRejection(ref b) => {
+                if let Some(limit) = body_timeout(b) {
+                    ApiError::Edge(EdgeError::BodyTimeout { limit })
+                } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::TooLarge
+                } else {
+                    ApiError::InvalidRequest(e.body_text())
+                }
+            }
+            e => ApiError::InvalidRequest(e.body_text()),
+        }
+    }
+}
+
+/// The body timeout behind a body-reading error, if that is what it was.
+fn body_timeout(e: &axum::extract::rejection::BytesRejection) -> Option<std::time::Duration> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(EdgeError::BodyTimeout { limit }) = c.downcast_ref::<EdgeError>() {
+            return Some(*limit);
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// The 422 code of a request that is well formed but that the hotel cannot act on, when no more
+/// specific code says why.
+pub const CODE_UNPROCESSABLE: &str = "UNPROCESSABLE";
+
+impl From<ManualTaskError> for ApiError {
+    fn from(e: ManualTaskError) -> Self {
+        let (code, message) = match e {
+            ManualTaskError::Format(_) | ManualTaskError::NoName | ManualTaskError::Quantity => {
+                return ApiError::InvalidRequest(e.to_string());
+            }
+            ManualTaskError::UnknownRoom(_) => ("UNKNOWN_ROOM", "Unknown room"),
+            ManualTaskError::UnknownService(_) => ("UNKNOWN_SERVICE", "Unknown service"),
+            ManualTaskError::NotATime(_) => {
+                (CODE_UNPROCESSABLE, "The request cannot be carried out.")
+            }
+        };
+        ApiError::Unprocessable {
+            code,
+            message,
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl From<SubscriptionError> for ApiError {
+    fn from(e: SubscriptionError) -> Self {
+        if e.is_shape() {
+            return ApiError::InvalidRequest(e.to_string());
+        }
+        let (code, message) = match e {
+            SubscriptionError::Destination { .. } => {
+                (crate::outbox::CODE_DENIED, "Destination not allowed.")
+            }
+            _ => (CODE_UNPROCESSABLE, "The request cannot be carried out."),
+        };
+        ApiError::Unprocessable {
+            code,
+            message,
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError::InvalidRequest(e.body_text())
+    }
+}
+
+/// A path segment that cannot be decoded names nothing: 404, as an unknown id would.
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::NotFound
     }
 }
 
@@ -246,17 +359,42 @@ impl IntoResponse for ApiError {
                 "Invalid request.".to_owned(),
                 vec![m],
             ),
+            ApiError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Send the body as application/json.".to_owned(),
+                vec![m],
+            ),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Payload too large.".to_owned(),
+                vec![format!("the limit is {API_BODY_LIMIT} bytes")],
+            ),
+            ApiError::Edge(e) => return e.into_response(),
+            ApiError::Unprocessable {
+                code,
+                message,
+                detail,
+            } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                message.to_owned(),
+                vec![detail],
+            ),
             ApiError::Refused(r) => {
-                let code = match r.kind {
-                    RefusalKind::InvalidBody => "INVALID_REQUEST",
-                    RefusalKind::UnknownRoom => "UNKNOWN_ROOM",
-                    RefusalKind::UnknownService => "UNKNOWN_SERVICE",
+                let (status, code) = match r.kind {
+                    RefusalKind::InvalidBody => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+                    RefusalKind::UnknownRoom => (StatusCode::UNPROCESSABLE_ENTITY, "UNKNOWN_ROOM"),
+                    RefusalKind::UnknownService => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "UNKNOWN_SERVICE")
+                    }
                 };
                 let message = match r.kind {
                     RefusalKind::InvalidBody => "Invalid request.",
                     _ => r.message(),
                 };
-                (StatusCode::BAD_REQUEST, code, message.to_owned(), r.details)
+                (status, code, message.to_owned(), r.details)
             }
             ApiError::Transition(t) => (
                 StatusCode::CONFLICT,
@@ -267,7 +405,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(m) => (
                 StatusCode::CONFLICT,
                 "CONFLICT",
-                "Already exists.".to_owned(),
+                "Not possible in the resource's current state.".to_owned(),
                 vec![m],
             ),
             ApiError::Limit(m) => (

@@ -49,7 +49,6 @@ described_by! {
     domain::outbound::SubscriptionKind => SubscriptionKind,
     domain::outbound::DeliveryStatus => DeliveryStatus,
     intake::Skipped => Skipped,
-    outbox::SubscriptionRequest => SubscriptionRequest,
     store::TaskDetail => TaskDetail,
     store::InboundEntry => InboundEntry,
     store::Header => Header,
@@ -57,6 +56,15 @@ described_by! {
     store::Attempt => Attempt,
     store::Delivery => Delivery,
 }
+
+/// A subscription request's schema is built from the formats its check uses (`http::formats`).
+impl PartialSchema for outbox::SubscriptionRequest {
+    fn schema() -> RefOr<Schema> {
+        super::formats::subscription_request()
+    }
+}
+
+impl ToSchema for outbox::SubscriptionRequest {}
 
 // The twins. A `///` comment becomes the schema's description; `//` stays out of the document.
 // Fields of described types name the real types (`domain::TaskStatus`), whose schema is the twin's.
@@ -176,26 +184,6 @@ struct Skipped {
     name: Option<String>,
     external_id: Option<String>,
     reason: String,
-}
-
-/// A subscription as asked for (by the CLI or the API), before it is checked.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SubscriptionRequest {
-    url: String,
-    /// `webhook` (default) or `duve-connect`
-    kind: Option<String>,
-    /// Event types; all of them when absent
-    events: Option<Vec<String>>,
-    /// Extra headers sent with every delivery, as `Name: value`
-    headers: Option<Vec<String>>,
-    /// Duve Connect: the Bearer token
-    bearer: Option<String>,
-    /// Duve Connect: the body template (placeholders `{{reservationId}}`, `{{orderId}}`,
-    /// `{{taskId}}`, `{{taskName}}`, `{{status}}`, `{{room}}`, `{{updatedAt}}`)
-    body_template: Option<String>,
-    /// Duve Connect: the additional field the default template writes (default `hubhook_task_status`)
-    field: Option<String>,
 }
 
 #[derive(ToSchema)]

@@ -120,6 +120,7 @@ async fn openapi_document_describes_the_api() {
             "Delivery",
             "DeliveryList",
             "DeliveryStatus",
+            "DuveWebhook",
             "ErrorBody",
             "EventType",
             "Header",
