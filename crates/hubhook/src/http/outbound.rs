@@ -51,6 +51,7 @@ pub struct SecretRotated {
     pub id: String,
     pub secret: String,
     /// Until then, deliveries are signed with both secrets.
+    #[schema(format = DateTime)]
     pub previous_secret_until: Option<String>,
 }
 

@@ -81,9 +81,12 @@ struct Task {
     quantity: u32,
     status: domain::TaskStatus,
     /// When it should be done: the guest's requested time, or its creation plus the service's SLA
+    #[schema(format = DateTime)]
     due_at: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
     /// The guest's requested time, as an instant; null when the guest asked for none
+    #[schema(format = DateTime)]
     scheduled_for: Option<String>,
     /// The department that does it (from the catalog)
     department: Option<String>,
@@ -126,6 +129,7 @@ enum Priority {
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TaskEvent {
+    #[schema(format = DateTime)]
     at: String,
     actor: String,
     from: Option<domain::TaskStatus>,
@@ -195,6 +199,7 @@ struct TaskDetail {
     reservation_id: Option<String>,
     notes: Option<String>,
     language: Option<String>,
+    #[schema(format = DateTime)]
     updated_at: String,
     events: Vec<domain::TaskEvent>,
 }
@@ -203,6 +208,7 @@ struct TaskDetail {
 #[serde(rename_all = "camelCase")]
 struct InboundEntry {
     id: i64,
+    #[schema(format = DateTime)]
     received_at: String,
     event: Option<String>,
     code: String,
@@ -231,13 +237,16 @@ struct Subscription {
     enabled: bool,
     disabled_reason: Option<String>,
     /// Until when the previous secret still signs, after a rotation.
+    #[schema(format = DateTime)]
     previous_secret_until: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Attempt {
+    #[schema(format = DateTime)]
     at: String,
     status: Option<u16>,
     error: Option<String>,
@@ -256,10 +265,13 @@ struct Delivery {
     event: String,
     status: domain::outbound::DeliveryStatus,
     attempts: u32,
+    #[schema(format = DateTime)]
     next_attempt_at: Option<String>,
     code: Option<String>,
     message: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
     /// Only in a single delivery's detail.
     #[serde(skip_serializing_if = "Option::is_none")]
