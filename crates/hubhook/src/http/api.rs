@@ -50,6 +50,16 @@ pub fn limit(raw: Option<&str>) -> Result<u32, ApiError> {
     }
 }
 
+/// A query string the extractor refused, as the API's answer (400; `ApiError::from`).
+pub fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(ApiError::from)
+}
+
+/// A body the extractor refused, as the API's answer (400, 413, 415, 408; `ApiError::from`).
+pub fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    j.map(|Json(t)| t).map_err(ApiError::from)
+}
+
 /// A format's refusal as the API's 400.
 pub fn invalid(e: FormatError) -> ApiError {
     ApiError::InvalidRequest(e.to_string())
@@ -103,7 +113,7 @@ pub async fn list_tasks(
     caller: Caller,
     q: Result<Query<TaskQuery>, QueryRejection>,
 ) -> Result<Json<TaskPage>, ApiError> {
-    let Query(q) = q?;
+    let q = query(q)?;
     let status = q
         .status
         .as_deref()
@@ -290,7 +300,7 @@ pub async fn create_task(
     caller: Caller,
     body: Result<Json<NewTask>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
-    let Json(body) = body?;
+    let body = json(body)?;
     let room = body
         .room
         .ok_or_else(|| ApiError::InvalidRequest("room is required".into()))?;
@@ -366,7 +376,7 @@ pub async fn move_task(
     body: Result<Json<StatusMove>, JsonRejection>,
 ) -> Result<Json<Task>, ApiError> {
     let Path(path) = path?;
-    let Json(body) = body?;
+    let body = json(body)?;
     // `open` is a status, so it is well formed; the status machine refuses a move to it (409).
     let to = TaskStatus::parse(&body.status).ok_or_else(|| {
         ApiError::InvalidRequest(format!(
@@ -421,7 +431,7 @@ pub async fn inbound(
     Manager(caller): Manager,
     q: Result<Query<InboundQuery>, QueryRejection>,
 ) -> Result<Json<InboundPage>, ApiError> {
-    let Query(q) = q?;
+    let q = query(q)?;
     let entries = app
         .store
         .list_inbound(

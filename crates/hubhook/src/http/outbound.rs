@@ -87,7 +87,7 @@ pub async fn create_webhook(
     Manager(caller): Manager,
     body: Result<Json<SubscriptionRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubscriptionCreated>), ApiError> {
-    let Json(req) = body?;
+    let req = super::api::json(body)?;
     let new = check_subscription(caller.hotel.clone(), req)?;
     check_destination(&new.url, &app.config.outbox.destinations)?;
     let secret = new.secret.clone();
@@ -222,7 +222,7 @@ pub async fn list_deliveries(
     Manager(caller): Manager,
     q: Result<Query<DeliveryQuery>, QueryRejection>,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    let Query(q) = q?;
+    let q = super::api::query(q)?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
