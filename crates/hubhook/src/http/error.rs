@@ -2,7 +2,6 @@
 
 use axum::{
     Json,
-    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -12,8 +11,7 @@ use utoipa::ToSchema;
 use super::limits::LimitKind;
 use crate::{
     domain::TransitionError,
-    intake::{ManualTaskError, Refusal, RefusalKind},
-    outbox::SubscriptionError,
+    intake::{Refusal, RefusalKind},
     store::StoreError,
 };
 
@@ -242,95 +240,11 @@ impl From<StoreError> for ApiError {
 /// The largest body an `/api/v1` route reads (its OpenAPI operations list 413 beyond it).
 pub const API_BODY_LIMIT: usize = 256 * 1024;
 
-/// A body the JSON extractor refused: 415 when it is not sent as JSON, 413 when it is too large,
-/// 408 when it came too slowly, otherwise 400 (not JSON, or not the document's shape).
-impl From<JsonRejection> for ApiError {
-    fn from(e: JsonRejection) -> Self {
-        match e {
-            JsonRejection::MissingJsonContentType(e) => {
-                ApiError::UnsupportedMediaType(e.body_text())
-            }
-            JsonRejection::BytesRejection(ref b) => {
-                if let Some(limit) = body_timeout(b) {
-                    ApiError::Edge(EdgeError::BodyTimeout { limit })
-                } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::TooLarge
-                } else {
-                    ApiError::InvalidRequest(e.body_text())
-                }
-            }
-            e => ApiError::InvalidRequest(e.body_text()),
-        }
-    }
-}
-
-/// The body timeout behind a body-reading error, if that is what it was.
-fn body_timeout(e: &axum::extract::rejection::BytesRejection) -> Option<std::time::Duration> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(EdgeError::BodyTimeout { limit }) = c.downcast_ref::<EdgeError>() {
-            return Some(*limit);
-        }
-        cause = c.source();
-    }
-    None
-}
-
 /// The 422 code of a request that is well formed but that the hotel cannot act on, when no more
 /// specific code says why.
 pub const CODE_UNPROCESSABLE: &str = "UNPROCESSABLE";
 
-impl From<ManualTaskError> for ApiError {
-    fn from(e: ManualTaskError) -> Self {
-        let (code, message) = match e {
-            ManualTaskError::Format(_) | ManualTaskError::NoName | ManualTaskError::Quantity => {
-                return ApiError::InvalidRequest(e.to_string());
-            }
-            ManualTaskError::UnknownRoom(_) => ("UNKNOWN_ROOM", "Unknown room"),
-            ManualTaskError::UnknownService(_) => ("UNKNOWN_SERVICE", "Unknown service"),
-            ManualTaskError::NotATime(_) => {
-                (CODE_UNPROCESSABLE, "The request cannot be carried out.")
-            }
-        };
-        ApiError::Unprocessable {
-            code,
-            message,
-            detail: e.to_string(),
-        }
-    }
-}
-
-impl From<SubscriptionError> for ApiError {
-    fn from(e: SubscriptionError) -> Self {
-        if e.is_shape() {
-            return ApiError::InvalidRequest(e.to_string());
-        }
-        let (code, message) = match e {
-            SubscriptionError::Destination { .. } => {
-                (crate::outbox::CODE_DENIED, "Destination not allowed.")
-            }
-            _ => (CODE_UNPROCESSABLE, "The request cannot be carried out."),
-        };
-        ApiError::Unprocessable {
-            code,
-            message,
-            detail: e.to_string(),
-        }
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(e: QueryRejection) -> Self {
-        ApiError::InvalidRequest(e.body_text())
-    }
-}
-
-/// A path segment that cannot be decoded names nothing: 404, as an unknown id would.
-impl From<PathRejection> for ApiError {
-    fn from(_: PathRejection) -> Self {
-        ApiError::NotFound
-    }
-}
+mod from;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
