@@ -11,8 +11,8 @@ use arbitrary::{Result, Unstructured};
 use duve::{FieldMap, ReservationFacts, parse_envelope};
 use hubhook::domain::{CatalogEntry, HotelFacts, HotelId, default_catalog, secret::hash_token};
 use hubhook::intake::{
-    MAX_TASKS_PER_ORDER, ManualTask, OrderDecision, Plan, RefusalKind, TaskDraft, classify,
-    decide_order, manual_task,
+    MAX_TASKS_PER_ORDER, ManualTask, OrderDecision, Plan, TaskDraft, classify, decide_order,
+    manual_task,
 };
 use jiff::Timestamp;
 
@@ -231,13 +231,6 @@ pub fn check_manual(req: &ManualTask, now: Timestamp) {
             assert_eq!(d.external_id.is_some(), req.external_id.is_some());
             assert_eq!(d.requested_at.is_some(), req.due_at.is_some());
         }
-        Err(r) => {
-            assert!(!r.details.is_empty(), "a refusal says why");
-            let _ = (
-                r.code(),
-                r.message(),
-                matches!(r.kind, RefusalKind::InvalidBody),
-            );
-        }
+        Err(e) => assert!(!e.to_string().is_empty(), "a refusal says why"),
     }
 }

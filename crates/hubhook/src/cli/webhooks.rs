@@ -93,7 +93,14 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> anyhow::Result<()> {
             let req = SubscriptionRequest {
                 url,
                 kind: Some(kind),
-                events: events.map(|e| vec![e]),
+                // `--events a,b`: the request lists each name on its own.
+                events: events.map(|e| {
+                    e.split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                }),
                 headers: Some(headers),
                 bearer,
                 body_template,

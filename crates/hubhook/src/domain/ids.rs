@@ -81,13 +81,10 @@ impl HotelId {
         if raw.is_empty() {
             return Err(IdError::Empty("hotel id"));
         }
-        if raw.len() > 64 {
+        if raw.len() > crate::domain::formats::HOTEL_ID.max_chars {
             return Err(IdError::TooLong("hotel id", 64));
         }
-        if !raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
+        if !crate::domain::formats::HOTEL_ID.matches(raw) {
             return Err(IdError::BadChar("hotel id"));
         }
         Ok(Self(raw.to_owned()))
@@ -123,8 +120,12 @@ impl TaskId {
         Self(uuid::Uuid::now_v7().to_string())
     }
 
-    /// Task ids come from URLs: anything that is not a UUID cannot name a task.
+    /// Task ids come from URLs: anything that is not a UUID in its hyphenated form (the only form
+    /// hubhook writes, `domain::formats::TASK_ID`) cannot name a task.
     pub fn parse(raw: &str) -> Option<Self> {
+        if !crate::domain::formats::TASK_ID.matches(raw) {
+            return None;
+        }
         uuid::Uuid::try_parse(raw).ok().map(|u| Self(u.to_string()))
     }
 

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod catalog;
 pub mod escalation;
+pub mod formats;
 pub mod hotel;
 pub mod ids;
 pub mod outbound;

@@ -5,53 +5,92 @@ use std::sync::Arc;
 
 use axum::{
     Json,
-    extract::{Path, Query, State, rejection::JsonRejection, rejection::QueryRejection},
+    extract::{
+        Path, Query, State,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
     http::StatusCode,
 };
 use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    IntoParams, PartialSchema, ToSchema,
+    openapi::{RefOr, Schema},
+};
 
 use super::{
     AppState,
     auth::{Caller, Manager},
     error::{ApiError, ErrorBody},
+    formats as schema,
 };
 use crate::{
-    domain::{Task, TaskId, TaskStatus, time},
+    domain::{
+        Task, TaskId, TaskStatus,
+        formats::{self, FormatError},
+        time,
+    },
     intake::{self, ManualTask},
     store::{InboundEntry, StatusChange, TaskDetail, TaskFilter},
 };
 
+/// The most entries one page of a list holds.
 pub const MAX_LIMIT: u32 = 500;
-const DEFAULT_LIMIT: u32 = 50;
+/// Entries on a page when `limit` is absent.
+pub const DEFAULT_LIMIT: u32 = 50;
 
+/// A page size: 1 to [`MAX_LIMIT`], written as a plain decimal (`domain::formats::decimal`).
 pub fn limit(raw: Option<&str>) -> Result<u32, ApiError> {
     match raw {
         None => Ok(DEFAULT_LIMIT),
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::InvalidRequest(format!(
-                "limit must be a number from 1 to {MAX_LIMIT}"
-            ))),
-        },
+        Some(s) => formats::decimal(s, 1, u64::from(MAX_LIMIT))
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                ApiError::InvalidRequest(format!("limit must be a number from 1 to {MAX_LIMIT}"))
+            }),
     }
 }
 
+/// A query string the extractor refused, as the API's answer (400; `ApiError::from`).
+pub fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(ApiError::from)
+}
+
+/// A body the extractor refused, as the API's answer (400, 413, 415, 408; `ApiError::from`).
+pub fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    j.map(|Json(t)| t).map_err(ApiError::from)
+}
+
+/// A format's refusal as the API's 400.
+pub fn invalid(e: FormatError) -> ApiError {
+    ApiError::InvalidRequest(e.to_string())
+}
+
+/// `GET /api/v1/tasks`'s filters. Each is read as text and checked here, so a refusal says which
+/// parameter is wrong; the document gives each its real type and constraints.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskQuery {
-    /// open, accepted, in_progress, done or cancelled
+    /// Only tasks in this status
+    #[param(schema_with = schema::task_status)]
     status: Option<String>,
+    /// Only this room's tasks
+    #[param(schema_with = schema::room)]
     room: Option<String>,
     /// RFC 3339: only tasks created at or after this instant
+    #[param(schema_with = schema::date_time)]
     since: Option<String>,
     /// Only this department's tasks (exact name, e.g. `Housekeeping`)
+    #[param(schema_with = schema::department)]
     department: Option<String>,
-    /// `true`: only tasks not finished whose due time has passed
+    /// `true`: only tasks not finished whose due time has passed; `false` is the same as leaving
+    /// it out
+    #[param(schema_with = schema::boolean)]
     overdue: Option<String>,
-    /// 1 to 500, default 50
+    /// Tasks on the page (1 to 500, default 50)
+    #[param(schema_with = schema::limit)]
     limit: Option<String>,
-    /// The `next` of the previous page
+    /// The `next` of the previous page (same filters)
+    #[param(schema_with = schema::cursor)]
     cursor: Option<String>,
 }
 
@@ -63,20 +102,12 @@ pub struct TaskPage {
     next: Option<String>,
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t)
-        .map_err(|e| ApiError::InvalidRequest(e.body_text()))
-}
-
-fn json<T>(j: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    j.map(|Json(t)| t)
-        .map_err(|e| ApiError::InvalidRequest(e.body_text()))
-}
-
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = TaskPage), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody, description = "No API key, or an unknown one")))]
+    responses((status = 200, body = TaskPage),
+        (status = 400, body = ErrorBody, description = "INVALID_REQUEST: a parameter out of its type or range"),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn list_tasks(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -98,7 +129,7 @@ pub async fn list_tasks(
         .since
         .as_deref()
         .map(|s| {
-            time::parse_instant(s)
+            formats::date_time(s)
                 .map(time::format)
                 .ok_or_else(|| ApiError::InvalidRequest(format!("since {s:?} is not RFC 3339")))
         })
@@ -107,10 +138,10 @@ pub async fn list_tasks(
         .cursor
         .as_deref()
         .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ApiError::InvalidRequest(format!("cursor {c:?} is not valid")))
+            formats::CURSOR.check(c).map_err(invalid).and_then(|()| {
+                c.parse::<i64>()
+                    .map_err(|_| ApiError::InvalidRequest(format!("cursor {c:?} is not valid")))
+            })
         })
         .transpose()?;
     let overdue_at = match q.overdue.as_deref() {
@@ -122,15 +153,17 @@ pub async fn list_tasks(
             )));
         }
     };
-    let department = q
-        .department
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty());
+    if let Some(room) = &q.room {
+        formats::ROOM.check(room).map_err(invalid)?;
+    }
+    if let Some(d) = &q.department {
+        formats::DEPARTMENT.check(d).map_err(invalid)?;
+    }
     let filter = TaskFilter {
         status,
         room: q.room.map(|r| r.trim().to_owned()),
         since,
-        department,
+        department: q.department.map(|d| d.trim().to_owned()),
         overdue_at,
         limit: limit(q.limit.as_deref())?,
         cursor,
@@ -142,22 +175,63 @@ pub async fn list_tasks(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks",
-    params(("id" = String, Path, description = "Task id")),
+/// A task id in the path; anything else names no task (404).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TaskPath {
+    /// Task id
+    #[param(schema_with = schema::task_id)]
+    id: String,
+}
+
+impl TaskPath {
+    fn task(self) -> Result<TaskId, ApiError> {
+        TaskId::parse(&self.id).ok_or(ApiError::NotFound)
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "tasks", params(TaskPath),
     security(("api_key" = [])),
-    responses((status = 200, body = TaskDetail), (status = 404, body = ErrorBody),
-        (status = 401, body = ErrorBody, description = "No API key, or an unknown one")))]
+    responses((status = 200, body = TaskDetail),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 404, body = ErrorBody, description = "NOT_FOUND: no such task in this key's hotel"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn task_detail(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    path: Result<Path<TaskPath>, PathRejection>,
 ) -> Result<Json<TaskDetail>, ApiError> {
-    let id = TaskId::parse(&id).ok_or(ApiError::NotFound)?;
+    let Path(path) = path?;
+    let id = path.task()?;
     app.store
         .task_detail(&caller.hotel, id.as_str())
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound)
+}
+
+/// A JSON number as JSON Schema's `integer` reads it: `5`, `5.0` and `5e0` alike.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Whole {
+    Int(u64),
+    Float(f64),
+}
+
+impl Whole {
+    /// Its value, when it is a whole number from 0 to `u64::MAX`.
+    fn value(self) -> Option<u64> {
+        match self {
+            Whole::Int(n) => Some(n),
+            // Every float from 2^53 up is whole; below 2^64 each converts exactly.
+            Whole::Float(f)
+                if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) =>
+            {
+                Some(f as u64)
+            }
+            Whole::Float(_) => None,
+        }
+    }
 }
 
 /// Room numbers and external IDs may be sent as JSON numbers or strings, as Duve does.
@@ -166,37 +240,61 @@ fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     #[serde(untagged)]
     enum Raw {
         Text(String),
-        Int(i64),
+        Number(Whole),
     }
-    Ok(Option::<Raw>::deserialize(d)?.map(|r| match r {
-        Raw::Text(s) => s,
-        Raw::Int(n) => n.to_string(),
-    }))
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Text(s)) => Ok(Some(s)),
+        Some(Raw::Number(n)) => n
+            .value()
+            .map(|n| Some(n.to_string()))
+            .ok_or_else(|| serde::de::Error::custom("a number here must be a whole number from 0")),
+    }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// A quantity: a whole number (`2` or `2.0`) that fits 32 bits; its range is `manual_task`'s.
+fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Option::<Whole>::deserialize(d)?
+        .map(|n| {
+            n.value()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| serde::de::Error::custom("quantity must be from 1 to 10000"))
+        })
+        .transpose()
+}
+
+/// The body of `POST /api/v1/tasks` (its schema: `http::formats::new_task`).
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewTask {
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = String)]
     room: Option<String>,
-    /// A catalog external ID; the task takes its name, department and SLA
     #[serde(default, deserialize_with = "text_or_number")]
-    #[schema(value_type = Option<String>)]
     external_id: Option<String>,
-    /// The task's name (required without externalId)
     name: Option<String>,
+    #[serde(default, deserialize_with = "quantity")]
     quantity: Option<u32>,
     notes: Option<String>,
-    /// RFC 3339, or a local time in the hotel's timezone
     due_at: Option<String>,
 }
+
+impl PartialSchema for NewTask {
+    fn schema() -> RefOr<Schema> {
+        schema::new_task()
+    }
+}
+
+impl ToSchema for NewTask {}
 
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "tasks", request_body = NewTask,
     security(("api_key" = [])),
     responses((status = 201, body = Task),
-        (status = 400, body = ErrorBody, description = "Invalid, or an unknown room or service"),
-        (status = 401, body = ErrorBody, description = "No API key, or an unknown one")))]
+        (status = 400, body = ErrorBody, description = "INVALID_REQUEST: not the document's shape (a field missing, of the wrong type, out of its pattern, length or range)"),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 413, body = ErrorBody, description = "PAYLOAD_TOO_LARGE: a body over 256 KiB"),
+        (status = 415, body = ErrorBody, description = "UNSUPPORTED_MEDIA_TYPE: a body not sent as application/json"),
+        (status = 422, body = ErrorBody, description = "UNKNOWN_ROOM, UNKNOWN_SERVICE: a room or external ID the hotel does not have; UNPROCESSABLE: a dueAt of the right shape that names no time"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn create_task(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -211,13 +309,13 @@ pub async fn create_task(
         external_id: body.external_id,
         name: body.name,
         quantity: body.quantity.unwrap_or(1),
-        notes: body.notes.map(|n| n.chars().take(2000).collect()),
+        notes: body.notes,
         due_at: body.due_at,
     };
     let id = caller.hotel.as_str();
     let mut hotel = app.cache.get(id).await?.ok_or(ApiError::NotFound)?;
     for _ in 0..3 {
-        let draft = intake::manual_task(&hotel, &req, time::now()).map_err(ApiError::Refused)?;
+        let draft = intake::manual_task(&hotel, &req, time::now())?;
         match app
             .store
             .create_task(
@@ -244,35 +342,52 @@ pub async fn create_task(
     ))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// The body of `POST /api/v1/tasks/{id}/status` (its schema: `http::formats::status_move`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusMove {
-    /// accepted, in_progress, done or cancelled
     status: String,
     note: Option<String>,
 }
 
+impl PartialSchema for StatusMove {
+    fn schema() -> RefOr<Schema> {
+        schema::status_move()
+    }
+}
+
+impl ToSchema for StatusMove {}
+
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/status", tag = "tasks", request_body = StatusMove,
-    params(("id" = String, Path, description = "Task id")),
+    params(TaskPath),
     security(("api_key" = [])),
-    responses((status = 200, body = Task), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 409, description = "INVALID_TRANSITION", body = ErrorBody),
-        (status = 401, body = ErrorBody, description = "No API key, or an unknown one")))]
+    responses((status = 200, body = Task),
+        (status = 400, body = ErrorBody, description = "INVALID_REQUEST: not the document's shape"),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 404, body = ErrorBody, description = "NOT_FOUND: no such task in this key's hotel"),
+        (status = 409, description = "INVALID_TRANSITION: a move the status machine forbids", body = ErrorBody),
+        (status = 413, body = ErrorBody, description = "PAYLOAD_TOO_LARGE: a body over 256 KiB"),
+        (status = 415, body = ErrorBody, description = "UNSUPPORTED_MEDIA_TYPE: a body not sent as application/json"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn move_task(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    path: Result<Path<TaskPath>, PathRejection>,
     body: Result<Json<StatusMove>, JsonRejection>,
 ) -> Result<Json<Task>, ApiError> {
+    let Path(path) = path?;
     let body = json(body)?;
-    let id = TaskId::parse(&id).ok_or(ApiError::NotFound)?;
+    // `open` is a status, so it is well formed; the status machine refuses a move to it (409).
     let to = TaskStatus::parse(&body.status).ok_or_else(|| {
         ApiError::InvalidRequest(format!(
             "status {:?} is not one of accepted, in_progress, done, cancelled",
             body.status
         ))
     })?;
+    if let Some(note) = &body.note {
+        formats::NOTE.check(note).map_err(invalid)?;
+    }
+    let id = path.task()?;
     let task = app
         .store
         .move_task(StatusChange {
@@ -280,7 +395,7 @@ pub async fn move_task(
             task: id.into_string(),
             to,
             actor: caller.actor(),
-            note: body.note.map(|n| n.chars().take(2000).collect()),
+            note: body.note,
         })
         .await?;
     Ok(Json(task))
@@ -289,7 +404,8 @@ pub async fn move_task(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InboundQuery {
-    /// 1 to 500, default 50
+    /// Entries on the page (1 to 500, default 50)
+    #[param(schema_with = schema::limit)]
     limit: Option<String>,
 }
 
@@ -306,9 +422,10 @@ pub struct InboundPage {
 #[utoipa::path(get, path = "/api/v1/inbound", tag = "inbound", params(InboundQuery),
     security(("api_key" = [])),
     responses((status = 200, body = InboundPage, description = "With each webhook's raw body"),
-        (status = 400, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "INVALID_REQUEST: a parameter out of its type or range"),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
-        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn inbound(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,

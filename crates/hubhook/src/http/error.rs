@@ -190,8 +190,26 @@ pub enum ApiError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    /// The request does not have the shape the OpenAPI document gives it: 400 `INVALID_REQUEST`.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A body sent as something other than `application/json`: 415.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// A body over [`API_BODY_LIMIT`]: 413.
+    #[error("payload too large")]
+    TooLarge,
+    /// The body did not arrive in time: 408 (see [`EdgeError`]).
+    #[error(transparent)]
+    Edge(#[from] EdgeError),
+    /// The request has the document's shape but names what the hotel cannot act on (an unknown
+    /// room, a destination deliveries may not reach): 422 with its own code.
+    #[error("unprocessable ({code}): {detail}")]
+    Unprocessable {
+        code: &'static str,
+        message: &'static str,
+        detail: String,
+    },
     #[error("refused: {0:?}")]
     Refused(Refusal),
     #[error(transparent)]
@@ -231,6 +249,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The largest body an `/api/v1` route reads (its OpenAPI operations list 413 beyond it).
+pub const API_BODY_LIMIT: usize = 256 * 1024;
+
+/// The 422 code of a request that is well formed but that the hotel cannot act on, when no more
+/// specific code says why.
+pub const CODE_UNPROCESSABLE: &str = "UNPROCESSABLE";
+
+mod from;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, details) = match self {
@@ -258,17 +285,42 @@ impl IntoResponse for ApiError {
                 "Invalid request.".to_owned(),
                 vec![m],
             ),
+            ApiError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Send the body as application/json.".to_owned(),
+                vec![m],
+            ),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Payload too large.".to_owned(),
+                vec![format!("the limit is {API_BODY_LIMIT} bytes")],
+            ),
+            ApiError::Edge(e) => return e.into_response(),
+            ApiError::Unprocessable {
+                code,
+                message,
+                detail,
+            } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                message.to_owned(),
+                vec![detail],
+            ),
             ApiError::Refused(r) => {
-                let code = match r.kind {
-                    RefusalKind::InvalidBody => "INVALID_REQUEST",
-                    RefusalKind::UnknownRoom => "UNKNOWN_ROOM",
-                    RefusalKind::UnknownService => "UNKNOWN_SERVICE",
+                let (status, code) = match r.kind {
+                    RefusalKind::InvalidBody => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+                    RefusalKind::UnknownRoom => (StatusCode::UNPROCESSABLE_ENTITY, "UNKNOWN_ROOM"),
+                    RefusalKind::UnknownService => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "UNKNOWN_SERVICE")
+                    }
                 };
                 let message = match r.kind {
                     RefusalKind::InvalidBody => "Invalid request.",
                     _ => r.message(),
                 };
-                (StatusCode::BAD_REQUEST, code, message.to_owned(), r.details)
+                (status, code, message.to_owned(), r.details)
             }
             ApiError::Transition(t) => (
                 StatusCode::CONFLICT,
@@ -279,7 +331,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(m) => (
                 StatusCode::CONFLICT,
                 "CONFLICT",
-                "Already exists.".to_owned(),
+                "Not possible in the resource's current state.".to_owned(),
                 vec![m],
             ),
             ApiError::Limit(m) => (

@@ -20,7 +20,10 @@ use crate::{cache::HotelCache, config::Config, metrics::Metrics, store::Store};
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod formats;
 pub mod limits;
+mod links;
+use links::Links;
 pub mod outbound;
 pub mod passwords;
 pub mod review;
@@ -94,6 +97,8 @@ impl AppState {
         crate::domain::Task,
         crate::domain::TaskEvent,
         crate::domain::TaskStatus,
+        api::NewTask,
+        api::StatusMove,
         crate::intake::Skipped,
         crate::intake::review::DryRun,
         crate::store::TaskDetail,
@@ -113,7 +118,7 @@ impl AppState {
         outbound::SecretRotated,
         outbound::DeliveryList,
     )),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &Links)
 )]
 struct ApiDoc;
 
@@ -226,7 +231,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/deliveries/{id}/replay",
             post(outbound::replay_delivery),
         )
-        // The routes above are the API's: each answer's latency is recorded by route template.
+        // The routes above are the API's: their bodies are bounded (413 beyond), each answer's
+        // latency is recorded by route template.
+        .route_layer(axum::extract::DefaultBodyLimit::max(error::API_BODY_LIMIT))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe_api,

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use axum::{
     Json,
-    extract::{Path, Query, State, rejection::JsonRejection, rejection::QueryRejection},
+    extract::{
+        Path, Query, State,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
     http::StatusCode,
 };
 use serde::{Deserialize, Serialize};
@@ -16,9 +19,10 @@ use super::{
     AppState,
     auth::Manager,
     error::{ApiError, ErrorBody},
+    formats as schema,
 };
 use crate::{
-    domain::time,
+    domain::{formats, time},
     outbox::{DeliveryStatus, SubscriptionRequest, check_destination, check_subscription, sign},
     store::{Delivery, Scope, Subscription},
 };
@@ -47,13 +51,15 @@ pub struct SecretRotated {
     pub id: String,
     pub secret: String,
     /// Until then, deliveries are signed with both secrets.
+    #[schema(format = DateTime)]
     pub previous_secret_until: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("api_key" = [])),
     responses((status = 200, body = SubscriptionList),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
-        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn list_webhooks(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,
@@ -67,21 +73,23 @@ pub async fn list_webhooks(
 
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = SubscriptionRequest,
     security(("api_key" = [])),
-    responses((status = 201, body = SubscriptionCreated), (status = 400, body = ErrorBody),
+    responses((status = 201, body = SubscriptionCreated),
+        (status = 400, body = ErrorBody, description = "INVALID_REQUEST: not the document's shape (a field missing, of the wrong type, out of its pattern or length; bearer, bodyTemplate or field on a signed webhook)"),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
         (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
-        (status = 409, body = ErrorBody, description = "LIMIT_REACHED: the hotel has the most subscriptions it may have")))]
+        (status = 409, body = ErrorBody, description = "LIMIT_REACHED: the hotel has the most subscriptions it may have"),
+        (status = 413, body = ErrorBody, description = "PAYLOAD_TOO_LARGE: a body over 256 KiB"),
+        (status = 415, body = ErrorBody, description = "UNSUPPORTED_MEDIA_TYPE: a body not sent as application/json"),
+        (status = 422, body = ErrorBody, description = "WEB_HUK_DESTINATION_DENIED: the URL's host is an address deliveries may not reach (loopback, private, link-local...); UNPROCESSABLE: a URL whose host or port is not valid, a header hubhook sets itself, a body template that is not JSON or names an unknown placeholder"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn create_webhook(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,
     body: Result<Json<SubscriptionRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SubscriptionCreated>), ApiError> {
-    let req = body
-        .map(|Json(b)| b)
-        .map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
-    let new = check_subscription(caller.hotel.clone(), req)
-        .and_then(|new| check_destination(&new.url, &app.config.outbox.destinations).map(|()| new))
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let req = super::api::json(body)?;
+    let new = check_subscription(caller.hotel.clone(), req)?;
+    check_destination(&new.url, &app.config.outbox.destinations)?;
     let secret = new.secret.clone();
     let subscription = app
         .store
@@ -97,42 +105,83 @@ pub async fn create_webhook(
     ))
 }
 
+/// A subscription id in the path; anything else names no subscription (404).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SubscriptionPath {
+    /// Subscription id
+    #[param(schema_with = schema::subscription_id)]
+    id: String,
+}
+
+impl SubscriptionPath {
+    fn id(&self) -> Result<&str, ApiError> {
+        Some(self.id.as_str())
+            .filter(|id| formats::SUBSCRIPTION_ID.matches(id))
+            .ok_or(ApiError::NotFound)
+    }
+}
+
+/// A delivery id in the path; anything else names no delivery (404).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeliveryPath {
+    /// Delivery id (the webhook-id)
+    #[param(schema_with = schema::delivery_id)]
+    id: String,
+}
+
+impl DeliveryPath {
+    fn id(&self) -> Result<&str, ApiError> {
+        Some(self.id.as_str())
+            .filter(|id| formats::DELIVERY_ID.matches(id))
+            .ok_or(ApiError::NotFound)
+    }
+}
+
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "Subscription id")), security(("api_key" = [])),
+    params(SubscriptionPath), security(("api_key" = [])),
     responses((status = 204, description = "Removed; its pending deliveries end as failed"),
-        (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
-        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
+        (status = 404, body = ErrorBody, description = "NOT_FOUND: no such subscription in this key's hotel"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn remove_webhook(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,
-    Path(id): Path<String>,
+    path: Result<Path<SubscriptionPath>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let Path(path) = path?;
     app.store
-        .remove_subscription(Scope::Hotel(caller.hotel.as_str()), &id)
+        .remove_subscription(Scope::Hotel(caller.hotel.as_str()), path.id()?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
-    params(("id" = String, Path, description = "Subscription id")), security(("api_key" = [])),
-    responses((status = 200, body = SecretRotated), (status = 404, body = ErrorBody),
+    params(SubscriptionPath), security(("api_key" = [])),
+    responses((status = 200, body = SecretRotated),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
-        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
+        (status = 404, body = ErrorBody, description = "NOT_FOUND: no such subscription in this key's hotel"),
+        (status = 409, body = ErrorBody, description = "CONFLICT: a Duve Connect subscription, which has no secret"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn rotate_webhook_secret(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,
-    Path(id): Path<String>,
+    path: Result<Path<SubscriptionPath>, PathRejection>,
 ) -> Result<Json<SecretRotated>, ApiError> {
+    let Path(path) = path?;
+    let id = path.id()?;
     let secret = sign::new_secret();
     let until = time::now()
         .checked_add(ROTATION_OVERLAP)
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let sub = app
         .store
         .rotate_secret(
             Scope::Hotel(caller.hotel.as_str()),
-            &id,
+            id,
             secret.clone(),
             until,
         )
@@ -147,9 +196,11 @@ pub async fn rotate_webhook_secret(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
-    /// pending, delivered or failed
+    /// Only deliveries in this status
+    #[param(schema_with = schema::delivery_status)]
     status: Option<String>,
-    /// 1 to 500, default 50
+    /// Deliveries on the page (1 to 500, default 50)
+    #[param(schema_with = schema::limit)]
     limit: Option<String>,
 }
 
@@ -161,17 +212,17 @@ pub struct DeliveryList {
 
 #[utoipa::path(get, path = "/api/v1/deliveries", tag = "webhooks", params(DeliveryQuery),
     security(("api_key" = [])),
-    responses((status = 200, body = DeliveryList), (status = 400, body = ErrorBody),
+    responses((status = 200, body = DeliveryList),
+        (status = 400, body = ErrorBody, description = "INVALID_REQUEST: a parameter out of its type or range"),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
-        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn list_deliveries(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,
     q: Result<Query<DeliveryQuery>, QueryRejection>,
 ) -> Result<Json<DeliveryList>, ApiError> {
-    let q = q
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::InvalidRequest(e.body_text()))?;
+    let q = super::api::query(q)?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
@@ -189,39 +240,42 @@ pub async fn list_deliveries(
 }
 
 #[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "Delivery id (the webhook-id)")),
-    security(("api_key" = [])),
+    params(DeliveryPath), security(("api_key" = [])),
     responses((status = 200, body = Delivery, description = "With its payload, every attempt and the answers"),
-        (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
-        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
+        (status = 404, body = ErrorBody, description = "NOT_FOUND: no such delivery in this key's hotel"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn delivery(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,
-    Path(id): Path<String>,
+    path: Result<Path<DeliveryPath>, PathRejection>,
 ) -> Result<Json<Delivery>, ApiError> {
+    let Path(path) = path?;
     app.store
-        .delivery(Scope::Hotel(caller.hotel.as_str()), &id)
+        .delivery(Scope::Hotel(caller.hotel.as_str()), path.id()?)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound)
 }
 
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/replay", tag = "webhooks",
-    params(("id" = String, Path, description = "Delivery id")), security(("api_key" = [])),
+    params(DeliveryPath), security(("api_key" = [])),
     responses((status = 202, body = Delivery, description = "Queued again from its first attempt"),
-        (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Its subscription is gone or disabled, or it is being sent right now; LIMIT_REACHED: too many of the hotel's deliveries are waiting"),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
-        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's")))]
+        (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
+        (status = 404, body = ErrorBody, description = "NOT_FOUND: no such delivery in this key's hotel"),
+        (status = 409, body = ErrorBody, description = "CONFLICT: its subscription is gone or disabled, or it is being sent right now; LIMIT_REACHED: too many of the hotel's deliveries are waiting"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database is unavailable (Retry-After)")))]
 pub async fn replay_delivery(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,
-    Path(id): Path<String>,
+    path: Result<Path<DeliveryPath>, PathRejection>,
 ) -> Result<(StatusCode, Json<Delivery>), ApiError> {
+    let Path(path) = path?;
     let d = app
         .store
-        .replay_delivery(Scope::Hotel(caller.hotel.as_str()), &id)
+        .replay_delivery(Scope::Hotel(caller.hotel.as_str()), path.id()?)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(d)))
 }

@@ -55,7 +55,6 @@ described_by! {
     intake::review::FieldAt => FieldAt,
     intake::review::ProductsAt => ProductsAt,
     intake::review::ItemAt => ItemAt,
-    outbox::SubscriptionRequest => SubscriptionRequest,
     store::TaskDetail => TaskDetail,
     store::InboundEntry => InboundEntry,
     store::Header => Header,
@@ -63,6 +62,15 @@ described_by! {
     store::Attempt => Attempt,
     store::Delivery => Delivery,
 }
+
+/// A subscription request's schema is built from the formats its check uses (`http::formats`).
+impl PartialSchema for outbox::SubscriptionRequest {
+    fn schema() -> RefOr<Schema> {
+        super::formats::subscription_request()
+    }
+}
+
+impl ToSchema for outbox::SubscriptionRequest {}
 
 // The twins. A `///` comment becomes the schema's description; `//` stays out of the document.
 // Fields of described types name the real types (`domain::TaskStatus`), whose schema is the twin's.
@@ -79,9 +87,12 @@ struct Task {
     quantity: u32,
     status: domain::TaskStatus,
     /// When it should be done: the guest's requested time, or its creation plus the service's SLA
+    #[schema(format = DateTime)]
     due_at: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
     /// The guest's requested time, as an instant; null when the guest asked for none
+    #[schema(format = DateTime)]
     scheduled_for: Option<String>,
     /// The department that does it (from the catalog)
     department: Option<String>,
@@ -124,6 +135,7 @@ enum Priority {
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TaskEvent {
+    #[schema(format = DateTime)]
     at: String,
     actor: String,
     from: Option<domain::TaskStatus>,
@@ -184,26 +196,6 @@ struct Skipped {
     reason: String,
 }
 
-/// A subscription as asked for (by the CLI or the API), before it is checked.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SubscriptionRequest {
-    url: String,
-    /// `webhook` (default) or `duve-connect`
-    kind: Option<String>,
-    /// Event types; all of them when absent
-    events: Option<Vec<String>>,
-    /// Extra headers sent with every delivery, as `Name: value`
-    headers: Option<Vec<String>>,
-    /// Duve Connect: the Bearer token
-    bearer: Option<String>,
-    /// Duve Connect: the body template (placeholders `{{reservationId}}`, `{{orderId}}`,
-    /// `{{taskId}}`, `{{taskName}}`, `{{status}}`, `{{room}}`, `{{updatedAt}}`)
-    body_template: Option<String>,
-    /// Duve Connect: the additional field the default template writes (default `hubhook_task_status`)
-    field: Option<String>,
-}
-
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TaskDetail {
@@ -213,6 +205,7 @@ struct TaskDetail {
     reservation_id: Option<String>,
     notes: Option<String>,
     language: Option<String>,
+    #[schema(format = DateTime)]
     updated_at: String,
     events: Vec<domain::TaskEvent>,
 }
@@ -221,6 +214,7 @@ struct TaskDetail {
 #[serde(rename_all = "camelCase")]
 struct InboundEntry {
     id: i64,
+    #[schema(format = DateTime)]
     received_at: String,
     event: Option<String>,
     code: String,
@@ -251,13 +245,16 @@ struct Subscription {
     enabled: bool,
     disabled_reason: Option<String>,
     /// Until when the previous secret still signs, after a rotation.
+    #[schema(format = DateTime)]
     previous_secret_until: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Attempt {
+    #[schema(format = DateTime)]
     at: String,
     status: Option<u16>,
     error: Option<String>,
@@ -276,10 +273,13 @@ struct Delivery {
     event: String,
     status: domain::outbound::DeliveryStatus,
     attempts: u32,
+    #[schema(format = DateTime)]
     next_attempt_at: Option<String>,
     code: Option<String>,
     message: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
     /// Only in a single delivery's detail.
     #[serde(skip_serializing_if = "Option::is_none")]

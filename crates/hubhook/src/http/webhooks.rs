@@ -55,6 +55,32 @@ impl WebhookAnswer {
     }
 }
 
+/// A Duve webhook's body, as the document describes it (`http::formats::duve_webhook`); the handler
+/// reads the bytes itself (`duve::parse_envelope`).
+pub struct DuveWebhook;
+
+impl utoipa::PartialSchema for DuveWebhook {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        super::formats::duve_webhook()
+    }
+}
+
+impl ToSchema for DuveWebhook {}
+
+/// The three credential headers, as the document describes them (any case; also with `-` for `_`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct DuveCredentials {
+    /// The hotel's id (also custom-hotel-id)
+    #[param(schema_with = super::formats::hotel_id)]
+    custom_hotel_id: String,
+    /// The hotel's access token (also custom-access-token)
+    custom_access_token: String,
+    /// The hotel's password token (also custom-password-token)
+    custom_password_token: String,
+}
+
 struct Credentials<'a> {
     hotel_id: &'a str,
     access: &'a str,
@@ -123,12 +149,8 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
     post,
     path = "/webhooks/duve",
     tag = "webhooks",
-    request_body(content = serde_json::Value, description = "A Duve outgoing webhook: {\"accountId\", \"event\", \"resource\"}"),
-    params(
-        ("custom_hotel_id" = String, Header, description = "The hotel's id (also custom-hotel-id)"),
-        ("custom_access_token" = String, Header, description = "The hotel's access token (also custom-access-token)"),
-        ("custom_password_token" = String, Header, description = "The hotel's password token (also custom-password-token)"),
-    ),
+    request_body(content = DuveWebhook, description = "A Duve outgoing webhook: {\"accountId\", \"event\", \"resource\"}"),
+    params(DuveCredentials),
     responses(
         (status = 201, description = "Tasks created", body = WebhookAnswer),
         (status = 200, description = "Duplicate, cancelled, recorded or ignored", body = WebhookAnswer),

@@ -17,8 +17,10 @@ use crate::domain::{
     time,
 };
 
+mod manual;
 pub mod review;
 mod settle;
+pub use manual::{MAX_QUANTITY, ManualTask, ManualTaskError, manual_task};
 pub use settle::{
     ACTOR, ContextWrite, Enqueue, HistoryLine, NOTE_CANCELLED, OrderRead, OrderRow, OrderState,
     Raised, Reads, Settlement, deliveries, settle,
@@ -442,77 +444,6 @@ pub fn decide_order(
         return OrderDecision::Refuse(Refusal { kind, details });
     }
     OrderDecision::Create { drafts, skipped }
-}
-
-/// A task a staff member or an integrator creates through the API.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ManualTask {
-    pub room: String,
-    pub external_id: Option<String>,
-    pub name: Option<String>,
-    pub quantity: u32,
-    pub notes: Option<String>,
-    pub due_at: Option<String>,
-}
-
-/// Validates a manual task against the hotel's rooms and catalog, the same rules as a webhook's.
-pub fn manual_task(
-    hotel: &HotelFacts,
-    req: &ManualTask,
-    now: Timestamp,
-) -> Result<TaskDraft, Refusal> {
-    let room = RoomNumber::parse(&req.room)
-        .ok()
-        .filter(|r| hotel.rooms.contains(r.as_str()))
-        .ok_or_else(|| Refusal {
-            kind: RefusalKind::UnknownRoom,
-            details: vec![format!("room {:?} is not registered", req.room)],
-        })?;
-    let entry = match req.external_id.as_deref() {
-        Some(ext) => Some(hotel.catalog.get(ext.trim()).ok_or_else(|| Refusal {
-            kind: RefusalKind::UnknownService,
-            details: vec![format!("external ID {ext:?} is not in the catalog")],
-        })?),
-        None => None,
-    };
-    let name = match (req.name.as_deref().map(str::trim), entry) {
-        (Some(n), _) if !n.is_empty() => n.chars().take(200).collect(),
-        (_, Some(e)) => e.name.clone(),
-        _ => {
-            return Err(Refusal::invalid_body(
-                "a task needs an externalId from the catalog or a name",
-            ));
-        }
-    };
-    if req.quantity == 0 || req.quantity > 10_000 {
-        return Err(Refusal::invalid_body(
-            "quantity must be between 1 and 10000",
-        ));
-    }
-    let requested = match req.due_at.as_deref() {
-        Some(raw) => Some(
-            time::parse_requested(raw, &hotel.timezone, now)
-                .ok_or_else(|| Refusal::invalid_body(format!("dueAt {raw:?} is not a time")))?,
-        ),
-        None => None,
-    };
-    let due = due_at(requested, entry.and_then(|e| e.sla_minutes), now);
-    Ok(TaskDraft {
-        item_key: None,
-        external_id: entry.map(|e| e.external_id.clone()),
-        task_name: name,
-        room: room.into_string(),
-        guest_name: None,
-        quantity: req.quantity,
-        department: entry.and_then(|e| e.department.clone()),
-        notes: req.notes.clone(),
-        language: None,
-        order_id: None,
-        reservation_id: None,
-        requested_at: requested,
-        due_at: due,
-        escalate_at: escalate_at(hotel, due, now),
-    })
 }
 
 /// What one webhook came to, once its transaction has committed.

@@ -176,20 +176,86 @@ fn manual_tasks_follow_the_catalog_and_rooms() {
         ..req.clone()
     };
     assert_eq!(
-        manual_task(&h, &bad, jiff::Timestamp::UNIX_EPOCH)
-            .unwrap_err()
-            .kind,
-        RefusalKind::UnknownRoom
+        manual_task(&h, &bad, jiff::Timestamp::UNIX_EPOCH),
+        Err(ManualTaskError::UnknownRoom("7".into()))
     );
     let nameless = ManualTask {
         external_id: None,
-        ..req
+        ..req.clone()
     };
     assert_eq!(
-        manual_task(&h, &nameless, jiff::Timestamp::UNIX_EPOCH)
-            .unwrap_err()
-            .kind,
-        RefusalKind::InvalidBody
+        manual_task(&h, &nameless, jiff::Timestamp::UNIX_EPOCH),
+        Err(ManualTaskError::NoName)
+    );
+}
+
+#[test]
+fn a_manual_tasks_shape_is_checked_before_the_hotel_is() {
+    let h = hotel();
+    let req = ManualTask {
+        room: "7".into(),
+        external_id: Some("nope".into()),
+        name: None,
+        quantity: 1,
+        notes: None,
+        due_at: None,
+    };
+    let at = jiff::Timestamp::UNIX_EPOCH;
+    let err = |r: ManualTask| manual_task(&h, &r, at).unwrap_err();
+    // Malformed: refused as such even for a room and a service the hotel lacks.
+    assert!(matches!(
+        err(ManualTask {
+            room: " ".into(),
+            ..req.clone()
+        }),
+        ManualTaskError::Format(_)
+    ));
+    assert!(matches!(
+        err(ManualTask {
+            name: Some("x".repeat(201)),
+            ..req.clone()
+        }),
+        ManualTaskError::Format(_)
+    ));
+    assert!(matches!(
+        err(ManualTask {
+            notes: Some("a\0b".into()),
+            ..req.clone()
+        }),
+        ManualTaskError::Format(_)
+    ));
+    assert!(matches!(
+        err(ManualTask {
+            due_at: Some("tomorrow".into()),
+            ..req.clone()
+        }),
+        ManualTaskError::Format(_)
+    ));
+    assert_eq!(
+        err(ManualTask {
+            quantity: MAX_QUANTITY + 1,
+            ..req.clone()
+        }),
+        ManualTaskError::Quantity
+    );
+    // Well formed, but not this hotel's: the room first, then the service, then the time.
+    assert_eq!(err(req.clone()), ManualTaskError::UnknownRoom("7".into()));
+    let room = ManualTask {
+        room: " 101 ".into(),
+        ..req.clone()
+    };
+    assert_eq!(
+        err(room.clone()),
+        ManualTaskError::UnknownService("nope".into())
+    );
+    let month_13 = ManualTask {
+        external_id: Some("4".into()),
+        due_at: Some("2026-13-01T10:00".into()),
+        ..room
+    };
+    assert_eq!(
+        err(month_13),
+        ManualTaskError::NotATime("2026-13-01T10:00".into())
     );
 }
 

@@ -9,6 +9,8 @@
 
 use serde::Deserialize;
 
+use crate::domain::formats::{self, FormatError};
+
 pub mod destination;
 pub mod dispatcher;
 pub mod sign;
@@ -42,26 +44,58 @@ pub struct SubscriptionRequest {
     pub field: Option<String>,
 }
 
+/// The most extra headers a subscription may carry.
+pub const MAX_HEADERS: usize = 20;
+
+/// The most event names one request may list (a repeated name counts each time).
+pub const MAX_EVENT_NAMES: usize = 32;
+
+/// Why a subscription was refused. The request's shape (the formats and lists the OpenAPI
+/// document declares) is checked whole before its meaning (a URL the parser cannot use, a header
+/// hubhook sets itself, a template, a destination), so the API can tell 400 from 422.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubscriptionError {
-    #[error("url {0:?} is not an absolute http(s) URL")]
-    Url(String),
+    #[error(transparent)]
+    Format(#[from] FormatError),
     #[error("{0}")]
     Events(String),
+    #[error("at most {MAX_HEADERS} headers")]
+    TooManyHeaders,
     #[error("header {0:?} is not \"Name: value\" with a valid name and value")]
     Header(String),
-    #[error("header {0} is set by hubhook and cannot be overridden")]
-    ReservedHeader(String),
     #[error("kind {0:?} is not webhook or duve-connect")]
     Kind(String),
     #[error("a duve-connect subscription needs --bearer (the Duve Connect access token)")]
     MissingBearer,
     #[error("{0} applies to duve-connect subscriptions only")]
     NotForWebhook(&'static str),
+    #[error("url {0:?} is not a URL deliveries can use (its host or port is not valid)")]
+    Url(String),
+    #[error("header {0} is set by hubhook and cannot be overridden")]
+    ReservedHeader(String),
     #[error(transparent)]
     Template(#[from] template::TemplateError),
     #[error("url {url:?} is refused: {why}; deliveries go to public addresses only")]
     Destination { url: String, why: String },
+}
+
+impl SubscriptionError {
+    /// Whether the request's shape is wrong (rather than what it names).
+    pub fn is_shape(&self) -> bool {
+        match self {
+            SubscriptionError::Format(_)
+            | SubscriptionError::Events(_)
+            | SubscriptionError::TooManyHeaders
+            | SubscriptionError::Header(_)
+            | SubscriptionError::Kind(_)
+            | SubscriptionError::MissingBearer
+            | SubscriptionError::NotForWebhook(_) => true,
+            SubscriptionError::Url(_)
+            | SubscriptionError::ReservedHeader(_)
+            | SubscriptionError::Template(_)
+            | SubscriptionError::Destination { .. } => false,
+        }
+    }
 }
 
 /// Refuses a URL whose host is an address deliveries may not reach (`http://127.0.0.1/`,
@@ -92,25 +126,55 @@ const RESERVED_HEADERS: [&str; 6] = [
     "host",
 ];
 
+/// The event names of a request, each exactly one event's name; repeats count once.
+fn request_events(list: &[String]) -> Result<Vec<EventType>, SubscriptionError> {
+    if list.len() > MAX_EVENT_NAMES {
+        return Err(SubscriptionError::Events(format!(
+            "at most {MAX_EVENT_NAMES} event names"
+        )));
+    }
+    let mut out = Vec::new();
+    for name in list {
+        let e = EventType::ALL
+            .into_iter()
+            .find(|e| e.as_str() == name)
+            .ok_or_else(|| {
+                SubscriptionError::Events(format!(
+                    "unknown event {name:?}: expected some of {}",
+                    EventType::ALL.map(EventType::as_str).join(", ")
+                ))
+            })?;
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    if out.is_empty() {
+        return Err(SubscriptionError::Events("no event named".into()));
+    }
+    Ok(out)
+}
+
 /// Checks a request and fills in what it leaves out; a webhook gets a new signing secret.
 pub fn check_subscription(
     hotel: crate::domain::HotelId,
     req: SubscriptionRequest,
 ) -> Result<crate::store::NewSubscription, SubscriptionError> {
+    // The shape, whole.
     let kind = req.kind.as_deref().unwrap_or("webhook");
     let kind =
         SubscriptionKind::parse(kind).ok_or_else(|| SubscriptionError::Kind(kind.to_owned()))?;
-    let url = req.url.trim();
-    match url::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => return Err(SubscriptionError::Url(url.to_owned())),
-    }
+    formats::URL.check(&req.url)?;
     let events = match &req.events {
         None => EventType::ALL.to_vec(),
-        Some(list) => parse_events(&list.join(",")).map_err(SubscriptionError::Events)?,
+        Some(list) => request_events(list)?,
     };
+    let raw_headers = req.headers.unwrap_or_default();
+    if raw_headers.len() > MAX_HEADERS {
+        return Err(SubscriptionError::TooManyHeaders);
+    }
     let mut headers = Vec::new();
-    for raw in req.headers.unwrap_or_default() {
+    for raw in raw_headers {
+        formats::HEADER.check(&raw)?;
         let (name, value) = raw
             .split_once(':')
             .ok_or_else(|| SubscriptionError::Header(raw.clone()))?;
@@ -120,18 +184,12 @@ pub fn check_subscription(
         if !valid || name.is_empty() {
             return Err(SubscriptionError::Header(raw.clone()));
         }
-        let lower = name.to_ascii_lowercase();
-        if RESERVED_HEADERS.contains(&lower.as_str())
-            || (kind == SubscriptionKind::DuveConnect && lower == "authorization")
-        {
-            return Err(SubscriptionError::ReservedHeader(name.to_owned()));
-        }
         headers.push(crate::store::Header {
             name: name.to_owned(),
             value: value.to_owned(),
         });
     }
-    let (secret, bearer, template) = match kind {
+    match kind {
         SubscriptionKind::Webhook => {
             if req.bearer.is_some() {
                 return Err(SubscriptionError::NotForWebhook("bearer"));
@@ -139,27 +197,55 @@ pub fn check_subscription(
             if req.body_template.is_some() || req.field.is_some() {
                 return Err(SubscriptionError::NotForWebhook("a body template or field"));
             }
-            (Some(sign::new_secret()), None, None)
         }
         SubscriptionKind::DuveConnect => {
-            let bearer = req
-                .bearer
-                .filter(|b| !b.trim().is_empty())
-                .ok_or(SubscriptionError::MissingBearer)?;
+            formats::BEARER.check(
+                req.bearer
+                    .as_deref()
+                    .ok_or(SubscriptionError::MissingBearer)?,
+            )?;
+            if let Some(t) = &req.body_template {
+                formats::BODY_TEMPLATE.check(t)?;
+            }
+            if let Some(f) = &req.field {
+                formats::FIELD.check(f)?;
+            }
+        }
+    }
+
+    // What it means.
+    let url = req.url;
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => return Err(SubscriptionError::Url(url)),
+    }
+    for h in &headers {
+        let lower = h.name.to_ascii_lowercase();
+        if RESERVED_HEADERS.contains(&lower.as_str())
+            || (kind == SubscriptionKind::DuveConnect && lower == "authorization")
+        {
+            return Err(SubscriptionError::ReservedHeader(h.name.clone()));
+        }
+    }
+    let (secret, bearer, template) = match kind {
+        SubscriptionKind::Webhook => (Some(sign::new_secret()), None, None),
+        SubscriptionKind::DuveConnect => {
             let template = match req.body_template {
                 Some(t) => t,
                 None => template::default_template(
-                    req.field.as_deref().unwrap_or(template::DEFAULT_FIELD),
+                    req.field
+                        .as_deref()
+                        .map_or(template::DEFAULT_FIELD, str::trim),
                 ),
             };
             template::check(&template)?;
-            (None, Some(bearer.trim().to_owned()), Some(template))
+            (None, req.bearer, Some(template))
         }
     };
     Ok(crate::store::NewSubscription {
         hotel,
         kind,
-        url: url.to_owned(),
+        url,
         events,
         headers,
         secret,

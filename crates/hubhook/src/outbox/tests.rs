@@ -24,7 +24,7 @@ fn subscription_requests_are_checked() {
             url: "ftp://x".into(),
             ..Default::default()
         }),
-        SubscriptionError::Url(_)
+        SubscriptionError::Format(_)
     ));
     assert!(matches!(
         bad(SubscriptionRequest {
@@ -63,4 +63,92 @@ fn subscription_requests_are_checked() {
     .unwrap();
     assert!(duve.secret.is_none());
     assert!(duve.template.unwrap().contains("task_state"));
+}
+
+#[test]
+fn the_shape_is_checked_whole_before_the_meaning() {
+    let hotel = crate::domain::HotelId::parse("h1").unwrap();
+    let err = |req: SubscriptionRequest| match check_subscription(hotel.clone(), req) {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    let url = || "https://example.com/hook".to_owned();
+    // The shape: the OpenAPI document says as much (HTTP 400).
+    for e in [
+        err(SubscriptionRequest {
+            url: String::new(),
+            ..Default::default()
+        }),
+        err(SubscriptionRequest {
+            url: url(),
+            events: Some(vec![" task.created".into()]),
+            ..Default::default()
+        }),
+        err(SubscriptionRequest {
+            url: url(),
+            events: Some(vec!["task.created,task.completed".into()]),
+            ..Default::default()
+        }),
+        err(SubscriptionRequest {
+            url: url(),
+            events: Some(vec!["task.created".into(); MAX_EVENT_NAMES + 1]),
+            ..Default::default()
+        }),
+        err(SubscriptionRequest {
+            url: url(),
+            headers: Some(vec!["X-A: 1".into(); MAX_HEADERS + 1]),
+            ..Default::default()
+        }),
+        err(SubscriptionRequest {
+            url: url(),
+            bearer: Some("tok".into()),
+            ..Default::default()
+        }),
+        err(SubscriptionRequest {
+            url: url(),
+            kind: Some("duve-connect".into()),
+            bearer: Some("two words".into()),
+            ..Default::default()
+        }),
+        // A reserved header in a request also malformed: the shape is what is reported.
+        err(SubscriptionRequest {
+            url: "http://x y".into(),
+            headers: Some(vec!["Host: x".into()]),
+            ..Default::default()
+        }),
+    ] {
+        assert!(e.is_shape(), "{e}");
+    }
+    // Well formed, but not usable (HTTP 422).
+    for e in [
+        err(SubscriptionRequest {
+            url: "http://example.com:99999/".into(),
+            ..Default::default()
+        }),
+        err(SubscriptionRequest {
+            url: url(),
+            headers: Some(vec!["Content-Type: text/plain".into()]),
+            ..Default::default()
+        }),
+        err(SubscriptionRequest {
+            url: url(),
+            kind: Some("duve-connect".into()),
+            bearer: Some("tok".into()),
+            body_template: Some("{\"a\": {{status}}}".into()),
+            ..Default::default()
+        }),
+    ] {
+        assert!(!e.is_shape(), "{e}");
+    }
+    // Repeated event names count once.
+    let ok = check_subscription(
+        hotel.clone(),
+        SubscriptionRequest {
+            url: url(),
+            events: Some(vec!["task.created".into(), "task.created".into()]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ok.events, [EventType::Created]);
 }

@@ -51,12 +51,12 @@ fn headers_from_text(raw: &str) -> Vec<Header> {
     serde_json::from_str(raw).unwrap_or_default()
 }
 
-/// Why a rotation changed no row: the subscription (as then read) is not a signed webhook, or is
-/// not there.
+/// Why a rotation changed no row: the subscription (as then read) is not a signed webhook (a
+/// conflict with what it is), or is not there.
 pub(super) fn not_rotated(found: Option<Subscription>) -> StoreError {
     match found {
         Some(_) => {
-            StoreError::Invalid("only a signed webhook subscription has a secret to rotate".into())
+            StoreError::Conflict("only a signed webhook subscription has a secret to rotate".into())
         }
         None => StoreError::NotFound,
     }

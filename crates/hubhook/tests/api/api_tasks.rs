@@ -504,7 +504,7 @@ async fn manual_task_creation() {
     let page = list(&app, &key, "").await;
     assert_eq!(page["tasks"].as_array().unwrap().len(), 3);
 
-    // Refusals.
+    // Refusals: a well-formed request for what the hotel lacks is 422, a malformed one 400.
     let (status, body) = app
         .post_api(
             &key,
@@ -512,7 +512,7 @@ async fn manual_task_creation() {
             &json!({"room": "999", "externalId": "4"}),
         )
         .await;
-    assert_error(status, &body, 400, "UNKNOWN_ROOM");
+    assert_error(status, &body, 422, "UNKNOWN_ROOM");
     let (status, body) = app
         .post_api(
             &key,
@@ -520,7 +520,7 @@ async fn manual_task_creation() {
             &json!({"room": "101", "externalId": "999"}),
         )
         .await;
-    assert_error(status, &body, 400, "UNKNOWN_SERVICE");
+    assert_error(status, &body, 422, "UNKNOWN_SERVICE");
     for body in [
         json!({"room": "101"}),
         json!({"room": "101", "name": "   "}),

@@ -8,6 +8,7 @@
 const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod accounts;
+mod api_document;
 mod api_inbound;
 mod api_tasks;
 mod cli;

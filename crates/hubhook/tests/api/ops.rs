@@ -125,6 +125,7 @@ async fn openapi_document_describes_the_api() {
             "DryRun",
             "DryRunFields",
             "DryRunOutcome",
+            "DuveWebhook",
             "ErrorBody",
             "EventType",
             "FieldAt",

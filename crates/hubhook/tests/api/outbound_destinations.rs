@@ -104,7 +104,8 @@ async fn by_default_no_delivery_connects_to_loopback_by_name_or_by_address() {
             &json!({"url": by_name.url("127.0.0.1")}),
         )
         .await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "WEB_HUK_DESTINATION_DENIED", "{body}");
     assert!(
         body["details"][0].as_str().unwrap().contains("loopback"),
         "{body}"
@@ -158,7 +159,8 @@ async fn with_loopback_allowed_unspecified_addresses_stay_refused_and_loopback_i
         let (status, body) = app
             .post_api(&key, "/api/v1/webhooks", &json!({"url": url}))
             .await;
-        assert_eq!(status, 400, "{url} was accepted: {body}");
+        assert_eq!(status, 422, "{url} was accepted: {body}");
+        assert_eq!(body["code"], "WEB_HUK_DESTINATION_DENIED", "{body}");
         let sub = cli_subscription(&app, "h1", &url, &["--events", "task.created"]).await;
         refused.push((host, sub, rx));
     }
@@ -290,7 +292,7 @@ async fn the_deny_list_keeps_deliveries_away_from_listed_addresses() {
             &json!({"url": rx.url("127.0.0.1")}),
         )
         .await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert!(
         body["details"][0]
             .as_str()

@@ -218,6 +218,17 @@ async fn staff_keys_work_tasks_and_only_manager_keys_manage_the_hotel() {
         .get_api(&manager, &format!("/api/v1/deliveries/{delivery}"))
         .await;
     assert_eq!(s, 200, "{body}");
+    // A delivery being sent cannot be replayed (409): wait for its first attempt to end (nothing
+    // listens there; the next one is seconds away), or a busy machine makes this test flaky.
+    for _ in 0..100 {
+        let (_, d) = app
+            .get_api(&manager, &format!("/api/v1/deliveries/{delivery}"))
+            .await;
+        if d["attempts"].as_u64().is_some_and(|n| n >= 1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let (s, body) = app
         .post_api(
             &manager,

@@ -193,7 +193,7 @@ async fn a_refused_subscription_shows_why_and_a_duve_connect_bearer_is_never_sho
                 &["task.created"],
                 "",
             ),
-            "is not an absolute http(s) URL",
+            "must be an absolute http(s) URL",
         ),
         (add_fields(&csrf, url, "webhook", &[], ""), "no event named"),
         (
@@ -208,7 +208,7 @@ async fn a_refused_subscription_shows_why_and_a_duve_connect_bearer_is_never_sho
         ),
         (
             add_fields(&csrf, url, "webhook", &["task.created"], "no colon here"),
-            "is not &quot;Name: value&quot;",
+            "must be Name: value",
         ),
         (
             add_fields(&csrf, url, "duve-connect", &["task.completed"], ""),

@@ -30,6 +30,8 @@ macro_rules! postgres_suite {
 postgres_suite! {
     #[path = "../api/accounts.rs"]
     mod accounts;
+    #[path = "../api/api_document.rs"]
+    mod api_document;
     #[path = "../api/api_inbound.rs"]
     mod api_inbound;
     #[path = "../api/api_tasks.rs"]

@@ -204,6 +204,13 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    /// Every status, in the order a delivery may pass through them.
+    pub const ALL: [DeliveryStatus; 3] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Failed,
+    ];
+
     /// The status's stored and wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -215,12 +222,7 @@ impl DeliveryStatus {
 
     /// The status a stored or wire name names.
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "pending" => Some(DeliveryStatus::Pending),
-            "delivered" => Some(DeliveryStatus::Delivered),
-            "failed" => Some(DeliveryStatus::Failed),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 }
 

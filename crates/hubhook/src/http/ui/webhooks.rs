@@ -73,7 +73,7 @@ impl AddForm {
     fn request(&self) -> SubscriptionRequest {
         let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         SubscriptionRequest {
-            url: self.url.clone(),
+            url: self.url.trim().to_owned(),
             kind: some(&self.kind),
             events: Some(self.events.clone()),
             headers: Some(
