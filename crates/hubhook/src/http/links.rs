@@ -118,6 +118,13 @@ const LINKS: &[LinkSpec] = &[
         "/id",
     ),
     link("replay_delivery", "202", "GetDelivery", "delivery", "/id"),
+    link(
+        "inbound",
+        "200",
+        "ReplayFirstEntry",
+        "replay",
+        "/entries/0/id",
+    ),
 ];
 
 /// Adds [`LINKS`] to the document's answers.

@@ -21,9 +21,10 @@ use super::{
 use crate::{intake::review::DryRun, store::Scope};
 
 #[utoipa::path(post, path = "/api/v1/dry-run", tag = "inbound",
-    request_body(content = serde_json::Value, content_type = "application/json",
+    request_body(content = Option<serde_json::Value>, content_type = "application/json",
         description = "A Duve webhook body, exactly as Duve would send it to `/webhooks/duve` \
-            (no credential headers: the hotel is the key's). At most the webhook's body limit \
+            (no credential headers: the hotel is the key's). Optional, as for the webhook: no \
+            body is answered with the webhook's refusal of an empty body. At most the webhook's body limit \
             (`HUBHOOK_BODY_LIMIT`, 1 MiB by default); a larger one is answered 200 with the \
             webhook's 413 inside."),
     security(("api_key" = [])),
