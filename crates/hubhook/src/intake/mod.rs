@@ -17,7 +17,11 @@ use crate::domain::{
     time,
 };
 
+mod merge;
 mod settle;
+pub use merge::{
+    MergeRows, QuantityWrite, Share, ShareKey, ShareRow, SlotHolder, SlotKey, slot_keys,
+};
 pub use settle::{
     ACTOR, ContextWrite, Enqueue, HistoryLine, NOTE_CANCELLED, OrderRead, OrderRow, OrderState,
     Raised, Reads, Settlement, deliveries, settle,
@@ -206,6 +210,8 @@ pub struct TaskDraft {
     pub due_at: Option<Timestamp>,
     /// The task's first escalation deadline (see [`crate::domain::escalation`]).
     pub escalate_at: Option<Timestamp>,
+    /// Whether it holds its room's and service's merge slot (see [`merge`]).
+    pub merge_slot: bool,
 }
 
 impl TaskDraft {
@@ -379,6 +385,7 @@ pub fn decide_order(
             requested_at: requested,
             due_at: due,
             escalate_at: escalate_at(hotel, due, now),
+            merge_slot: false,
         });
     }
     if drafts.is_empty() {
@@ -471,6 +478,7 @@ pub fn manual_task(
         requested_at: requested,
         due_at: due,
         escalate_at: escalate_at(hotel, due, now),
+        merge_slot: false,
     })
 }
 
@@ -478,6 +486,12 @@ pub fn manual_task(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Created {
+        order_id: Option<String>,
+        tasks: Vec<Task>,
+        skipped: Vec<Skipped>,
+    },
+    /// Every item of a new order merged into tasks made before (CONTRACT.md section 7).
+    Merged {
         order_id: Option<String>,
         tasks: Vec<Task>,
         skipped: Vec<Skipped>,
@@ -502,6 +516,7 @@ impl Outcome {
     pub fn code(&self) -> &'static str {
         match self {
             Outcome::Created { .. } => "created",
+            Outcome::Merged { .. } => "merged",
             Outcome::Duplicate { .. } => "duplicate",
             Outcome::CancelledBeforeArrival | Outcome::Cancelled { .. } => "cancelled",
             Outcome::Recorded => "recorded",
@@ -514,6 +529,7 @@ impl Outcome {
     pub fn tasks(&self) -> &[Task] {
         match self {
             Outcome::Created { tasks, .. }
+            | Outcome::Merged { tasks, .. }
             | Outcome::Duplicate { tasks, .. }
             | Outcome::Cancelled { tasks } => tasks,
             _ => &[],

@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_9_outbound.sql"),
     include_str!("../schema_postgres_10_escalation.sql"),
     include_str!("../schema_postgres_11_settings.sql"),
+    include_str!("../schema_postgres_12_merge.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
