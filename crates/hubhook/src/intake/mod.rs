@@ -485,6 +485,7 @@ pub fn manual_task(
 /// What one webhook came to, once its transaction has committed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// A new order made tasks: `tasks` are the new ones first, then any it merged into.
     Created {
         order_id: Option<String>,
         tasks: Vec<Task>,
