@@ -266,6 +266,8 @@ fn create_hotel(db_url: &str, dir: &std::path::Path, id: &str) -> Result<Creds, 
             .ok_or_else(|| format!("hotel create: no {k}").into())
     };
     cli_json(db_url, dir, &["rooms", "add", id, "101"])?;
+    // Every order here is a new request: repeated requests are not merged (docs/benchmarks.md).
+    cli_json(db_url, dir, &["hotel", "set", id, "--merge-window", "0"])?;
     Ok(Creds {
         hotel: field("hotelId")?,
         access: field("accessToken")?,

@@ -144,6 +144,8 @@ fn main() -> Result<(), BoxError> {
         &["hotel", "create", "--name", "Bench", "--id", "bench"],
     )?;
     cli_json(&bin, &db, &["rooms", "add", "bench", "101"]).ok();
+    // Every order here is a new request: repeated requests are not merged (docs/benchmarks.md).
+    cli_json(&bin, &db, &["hotel", "set", "bench", "--merge-window", "0"])?;
     cli_json(
         &bin,
         &db,

@@ -1,5 +1,6 @@
-//! The live event bus: one [`TaskChange`] per task created, moved or escalated, published by the store after the
-//! change has committed, fanned out to every subscriber (the board's server-sent events).
+//! The live event bus: one [`TaskChange`] per task created, moved, escalated or merged into,
+//! published by the store after the change has committed, fanned out to every subscriber (the
+//! board's server-sent events).
 //!
 //! A subscriber that falls behind by more than [`CAPACITY`] changes loses the oldest ones and is told
 //! so (`RecvError::Lagged`); the board then reloads its cards instead of trusting its partial view.
@@ -21,6 +22,8 @@ pub enum ChangeKind {
     StatusChanged,
     /// An escalation (not accepted in time, or not done by its due time).
     Escalated,
+    /// Its quantity changed: a repeated order merged into it, or a merged order was cancelled.
+    Merged,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -21,8 +21,9 @@ use crate::{
 };
 
 /// Every answer `/webhooks/duve` can give, by the code it is counted under.
-pub const WEBHOOK_CODES: [&str; 11] = [
+pub const WEBHOOK_CODES: [&str; 12] = [
     "created",
+    "merged",
     "duplicate",
     "cancelled",
     "recorded",

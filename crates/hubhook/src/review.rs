@@ -7,7 +7,7 @@
 //! A replay hands the stored body to the webhook's own transaction ([`crate::store::TaskStore::ingest`]), whose
 //! idempotency key makes it and Duve's redeliveries of the same order one order.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use duve::FieldMap;
 
@@ -27,7 +27,7 @@ const STALE_RETRIES: usize = 3;
 /// classification and settlement, on the rows its transaction would read now.
 pub async fn dry_run(
     store: &dyn Store,
-    hotel: &HotelFacts,
+    hotel: &Arc<HotelFacts>,
     map: &FieldMap,
     body: &[u8],
     limit: usize,
@@ -37,9 +37,10 @@ pub async fn dry_run(
     }
     let envelope = duve::parse_envelope(body);
     let plan = intake::plan_of(&envelope, body, map, hotel);
-    let read = store.settlement_rows(&hotel.id, &plan).await?;
+    let now = time::now();
+    let read = store.settlement_rows(hotel, &plan, now).await?;
     let context = read.context.clone();
-    let settled = intake::settle(&plan, hotel, read, time::now());
+    let settled = intake::settle(&plan, hotel, read, now);
     let fields = DryRunFields::of_envelope(map, envelope.as_ref().ok());
     Ok(intake::review::dry_run(
         &plan,

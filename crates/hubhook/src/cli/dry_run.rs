@@ -48,6 +48,7 @@ pub async fn run(ctx: &Ctx, args: DryRunArgs) -> anyhow::Result<()> {
         .hotel_facts(id.as_str())
         .await?
         .with_context(|| format!("no hotel {id}"))?;
+    let hotel = std::sync::Arc::new(hotel);
     let run = crate::review::dry_run(store.as_ref(), &hotel, &map, &body, limit).await?;
     ctx.print(&run, || text(&run))
 }

@@ -168,6 +168,8 @@ enum EventType {
     Overdue,
     #[serde(rename = "task.escalated")]
     Escalated,
+    #[serde(rename = "task.merged")]
+    Merged,
 }
 
 /// What a subscription sends.

@@ -30,7 +30,7 @@ const STALE_RETRIES: usize = 3;
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookAnswer {
-    /// created, duplicate, cancelled, recorded or ignored
+    /// created, merged, duplicate, cancelled, recorded or ignored
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
@@ -315,6 +315,17 @@ pub fn answer_of(outcome: Outcome) -> Result<WebhookAnswer, Refusal> {
             tasks: Some(tasks),
             skipped: Some(skipped),
             ..WebhookAnswer::status("created")
+        },
+        // Every item merged into a task made before (CONTRACT.md section 7): no new task.
+        Outcome::Merged {
+            order_id,
+            tasks,
+            skipped,
+        } => WebhookAnswer {
+            order_id: Some(order_id),
+            tasks: Some(tasks),
+            skipped: (!skipped.is_empty()).then_some(skipped),
+            ..WebhookAnswer::status("merged")
         },
         Outcome::Duplicate { order_id, tasks } => WebhookAnswer {
             order_id: Some(order_id),

@@ -111,5 +111,6 @@ pub fn manual_task(
         requested_at: requested,
         due_at: due,
         escalate_at: escalate_at(hotel, due, now),
+        merge_slot: false,
     })
 }

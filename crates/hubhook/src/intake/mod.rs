@@ -18,9 +18,13 @@ use crate::domain::{
 };
 
 mod manual;
+mod merge;
 pub mod review;
 mod settle;
 pub use manual::{MAX_QUANTITY, ManualTask, ManualTaskError, manual_task};
+pub use merge::{
+    MergeRows, QuantityWrite, Share, ShareKey, ShareRow, SlotHolder, SlotKey, slot_keys,
+};
 pub use settle::{
     ACTOR, ContextWrite, Enqueue, HistoryLine, NOTE_CANCELLED, OrderRead, OrderRow, OrderState,
     Raised, Reads, Settlement, deliveries, settle,
@@ -249,6 +253,8 @@ pub struct TaskDraft {
     pub due_at: Option<Timestamp>,
     /// The task's first escalation deadline (see [`crate::domain::escalation`]).
     pub escalate_at: Option<Timestamp>,
+    /// Whether it holds its room's and service's merge slot (see [`merge`]).
+    pub merge_slot: bool,
 }
 
 impl TaskDraft {
@@ -422,6 +428,7 @@ pub fn decide_order(
             requested_at: requested,
             due_at: due,
             escalate_at: escalate_at(hotel, due, now),
+            merge_slot: false,
         });
     }
     if drafts.is_empty() {
@@ -449,7 +456,14 @@ pub fn decide_order(
 /// What one webhook came to, once its transaction has committed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// A new order made tasks: `tasks` are the new ones first, then any it merged into.
     Created {
+        order_id: Option<String>,
+        tasks: Vec<Task>,
+        skipped: Vec<Skipped>,
+    },
+    /// Every item of a new order merged into tasks made before (CONTRACT.md section 7).
+    Merged {
         order_id: Option<String>,
         tasks: Vec<Task>,
         skipped: Vec<Skipped>,
@@ -474,6 +488,7 @@ impl Outcome {
     pub fn code(&self) -> &'static str {
         match self {
             Outcome::Created { .. } => "created",
+            Outcome::Merged { .. } => "merged",
             Outcome::Duplicate { .. } => "duplicate",
             Outcome::CancelledBeforeArrival | Outcome::Cancelled { .. } => "cancelled",
             Outcome::Recorded => "recorded",
@@ -495,6 +510,7 @@ impl Outcome {
     pub fn tasks(&self) -> &[Task] {
         match self {
             Outcome::Created { tasks, .. }
+            | Outcome::Merged { tasks, .. }
             | Outcome::Duplicate { tasks, .. }
             | Outcome::Cancelled { tasks } => tasks,
             _ => &[],

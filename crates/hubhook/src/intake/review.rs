@@ -224,8 +224,7 @@ pub fn dry_run(
     let mut reason = None;
     let mut skipped = Vec::new();
     let mut details = Vec::new();
-    // Exhaustive on purpose: an outcome intake gains (`merged`, of the merge-repeated-requests
-    // feature) must be given its word and details here.
+    // Exhaustive on purpose: an outcome intake gains must be given its word and details here.
     let (outcome, tasks) = match settled.outcome {
         Outcome::Created {
             tasks, skipped: s, ..
@@ -248,6 +247,22 @@ pub fn dry_run(
             details.extend(context_lines(plan, context));
             skipped = s;
             ("created", tasks)
+        }
+        Outcome::Merged {
+            tasks, skipped: s, ..
+        } => {
+            let list: Vec<String> = tasks
+                .iter()
+                .map(|t| format!("{} for room {} (now x{})", t.task_name, t.room, t.quantity))
+                .collect();
+            details.push(format!(
+                "a repeated request within the hotel's merge window: no new task, {} open task(s) would grow: {}",
+                tasks.len(),
+                list.join("; ")
+            ));
+            details.extend(context_lines(plan, context));
+            skipped = s;
+            ("merged", tasks)
         }
         Outcome::Duplicate { tasks, .. } => {
             details.push(format!(

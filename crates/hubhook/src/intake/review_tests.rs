@@ -180,6 +180,7 @@ fn a_seen_order_is_a_duplicate_with_its_stored_tasks() {
             state: Some(OrderState::Created),
             tasks: vec![stored.clone()],
             context: None,
+            ..Default::default()
         }
     });
     assert_eq!(out["outcome"], "duplicate");
@@ -217,6 +218,7 @@ fn ignored_cancelled_and_recorded_say_why() {
         state: Some(OrderState::Created),
         tasks: vec![task("tsk_9", TaskStatus::Open)],
         context: None,
+        ..Default::default()
     });
     assert_eq!(out["outcome"], "cancelled");
     assert_eq!(out["tasks"][0]["status"], "cancelled");

@@ -1,17 +1,25 @@
 //! The settlement of one webhook, written once for every backend: from the plan, the hotel and the
 //! rows the store read for this order and reservation, the outcome and every row to write. Pure.
 //!
-//! A backend runs it in three steps inside its transaction: read the order's state
-//! ([`Plan::state_key`]), read what [`Plan::reads`] then names, call [`settle`], and write what the
-//! [`Settlement`] lists. It decides nothing itself.
+//! A backend runs it in four steps inside its transaction: read the order's state
+//! ([`Plan::state_key`]), read what [`Plan::reads`] then names, read the holders of the merge slots
+//! [`merge::slot_keys`] names (a new order of a hotel that merges), call [`settle`], and write what
+//! the [`Settlement`] lists. It decides nothing itself.
+
+use std::borrow::Cow;
 
 use duve::{OrderData, ReservationFacts};
 use jiff::Timestamp;
 
+use super::merge::{self, MergeRows, Share, ShareCancel, SlotHolder};
 use super::{
     OrderDecision, OrderPlan, Outcome, Plan, REASON_UNKNOWN_ORDER, TaskDraft, decide_order,
 };
-use crate::domain::{HotelFacts, Task, TaskId, TaskStatus, time};
+use crate::domain::{
+    HotelFacts, Task, TaskId, TaskStatus,
+    outbound::{MergeNote, MergeReason},
+    time,
+};
 
 /// Who the history lines and moves of a webhook are written by.
 pub const ACTOR: &str = "duve";
@@ -49,10 +57,14 @@ impl OrderState {
 /// The rows a settlement needs besides the order's state, as [`Plan::reads`] names them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reads<'a> {
-    /// Read this order's tasks, in creation order.
+    /// Read this order's tasks: those it made in creation order, then those it merged into in the
+    /// order it merged.
     pub tasks_of: Option<&'a str>,
     /// Lock them too (they are about to move: a staff member's move elsewhere waits its turn).
     pub lock_tasks: bool,
+    /// Read the shares of every task of this order that orders share ([`OrderRead::shares`]),
+    /// after the tasks (and their locks).
+    pub shares_of: Option<&'a str>,
     /// Read this reservation's stored context.
     pub context_of: Option<&'a str>,
 }
@@ -60,7 +72,7 @@ pub struct Reads<'a> {
 impl Reads<'_> {
     /// Whether the settlement needs nothing read besides the order's state.
     pub fn is_empty(&self) -> bool {
-        self.tasks_of.is_none() && self.context_of.is_none()
+        self.tasks_of.is_none() && self.context_of.is_none() && self.shares_of.is_none()
     }
 }
 
@@ -93,6 +105,7 @@ impl Plan {
             (Plan::Cancel { order_key }, Some(OrderState::Created)) => Reads {
                 tasks_of: Some(order_key),
                 lock_tasks: true,
+                shares_of: Some(order_key),
                 context_of: None,
             },
             (Plan::Refund { order_key, .. }, _) => Reads {
@@ -113,6 +126,10 @@ pub struct OrderRead {
     pub tasks: Vec<Task>,
     /// The reservation's stored context (unless not asked for, or none is stored).
     pub context: Option<ReservationFacts>,
+    /// The shares of the order's tasks that orders share, every order's (unless not asked for).
+    pub shares: Vec<Share>,
+    /// The holders of the merge slots [`merge::slot_keys`] named, those that exist.
+    pub holders: Vec<SlotHolder>,
 }
 
 /// The `orders` row to insert.
@@ -138,20 +155,22 @@ pub struct HistoryLine<'a> {
     /// Its status after.
     pub to: TaskStatus,
     /// Why.
-    pub note: &'a str,
+    pub note: Cow<'a, str>,
 }
 
 /// What a task change raises on the hotel's subscriptions (the outbox names the event types).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Raised {
     /// The task was created.
     Created,
     /// The task moved to this status.
     Moved(TaskStatus),
+    /// Its quantity changed: an order merged into it, or one of its merged orders was cancelled.
+    Merged(MergeNote),
 }
 
 /// Deliveries to queue for one task of the outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueue {
     /// The task's position in [`Outcome::tasks`].
     pub task: usize,
@@ -163,10 +182,10 @@ pub struct Enqueue {
 pub fn deliveries<'t>(
     outbox: &'t [Enqueue],
     tasks: &'t [Task],
-) -> impl Iterator<Item = (&'t Task, Raised)> + 't {
+) -> impl Iterator<Item = (&'t Task, &'t Raised)> + 't {
     outbox
         .iter()
-        .filter_map(|e| tasks.get(e.task).map(|t| (t, e.raised)))
+        .filter_map(|e| tasks.get(e.task).map(|t| (t, &e.raised)))
 }
 
 /// What an event teaches about a reservation; a field it does not mention keeps its stored value.
@@ -255,6 +274,8 @@ pub struct Settlement<'a> {
     pub outbox: Vec<Enqueue>,
     /// The reservation context to upsert.
     pub context: Option<ContextWrite<'a>>,
+    /// What merging writes: slots released, quantities, shares (see [`merge`]).
+    pub merge: MergeRows,
 }
 
 impl Settlement<'_> {
@@ -264,7 +285,7 @@ impl Settlement<'_> {
     }
 
     /// The deliveries to queue, each with its task.
-    pub fn deliveries(&self) -> impl Iterator<Item = (&Task, Raised)> {
+    pub fn deliveries(&self) -> impl Iterator<Item = (&Task, &Raised)> {
         deliveries(&self.outbox, self.outcome.tasks())
     }
 }
@@ -286,6 +307,7 @@ pub fn settle<'a>(
         notes: Vec::new(),
         outbox: Vec::new(),
         context: None,
+        merge: MergeRows::default(),
     };
     s.outcome = match plan {
         Plan::Order(p) => settle_order(p, hotel, read, now, &mut s),
@@ -293,20 +315,9 @@ pub fn settle<'a>(
             Some(OrderState::Created) => {
                 let mut tasks = read.tasks;
                 for (i, t) in tasks.iter_mut().enumerate() {
-                    if t.status.is_final() {
-                        continue;
+                    if !t.status.is_final() {
+                        cancel_task(order_key, i, t, &read.shares, &mut s);
                     }
-                    s.moves.push(HistoryLine {
-                        task_id: t.id.clone(),
-                        from: t.status,
-                        to: TaskStatus::Cancelled,
-                        note: NOTE_CANCELLED,
-                    });
-                    t.status = TaskStatus::Cancelled;
-                    s.outbox.push(Enqueue {
-                        task: i,
-                        raised: Raised::Moved(TaskStatus::Cancelled),
-                    });
                 }
                 Outcome::Cancelled { tasks }
             }
@@ -334,7 +345,7 @@ pub fn settle<'a>(
                     task_id: t.id,
                     from: t.status,
                     to: t.status,
-                    note,
+                    note: Cow::Borrowed(note.as_str()),
                 })
                 .collect();
             Outcome::Recorded
@@ -347,6 +358,57 @@ pub fn settle<'a>(
         Plan::Refuse(r) => Outcome::Refused(r.clone()),
     };
     s
+}
+
+/// Cancels the `i`-th task of a cancelled order, `t`, not final; or, when other orders still
+/// stand in it, takes this order's quantity off (see [`merge`]).
+fn cancel_task<'a>(
+    order_key: &str,
+    i: usize,
+    t: &mut Task,
+    shares: &[Share],
+    s: &mut Settlement<'a>,
+) {
+    let share = merge::cancel_share(order_key, t, shares);
+    if matches!(share, ShareCancel::Last | ShareCancel::Shrink { .. }) {
+        s.merge.cancelled_shares.push(merge::ShareKey {
+            order_key: order_key.to_owned(),
+            task_id: t.id.clone(),
+        });
+    }
+    let raised = match share {
+        ShareCancel::Already => return,
+        ShareCancel::Unshared | ShareCancel::Last => {
+            s.moves.push(HistoryLine {
+                task_id: t.id.clone(),
+                from: t.status,
+                to: TaskStatus::Cancelled,
+                note: Cow::Borrowed(NOTE_CANCELLED),
+            });
+            t.status = TaskStatus::Cancelled;
+            Raised::Moved(TaskStatus::Cancelled)
+        }
+        ShareCancel::Shrink { quantity, by } => {
+            s.merge.quantities.push(merge::QuantityWrite {
+                task_id: t.id.clone(),
+                quantity,
+                order_ids: None,
+            });
+            s.notes.push(HistoryLine {
+                task_id: t.id.clone(),
+                from: t.status,
+                to: t.status,
+                note: merge::cancelled_line(order_key, by),
+            });
+            t.quantity = quantity;
+            Raised::Merged(MergeNote {
+                order_id: Some(order_key.to_owned()),
+                quantity_delta: -i64::from(by),
+                reason: MergeReason::OrderCancelled,
+            })
+        }
+    };
+    s.outbox.push(Enqueue { task: i, raised });
 }
 
 fn settle_order<'a>(
@@ -372,24 +434,55 @@ fn settle_order<'a>(
                     reservation_id: plan.data.reservation_id.as_deref(),
                     state: OrderState::Created,
                 });
-                let tasks: Vec<Task> = drafts
+                let merged = merge::merge_order(plan, drafts, &read.holders, hotel, now);
+                // The answer's tasks: the new ones first (the i-th is `new_tasks`' i-th), then those
+                // the order merged into.
+                let mut tasks: Vec<Task> = merged
+                    .new
                     .iter()
                     .map(|d| d.to_task(TaskId::generate().into_string(), s.at.clone()))
                     .collect();
-                s.outbox = (0..tasks.len())
+                let created = tasks.len();
+                s.outbox = (0..created)
                     .map(|task| Enqueue {
                         task,
                         raised: Raised::Created,
                     })
                     .collect();
-                s.new_tasks = drafts;
+                for (j, (task, note)) in merged.merged.into_iter().zip(merged.notes).enumerate() {
+                    s.notes.push(HistoryLine {
+                        task_id: task.id.clone(),
+                        from: task.status,
+                        to: task.status,
+                        note: merge::merged_line(
+                            plan.data.order_id.as_deref(),
+                            &plan.order_key,
+                            u32::try_from(note.quantity_delta).unwrap_or(u32::MAX),
+                        ),
+                    });
+                    s.outbox.push(Enqueue {
+                        task: created + j,
+                        raised: Raised::Merged(note),
+                    });
+                    tasks.push(task);
+                }
+                s.new_tasks = merged.new;
+                s.merge = merged.rows;
                 // Only an order the hotel accepted teaches the reservation anything: a refused one
                 // (say, naming a room the hotel lacks) must not spoil later orders.
                 s.context = ContextWrite::of_order(&plan.data);
-                Outcome::Created {
-                    order_id,
-                    tasks,
-                    skipped,
+                if created == 0 {
+                    Outcome::Merged {
+                        order_id,
+                        tasks,
+                        skipped,
+                    }
+                } else {
+                    Outcome::Created {
+                        order_id,
+                        tasks,
+                        skipped,
+                    }
                 }
             }
         },

@@ -38,7 +38,9 @@ pub use tasks::{
     BoardTask, Escalating, EscalationWrite, InboundEntry, InboundPreview, IngestRequest, Ingested,
     Refused, StatusChange, TaskDetail, TaskFilter, TaskStore, TaskTiming,
 };
-use tasks::{escalate_at_after_move, order_state_from, raised_events};
+use tasks::{
+    escalate_at_after_move, order_state_from, raised_detail, raised_events, settled_changes,
+};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

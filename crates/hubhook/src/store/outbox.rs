@@ -15,8 +15,8 @@ use crate::domain::{
     Task,
     escalation::Reason,
     outbound::{
-        self, DeliveryStatus, EventType, NewDelivery, OrderRefs, Resolution, SubscriptionKind,
-        Target, Verdict,
+        self, DeliveryStatus, EventType, MergeNote, NewDelivery, OrderRefs, Resolution,
+        SubscriptionKind, Target, Verdict,
     },
     time,
 };
@@ -80,20 +80,32 @@ pub(super) fn order_refs_from_row(r: &impl Columns) -> Result<OrderRefs, StoreEr
     })
 }
 
-/// The deliveries to insert for `events` on `task` (see [`outbound::deliveries_for`]), or with
-/// `reason`, for its escalation ([`outbound::escalation_deliveries`]; `events` is then
-/// `task.escalated`).
+/// What a queued event's body says besides the task.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Detail<'a> {
+    /// `task.escalated`'s reason.
+    Escalation(Reason),
+    /// `task.merged`'s order and quantity change.
+    Merge(&'a MergeNote),
+}
+
+/// The deliveries to insert for `events` on `task` (see [`outbound::deliveries_for`]), or with a
+/// `detail`, for its escalation ([`outbound::escalation_deliveries`]; `events` is then
+/// `task.escalated`) or a merge ([`outbound::merge_deliveries`]; `events` is `task.merged`).
 pub(super) fn deliveries(
     hotel: &str,
     task: &Task,
     events: &[EventType],
-    reason: Option<Reason>,
+    detail: Option<Detail<'_>>,
     now: &str,
     targets: &[Target],
     refs: &OrderRefs,
 ) -> Result<Vec<NewDelivery>, StoreError> {
-    match reason {
-        Some(r) => outbound::escalation_deliveries(hotel, task, r, now, targets, refs),
+    match detail {
+        Some(Detail::Escalation(r)) => {
+            outbound::escalation_deliveries(hotel, task, r, now, targets, refs)
+        }
+        Some(Detail::Merge(m)) => outbound::merge_deliveries(hotel, task, m, now, targets, refs),
         None => outbound::deliveries_for(hotel, task, events, now, targets, refs),
     }
     .map_err(|e| StoreError::Invalid(e.to_string()))

@@ -19,7 +19,7 @@ use crate::domain::{
     secret::hash_from_slice,
     time,
 };
-use crate::intake::Outcome;
+use crate::intake::{Outcome, Share, SlotHolder};
 
 /// One result row, read by column index; each backend implements it for its own row type.
 pub(super) trait Columns {
@@ -56,10 +56,13 @@ pub(super) fn status_from(raw: &str) -> Result<TaskStatus, StoreError> {
 
 /// The columns [`task_from_row`] reads, in its order.
 pub(super) const TASK_COLS: &str = "id, external_id, task_name, room, guest_name, quantity, status, \
-     due_at, created_at, order_id, requested_at, department, priority, escalations";
+     due_at, created_at, order_id, requested_at, department, priority, escalations, order_ids";
 
 /// How many columns [`TASK_COLS`] names.
-pub(super) const TASK_COL_COUNT: usize = 14;
+pub(super) const TASK_COL_COUNT: usize = 15;
+
+/// Where `escalations` is among [`TASK_COLS`].
+const ESCALATIONS_COL: usize = 13;
 
 /// A task from a row selected with [`TASK_COLS`].
 pub(super) fn task_from_row(r: &impl Columns) -> Result<Task, StoreError> {
@@ -78,12 +81,45 @@ pub(super) fn task_at(r: &impl Columns, at: usize) -> Result<Task, StoreError> {
         status: status_from(&r.text(at + 6)?)?,
         due_at: r.opt_text(at + 7)?,
         created_at: r.text(at + 8)?,
-        order_ids: r.opt_text(at + 9)?.into_iter().collect(),
+        order_ids: order_ids(r.opt_text(at + 9)?, r.opt_text(at + 14)?),
         scheduled_for: r.opt_text(at + 10)?,
         department: r.opt_text(at + 11)?,
         priority: Priority::parse(&r.text(at + 12)?),
-        escalated: Escalations::from_stored(r.int(at + 13)?).shown(),
+        escalated: Escalations::from_stored(r.int(at + ESCALATIONS_COL)?).shown(),
     })
+}
+
+/// A merge slot's holder from [`TASK_COLS`]`, order_key, coalesce(merged_at, created_at),
+/// merged_at IS NOT NULL`.
+pub(super) fn holder_from_row(r: &impl Columns) -> Result<SlotHolder, StoreError> {
+    let task = task_from_row(r)?;
+    const AT: usize = TASK_COL_COUNT;
+    let last = r.text(AT + 1)?;
+    Ok(SlotHolder {
+        order_id: r.opt_text(9)?,
+        order_key: r.text(AT)?,
+        last_order_at: time::parse_instant(&last).ok_or_else(|| stored("time", &last))?,
+        merged: r.flag(AT + 2)?,
+        task,
+    })
+}
+
+/// One order's share of a merged task from `task_id, order_key, quantity, cancelled`.
+pub(super) fn share_from_row(r: &impl Columns) -> Result<Share, StoreError> {
+    Ok(Share {
+        task_id: r.text(0)?,
+        order_key: r.text(1)?,
+        quantity: count(r.int(2)?),
+        cancelled: r.flag(3)?,
+    })
+}
+
+/// A task's `orderIds`: the list stored once an order merged into it, else its own order's id.
+fn order_ids(order_id: Option<String>, merged: Option<String>) -> Vec<String> {
+    match merged.and_then(|m| serde_json::from_str::<Vec<String>>(&m).ok()) {
+        Some(ids) => ids,
+        None => order_id.into_iter().collect(),
+    }
 }
 
 /// A task due to escalate, from `seq, hotel_id, `[`TASK_COLS`]`, escalate_after_secs`: its row,
@@ -95,7 +131,7 @@ pub(super) fn escalating_from_row(r: &impl Columns) -> Result<Escalating, StoreE
         status: task.status,
         created_at: parse(&task.created_at)?,
         due_at: task.due_at.as_deref().map(parse).transpose()?,
-        fired: Escalations::from_stored(r.int(2 + TASK_COL_COUNT - 1)?),
+        fired: Escalations::from_stored(r.int(2 + ESCALATIONS_COL)?),
     };
     let after = r.int(2 + TASK_COL_COUNT)?;
     Ok(Escalating {
@@ -142,7 +178,7 @@ pub(super) fn detail_from_row(r: &impl Columns) -> Result<TaskDetail, StoreError
     let task = task_from_row(r)?;
     const AT: usize = TASK_COL_COUNT;
     Ok(TaskDetail {
-        order_id: task.order_ids.first().cloned(),
+        order_id: r.opt_text(9)?,
         task,
         reservation_id: r.opt_text(AT)?,
         notes: r.opt_text(AT + 1)?,

@@ -13,6 +13,7 @@ use crate::{
         HotelFacts, HotelId, Task, TaskEvent, TaskStatus,
         escalation::{self, Clock, Escalations, Priority, Reason},
     },
+    events::{ChangeKind, TaskChange},
     intake::{OrderState, Outcome, Plan, Raised, TaskDraft},
 };
 
@@ -26,11 +27,40 @@ pub(super) fn order_state_from(raw: Option<String>) -> Result<Option<OrderState>
 }
 
 /// The events a settled webhook's task change raises on the hotel's subscriptions.
-pub(super) fn raised_events(raised: Raised) -> &'static [EventType] {
+pub(super) fn raised_events(raised: &Raised) -> &'static [EventType] {
     match raised {
         Raised::Created => &[EventType::Created],
-        Raised::Moved(to) => EventType::for_move(to),
+        Raised::Moved(to) => EventType::for_move(*to),
+        Raised::Merged(_) => &[EventType::Merged],
     }
+}
+
+/// What the body of a settled webhook's event says besides the task.
+pub(super) fn raised_detail(raised: &Raised) -> Option<super::outbox::Detail<'_>> {
+    match raised {
+        Raised::Merged(note) => Some(super::outbox::Detail::Merge(note)),
+        Raised::Created | Raised::Moved(_) => None,
+    }
+}
+
+/// The changes a settled webhook made, as the live board hears them: one per task change it
+/// raised (`deliveries` of its settlement).
+pub(super) fn settled_changes<'t>(
+    hotel: &HotelId,
+    raised: impl Iterator<Item = (&'t Task, &'t Raised)>,
+) -> Vec<TaskChange> {
+    raised
+        .map(|(t, r)| TaskChange {
+            hotel: hotel.clone(),
+            task_id: t.id.clone(),
+            status: t.status,
+            kind: match r {
+                Raised::Created => ChangeKind::Created,
+                Raised::Moved(_) => ChangeKind::StatusChanged,
+                Raised::Merged(_) => ChangeKind::Merged,
+            },
+        })
+        .collect()
 }
 
 /// One webhook to record: the decision the handler made and the request it made it from.

@@ -625,9 +625,18 @@ async fn changes_made_by_the_cli_take_effect_on_the_running_server_at_once() {
     let (s, body) = app.webhook(&hotel, &paid).await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["status"], "ignored");
+    // (And no merging: each order here is meant to make its task.)
     run(
         app.cli(),
-        &["hotel", "set", "live", "--sync-paid-orders", "true"],
+        &[
+            "hotel",
+            "set",
+            "live",
+            "--sync-paid-orders",
+            "true",
+            "--merge-window",
+            "0",
+        ],
     )
     .await
     .success();

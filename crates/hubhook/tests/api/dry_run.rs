@@ -500,3 +500,34 @@ async fn the_command_line_dry_runs_a_file_on_the_running_servers_database() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_repeated_request_dry_runs_as_merged_and_grows_nothing() {
+    let app = app().await;
+    let hotel = app.create_merging_hotel("h1").await;
+    let key = app.api_key(&hotel, Role::Manager).await;
+    let (s, first) = app.webhook(&hotel, &order("o-1", "101", &["4"])).await;
+    assert_eq!(s, 201, "{first}");
+    let before = stored(&app, &key).await;
+
+    let run = ok(&app, &key, &order("o-2", "101", &["4"])).await;
+    assert_eq!(run["outcome"], "merged", "{run}");
+    assert_eq!(run["status"], 200, "{run}");
+    assert_eq!(run["tasks"][0]["quantity"], 2, "it would grow: {run}");
+    assert!(run["tasks"][0].get("id").is_none(), "{run}");
+    assert!(
+        run["details"][0].as_str().unwrap().contains("merge window"),
+        "{run}"
+    );
+    assert_eq!(stored(&app, &key).await, before, "nothing was stored");
+
+    // The webhook then does what the dry run said.
+    let (s, merged) = app.webhook(&hotel, &order("o-2", "101", &["4"])).await;
+    assert_eq!(
+        (s, merged["status"].as_str()),
+        (200, Some("merged")),
+        "{merged}"
+    );
+    assert_eq!(merged["tasks"][0]["quantity"], 2, "{merged}");
+    app.stop().await;
+}

@@ -12,7 +12,7 @@ use hubhook::{
         secret::{hash_token, new_token},
     },
     outbox::dispatcher::OutboxConfig,
-    store::{ApiKey, NewHotel, Room, Store},
+    store::{ApiKey, HotelSettings, NewHotel, Room, Store},
 };
 use serde_json::Value;
 use tempfile::TempDir;
@@ -293,8 +293,26 @@ impl TestApp {
         database_url(&self.db_path)
     }
 
-    /// Creates a hotel (rooms 101 and 102, default catalog) the way `hubhook hotel create` does.
+    /// Creates a hotel (rooms 101 and 102, default catalog) the way `hubhook hotel create` does,
+    /// but that does not merge repeated requests: the suite sends many orders for room 101's
+    /// towels, each meant to make its task. Merging is on only where a test turns it on
+    /// ([`TestApp::create_merging_hotel`], tests/api/merge.rs).
     pub async fn create_hotel(&self, id: &str) -> Hotel {
+        let hotel = self.create_merging_hotel(id).await;
+        let settings = HotelSettings {
+            merge_window_secs: Some(0),
+            ..HotelSettings::default()
+        };
+        self.store
+            .update_hotel(&HotelId::parse(id).expect("hotel id"), settings)
+            .await
+            .expect("merging off");
+        hotel
+    }
+
+    /// Creates a hotel exactly as `hubhook hotel create` does (rooms 101 and 102, the default
+    /// catalog, the default settings: repeated requests merge within 10 minutes).
+    pub async fn create_merging_hotel(&self, id: &str) -> Hotel {
         let hotel_id = HotelId::parse(id).expect("hotel id");
         let access = new_token("hhat_");
         let password = new_token("hhpt_");

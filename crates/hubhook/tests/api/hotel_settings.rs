@@ -21,7 +21,7 @@ async fn listed(app: &TestApp) -> Value {
 #[tokio::test]
 async fn hotel_set_merge_window_shift_ends_and_archive_after() {
     let app = spawn_app().await;
-    app.create_hotel("h1").await;
+    app.create_merging_hotel("h1").await;
     let h = listed(&app).await;
     assert_eq!(h["mergeWindow"], "10m", "the default: {h}");
     assert_eq!(h["shiftEnds"], serde_json::json!([]), "the default: {h}");
@@ -109,7 +109,7 @@ async fn save(ui: &mut UiClient, csrf: &str, merge: &str, shifts: &str, archive:
 #[tokio::test]
 async fn a_manager_sets_them_on_the_settings_page() {
     let app = spawn_app().await;
-    let hotel = app.create_hotel("h1").await;
+    let hotel = app.create_merging_hotel("h1").await;
     add_user(&app, &hotel, "max@h1.test", Role::Manager).await;
     let mut max = UiClient::signed_in(&app, "max@h1.test").await;
     let page = max.get("/manage/settings").await.body;

@@ -432,6 +432,8 @@ pub(crate) fn cli_hotel(db: &Path, dir: &Path) -> (Hotel, String) {
         &["hotel", "create", "--name", "Edge", "--id", "edge"],
     );
     cli(db, dir, &["rooms", "add", "edge", "101", "102"]);
+    // Each order of these tests is meant to make its tasks: no merging of repeated requests.
+    cli(db, dir, &["hotel", "set", "edge", "--merge-window", "0"]);
     let key = cli(db, dir, &["apikey", "create", "edge", "--role", "manager"])["apiKey"]
         .as_str()
         .expect("api key")

@@ -25,6 +25,7 @@ mod http_edge;
 mod limits;
 mod login_bursts;
 mod many_hotels;
+mod merge;
 mod metrics;
 mod operations;
 mod ops;

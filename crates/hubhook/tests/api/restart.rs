@@ -217,6 +217,12 @@ async fn every_task_answered_201_survives_a_sigkill_of_the_real_server() {
         password: created["passwordToken"].as_str().unwrap().to_owned(),
     };
     cli(&db, dir.path(), &["rooms", "add", "crash", "101", "102"]);
+    // Each order of these tests is meant to make its tasks: no merging of repeated requests.
+    cli(
+        &db,
+        dir.path(),
+        &["hotel", "set", "crash", "--merge-window", "0"],
+    );
     let key = cli(&db, dir.path(), &["apikey", "create", "crash"])["apiKey"]
         .as_str()
         .unwrap()

@@ -532,7 +532,12 @@ async fn a_manager_subscribes_in_the_browser_and_replays_a_failed_delivery() {
     let (_, subs) = app.get_api(&key, "/api/v1/webhooks").await;
     assert_eq!(
         subs["subscriptions"][0]["events"],
-        json!(["task.created", "task.completed", "task.cancelled"]),
+        json!([
+            "task.created",
+            "task.completed",
+            "task.cancelled",
+            "task.merged"
+        ]),
         "{subs}"
     );
     assert_eq!(subs["subscriptions"][0]["headers"][0]["name"], "X-Desk");

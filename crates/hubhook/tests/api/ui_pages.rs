@@ -381,7 +381,7 @@ async fn another_hotels_task_is_not_found() {
 }
 
 /// Reads the event stream until `needle` shows up (or the time runs out); returns what was read.
-async fn read_stream_until(res: &mut reqwest::Response, needle: &str) -> String {
+pub(crate) async fn read_stream_until(res: &mut reqwest::Response, needle: &str) -> String {
     let mut seen = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !seen.contains(needle) {

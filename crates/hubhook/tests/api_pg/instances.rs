@@ -100,8 +100,11 @@ fn cli(db_url: &str, args: &[&str]) -> Value {
 }
 
 /// A hotel (rooms 101, 102) and a manager API key (it reads the inbound log), made with the CLI.
+/// It does not merge repeated requests: these tests send many orders for room 101's towels, each
+/// meant to make its tasks (merging across instances: merge_instances.rs).
 fn hotel_with_key(db_url: &str, id: &str) -> (Hotel, String) {
     let created = cli(db_url, &["hotel", "create", "--name", "Multi", "--id", id]);
+    cli(db_url, &["hotel", "set", id, "--merge-window", "0"]);
     let hotel = Hotel {
         id: id.to_owned(),
         access: created["accessToken"].as_str().unwrap().to_owned(),

@@ -56,6 +56,8 @@ postgres_suite! {
     mod login_bursts;
     #[path = "../api/many_hotels.rs"]
     mod many_hotels;
+    #[path = "../api/merge.rs"]
+    mod merge;
     #[path = "../api/metrics.rs"]
     mod metrics;
     #[path = "../api/http_edge.rs"]
@@ -112,6 +114,7 @@ postgres_suite! {
     mod webhook_orders;
     mod database_urls;
     mod instances;
+    mod merge_instances;
     mod tls;
     mod streams_instances;
 }

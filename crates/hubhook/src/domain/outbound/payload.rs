@@ -1,6 +1,8 @@
 //! What a task change queues: which subscriptions hear which of its events ([`deliveries_for`]),
 //! and the body each kind of subscription is sent.
 
+use serde::Serialize;
+
 use super::{
     EventType, SubscriptionKind, events_from_text, new_delivery_id,
     template::{self, TemplateError},
@@ -12,13 +14,44 @@ pub fn webhook_body(event: EventType, now: &str, hotel: &str, task: &Task) -> St
     webhook_body_with(event, now, hotel, task, None)
 }
 
-/// [`webhook_body`], with `"reason"` for `task.escalated`.
+/// Why a task's quantity changed with `task.merged`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeReason {
+    /// A repeated order was merged into the task: its quantity grew.
+    OrderMerged,
+    /// One of the orders merged into the task was cancelled: its quantity came back off.
+    OrderCancelled,
+}
+
+/// What `task.merged` says besides the task: `"merge": {"orderId", "quantityDelta", "reason"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MergeNote {
+    /// The Duve order merged in or cancelled (null for an order Duve sent without an id).
+    pub order_id: Option<String>,
+    /// How the task's quantity changed: the order's quantity, negative when it came off.
+    pub quantity_delta: i64,
+    /// Why.
+    pub reason: MergeReason,
+}
+
+/// What a webhook body says besides the task, for the events that say more.
+#[derive(Debug, Clone, Copy)]
+enum Detail<'a> {
+    /// `task.escalated`: `"reason"`.
+    Escalation(Reason),
+    /// `task.merged`: `"merge"`.
+    Merge(&'a MergeNote),
+}
+
+/// [`webhook_body`], with what `detail` adds.
 fn webhook_body_with(
     event: EventType,
     now: &str,
     hotel: &str,
     task: &Task,
-    reason: Option<Reason>,
+    detail: Option<Detail<'_>>,
 ) -> String {
     let mut body = serde_json::json!({
         "type": event.as_str(),
@@ -26,8 +59,16 @@ fn webhook_body_with(
         "hotelId": hotel,
         "data": task,
     });
-    if let (Some(r), Some(obj)) = (reason, body.as_object_mut()) {
-        obj.insert("reason".into(), r.as_str().into());
+    if let Some(obj) = body.as_object_mut() {
+        match detail {
+            Some(Detail::Escalation(r)) => {
+                obj.insert("reason".into(), r.as_str().into());
+            }
+            Some(Detail::Merge(m)) => {
+                obj.insert("merge".into(), serde_json::to_value(m).unwrap_or_default());
+            }
+            None => {}
+        }
     }
     body.to_string()
 }
@@ -143,7 +184,37 @@ pub fn escalation_deliveries(
     refs: &OrderRefs,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
     let events = [EventType::Escalated];
-    deliveries_with(hotel, task, &events, now, targets, refs, Some(reason))
+    deliveries_with(
+        hotel,
+        task,
+        &events,
+        now,
+        targets,
+        refs,
+        Some(Detail::Escalation(reason)),
+    )
+}
+
+/// The deliveries of `task.merged` for `task`, whose webhook body says `"merge"`, to each target
+/// that hears it.
+pub fn merge_deliveries(
+    hotel: &str,
+    task: &Task,
+    note: &MergeNote,
+    now: &str,
+    targets: &[Target],
+    refs: &OrderRefs,
+) -> Result<Vec<NewDelivery>, TemplateError> {
+    let events = [EventType::Merged];
+    deliveries_with(
+        hotel,
+        task,
+        &events,
+        now,
+        targets,
+        refs,
+        Some(Detail::Merge(note)),
+    )
 }
 
 fn deliveries_with(
@@ -153,7 +224,7 @@ fn deliveries_with(
     now: &str,
     targets: &[Target],
     refs: &OrderRefs,
-    reason: Option<Reason>,
+    detail: Option<Detail<'_>>,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
     let mut out = Vec::new();
     for t in targets {
@@ -166,7 +237,7 @@ fn deliveries_with(
                     refs.reservation_id.as_deref(),
                     now,
                 )?,
-                SubscriptionKind::Webhook => webhook_body_with(event, now, hotel, task, reason),
+                SubscriptionKind::Webhook => webhook_body_with(event, now, hotel, task, detail),
             };
             out.push(NewDelivery {
                 id: new_delivery_id(),

@@ -1,8 +1,10 @@
 //! New orders, batched: the common webhook (a new order whose tasks need no stored context) goes to
 //! a few batch workers; each takes whatever has queued up and writes it in one statement (one round
 //! trip, one commit for the whole batch: group commit, as the SQLite writer does). Only orders that
-//! are new and decided with the current configuration version are written; the others are handed
-//! back and take the general path, which reads what it needs first.
+//! are new, decided with the current configuration version, and whose tasks would take merge slots
+//! no task holds (so nothing to merge into) are written; the others are handed back and take the
+//! general path, which reads what it needs first. A batch that loses a race for a merge slot to
+//! another instance (the slot's unique index) is handed back whole.
 
 use std::sync::Arc;
 
@@ -49,6 +51,10 @@ struct NewOrder {
     /// department, notes, language, requested_at, due_at, escalate_at.
     task_cols: Vec<[Option<String>; 13]>,
     quantities: Vec<i32>,
+    /// Per task: whether it takes its room's and service's merge slot.
+    merge_slots: Vec<bool>,
+    /// The room and service of each slot its tasks take.
+    slots: Vec<(String, String)>,
     /// Reservation id, room, first name, last name, language, check-in, check-out.
     context: Option<[Option<String>; 7]>,
     received_at: String,
@@ -98,8 +104,10 @@ pub(super) fn start_batch_workers(
 async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>, signals: &Signals) {
     // One order key, and one reservation's context, at most once per statement: a second one waits
     // for the general path (which finds the first once it has committed).
+    // One merge slot too: the second order for a room and service merges into the first's task.
     let mut keys = std::collections::HashSet::new();
     let mut contexts = std::collections::HashSet::new();
+    let mut slots = std::collections::HashSet::new();
     let mut batch = Vec::with_capacity(jobs.len());
     for job in jobs.drain(..) {
         let o = &job.order;
@@ -108,7 +116,14 @@ async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>, signals: &Signals
             Some(c) => contexts.insert((o.hotel_id.clone(), c[0].clone())),
             None => true,
         };
-        if key_free && context_free {
+        let taken: Vec<_> = o
+            .slots
+            .iter()
+            .map(|(room, ext)| (o.hotel_id.clone(), room.clone(), ext.clone()))
+            .collect();
+        let slots_free = taken.iter().all(|k| !slots.contains(k));
+        if key_free && context_free && slots_free {
+            slots.extend(taken);
             batch.push(job);
         } else {
             let _ = job.reply.send(Ok(false));
@@ -127,6 +142,13 @@ async fn write_batch(pool: &Pool, jobs: &mut Vec<NewOrderJob>, signals: &Signals
                 let o = &job.order;
                 let done = written.contains(&(o.hotel_id.clone(), o.order_key.clone()));
                 let _ = job.reply.send(Ok(done));
+            }
+        }
+        // Another instance took a merge slot of this batch meanwhile: nothing of the batch was
+        // written; every order is decided again on the general path (which merges).
+        Err(StoreError::Conflict(_)) => {
+            for job in batch {
+                let _ = job.reply.send(Ok(false));
             }
         }
         Err(e) => {
@@ -225,6 +247,8 @@ async fn insert_new_orders<C: GenericClient + Sync>(
     let (mut t_id, mut t_hotel, mut t_key, mut t_now) = (vec![], vec![], vec![], vec![]);
     let mut t_cols: [Vec<Option<String>>; 13] = Default::default();
     let mut t_qty = vec![];
+    let mut t_slot: Vec<bool> = vec![];
+    let (mut p_hotel, mut p_key, mut p_room, mut p_ext) = (vec![], vec![], vec![], vec![]);
     let mut t_n: Vec<i32> = vec![];
     let mut c: [Vec<Option<String>>; 9] = Default::default();
     for o in &orders {
@@ -238,6 +262,13 @@ async fn insert_new_orders<C: GenericClient + Sync>(
             }
             t_qty.push(*qty);
             t_n.push(t_n.len() as i32);
+        }
+        t_slot.extend(&o.merge_slots);
+        for (room, ext) in &o.slots {
+            p_hotel.push(o.hotel_id.clone());
+            p_key.push(o.order_key.clone());
+            p_room.push(room.clone());
+            p_ext.push(ext.clone());
         }
         if let Some(ctx) = &o.context {
             c[0].push(Some(o.hotel_id.clone()));
@@ -299,6 +330,11 @@ async fn insert_new_orders<C: GenericClient + Sync>(
             &c[8],
             &i_code,
             &t_cols[12],
+            &t_slot,
+            &p_hotel,
+            &p_key,
+            &p_room,
+            &p_ext,
         ],
     )
     .await?;
@@ -353,6 +389,8 @@ pub(super) async fn ingest_new_order(
         outbox: deliveries,
         task_cols: Vec::with_capacity(n),
         quantities: Vec::with_capacity(n),
+        merge_slots: Vec::with_capacity(n),
+        slots: Vec::new(),
         context: context.map(|c| {
             [
                 t(Some(c.reservation_id)),
@@ -374,7 +412,11 @@ pub(super) async fn ingest_new_order(
     for (d, task) in new_tasks.into_iter().zip(outcome.tasks()) {
         order
             .quantities
-            .push(i32::try_from(d.quantity).unwrap_or(i32::MAX));
+            .push(super::ingest::column_quantity(d.quantity));
+        order.merge_slots.push(d.merge_slot);
+        if let (true, Some(ext)) = (d.merge_slot, &d.external_id) {
+            order.slots.push((d.room.clone(), ext.clone()));
+        }
         order.task_cols.push([
             d.item_key,
             d.order_id,

@@ -6,13 +6,68 @@
 /// An order's tasks in creation order (columns as `TASK_COLS`): index `tasks_by_order`.
 pub(crate) const ORDER_TASKS: &str = "SELECT id, external_id, task_name, room, guest_name, \
      quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
-     escalations FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq";
+     escalations, order_ids FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq";
 
 /// [`ORDER_TASKS`], locked: a cancellation takes turns with a staff member moving one of them.
 pub(crate) const ORDER_TASKS_LOCKED: &str = "SELECT id, external_id, task_name, room, \
      guest_name, quantity, status, due_at, created_at, order_id, requested_at, department, \
-     priority, escalations FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq \
-     FOR UPDATE";
+     priority, escalations, order_ids FROM tasks WHERE hotel_id = $1 AND order_key = $2 \
+     ORDER BY seq FOR UPDATE";
+
+/// The tasks an order merged into, in the order it merged (columns as `TASK_COLS`): the unique
+/// key of `task_orders`, then each task by id.
+pub(crate) const ORDER_MERGED_TASKS: &str = "SELECT t.id, t.external_id, t.task_name, t.room, \
+     t.guest_name, t.quantity, t.status, t.due_at, t.created_at, t.order_id, t.requested_at, \
+     t.department, t.priority, t.escalations, t.order_ids \
+     FROM task_orders s JOIN tasks t ON t.id = s.task_id \
+     WHERE s.hotel_id = $1 AND s.order_key = $2 AND s.merged ORDER BY s.seq";
+
+/// [`ORDER_MERGED_TASKS`], the tasks locked.
+pub(crate) const ORDER_MERGED_TASKS_LOCKED: &str = "SELECT t.id, t.external_id, t.task_name, \
+     t.room, t.guest_name, t.quantity, t.status, t.due_at, t.created_at, t.order_id, \
+     t.requested_at, t.department, t.priority, t.escalations, t.order_ids \
+     FROM task_orders s JOIN tasks t ON t.id = s.task_id \
+     WHERE s.hotel_id = $1 AND s.order_key = $2 AND s.merged ORDER BY s.seq FOR UPDATE OF t";
+
+/// Every order's share of the order's tasks that orders share (read once those tasks are locked):
+/// `task_orders_by_task`.
+pub(crate) const ORDER_SHARES: &str = "SELECT s.task_id, s.order_key, s.quantity, s.cancelled \
+     FROM task_orders mine JOIN task_orders s ON s.task_id = mine.task_id \
+     WHERE mine.hotel_id = $1 AND mine.order_key = $2 ORDER BY s.seq";
+
+/// The task holding a room's and service's merge slot, locked (columns as `TASK_COLS`, then its
+/// order's key, when its latest order arrived, whether an order merged into it):
+/// `tasks_merge_slot`. Two orders merging into it take turns; the second sees the first's quantity.
+pub(crate) const SLOT_HOLDER: &str = "SELECT id, external_id, task_name, room, guest_name, \
+     quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
+     escalations, order_ids, order_key, coalesce(merged_at, created_at), merged_at IS NOT NULL \
+     FROM tasks WHERE hotel_id = $1 AND room = $2 AND external_id = $3 \
+     AND merge_slot AND status IN ('open', 'accepted')";
+
+/// [`SLOT_HOLDER`], locked for the webhook's transaction.
+pub(crate) const SLOT_HOLDER_LOCKED: &str = "SELECT id, external_id, task_name, room, guest_name, \
+     quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
+     escalations, order_ids, order_key, coalesce(merged_at, created_at), merged_at IS NOT NULL \
+     FROM tasks WHERE hotel_id = $1 AND room = $2 AND external_id = $3 \
+     AND merge_slot AND status IN ('open', 'accepted') FOR UPDATE";
+
+/// A slot holder whose window passed gives the slot up to the new task that takes it over.
+pub(crate) const RELEASE_SLOT: &str = "UPDATE tasks SET merge_slot = false WHERE id = $1";
+
+/// A task's new quantity; with `order_ids`, an order merged in at `$4`.
+pub(crate) const SET_QUANTITY: &str = "UPDATE tasks SET quantity = $2, \
+     order_ids = coalesce($3, order_ids), \
+     merged_at = CASE WHEN $3::text IS NULL THEN merged_at ELSE $4 END, updated_at = $4 \
+     WHERE id = $1";
+
+/// One order's share of a merged task.
+pub(crate) const INSERT_SHARE: &str =
+    "INSERT INTO task_orders (hotel_id, order_key, task_id, order_id, quantity, merged, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// A cancelled order's share of a merged task.
+pub(crate) const CANCEL_SHARE: &str = "UPDATE task_orders SET cancelled = true \
+     WHERE hotel_id = $1 AND order_key = $2 AND task_id = $3";
 
 /// The configuration version and the order's state, in one round trip.
 pub(crate) const VERSION_AND_ORDER_STATE: &str =
@@ -33,9 +88,9 @@ pub(crate) const INSERT_EVENT: &str =
 pub(crate) const INSERT_TASK: &str = "WITH t AS (
              INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
                  external_id, task_name, room, guest_name, quantity, status, department, notes,
-                 language, requested_at, due_at, created_at, updated_at, escalate_at)
+                 language, requested_at, due_at, created_at, updated_at, escalate_at, merge_slot)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $14, $15, $16,
-                 $17, $17, $19)
+                 $17, $17, $19, $20)
              RETURNING id)
          INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
          SELECT id, $17, $18, NULL, 'open', NULL FROM t";
@@ -82,7 +137,21 @@ pub(crate) const BATCH_SUBSCRIBED: &str = "SELECT 1 FROM unnest($1::text[]) AS h
      LIMIT 1";
 
 /// A batch of new orders, their tasks, history, context and inbound entries, in one statement.
-pub(crate) const INSERT_NEW_ORDERS: &str = "WITH o AS (
+pub(crate) const INSERT_NEW_ORDERS: &str = "WITH
+         -- Orders with a task that would take a merge slot some task holds: handed back, for the
+         -- general path to decide whether they merge. Probed per slot through tasks_merge_slot
+         -- (OFFSET 0: a probe, not a join that may read every hotel's open tasks).
+         held AS (
+             SELECT p.hotel_id, p.order_key
+             FROM unnest($44::text[], $45::text[], $46::text[], $47::text[])
+                 AS p(hotel_id, order_key, room, external_id)
+             WHERE EXISTS (
+                   SELECT 1 FROM tasks x
+                   WHERE x.hotel_id = p.hotel_id AND x.room = p.room
+                     AND x.external_id = p.external_id
+                     AND x.merge_slot AND x.status IN ('open', 'accepted')
+                   OFFSET 0)),
+         o AS (
              INSERT INTO orders (hotel_id, order_key, order_id, reservation_id, state, created_at)
              SELECT s.hotel_id, s.order_key, s.order_id, s.reservation_id, s.state, s.created_at
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
@@ -100,23 +169,26 @@ pub(crate) const INSERT_NEW_ORDERS: &str = "WITH o AS (
                AND ($37::bool OR NOT EXISTS (
                    SELECT 1 FROM subscriptions sub WHERE sub.hotel_id = s.hotel_id AND sub.enabled
                    OFFSET 0))
+               AND NOT EXISTS (
+                   SELECT 1 FROM held WHERE held.hotel_id = s.hotel_id
+                                        AND held.order_key = s.order_key)
              ON CONFLICT (hotel_id, order_key) DO NOTHING
              RETURNING hotel_id, order_key),
          t AS (
              INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
                  external_id, task_name, room, guest_name, quantity, status, department, notes,
-                 language, requested_at, due_at, created_at, updated_at, escalate_at)
+                 language, requested_at, due_at, created_at, updated_at, escalate_at, merge_slot)
              SELECT d.id, d.hotel_id, d.order_key, d.item_key, d.order_id, d.reservation_id,
                  d.external_id, d.task_name, d.room, d.guest_name, d.quantity, 'open', d.department,
                  d.notes, d.language, d.requested_at, d.due_at, d.created_at, d.created_at,
-                 d.escalate_at
+                 d.escalate_at, d.merge_slot
              FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
                      $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
                      $18::text[], $19::text[], $20::text[], $21::text[], $22::int4[], $23::text[],
-                     $24::int4[], $42::text[])
+                     $24::int4[], $42::text[], $43::bool[])
                  AS d(id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
                      task_name, room, guest_name, department, notes, language, requested_at,
-                     due_at, quantity, created_at, n, escalate_at)
+                     due_at, quantity, created_at, n, escalate_at, merge_slot)
              JOIN o ON o.hotel_id = d.hotel_id AND o.order_key = d.order_key
              ORDER BY d.n
              RETURNING id, created_at),
@@ -176,6 +248,15 @@ pub(crate) const INSERT_DELIVERY: &str =
 pub(crate) const HOT_PATH_STATEMENTS: &[(&str, &str)] = &[
     ("ORDER_TASKS", ORDER_TASKS),
     ("ORDER_TASKS_LOCKED", ORDER_TASKS_LOCKED),
+    ("ORDER_MERGED_TASKS", ORDER_MERGED_TASKS),
+    ("ORDER_MERGED_TASKS_LOCKED", ORDER_MERGED_TASKS_LOCKED),
+    ("ORDER_SHARES", ORDER_SHARES),
+    ("SLOT_HOLDER", SLOT_HOLDER),
+    ("SLOT_HOLDER_LOCKED", SLOT_HOLDER_LOCKED),
+    ("RELEASE_SLOT", RELEASE_SLOT),
+    ("SET_QUANTITY", SET_QUANTITY),
+    ("INSERT_SHARE", INSERT_SHARE),
+    ("CANCEL_SHARE", CANCEL_SHARE),
     ("VERSION_AND_ORDER_STATE", VERSION_AND_ORDER_STATE),
     ("INSERT_ORDER", INSERT_ORDER),
     ("INSERT_EVENT", INSERT_EVENT),
@@ -231,9 +312,9 @@ mod tests {
         }
     }
 
-    /// The scans of `sql`'s plan: generic (every parameter NULL), or custom with every text
-    /// parameter naming the hotel with the long history.
-    async fn scans(c: &Client, sql: &str, generic: bool) -> Vec<String> {
+    /// The plan of `sql`: generic (every parameter NULL), or custom with every text parameter
+    /// naming the hotel with the long history.
+    async fn plan(c: &Client, sql: &str, generic: bool) -> Value {
         let types = c.prepare(sql).await.expect("prepare").params().to_vec();
         let args: Vec<&str> = types
             .iter()
@@ -265,10 +346,28 @@ mod tests {
             .expect("a plan");
         c.batch_execute("DEALLOCATE hot").await.expect("DEALLOCATE");
         let plan: Value = serde_json::from_str(&text).expect("JSON plan");
+        plan[0]["Plan"].clone()
+    }
+
+    /// The scans of `sql`'s plan (see [`plan`]).
+    async fn scans(c: &Client, sql: &str, generic: bool) -> Vec<String> {
         let mut found = Vec::new();
-        walk(&plan[0]["Plan"], &mut found);
+        walk(&plan(c, sql, generic).await, &mut found);
         // Init plans and CTEs hang off the top node's `Plans` too: walked above.
         found
+    }
+
+    /// The indexes `sql`'s plan reads.
+    async fn indexes(c: &Client, sql: &str, generic: bool) -> Vec<String> {
+        fn collect(node: &Value, out: &mut Vec<String>) {
+            out.extend(node["Index Name"].as_str().map(str::to_owned));
+            for child in node["Plans"].as_array().into_iter().flatten() {
+                collect(child, out);
+            }
+        }
+        let mut out = Vec::new();
+        collect(&plan(c, sql, generic).await, &mut out);
+        out
     }
 
     const SEED: &str = "
@@ -337,6 +436,14 @@ mod tests {
                         "list (department {department}, overdue {overdue}): {s}"
                     ));
                 }
+            }
+        }
+        // A new order finds its merge slot's holder through the slot's own index, whatever else
+        // the hotel has open.
+        for generic in [true, false] {
+            let used = indexes(&c, SLOT_HOLDER, generic).await;
+            if !used.iter().any(|i| i == "tasks_merge_slot") {
+                bad.push(format!("SLOT_HOLDER (generic {generic}): reads {used:?}"));
             }
         }
         // The check itself: a lookup by an unindexed column is caught.

@@ -6,13 +6,17 @@ use duve::ReservationFacts;
 
 use super::hot;
 use super::outbox;
-use super::tasks::{order_tasks, order_tasks_locked};
-use super::{exec, query_opt, text};
-use crate::store::rows::{InboundWrite, context_from_row};
+use super::tasks::order_tasks;
+use super::{exec, query, query_opt, text};
+use crate::events::TaskChange;
+use crate::store::rows::{InboundWrite, context_from_row, holder_from_row, share_from_row};
 use crate::store::{IngestRequest, Ingested, StoreError};
 use crate::{
     domain::{TaskStatus, time},
-    intake::{self, ContextWrite, OrderRead, OrderState, Outcome, Plan, Settlement, TaskDraft},
+    intake::{
+        self, ContextWrite, MergeRows, OrderRead, OrderState, Outcome, Plan, Settlement, Share,
+        SlotHolder, SlotKey, TaskDraft,
+    },
 };
 
 fn clean(s: &mut String) {
@@ -87,8 +91,13 @@ pub(super) async fn order_read(
 ) -> Result<OrderRead, StoreError> {
     let reads = plan.reads(state);
     let tasks = match reads.tasks_of {
-        Some(key) if reads.lock_tasks && lock => order_tasks_locked(tx, hid, &text(key)).await?,
-        Some(key) => order_tasks(tx, hid, &text(key)).await?,
+        Some(key) => order_tasks(tx, hid, &text(key), reads.lock_tasks && lock).await?,
+        None => Vec::new(),
+    };
+    // After the tasks' locks: a cancellation of another order of the same task waited for them,
+    // and this reads what it wrote.
+    let shares = match reads.shares_of {
+        Some(key) => order_shares(tx, hid, key).await?,
         None => Vec::new(),
     };
     let context = match reads.context_of {
@@ -99,6 +108,8 @@ pub(super) async fn order_read(
         state,
         tasks,
         context,
+        shares,
+        holders: Vec::new(),
     })
 }
 
@@ -165,7 +176,7 @@ pub(super) async fn insert_task(
     actor: &str,
     now: &str,
 ) -> Result<(), StoreError> {
-    let quantity = i32::try_from(d.quantity).unwrap_or(i32::MAX);
+    let quantity = column_quantity(d.quantity);
     exec(
         tx,
         hot::INSERT_TASK,
@@ -189,9 +200,98 @@ pub(super) async fn insert_task(
             &now,
             &text(actor),
             &d.escalate_at.map(time::format),
+            &d.merge_slot,
         ],
     )
     .await?;
+    Ok(())
+}
+
+/// A quantity as its `INTEGER` column holds it.
+pub(super) fn column_quantity(q: u32) -> i32 {
+    i32::try_from(q).unwrap_or(i32::MAX)
+}
+
+/// Every order's share of the order's tasks that orders share.
+async fn order_shares(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    order_key: &str,
+) -> Result<Vec<Share>, StoreError> {
+    query(tx, hot::ORDER_SHARES, &[&hotel, &text(order_key)])
+        .await?
+        .iter()
+        .map(share_from_row)
+        .collect()
+}
+
+/// The holders of the merge slots a new order names, those that exist; `lock`: locked in the keys'
+/// order (the webhook's transaction; a dry run locks nothing).
+pub(super) async fn slot_holders(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    keys: &[SlotKey],
+    lock: bool,
+) -> Result<Vec<SlotHolder>, StoreError> {
+    let sql = if lock {
+        hot::SLOT_HOLDER_LOCKED
+    } else {
+        hot::SLOT_HOLDER
+    };
+    let mut holders = Vec::new();
+    for k in keys {
+        let (room, ext) = (text(&k.room), text(&k.external_id));
+        if let Some(r) = query_opt(tx, sql, &[&hotel, &room, &ext]).await? {
+            holders.push(holder_from_row(&r)?);
+        }
+    }
+    Ok(holders)
+}
+
+/// Writes what merging decided: slots released (before any new task takes one over), quantities,
+/// shares, a cancelled order's shares.
+async fn apply_merge(
+    tx: &Transaction<'_>,
+    hid: &str,
+    m: &MergeRows,
+    at: &str,
+) -> Result<(), StoreError> {
+    for id in &m.released {
+        exec(tx, hot::RELEASE_SLOT, &[id]).await?;
+    }
+    for q in &m.quantities {
+        let ids = q
+            .order_ids
+            .as_deref()
+            .map(|ids| text(&crate::store::rows::json_list(ids)).into_owned());
+        let quantity = column_quantity(q.quantity);
+        exec(tx, hot::SET_QUANTITY, &[&q.task_id, &quantity, &ids, &at]).await?;
+    }
+    for sh in &m.shares {
+        let quantity = column_quantity(sh.quantity);
+        exec(
+            tx,
+            hot::INSERT_SHARE,
+            &[
+                &hid,
+                &text(&sh.order_key),
+                &sh.task_id,
+                &sh.order_id.as_deref().map(text),
+                &quantity,
+                &sh.merged,
+                &at,
+            ],
+        )
+        .await?;
+    }
+    for c in &m.cancelled_shares {
+        exec(
+            tx,
+            hot::CANCEL_SHARE,
+            &[&hid, &text(&c.order_key), &c.task_id],
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -258,25 +358,36 @@ pub(super) async fn insert_inbound<C: GenericClient + Sync>(
     Ok(())
 }
 
-/// One attempt at a webhook's transaction. `Err` with a unique violation means another instance
-/// committed the same order meanwhile: the caller rolls back and decides again.
+/// One attempt at a webhook's transaction; also returns how many deliveries it queued and the task
+/// changes to announce. `Err` with a unique violation means another instance committed the same
+/// order, or a task holding the same merge slot, meanwhile: the caller rolls back and decides
+/// again.
 pub(super) async fn ingest_tx(
     tx: &Transaction<'_>,
     req: &IngestRequest,
-) -> Result<(Ingested, usize), StoreError> {
+) -> Result<(Ingested, usize, Vec<TaskChange>), StoreError> {
     let hotel = &*req.hotel;
     let hid = hotel.id.as_str();
     let (version, state) = version_and_order_state(tx, hid, &req.plan).await?;
     if version != Some(req.cache_version) {
-        return Ok((Ingested::Stale, 0));
+        return Ok((Ingested::Stale, 0, Vec::new()));
     }
-    let read = order_read(tx, hid, &req.plan, state, true).await?;
-    let mut settled = intake::settle(&req.plan, hotel, read, time::now());
+    let mut read = order_read(tx, hid, &req.plan, state, true).await?;
+    let now = time::now();
+    read.holders = slot_holders(
+        tx,
+        hid,
+        &intake::slot_keys(&req.plan, hotel, &read, now),
+        true,
+    )
+    .await?;
+    let mut settled = intake::settle(&req.plan, hotel, read, now);
     clean_new_tasks(&mut settled);
     let queued = apply(tx, hid, &settled).await?;
+    let changes = crate::store::settled_changes(&hotel.id, settled.deliveries());
     let outcome = settled.outcome;
     insert_inbound(tx, hid, &InboundWrite::settled(req, &outcome)).await?;
-    Ok((Ingested::Done(outcome), queued))
+    Ok((Ingested::Done(outcome), queued, changes))
 }
 
 /// Writes a settlement's rows (all but the inbound log's); returns the deliveries queued.
@@ -296,6 +407,7 @@ async fn apply(tx: &Transaction<'_>, hid: &str, s: &Settlement<'_>) -> Result<us
         .await?;
     }
     let key = s.order.as_ref().map(|o| o.order_key);
+    apply_merge(tx, hid, &s.merge, at).await?;
     for (draft, task) in s.new_tasks() {
         insert_task(tx, hid, key, &task.id, draft, intake::ACTOR, at).await?;
     }
@@ -310,13 +422,13 @@ async fn apply(tx: &Transaction<'_>, hid: &str, s: &Settlement<'_>) -> Result<us
             intake::ACTOR,
             Some(line.from),
             line.to,
-            Some(line.note),
+            Some(&line.note),
         )
         .await?;
     }
     let mut queued = 0;
     for (task, raised) in s.deliveries() {
-        queued += outbox::enqueue(tx, hid, task, crate::store::raised_events(raised), at).await?;
+        queued += outbox::enqueue_raised(tx, hid, task, raised, at).await?;
     }
     if let Some(c) = &s.context {
         upsert_context(tx, hid, c, at).await?;

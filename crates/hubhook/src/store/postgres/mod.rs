@@ -53,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_11_settings.sql"),
     include_str!("../schema_postgres_12_key_owner.sql"),
     include_str!("../schema_postgres_13_replay.sql"),
+    include_str!("../schema_postgres_14_merge.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];

@@ -14,7 +14,7 @@ use tokio::sync::{Notify, mpsc};
 use super::exec;
 use super::hot;
 use super::hotels;
-use crate::store::{ConfigBus, ConfigChange, Ingested, StoreError};
+use crate::store::{ConfigBus, ConfigChange, StoreError};
 use crate::{
     domain::{HotelId, Task, TaskStatus},
     events::{ChangeKind, EventBus, TaskChange},
@@ -78,20 +78,13 @@ pub(super) fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange 
     }
 }
 
-/// The changes an ingested webhook made, as the board sees them.
-pub(super) fn ingest_changes(hotel: &HotelId, done: &Ingested) -> Vec<TaskChange> {
-    match done {
-        Ingested::Done(Outcome::Created { tasks, .. }) => tasks
-            .iter()
-            .map(|t| change(hotel, t, ChangeKind::Created))
-            .collect(),
-        Ingested::Done(Outcome::Cancelled { tasks }) => tasks
-            .iter()
-            .filter(|t| t.status == TaskStatus::Cancelled)
-            .map(|t| change(hotel, t, ChangeKind::StatusChanged))
-            .collect(),
-        _ => Vec::new(),
-    }
+/// The changes of a new order a batch wrote (its tasks, created), as the board sees them.
+pub(super) fn batch_changes(hotel: &HotelId, outcome: &Outcome) -> Vec<TaskChange> {
+    outcome
+        .tasks()
+        .iter()
+        .map(|t| change(hotel, t, ChangeKind::Created))
+        .collect()
 }
 
 /// Tells the other instances, with the commit of `c`'s transaction (or at once outside one), which
@@ -121,6 +114,7 @@ pub(super) async fn announce<C: GenericClient + Sync>(
             ChangeKind::Created => "c",
             ChangeKind::StatusChanged => "s",
             ChangeKind::Escalated => "e",
+            ChangeKind::Merged => "m",
         };
         current.push('\n');
         current.push_str(ch.hotel.as_str());
@@ -153,6 +147,7 @@ fn parse_change(line: &str) -> Option<TaskChange> {
         "c" => ChangeKind::Created,
         "s" => ChangeKind::StatusChanged,
         "e" => ChangeKind::Escalated,
+        "m" => ChangeKind::Merged,
         _ => return None,
     };
     Some(TaskChange {

@@ -21,12 +21,13 @@ use crate::domain::{
         REMOVED_MESSAGE, earliest, events_to_text, fair::REPLAY_PENDING_CAP, needs_order_refs,
     },
 };
+use crate::intake::Raised;
 use crate::store::OutboxStore;
 use crate::store::{
     AttemptRecord, Claimed, Delivery, NewSubscription, Scope, StoreError, Subscription,
     outbox::{
-        self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay, check_replay_limit,
-        check_subscription_cap, delivery_from_row, subscription_from_row,
+        self as shared, AttemptWrite, DELIVERY_COLS, Detail, SUB_COLS, check_replay,
+        check_replay_limit, check_subscription_cap, delivery_from_row, subscription_from_row,
     },
     rows::TASK_COLS,
 };
@@ -51,7 +52,28 @@ pub(super) async fn enqueue_escalation<C: GenericClient + Sync>(
     reason: Reason,
     now: &str,
 ) -> Result<usize, StoreError> {
-    enqueue_with(c, hotel, task, &[EventType::Escalated], Some(reason), now).await
+    enqueue_with(
+        c,
+        hotel,
+        task,
+        &[EventType::Escalated],
+        Some(Detail::Escalation(reason)),
+        now,
+    )
+    .await
+}
+
+/// Queues what a webhook's settlement raised on `task`; returns how many deliveries.
+pub(super) async fn enqueue_raised<C: GenericClient + Sync>(
+    c: &C,
+    hotel: &str,
+    task: &Task,
+    raised: &Raised,
+    now: &str,
+) -> Result<usize, StoreError> {
+    let events = crate::store::raised_events(raised);
+    let detail = crate::store::raised_detail(raised);
+    enqueue_with(c, hotel, task, events, detail, now).await
 }
 
 async fn enqueue_with<C: GenericClient + Sync>(
@@ -59,7 +81,7 @@ async fn enqueue_with<C: GenericClient + Sync>(
     hotel: &str,
     task: &Task,
     events: &[EventType],
-    reason: Option<Reason>,
+    detail: Option<Detail<'_>>,
     now: &str,
 ) -> Result<usize, StoreError> {
     let targets = query(c, super::hot::ENQUEUE_SUBSCRIPTIONS, &[&hotel])
@@ -76,7 +98,7 @@ async fn enqueue_with<C: GenericClient + Sync>(
             .unwrap_or_default(),
         false => OrderRefs::default(),
     };
-    let queued = shared::deliveries(hotel, task, events, reason, now, &targets, &refs)?;
+    let queued = shared::deliveries(hotel, task, events, detail, now, &targets, &refs)?;
     for d in &queued {
         let (event, payload) = (d.event.as_str(), text(&d.payload));
         exec(

@@ -1,16 +1,19 @@
 //! The PostgreSQL store's reads for a dry run and a replay ([`ReviewStore`]).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use jiff::Timestamp;
 use tokio_postgres::IsolationLevel;
 
 use super::{
     PostgresStore,
-    ingest::{order_read, version_and_order_state},
+    ingest::{order_read, slot_holders, version_and_order_state},
     query_opt,
 };
 use crate::{
-    domain::HotelId,
-    intake::{OrderRead, Plan},
+    domain::{HotelFacts, HotelId},
+    intake::{OrderRead, Plan, slot_keys},
     store::{
         InboundEntry, ReviewStore, Scope, StoreError,
         review::entry_hotel,
@@ -20,7 +23,12 @@ use crate::{
 
 #[async_trait]
 impl ReviewStore for PostgresStore {
-    async fn settlement_rows(&self, hotel: &HotelId, plan: &Plan) -> Result<OrderRead, StoreError> {
+    async fn settlement_rows(
+        &self,
+        hotel: &Arc<HotelFacts>,
+        plan: &Plan,
+        now: Timestamp,
+    ) -> Result<OrderRead, StoreError> {
         let mut client = self.pool.get().await?;
         // The webhook's reads, from one snapshot (repeatable read), in a read-only transaction:
         // no row is locked (the tasks a cancellation would move included), nothing is written.
@@ -30,9 +38,11 @@ impl ReviewStore for PostgresStore {
             .read_only(true)
             .start()
             .await?;
-        let hid = hotel.as_str();
+        let hid = hotel.id.as_str();
         let (_, state) = version_and_order_state(&tx, hid, plan).await?;
-        let read = order_read(&tx, hid, plan, state, false).await?;
+        let mut read = order_read(&tx, hid, plan, state, false).await?;
+        let keys = slot_keys(plan, hotel, &read, now);
+        read.holders = slot_holders(&tx, hid, &keys, false).await?;
         tx.rollback().await?;
         Ok(read)
     }

@@ -10,7 +10,7 @@ use super::escalation;
 use super::hot;
 use super::hotels;
 use super::ingest::{clean_draft, ingest_tx, insert_event, insert_inbound, insert_task};
-use super::notify::{announce, change, ingest_changes};
+use super::notify::{announce, batch_changes, change};
 use super::outbox;
 use super::{PostgresStore, exec, query, query_opt, text};
 use crate::store::{
@@ -78,30 +78,25 @@ async fn task_by_id(
         .transpose()
 }
 
-/// An order's tasks, in creation order.
+/// An order's tasks: those it made, in creation order, then those it merged into; `locked`: locked
+/// for the transaction.
 pub(super) async fn order_tasks(
     tx: &Transaction<'_>,
     hotel: &str,
     order_key: &str,
+    locked: bool,
 ) -> Result<Vec<Task>, StoreError> {
-    query(tx, hot::ORDER_TASKS, &[&hotel, &order_key])
-        .await?
-        .iter()
-        .map(task_from_row)
-        .collect()
-}
-
-/// An order's tasks, in creation order, locked for the transaction.
-pub(super) async fn order_tasks_locked(
-    tx: &Transaction<'_>,
-    hotel: &str,
-    order_key: &str,
-) -> Result<Vec<Task>, StoreError> {
-    query(tx, hot::ORDER_TASKS_LOCKED, &[&hotel, &order_key])
-        .await?
-        .iter()
-        .map(task_from_row)
-        .collect()
+    let (made, merged) = match locked {
+        true => (hot::ORDER_TASKS_LOCKED, hot::ORDER_MERGED_TASKS_LOCKED),
+        false => (hot::ORDER_TASKS, hot::ORDER_MERGED_TASKS),
+    };
+    let mut tasks = Vec::new();
+    for sql in [made, merged] {
+        for r in query(tx, sql, &[&hotel, &order_key]).await? {
+            tasks.push(task_from_row(&r)?);
+        }
+    }
+    Ok(tasks)
 }
 
 #[async_trait]
@@ -110,21 +105,17 @@ impl TaskStore for PostgresStore {
         let hotel = &req.hotel.id;
         if let Some(outcome) = ingest_new_order(&self.batcher, &req).await? {
             // Written and committed by a batch worker, which also woke the dispatcher.
-            let done = Ingested::Done(outcome);
-            self.signals.events.publish(ingest_changes(hotel, &done));
-            return Ok(done);
+            self.signals.events.publish(batch_changes(hotel, &outcome));
+            return Ok(Ingested::Done(outcome));
         }
         let mut client = self.pool.get().await?;
         let mut attempt = 0;
         loop {
             let tx = client.transaction().await?;
             let result = match ingest_tx(&tx, &req).await {
-                Ok((done, queued)) => {
-                    let changes = ingest_changes(hotel, &done);
-                    announce(&tx, &self.signals, &changes, queued)
-                        .await
-                        .map(|()| (done, changes, queued))
-                }
+                Ok((done, queued, changes)) => announce(&tx, &self.signals, &changes, queued)
+                    .await
+                    .map(|()| (done, changes, queued)),
                 Err(e) => Err(e),
             };
             let error = match result {

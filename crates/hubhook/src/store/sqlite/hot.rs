@@ -13,7 +13,45 @@ pub(crate) const ORDER_STATE: &str =
 /// An order's tasks in creation order (columns as `TASK_COLS`): index `tasks_by_order`.
 pub(crate) const ORDER_TASKS: &str = "SELECT id, external_id, task_name, room, guest_name, \
      quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
-     escalations FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 ORDER BY seq";
+     escalations, order_ids FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 ORDER BY seq";
+
+/// The tasks an order merged into, in the order it merged (columns as `TASK_COLS`): the unique
+/// key of `task_orders`, then each task by id.
+pub(crate) const ORDER_MERGED_TASKS: &str = "SELECT t.id, t.external_id, t.task_name, t.room, \
+     t.guest_name, t.quantity, t.status, t.due_at, t.created_at, t.order_id, t.requested_at, \
+     t.department, t.priority, t.escalations, t.order_ids \
+     FROM task_orders s JOIN tasks t ON t.id = s.task_id \
+     WHERE s.hotel_id = ?1 AND s.order_key = ?2 AND s.merged = 1 ORDER BY s.seq";
+
+/// Every order's share of the order's tasks that orders share: `task_orders_by_task`.
+pub(crate) const ORDER_SHARES: &str = "SELECT s.task_id, s.order_key, s.quantity, s.cancelled \
+     FROM task_orders mine JOIN task_orders s ON s.task_id = mine.task_id \
+     WHERE mine.hotel_id = ?1 AND mine.order_key = ?2 ORDER BY s.seq";
+
+/// The task holding a room's and service's merge slot (columns as `TASK_COLS`, then its order's
+/// key, when its latest order arrived, whether an order merged into it): `tasks_merge_slot`.
+pub(crate) const SLOT_HOLDER: &str = "SELECT id, external_id, task_name, room, guest_name, \
+     quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
+     escalations, order_ids, order_key, coalesce(merged_at, created_at), merged_at IS NOT NULL \
+     FROM tasks WHERE hotel_id = ?1 AND room = ?2 AND external_id = ?3 \
+     AND merge_slot = 1 AND status IN ('open', 'accepted')";
+
+/// A slot holder whose window passed gives the slot up to the new task that takes it over.
+pub(crate) const RELEASE_SLOT: &str = "UPDATE tasks SET merge_slot = 0 WHERE id = ?1";
+
+/// A task's new quantity; with `order_ids`, an order merged in at `?4`.
+pub(crate) const SET_QUANTITY: &str = "UPDATE tasks SET quantity = ?2, \
+     order_ids = coalesce(?3, order_ids), \
+     merged_at = CASE WHEN ?3 IS NULL THEN merged_at ELSE ?4 END, updated_at = ?4 WHERE id = ?1";
+
+/// One order's share of a merged task.
+pub(crate) const INSERT_SHARE: &str =
+    "INSERT INTO task_orders (hotel_id, order_key, task_id, order_id, quantity, merged, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// A cancelled order's share of a merged task.
+pub(crate) const CANCEL_SHARE: &str = "UPDATE task_orders SET cancelled = 1 \
+     WHERE hotel_id = ?1 AND order_key = ?2 AND task_id = ?3";
 
 /// Remembers an order (the idempotency key).
 pub(crate) const INSERT_ORDER: &str =
@@ -29,9 +67,9 @@ pub(crate) const INSERT_EVENT: &str =
 pub(crate) const INSERT_TASK: &str =
     "INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
              task_name, room, guest_name, quantity, status, department, notes, language, requested_at,
-             due_at, created_at, updated_at, escalate_at)
+             due_at, created_at, updated_at, escalate_at, merge_slot)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17,
-             ?18)";
+             ?18, ?19)";
 
 /// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id.
 pub(crate) const MOVE_TASK: &str =
@@ -81,6 +119,13 @@ pub(crate) const HOT_PATH_STATEMENTS: &[(&str, &str)] = &[
     ("HOTEL_VERSION", HOTEL_VERSION),
     ("ORDER_STATE", ORDER_STATE),
     ("ORDER_TASKS", ORDER_TASKS),
+    ("ORDER_MERGED_TASKS", ORDER_MERGED_TASKS),
+    ("ORDER_SHARES", ORDER_SHARES),
+    ("SLOT_HOLDER", SLOT_HOLDER),
+    ("RELEASE_SLOT", RELEASE_SLOT),
+    ("SET_QUANTITY", SET_QUANTITY),
+    ("INSERT_SHARE", INSERT_SHARE),
+    ("CANCEL_SHARE", CANCEL_SHARE),
     ("INSERT_ORDER", INSERT_ORDER),
     ("INSERT_EVENT", INSERT_EVENT),
     ("INSERT_TASK", INSERT_TASK),
@@ -203,6 +248,22 @@ mod tests {
         assert!(
             ORDER_TASKS.contains(&format!("SELECT {cols} FROM")),
             "{ORDER_TASKS}"
+        );
+        assert!(SLOT_HOLDER.contains(&format!("SELECT {cols}, order_key,")));
+        let qualified: Vec<String> = cols.split(", ").map(|c| format!("t.{c}")).collect();
+        assert!(
+            ORDER_MERGED_TASKS.contains(&format!("SELECT {} FROM", qualified.join(", "))),
+            "{ORDER_MERGED_TASKS}"
+        );
+    }
+
+    #[test]
+    fn the_merge_slot_is_found_through_its_index() {
+        let (_dir, conn) = database();
+        let lines = plan(&conn, SLOT_HOLDER);
+        assert!(
+            lines.iter().any(|l| l.contains("INDEX tasks_merge_slot ")),
+            "{lines:?}"
         );
     }
 

@@ -7,17 +7,56 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::intake::Plan;
 
 use super::{hot, hotels, outbox};
-use crate::store::rows::{InboundWrite, context_from_row, task_from_row};
+use crate::events::TaskChange;
+use crate::store::rows::{
+    InboundWrite, context_from_row, holder_from_row, share_from_row, task_from_row,
+};
 use crate::{
     domain::{Task, TaskStatus, time},
-    intake::{self, ContextWrite, OrderRead, Settlement, TaskDraft},
+    intake::{self, ContextWrite, MergeRows, OrderRead, Settlement, SlotHolder, TaskDraft},
     store::{IngestRequest, Ingested, StoreError},
 };
 
+/// An order's tasks: those it made, in creation order, then those it merged into.
 fn order_tasks(conn: &Connection, hotel: &str, order_key: &str) -> Result<Vec<Task>, StoreError> {
-    let mut stmt = conn.prepare_cached(hot::ORDER_TASKS)?;
-    let rows = stmt.query_and_then([hotel, order_key], |r| task_from_row(r))?;
+    let mut tasks = Vec::new();
+    for sql in [hot::ORDER_TASKS, hot::ORDER_MERGED_TASKS] {
+        let mut stmt = conn.prepare_cached(sql)?;
+        for t in stmt.query_and_then([hotel, order_key], |r| task_from_row(r))? {
+            tasks.push(t?);
+        }
+    }
+    Ok(tasks)
+}
+
+/// Every order's share of the order's tasks that orders share.
+fn order_shares(
+    conn: &Connection,
+    hotel: &str,
+    order_key: &str,
+) -> Result<Vec<intake::Share>, StoreError> {
+    let mut stmt = conn.prepare_cached(hot::ORDER_SHARES)?;
+    let rows = stmt.query_and_then([hotel, order_key], |r| share_from_row(r))?;
     rows.collect()
+}
+
+/// The holders of the merge slots a new order names, those that exist.
+pub(super) fn slot_holders(
+    conn: &Connection,
+    hotel: &str,
+    keys: &[intake::SlotKey],
+) -> Result<Vec<SlotHolder>, StoreError> {
+    let mut stmt = conn.prepare_cached(hot::SLOT_HOLDER)?;
+    let mut holders = Vec::new();
+    for k in keys {
+        let mut rows = stmt.query_and_then(params![hotel, k.room, k.external_id], |r| {
+            holder_from_row(r)
+        })?;
+        if let Some(h) = rows.next() {
+            holders.push(h?);
+        }
+    }
+    Ok(holders)
 }
 
 fn order_state(
@@ -101,6 +140,7 @@ pub(super) fn insert_task(
         d.due_at.map(time::format),
         now,
         d.escalate_at.map(time::format),
+        d.merge_slot,
     ])?;
     insert_event(conn, id, now, actor, None, TaskStatus::Open, None)?;
     Ok(())
@@ -158,9 +198,9 @@ pub(super) fn insert_inbound(
     Ok(())
 }
 
-/// What a settlement of `plan` reads: the order's state, then what [`Plan::reads`] names. The
-/// webhook's transaction reads it under the write lock; a dry run on a reader, in a read
-/// transaction (one snapshot), locking nothing.
+/// What a settlement of `plan` reads before the merge slots: the order's state, then what
+/// [`Plan::reads`] names. The webhook's transaction reads it under the write lock; a dry run on a
+/// reader, in a read transaction (one snapshot), locking nothing.
 pub(super) fn order_read(
     conn: &Connection,
     hid: &str,
@@ -177,30 +217,68 @@ pub(super) fn order_read(
             Some(key) => order_tasks(conn, hid, key)?,
             None => Vec::new(),
         },
+        shares: match reads.shares_of {
+            Some(key) => order_shares(conn, hid, key)?,
+            None => Vec::new(),
+        },
         context: match reads.context_of {
             Some(reservation) => load_context(conn, hid, reservation)?,
             None => None,
         },
+        holders: Vec::new(),
     })
 }
 
-/// The webhook's transaction; also returns how many outbound deliveries it queued. It reads what the
-/// settlement needs, and writes what it says (`intake::settle` decides).
+/// The webhook's transaction; also returns how many outbound deliveries it queued and the task
+/// changes to publish once it committed. It reads what the settlement needs, and writes what it
+/// says (`intake::settle` decides).
 pub(super) fn ingest_tx(
     conn: &Connection,
     req: &IngestRequest,
-) -> Result<(Ingested, usize), StoreError> {
+) -> Result<(Ingested, usize, Vec<TaskChange>), StoreError> {
     if hotels::hotel_version(conn, req.hotel.id.as_str())? != Some(req.cache_version) {
-        return Ok((Ingested::Stale, 0));
+        return Ok((Ingested::Stale, 0, Vec::new()));
     }
     let hotel = &*req.hotel;
     let hid = hotel.id.as_str();
-    let read = order_read(conn, hid, &req.plan)?;
-    let settled = intake::settle(&req.plan, hotel, read, time::now());
+    let now = time::now();
+    let mut read = order_read(conn, hid, &req.plan)?;
+    read.holders = slot_holders(conn, hid, &intake::slot_keys(&req.plan, hotel, &read, now))?;
+    let settled = intake::settle(&req.plan, hotel, read, now);
     let queued = apply(conn, hid, &settled)?;
+    let changes = crate::store::settled_changes(&hotel.id, settled.deliveries());
     let outcome = settled.outcome;
     insert_inbound(conn, hid, &InboundWrite::settled(req, &outcome))?;
-    Ok((Ingested::Done(outcome), queued))
+    Ok((Ingested::Done(outcome), queued, changes))
+}
+
+/// Writes what merging decided: slots released (before any new task takes one over), quantities,
+/// shares, a cancelled order's shares.
+fn apply_merge(conn: &Connection, hid: &str, m: &MergeRows, at: &str) -> Result<(), StoreError> {
+    for id in &m.released {
+        conn.prepare_cached(hot::RELEASE_SLOT)?.execute([id])?;
+    }
+    for q in &m.quantities {
+        let ids = q.order_ids.as_deref().map(crate::store::rows::json_list);
+        conn.prepare_cached(hot::SET_QUANTITY)?
+            .execute(params![q.task_id, q.quantity, ids, at])?;
+    }
+    for sh in &m.shares {
+        conn.prepare_cached(hot::INSERT_SHARE)?.execute(params![
+            hid,
+            sh.order_key,
+            sh.task_id,
+            sh.order_id,
+            sh.quantity,
+            sh.merged,
+            at
+        ])?;
+    }
+    for c in &m.cancelled_shares {
+        conn.prepare_cached(hot::CANCEL_SHARE)?
+            .execute([hid, &c.order_key, &c.task_id])?;
+    }
+    Ok(())
 }
 
 /// Writes a settlement's rows (all but the inbound log's); returns the deliveries queued.
@@ -218,6 +296,7 @@ fn apply(conn: &Connection, hid: &str, s: &Settlement<'_>) -> Result<usize, Stor
         )?;
     }
     let key = s.order.as_ref().map(|o| o.order_key);
+    apply_merge(conn, hid, &s.merge, at)?;
     for (draft, task) in s.new_tasks() {
         insert_task(conn, hid, key, &task.id, draft, intake::ACTOR, at)?;
     }
@@ -233,12 +312,12 @@ fn apply(conn: &Connection, hid: &str, s: &Settlement<'_>) -> Result<usize, Stor
             intake::ACTOR,
             Some(line.from),
             line.to,
-            Some(line.note),
+            Some(&line.note),
         )?;
     }
     let mut queued = 0;
     for (task, raised) in s.deliveries() {
-        queued += outbox::enqueue(conn, hid, task, crate::store::raised_events(raised), at)?;
+        queued += outbox::enqueue_raised(conn, hid, task, raised, at)?;
     }
     if let Some(c) = &s.context {
         upsert_context(conn, hid, c, at)?;

@@ -54,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_11_settings.sql"),
     include_str!("schema_sqlite_12_key_owner.sql"),
     include_str!("schema_sqlite_13_replay.sql"),
+    include_str!("schema_sqlite_14_merge.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{SqliteStore, hotel_exists};
+use crate::intake::Raised;
 use crate::{
     domain::{
         Task,
@@ -23,7 +24,7 @@ use crate::{
         AttemptRecord, Claimed, Delivery, NewSubscription, OutboxStore, Scope, StoreError,
         Subscription,
         outbox::{
-            self as shared, AttemptWrite, DELIVERY_COLS, SUB_COLS, check_replay,
+            self as shared, AttemptWrite, DELIVERY_COLS, Detail, SUB_COLS, check_replay,
             check_replay_limit, check_subscription_cap, delivery_from_row, subscription_from_row,
         },
         rows::TASK_COLS,
@@ -78,9 +79,22 @@ pub(super) fn enqueue_escalation(
         hotel,
         task,
         &[EventType::Escalated],
-        Some(reason),
+        Some(Detail::Escalation(reason)),
         now,
     )
+}
+
+/// Queues what a webhook's settlement raised on `task`; returns how many deliveries.
+pub(super) fn enqueue_raised(
+    conn: &Connection,
+    hotel: &str,
+    task: &Task,
+    raised: &Raised,
+    now: &str,
+) -> Result<usize, StoreError> {
+    let events = crate::store::raised_events(raised);
+    let detail = crate::store::raised_detail(raised);
+    enqueue_with(conn, hotel, task, events, detail, now)
 }
 
 fn enqueue_with(
@@ -88,7 +102,7 @@ fn enqueue_with(
     hotel: &str,
     task: &Task,
     events: &[EventType],
-    reason: Option<Reason>,
+    detail: Option<Detail<'_>>,
     now: &str,
 ) -> Result<usize, StoreError> {
     let targets: Vec<Target> = rows(conn, super::hot::ENQUEUE_SUBSCRIPTIONS, [hotel], |r| {
@@ -101,7 +115,7 @@ fn enqueue_with(
         .unwrap_or_default(),
         false => OrderRefs::default(),
     };
-    let queued = shared::deliveries(hotel, task, events, reason, now, &targets, &refs)?;
+    let queued = shared::deliveries(hotel, task, events, detail, now, &targets, &refs)?;
     let mut insert = conn.prepare_cached(super::hot::INSERT_DELIVERY)?;
     for d in &queued {
         let event = d.event.as_str();

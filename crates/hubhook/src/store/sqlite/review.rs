@@ -4,10 +4,17 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, ingest::order_read};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::{
+    SqliteStore,
+    ingest::{order_read, slot_holders},
+};
 use crate::{
-    domain::HotelId,
-    intake::{OrderRead, Plan},
+    domain::{HotelFacts, HotelId},
+    intake::{OrderRead, Plan, slot_keys},
     store::{
         InboundEntry, ReviewStore, Scope, StoreError,
         review::entry_hotel,
@@ -17,14 +24,23 @@ use crate::{
 
 #[async_trait]
 impl ReviewStore for SqliteStore {
-    async fn settlement_rows(&self, hotel: &HotelId, plan: &Plan) -> Result<OrderRead, StoreError> {
+    async fn settlement_rows(
+        &self,
+        hotel: &Arc<HotelFacts>,
+        plan: &Plan,
+        now: Timestamp,
+    ) -> Result<OrderRead, StoreError> {
         let hotel = hotel.clone();
         let plan = plan.clone();
         self.read(move |c| {
-            // One read transaction: the order's state and its tasks from the same snapshot. In WAL
-            // mode it waits for no writer and holds none up; dropped, it ends (nothing to undo).
+            // One read transaction: the order's state, its tasks and the slots' holders from the
+            // same snapshot. In WAL mode it waits for no writer and holds none up; dropped, it ends
+            // (nothing to undo).
             let tx = c.unchecked_transaction()?;
-            order_read(&tx, hotel.as_str(), &plan)
+            let hid = hotel.id.as_str();
+            let mut read = order_read(&tx, hid, &plan)?;
+            read.holders = slot_holders(&tx, hid, &slot_keys(&plan, &hotel, &read, now))?;
+            Ok(read)
         })
         .await
     }

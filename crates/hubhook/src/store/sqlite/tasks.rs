@@ -12,7 +12,7 @@ use crate::{
     domain::outbound::EventType,
     domain::{HotelId, Task, TaskId, TaskStatus, time},
     events::{ChangeKind, TaskChange},
-    intake::{Outcome, TaskDraft},
+    intake::TaskDraft,
     store::{
         BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
         StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming, escalate_at_after_move,
@@ -78,24 +78,10 @@ fn change(hotel: &HotelId, t: &Task, kind: ChangeKind) -> TaskChange {
 #[async_trait]
 impl TaskStore for SqliteStore {
     async fn ingest(&self, req: IngestRequest) -> Result<Ingested, StoreError> {
-        let hotel = req.hotel.clone();
-        let (done, queued) = self.write_repeatable(move |c| ingest_tx(c, &req)).await?;
+        let (done, queued, changes) = self.write_repeatable(move |c| ingest_tx(c, &req)).await?;
         self.queued(queued);
-        // `write` answers only after the commit: what is published here is durable. Publishing
-        // costs nothing (no allocation) while no board is listening.
-        let id = &hotel.id;
-        match &done {
-            Ingested::Done(Outcome::Created { tasks, .. }) => self
-                .events
-                .publish(tasks.iter().map(|t| change(id, t, ChangeKind::Created))),
-            Ingested::Done(Outcome::Cancelled { tasks }) => self.events.publish(
-                tasks
-                    .iter()
-                    .filter(|t| t.status == TaskStatus::Cancelled)
-                    .map(|t| change(id, t, ChangeKind::StatusChanged)),
-            ),
-            _ => {}
-        }
+        // `write` answers only after the commit: what is published here is durable.
+        self.events.publish(changes);
         Ok(done)
     }
 
