@@ -135,7 +135,7 @@ enum TaskStatus {
     Cancelled,
 }
 
-/// A task event a subscription may hear.
+/// An event a subscription may hear: a task's, or the shift report (`report.shift`).
 #[derive(ToSchema)]
 enum EventType {
     #[serde(rename = "task.created")]
@@ -150,14 +150,20 @@ enum EventType {
     Overdue,
     #[serde(rename = "task.escalated")]
     Escalated,
+    /// A shift ended: the body's `data` is its REPORT (a slack subscription gets a summary line)
+    #[serde(rename = "report.shift")]
+    ShiftReport,
 }
 
-/// What a subscription sends.
+/// What a subscription sends: `webhook` (signed JSON), `duve-connect` (a template into Duve
+/// Connect, Bearer token), `slack` (`{"text": one line}` to a Slack, Mattermost or Rocket.Chat
+/// incoming webhook, unsigned)
 #[derive(ToSchema)]
 #[serde(rename_all = "kebab-case")]
 enum SubscriptionKind {
     Webhook,
     DuveConnect,
+    Slack,
 }
 
 /// Where a delivery stands.

@@ -268,6 +268,8 @@ impl Dispatcher {
                     req = req.bearer_auth(token);
                 }
             }
+            // A chat's incoming-webhook URL is its credential: nothing to sign or add.
+            SubscriptionKind::Slack => {}
         }
         let resp = match req.body(c.payload.clone()).send().await {
             Ok(r) => r,

@@ -27,9 +27,10 @@ pub use dispatcher::Dispatcher;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionRequest {
     pub url: String,
-    /// `webhook` (default) or `duve-connect`
+    /// `webhook` (default), `duve-connect` or `slack`
     pub kind: Option<String>,
-    /// Event types; all of them when absent
+    /// Event types; when absent, every task event (a `slack` subscription: `task.created`,
+    /// `task.status_changed`, `task.escalated` and `report.shift`)
     pub events: Option<Vec<String>>,
     /// Extra headers sent with every delivery, as `Name: value`
     pub headers: Option<Vec<String>>,
@@ -52,12 +53,17 @@ pub enum SubscriptionError {
     Header(String),
     #[error("header {0} is set by hubhook and cannot be overridden")]
     ReservedHeader(String),
-    #[error("kind {0:?} is not webhook or duve-connect")]
+    #[error("kind {0:?} is not webhook, duve-connect or slack")]
     Kind(String),
     #[error("a duve-connect subscription needs --bearer (the Duve Connect access token)")]
     MissingBearer,
     #[error("{0} applies to duve-connect subscriptions only")]
     NotForWebhook(&'static str),
+    #[error(
+        "a duve-connect subscription cannot hear report.shift (its template has no place for a \
+         report): use a webhook or slack subscription"
+    )]
+    ReportForDuveConnect,
     #[error(transparent)]
     Template(#[from] template::TemplateError),
     #[error("url {url:?} is refused: {why}; deliveries go to public addresses only")]
@@ -106,9 +112,12 @@ pub fn check_subscription(
         _ => return Err(SubscriptionError::Url(url.to_owned())),
     }
     let events = match &req.events {
-        None => EventType::ALL.to_vec(),
+        None => EventType::defaults(kind),
         Some(list) => parse_events(&list.join(",")).map_err(SubscriptionError::Events)?,
     };
+    if kind == SubscriptionKind::DuveConnect && events.contains(&EventType::ShiftReport) {
+        return Err(SubscriptionError::ReportForDuveConnect);
+    }
     let mut headers = Vec::new();
     for raw in req.headers.unwrap_or_default() {
         let (name, value) = raw
@@ -132,6 +141,16 @@ pub fn check_subscription(
         });
     }
     let (secret, bearer, template) = match kind {
+        // A chat's incoming webhook is its own secret (its URL): nothing to sign with or send.
+        SubscriptionKind::Slack => {
+            if req.bearer.is_some() {
+                return Err(SubscriptionError::NotForWebhook("bearer"));
+            }
+            if req.body_template.is_some() || req.field.is_some() {
+                return Err(SubscriptionError::NotForWebhook("a body template or field"));
+            }
+            (None, None, None)
+        }
         SubscriptionKind::Webhook => {
             if req.bearer.is_some() {
                 return Err(SubscriptionError::NotForWebhook("bearer"));

@@ -14,9 +14,10 @@ use crate::domain::HotelId;
 use crate::domain::{
     Task,
     escalation::Reason,
+    hotel::parse_timezone,
     outbound::{
-        self, DeliveryStatus, EventType, NewDelivery, OrderRefs, Resolution, SubscriptionKind,
-        Target, Verdict,
+        self, ChatFacts, DeliveryStatus, EventType, NewDelivery, OrderRefs, Resolution,
+        SubscriptionKind, Target, Verdict,
     },
     time,
 };
@@ -80,6 +81,18 @@ pub(super) fn order_refs_from_row(r: &impl Columns) -> Result<OrderRefs, StoreEr
     })
 }
 
+/// A chat line's facts from the hotel's stored timezone (UTC if it does not parse) and the
+/// task's newest history actor.
+pub(super) fn chat_facts(timezone: Option<String>, actor: Option<String>) -> ChatFacts {
+    ChatFacts {
+        tz: timezone
+            .as_deref()
+            .and_then(parse_timezone)
+            .unwrap_or(jiff::tz::TimeZone::UTC),
+        actor,
+    }
+}
+
 /// The deliveries to insert for `events` on `task` (see [`outbound::deliveries_for`]), or with
 /// `reason`, for its escalation ([`outbound::escalation_deliveries`]; `events` is then
 /// `task.escalated`).
@@ -90,11 +103,11 @@ pub(super) fn deliveries(
     reason: Option<Reason>,
     now: &str,
     targets: &[Target],
-    refs: &OrderRefs,
+    (refs, chat): (&OrderRefs, &ChatFacts),
 ) -> Result<Vec<NewDelivery>, StoreError> {
     match reason {
-        Some(r) => outbound::escalation_deliveries(hotel, task, r, now, targets, refs),
-        None => outbound::deliveries_for(hotel, task, events, now, targets, refs),
+        Some(r) => outbound::escalation_deliveries(hotel, task, r, now, targets, refs, chat),
+        None => outbound::deliveries_for(hotel, task, events, now, targets, refs, chat),
     }
     .map_err(|e| StoreError::Invalid(e.to_string()))
 }

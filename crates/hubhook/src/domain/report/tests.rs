@@ -134,7 +134,8 @@ fn figures_are_the_state_at_the_end_of_the_window() {
     let none = &r.by_department[2];
     assert_eq!((none.created, none.open, none.escalated), (1, 1, 1));
 
-    let services: Vec<(Option<&str>, &str, u32, u32, Option<f64>)> = r
+    type Service<'a> = (Option<&'a str>, &'a str, u32, u32, Option<f64>);
+    let services: Vec<Service> = r
         .by_service
         .iter()
         .map(|s| {

@@ -231,11 +231,16 @@ fn outbound_schemas_describe_what_is_written() {
     };
     check_object(&doc, "Delivery", &delivery(true), &delivery(false));
     check_enum(&doc, "EventType", &EventType::ALL);
-    let kinds = [SubscriptionKind::Webhook, SubscriptionKind::DuveConnect];
+    let kinds = [
+        SubscriptionKind::Webhook,
+        SubscriptionKind::DuveConnect,
+        SubscriptionKind::Slack,
+    ];
     for k in kinds {
         // A new kind fails to compile here: add it to `kinds`.
         match k {
-            SubscriptionKind::Webhook | SubscriptionKind::DuveConnect => {}
+            SubscriptionKind::Webhook | SubscriptionKind::DuveConnect | SubscriptionKind::Slack => {
+            }
         }
     }
     check_enum(&doc, "SubscriptionKind", &kinds);
