@@ -14,6 +14,7 @@ mod accounts;
 mod hotels;
 mod outbox;
 pub mod postgres;
+mod reports;
 mod retention;
 mod rows;
 pub mod sqlite;
@@ -30,6 +31,7 @@ pub use outbox::{
     Attempt, AttemptRecord, Claimed, Delivery, Header, NewSubscription, OutboxStore, Scope,
     Subscription,
 };
+pub use reports::ReportStore;
 pub use retention::RetentionStore;
 pub use stats::{Backlog, StatsStore};
 pub use tasks::{
@@ -65,6 +67,7 @@ pub trait Store:
     + AccountStore
     + OutboxStore
     + RetentionStore
+    + ReportStore
     + StatsStore
     + Send
     + Sync

@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_9_outbound.sql"),
     include_str!("../schema_postgres_10_escalation.sql"),
     include_str!("../schema_postgres_11_settings.sql"),
+    include_str!("../schema_postgres_14_reports.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -334,6 +335,7 @@ mod ingest;
 mod notify;
 mod outbox;
 mod pool;
+mod reports;
 mod retention;
 mod stats;
 mod tasks;

@@ -34,6 +34,7 @@ mod hot;
 mod hotels;
 mod ingest;
 mod outbox;
+mod reports;
 mod retention;
 mod stats;
 mod tasks;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_9_outbound.sql"),
     include_str!("schema_sqlite_10_escalation.sql"),
     include_str!("schema_sqlite_11_settings.sql"),
+    include_str!("schema_sqlite_14_reports.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
