@@ -206,6 +206,12 @@ pub enum ApiError {
     Unavailable(String),
 }
 
+impl From<crate::domain::report::WindowError> for ApiError {
+    fn from(e: crate::domain::report::WindowError) -> Self {
+        ApiError::InvalidRequest(e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

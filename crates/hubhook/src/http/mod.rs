@@ -23,6 +23,7 @@ pub mod error;
 pub mod limits;
 pub mod outbound;
 pub mod passwords;
+pub mod reports;
 mod schemas;
 pub mod server;
 pub mod ui;
@@ -83,6 +84,7 @@ impl AppState {
         outbound::list_deliveries,
         outbound::delivery,
         outbound::replay_delivery,
+        reports::shift_report,
         healthz,
         readyz,
         metrics,
@@ -108,6 +110,9 @@ impl AppState {
         outbound::SubscriptionList,
         outbound::SecretRotated,
         outbound::DeliveryList,
+        crate::domain::report::Report,
+        crate::domain::report::DepartmentFigures,
+        crate::domain::report::ServiceFigures,
     )),
     modifiers(&BearerAuth)
 )]
@@ -220,6 +225,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/deliveries/{id}/replay",
             post(outbound::replay_delivery),
         )
+        .route("/api/v1/reports/shift", get(reports::shift_report))
         // The routes above are the API's: each answer's latency is recorded by route template.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

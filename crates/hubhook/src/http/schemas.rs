@@ -56,6 +56,9 @@ described_by! {
     store::Subscription => Subscription,
     store::Attempt => Attempt,
     store::Delivery => Delivery,
+    domain::report::Report => Report,
+    domain::report::DepartmentFigures => DepartmentFigures,
+    domain::report::ServiceFigures => ServiceFigures,
 }
 
 // The twins. A `///` comment becomes the schema's description; `//` stays out of the document.
@@ -189,9 +192,11 @@ struct Skipped {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SubscriptionRequest {
     url: String,
-    /// `webhook` (default) or `duve-connect`
+    /// `webhook` (default), `duve-connect` or `slack`
     kind: Option<String>,
-    /// Event types; all of them when absent
+    /// Event types. When absent: every `task.*` event (not `report.shift`); for `slack`,
+    /// `task.created`, `task.status_changed`, `task.escalated` and `report.shift`. A
+    /// `duve-connect` subscription cannot hear `report.shift`
     events: Option<Vec<String>>,
     /// Extra headers sent with every delivery, as `Name: value`
     headers: Option<Vec<String>>,
@@ -284,6 +289,81 @@ struct Delivery {
     payload: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     attempt_log: Option<Vec<store::Attempt>>,
+}
+
+/// The shift report (CONTRACT.md section 7): the tasks created in `[from, to)`, each counted as
+/// it stood at `to` (`created = done + cancelled + open`). Minutes have one decimal; a median or
+/// p90 is the nearest rank, null when nothing was measured
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    /// The window's start (included)
+    #[schema(format = DateTime, example = "2026-07-01T07:00:00.000Z")]
+    from: String,
+    /// The window's end (excluded)
+    #[schema(format = DateTime, example = "2026-07-01T15:00:00.000Z")]
+    to: String,
+    /// Tasks created in the window
+    #[schema(minimum = 0)]
+    created: u32,
+    /// Of those, done by `to`
+    #[schema(minimum = 0)]
+    done: u32,
+    /// Of those, cancelled by `to`
+    #[schema(minimum = 0)]
+    cancelled: u32,
+    /// Of those, neither done nor cancelled at `to`
+    #[schema(minimum = 0)]
+    open: u32,
+    /// Of those, escalated (not accepted in time, or not done by its due time) by `to`
+    #[schema(minimum = 0)]
+    escalated: u32,
+    /// Per department, by name; tasks of no department last (`department` null)
+    by_department: Vec<domain::report::DepartmentFigures>,
+    /// Per service (catalog external ID; tasks made by name, by name), the most requested first
+    by_service: Vec<domain::report::ServiceFigures>,
+}
+
+/// One department's figures in a shift report
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct DepartmentFigures {
+    /// Null for the tasks of no department
+    department: Option<String>,
+    #[schema(minimum = 0)]
+    created: u32,
+    #[schema(minimum = 0)]
+    done: u32,
+    #[schema(minimum = 0)]
+    open: u32,
+    #[schema(minimum = 0)]
+    escalated: u32,
+    /// Median minutes from creation to the first move to accepted or beyond
+    #[schema(minimum = 0)]
+    median_minutes_to_accept: Option<f64>,
+    /// Median minutes from creation to done
+    #[schema(minimum = 0)]
+    median_minutes_to_done: Option<f64>,
+    /// 90th percentile of the minutes from creation to done
+    #[schema(minimum = 0)]
+    p90_minutes_to_done: Option<f64>,
+}
+
+/// One service's figures in a shift report
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ServiceFigures {
+    /// The catalog's external ID; null for tasks made by name
+    external_id: Option<String>,
+    /// The task name (the newest task's, should the entry have been renamed)
+    name: String,
+    #[schema(minimum = 0)]
+    created: u32,
+    #[schema(minimum = 0)]
+    done: u32,
+    /// Median minutes from creation to done
+    #[schema(minimum = 0)]
+    median_minutes_to_done: Option<f64>,
 }
 
 #[cfg(test)]
