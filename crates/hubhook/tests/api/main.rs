@@ -32,6 +32,7 @@ mod outbox;
 mod page_sizes;
 mod raw_receiver;
 mod receiver;
+mod reports;
 mod restart;
 mod retention;
 mod roles;

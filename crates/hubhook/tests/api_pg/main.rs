@@ -72,6 +72,8 @@ postgres_suite! {
     mod raw_receiver;
     #[path = "../api/receiver.rs"]
     mod receiver;
+    #[path = "../api/reports.rs"]
+    mod reports;
     #[path = "../api/restart.rs"]
     mod restart;
     #[path = "../api/retention.rs"]
