@@ -1,5 +1,6 @@
 //! The black-box suite of `tests/api` (the same files, one test body for both backends) against
-//! PostgreSQL, plus what only several instances on one database can show (`instances.rs`), TLS to
+//! PostgreSQL, plus what only several instances on one database can show (`instances.rs`, and for
+//! the shift report `shift_reports.rs`), TLS to
 //! the server (`tls.rs`) and database URLs with passwords (`database_urls.rs`).
 //!
 //! It needs `HUBHOOK_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) when the
@@ -106,6 +107,7 @@ postgres_suite! {
     mod webhook_orders;
     mod database_urls;
     mod instances;
+    mod shift_reports;
     mod tls;
     mod streams_instances;
 }
