@@ -39,6 +39,7 @@ mod roles;
 mod secrets;
 mod session_cookies;
 mod setup;
+mod slack;
 mod streams;
 mod ui_browser;
 mod ui_pages;

@@ -85,6 +85,8 @@ postgres_suite! {
     mod secrets;
     #[path = "../api/session_cookies.rs"]
     mod session_cookies;
+    #[path = "../api/slack.rs"]
+    mod slack;
     #[path = "../api/streams.rs"]
     mod streams;
     #[path = "../api/setup.rs"]
