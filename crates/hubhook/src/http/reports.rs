@@ -62,12 +62,12 @@ pub fn wants_csv(accept: Option<&str>) -> bool {
     }
 }
 
-/// The report of `window` for the caller's hotel, read and computed.
+/// The report of `window` for a hotel, read and computed.
 pub async fn report_of(
     app: &AppState,
     hotel: &crate::domain::HotelId,
     window: Window,
-) -> Result<Report, ApiError> {
+) -> Result<Report, crate::store::StoreError> {
     let rows = app.store.report_rows(hotel, window).await?;
     Ok(report::compute(window, &rows))
 }

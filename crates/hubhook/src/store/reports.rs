@@ -94,4 +94,6 @@ pub trait ReportStore: Send + Sync {
     /// that hear `report.shift`, and the hotel's next shift end scheduled; returns how many
     /// hotels were due.
     async fn raise_shift_reports(&self, limit: u32) -> Result<u32, StoreError>;
+    /// The hotel's shift ends as stored (`07:00,15:00,23:00`; empty: none).
+    async fn shift_ends(&self, hotel: &HotelId) -> Result<String, StoreError>;
 }

@@ -43,6 +43,7 @@ mod slack;
 mod streams;
 mod ui_browser;
 mod ui_pages;
+mod ui_reports;
 mod ui_support;
 mod ui_webhooks;
 mod webhook_auth;

@@ -87,7 +87,7 @@ async fn report(app: &TestApp, key: &str, window: Option<(Timestamp, Timestamp)>
 /// accepted at 2 and done at 12; pillows done at 30 straight from open; luggage cancelled at 6;
 /// towels made at 10 and accepted at 20; a lamp made by name at 15, escalated at 25 (by the
 /// checker itself), still open.
-async fn hotel_with_history(app: &TestApp) -> (String, Timestamp) {
+pub(crate) async fn hotel_with_history(app: &TestApp) -> (String, Timestamp) {
     let hotel = app.create_hotel("h1").await;
     let key = app.api_key(&hotel, Role::Manager).await;
     let (s, first) = app.webhook(&hotel, &order("o-1", "101", &["4", "6"])).await;

@@ -124,7 +124,7 @@ impl Browser {
         })
     }
 
-    async fn login(&self, app: &TestApp, email: &str) {
+    pub(crate) async fn login(&self, app: &TestApp, email: &str) {
         let c = &self.client;
         c.goto(&app.url("/login")).await.expect("goto login");
         c.find(Locator::Css("input[name=email]"))
@@ -186,7 +186,7 @@ impl Browser {
     /// Every run takes the screenshots (so CI proves the pages render); they land in
     /// `docs/screenshots/` only with HUBHOOK_UPDATE_SCREENSHOTS=1 (an intended change to the pages),
     /// so ordinary runs leave the working tree as it was.
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         let dir = if std::env::var("HUBHOOK_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {

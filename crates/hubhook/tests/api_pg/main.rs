@@ -95,6 +95,8 @@ postgres_suite! {
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]
     mod ui_pages;
+    #[path = "../api/ui_reports.rs"]
+    mod ui_reports;
     #[path = "../api/ui_support.rs"]
     mod ui_support;
     #[path = "../api/ui_webhooks.rs"]

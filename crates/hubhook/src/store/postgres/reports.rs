@@ -144,6 +144,18 @@ impl ReportStore for PostgresStore {
         self.signals.queued(queued);
         Ok(n)
     }
+
+    async fn shift_ends(&self, hotel: &HotelId) -> Result<String, StoreError> {
+        let client = self.pool.get().await?;
+        let row = super::query_opt(
+            &client,
+            "SELECT shift_ends FROM hotels WHERE id = $1",
+            &[&hotel.as_str()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(row.try_get(0)?)
+    }
 }
 
 /// Needs `HUBHOOK_TEST_POSTGRES_URL` (read when the tests are built): a schema of its own with one

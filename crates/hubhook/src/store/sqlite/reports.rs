@@ -130,6 +130,21 @@ impl ReportStore for SqliteStore {
         self.queued(queued);
         Ok(n)
     }
+
+    async fn shift_ends(&self, hotel: &HotelId) -> Result<String, StoreError> {
+        let hotel = hotel.clone();
+        self.read(move |c| {
+            rows(
+                c,
+                "SELECT shift_ends FROM hotels WHERE id = ?1",
+                [hotel.as_str()],
+                |r| Ok(r.get::<_, String>(0)?),
+            )?
+            .pop()
+            .ok_or(StoreError::NotFound)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
