@@ -11,6 +11,7 @@
 //! `hubhook serve` and times `GET /api/v1/reports/shift` for the last 8 hours and the last 31 days
 //! (JSON, then CSV), `REPORT_RUNS` times each (default 20) after two warm-ups, one request at a
 //! time on one keep-alive connection. Prints a Markdown table for `docs/benchmarks.md`.
+//! `REPORT_KEEP=1` keeps the database (file or schema) afterwards, to look at the plans.
 
 use std::{
     path::Path,
@@ -360,6 +361,16 @@ fn run() -> Result<(), BoxError> {
             "| {label} | {} | {created} | {p50:.1} | {p90:.1} | {max:.1} | {bytes} |",
             if csv { "CSV" } else { "JSON" }
         );
+    }
+    if std::env::var("REPORT_KEEP").is_ok_and(|v| v == "1") {
+        // For a look at the plans afterwards (psql, sqlite3): the schema or file stays.
+        match schema {
+            Some(s) => {
+                eprintln!("kept: {}", s.url);
+                std::mem::forget(s);
+            }
+            None => eprintln!("kept: {}", dir.keep().join("report.db").display()),
+        }
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ use crate::domain::{
 /// The CSV's media type.
 pub const CSV: &str = "text/csv; charset=utf-8";
 
+/// The report's window, from the query string.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
@@ -104,6 +105,7 @@ pub fn csv_response(r: &Report) -> Response {
         (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
         (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database did not answer; \
             Retry-After says when to try again")))]
+/// The shift report of the caller's hotel, as JSON or CSV.
 pub async fn shift_report(
     State(app): State<Arc<AppState>>,
     Manager(caller): Manager,

@@ -283,6 +283,7 @@ fn page_body(r: &Report, w: &Window, tz: &TimeZone, presets: &[(&str, Window)]) 
     }
 }
 
+/// The `/reports` page.
 pub async fn reports(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
@@ -294,6 +295,7 @@ pub async fn reports(
     Ok(layout(&v, "Shift report", Nav::Reports, body))
 }
 
+/// `/reports/shift.csv`: the page's window as CSV.
 pub async fn reports_csv(
     State(app): State<Arc<AppState>>,
     Manager(v): Manager,
