@@ -20,13 +20,14 @@ pub enum WebhooksCommand {
         #[arg(long)]
         url: String,
         /// Comma-separated: task.created, task.status_changed, task.completed, task.cancelled,
-        /// task.overdue, task.escalated (default: all)
+        /// task.overdue, task.escalated, report.shift (default: every task.* event; for slack,
+        /// task.created, task.status_changed, task.escalated and report.shift)
         #[arg(long)]
         events: Option<String>,
         /// An extra header for every delivery, "Name: value" (repeatable)
         #[arg(long = "header")]
         headers: Vec<String>,
-        /// webhook (signed, the default) or duve-connect
+        /// webhook (signed, the default), duve-connect, or slack (a chat's incoming webhook)
         #[arg(long, default_value = "webhook")]
         kind: String,
         /// duve-connect: the Duve Connect access token
@@ -130,8 +131,18 @@ pub async fn run(ctx: &Ctx, cmd: WebhooksCommand) -> anyhow::Result<()> {
                     sub.url
                 ),
                 None => format!(
-                    "Duve Connect subscription {} for hotel {id} -> {}",
-                    sub.id, sub.url
+                    "{} subscription {} for hotel {id}: {} -> {}",
+                    match sub.kind {
+                        crate::outbox::SubscriptionKind::Slack => "Chat (slack)",
+                        _ => "Duve Connect",
+                    },
+                    sub.id,
+                    sub.events
+                        .iter()
+                        .map(|e| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    sub.url
                 ),
             })
         }

@@ -178,15 +178,20 @@ impl Clock {
     }
 }
 
+/// How every escalation's history line begins: the shift report finds a task's escalations in
+/// its history by it (`store`'s report statement matches `escalated:%`).
+pub const HISTORY_PREFIX: &str = "escalated:";
+
 /// The history line of an escalation.
 pub fn history_note(r: Reason, escalate_after_secs: Option<u32>) -> String {
-    match r {
+    let why = match r {
         Reason::Unaccepted => format!(
-            "escalated: not accepted within {}",
+            "not accepted within {}",
             super::time::format_setting_duration(escalate_after_secs)
         ),
-        Reason::Overdue => "escalated: not done by its due time".to_owned(),
-    }
+        Reason::Overdue => "not done by its due time".to_owned(),
+    };
+    format!("{HISTORY_PREFIX} {why}")
 }
 
 #[cfg(test)]
@@ -263,6 +268,17 @@ mod tests {
         let (due, c) = c.due(Some(1800), t("2026-01-01T10:10:00Z"));
         assert!(due.is_empty());
         assert_eq!(c.next_deadline(Some(1800)), Some(t("2026-01-01T10:30:00Z")));
+    }
+
+    #[test]
+    fn history_lines_begin_with_the_prefix_the_report_looks_for() {
+        assert_eq!(
+            history_note(Reason::Unaccepted, Some(600)),
+            "escalated: not accepted within 10m"
+        );
+        for r in Reason::ALL {
+            assert!(history_note(r, None).starts_with(HISTORY_PREFIX));
+        }
     }
 
     #[test]

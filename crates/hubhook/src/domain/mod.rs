@@ -9,6 +9,7 @@ pub mod hotel;
 pub mod ids;
 pub mod outbound;
 pub mod password;
+pub mod report;
 pub mod retention;
 pub mod room_list;
 pub mod rooms_csv;

@@ -236,6 +236,12 @@ impl From<ReplayError> for ApiError {
     }
 }
 
+impl From<crate::domain::report::WindowError> for ApiError {
+    fn from(e: crate::domain::report::WindowError) -> Self {
+        ApiError::InvalidRequest(e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

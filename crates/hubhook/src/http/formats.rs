@@ -200,7 +200,7 @@ pub fn subscription_request() -> RefOr<Schema> {
             .items(enumeration(EventType::ALL.map(EventType::as_str)))
             .min_items(Some(1))
             .max_items(Some(MAX_EVENT_NAMES))
-            .description(Some("Event types; all of them when absent"))
+            .description(Some("Event types; the kind's defaults when absent"))
     };
     let headers = || {
         ArrayBuilder::new()
@@ -257,12 +257,25 @@ pub fn subscription_request() -> RefOr<Schema> {
                 "The additional field the default template writes (default hubhook_task_status)",
             )),
         );
+    let slack = common(ObjectBuilder::new())
+        .title(Some(
+            "Chat (Slack, Mattermost, Rocket.Chat incoming webhook)",
+        ))
+        .property("kind", enumeration([SubscriptionKind::Slack.as_str()]))
+        .required("kind")
+        .property("bearer", null())
+        .property("bodyTemplate", null())
+        .property("field", null());
     let one_of = OneOfBuilder::new()
         .item(webhook)
         .item(duve_connect)
+        .item(slack)
         .description(Some(
-            "A subscription as asked for: a signed webhook (kind absent, null or webhook) or a \
-             Duve Connect call (kind duve-connect, with its bearer token)",
+            "A subscription as asked for: a signed webhook (kind absent, null or webhook), a \
+             Duve Connect call (kind duve-connect, with its bearer token; it cannot hear \
+             report.shift: 422) or a chat line (kind slack). Without events: every task.* \
+             event for a webhook or Duve Connect; task.created, task.status_changed, \
+             task.escalated, task.merged and report.shift for a chat",
         ))
         .build();
     RefOr::T(Schema::OneOf(one_of))

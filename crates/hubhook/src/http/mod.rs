@@ -26,6 +26,7 @@ mod links;
 use links::Links;
 pub mod outbound;
 pub mod passwords;
+pub mod reports;
 pub mod review;
 mod schemas;
 pub mod server;
@@ -89,6 +90,7 @@ impl AppState {
         outbound::list_deliveries,
         outbound::delivery,
         outbound::replay_delivery,
+        reports::shift_report,
         healthz,
         readyz,
         metrics,
@@ -117,6 +119,9 @@ impl AppState {
         outbound::SubscriptionList,
         outbound::SecretRotated,
         outbound::DeliveryList,
+        crate::domain::report::Report,
+        crate::domain::report::DepartmentFigures,
+        crate::domain::report::ServiceFigures,
     )),
     modifiers(&BearerAuth, &Links)
 )]
@@ -231,6 +236,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/deliveries/{id}/replay",
             post(outbound::replay_delivery),
         )
+        .route("/api/v1/reports/shift", get(reports::shift_report))
         // The routes above are the API's: their bodies are bounded (413 beyond), each answer's
         // latency is recorded by route template.
         .route_layer(axum::extract::DefaultBodyLimit::max(error::API_BODY_LIMIT))

@@ -61,6 +61,9 @@ described_by! {
     store::Subscription => Subscription,
     store::Attempt => Attempt,
     store::Delivery => Delivery,
+    domain::report::Report => Report,
+    domain::report::DepartmentFigures => DepartmentFigures,
+    domain::report::ServiceFigures => ServiceFigures,
 }
 
 /// A subscription request's schema is built from the formats its check uses (`http::formats`).
@@ -153,7 +156,7 @@ enum TaskStatus {
     Cancelled,
 }
 
-/// A task event a subscription may hear.
+/// An event a subscription may hear: a task's, or the shift report (`report.shift`).
 #[derive(ToSchema)]
 enum EventType {
     #[serde(rename = "task.created")]
@@ -168,16 +171,24 @@ enum EventType {
     Overdue,
     #[serde(rename = "task.escalated")]
     Escalated,
+    /// A repeated order merged into the task, or a merged order cancelled: `merge` says which
+    /// order and by how much the quantity changed
     #[serde(rename = "task.merged")]
     Merged,
+    /// A shift ended: the body's `data` is its REPORT (a slack subscription gets a summary line)
+    #[serde(rename = "report.shift")]
+    ShiftReport,
 }
 
-/// What a subscription sends.
+/// What a subscription sends: `webhook` (signed JSON), `duve-connect` (a template into Duve
+/// Connect, Bearer token), `slack` (`{"text": one line}` to a Slack, Mattermost or Rocket.Chat
+/// incoming webhook, unsigned)
 #[derive(ToSchema)]
 #[serde(rename_all = "kebab-case")]
 enum SubscriptionKind {
     Webhook,
     DuveConnect,
+    Slack,
 }
 
 /// Where a delivery stands.
@@ -397,6 +408,81 @@ struct ItemAt {
     name: Option<String>,
     external_id: Option<intake::review::FieldAt>,
     quantity: Option<intake::review::FieldAt>,
+}
+
+/// The shift report (CONTRACT.md section 7): the tasks created in `[from, to)`, each counted as
+/// it stood at `to` (`created = done + cancelled + open`). Minutes have one decimal; a median or
+/// p90 is the nearest rank, null when nothing was measured
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    /// The window's start (included)
+    #[schema(format = DateTime, example = "2026-07-01T07:00:00.000Z")]
+    from: String,
+    /// The window's end (excluded)
+    #[schema(format = DateTime, example = "2026-07-01T15:00:00.000Z")]
+    to: String,
+    /// Tasks created in the window
+    #[schema(minimum = 0)]
+    created: u32,
+    /// Of those, done by `to`
+    #[schema(minimum = 0)]
+    done: u32,
+    /// Of those, cancelled by `to`
+    #[schema(minimum = 0)]
+    cancelled: u32,
+    /// Of those, neither done nor cancelled at `to`
+    #[schema(minimum = 0)]
+    open: u32,
+    /// Of those, escalated (not accepted in time, or not done by its due time) by `to`
+    #[schema(minimum = 0)]
+    escalated: u32,
+    /// Per department, by name; tasks of no department last (`department` null)
+    by_department: Vec<domain::report::DepartmentFigures>,
+    /// Per service (catalog external ID; tasks made by name, by name), the most requested first
+    by_service: Vec<domain::report::ServiceFigures>,
+}
+
+/// One department's figures in a shift report
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct DepartmentFigures {
+    /// Null for the tasks of no department
+    department: Option<String>,
+    #[schema(minimum = 0)]
+    created: u32,
+    #[schema(minimum = 0)]
+    done: u32,
+    #[schema(minimum = 0)]
+    open: u32,
+    #[schema(minimum = 0)]
+    escalated: u32,
+    /// Median minutes from creation to the first move to accepted or beyond
+    #[schema(minimum = 0)]
+    median_minutes_to_accept: Option<f64>,
+    /// Median minutes from creation to done
+    #[schema(minimum = 0)]
+    median_minutes_to_done: Option<f64>,
+    /// 90th percentile of the minutes from creation to done
+    #[schema(minimum = 0)]
+    p90_minutes_to_done: Option<f64>,
+}
+
+/// One service's figures in a shift report
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ServiceFigures {
+    /// The catalog's external ID; null for tasks made by name
+    external_id: Option<String>,
+    /// The task name (the newest task's, should the entry have been renamed)
+    name: String,
+    #[schema(minimum = 0)]
+    created: u32,
+    #[schema(minimum = 0)]
+    done: u32,
+    /// Median minutes from creation to done
+    #[schema(minimum = 0)]
+    median_minutes_to_done: Option<f64>,
 }
 
 #[cfg(test)]

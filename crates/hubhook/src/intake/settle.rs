@@ -21,8 +21,8 @@ use crate::domain::{
     time,
 };
 
-/// Who the history lines and moves of a webhook are written by.
-pub const ACTOR: &str = "duve";
+/// Who the history lines and moves of a webhook are written by (a chat line names it "Duve").
+pub const ACTOR: &str = crate::domain::outbound::chat::DUVE_ACTOR;
 /// The history note of a task cancelled because its order was.
 pub const NOTE_CANCELLED: &str = "order cancelled in Duve";
 

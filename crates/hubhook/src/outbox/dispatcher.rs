@@ -2,7 +2,9 @@
 //! own timeout, over one pooled client), and records every attempt with its verdict.
 //!
 //! It wakes when a commit queued deliveries, when an attempt ends, or at the next due time (polling
-//! at least every second, so work queued by another process, such as the CLI, is seen too).
+//! at least every second, so work queued by another process, such as the CLI, is seen too). Once a
+//! second it also raises what time alone causes: overdue tasks, escalations and the shift reports
+//! of hotels whose shift has just ended.
 
 use std::{
     sync::Arc,
@@ -30,6 +32,10 @@ const MIN_NAP: Duration = Duration::from_millis(100);
 /// Tasks escalated per transaction, and transactions per tick at most.
 const ESCALATION_BATCH: u32 = 500;
 const ESCALATION_BATCHES: usize = 20;
+/// Hotels whose shift ended, reported per transaction (each reads its shift's tasks), and
+/// transactions per tick at most.
+const REPORT_BATCH: u32 = 20;
+const REPORT_BATCHES: usize = 10;
 const RESPONSE_KEEP: usize = 1024;
 
 pub use crate::domain::outbound::IpRange;
@@ -118,6 +124,17 @@ impl Dispatcher {
                         Ok(_) => break,
                         Err(e) => {
                             tracing::warn!(error = %e, "could not check for tasks to escalate");
+                            break;
+                        }
+                    }
+                }
+                // Shift ends, as escalations: due hotels in batches (many hotels may share one).
+                for _ in 0..REPORT_BATCHES {
+                    match self.store.raise_shift_reports(REPORT_BATCH).await {
+                        Ok(n) if n == REPORT_BATCH => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not send the shift reports due");
                             break;
                         }
                     }
@@ -268,6 +285,8 @@ impl Dispatcher {
                     req = req.bearer_auth(token);
                 }
             }
+            // A chat's incoming-webhook URL is its credential: nothing to sign or add.
+            SubscriptionKind::Slack => {}
         }
         let resp = match req.body(c.payload.clone()).send().await {
             Ok(r) => r,

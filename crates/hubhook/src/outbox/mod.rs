@@ -29,9 +29,10 @@ pub use dispatcher::Dispatcher;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscriptionRequest {
     pub url: String,
-    /// `webhook` (default) or `duve-connect`
+    /// `webhook` (default), `duve-connect` or `slack`
     pub kind: Option<String>,
-    /// Event types; all of them when absent
+    /// Event types; when absent, every task event (a `slack` subscription: `task.created`,
+    /// `task.status_changed`, `task.escalated` and `report.shift`)
     pub events: Option<Vec<String>>,
     /// Extra headers sent with every delivery, as `Name: value`
     pub headers: Option<Vec<String>>,
@@ -63,7 +64,7 @@ pub enum SubscriptionError {
     TooManyHeaders,
     #[error("header {0:?} is not \"Name: value\" with a valid name and value")]
     Header(String),
-    #[error("kind {0:?} is not webhook or duve-connect")]
+    #[error("kind {0:?} is not webhook, duve-connect or slack")]
     Kind(String),
     #[error("a duve-connect subscription needs --bearer (the Duve Connect access token)")]
     MissingBearer,
@@ -73,6 +74,11 @@ pub enum SubscriptionError {
     Url(String),
     #[error("header {0} is set by hubhook and cannot be overridden")]
     ReservedHeader(String),
+    #[error(
+        "a duve-connect subscription cannot hear report.shift (its template has no place for a \
+         report): use a webhook or slack subscription"
+    )]
+    ReportForDuveConnect,
     #[error(transparent)]
     Template(#[from] template::TemplateError),
     #[error("url {url:?} is refused: {why}; deliveries go to public addresses only")]
@@ -93,6 +99,7 @@ impl SubscriptionError {
             SubscriptionError::Url(_)
             | SubscriptionError::ReservedHeader(_)
             | SubscriptionError::Template(_)
+            | SubscriptionError::ReportForDuveConnect
             | SubscriptionError::Destination { .. } => false,
         }
     }
@@ -165,7 +172,7 @@ pub fn check_subscription(
         SubscriptionKind::parse(kind).ok_or_else(|| SubscriptionError::Kind(kind.to_owned()))?;
     formats::URL.check(&req.url)?;
     let events = match &req.events {
-        None => EventType::ALL.to_vec(),
+        None => EventType::defaults(kind),
         Some(list) => request_events(list)?,
     };
     let raw_headers = req.headers.unwrap_or_default();
@@ -190,6 +197,15 @@ pub fn check_subscription(
         });
     }
     match kind {
+        // A chat's incoming webhook is its own secret (its URL): nothing to sign with or send.
+        SubscriptionKind::Slack => {
+            if req.bearer.is_some() {
+                return Err(SubscriptionError::NotForWebhook("bearer"));
+            }
+            if req.body_template.is_some() || req.field.is_some() {
+                return Err(SubscriptionError::NotForWebhook("a body template or field"));
+            }
+        }
         SubscriptionKind::Webhook => {
             if req.bearer.is_some() {
                 return Err(SubscriptionError::NotForWebhook("bearer"));
@@ -214,6 +230,9 @@ pub fn check_subscription(
     }
 
     // What it means.
+    if kind == SubscriptionKind::DuveConnect && events.contains(&EventType::ShiftReport) {
+        return Err(SubscriptionError::ReportForDuveConnect);
+    }
     let url = req.url;
     match url::Url::parse(&url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
@@ -228,6 +247,7 @@ pub fn check_subscription(
         }
     }
     let (secret, bearer, template) = match kind {
+        SubscriptionKind::Slack => (None, None, None),
         SubscriptionKind::Webhook => (Some(sign::new_secret()), None, None),
         SubscriptionKind::DuveConnect => {
             let template = match req.body_template {

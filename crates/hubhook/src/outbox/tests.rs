@@ -12,7 +12,7 @@ fn subscription_requests_are_checked() {
         },
     )
     .unwrap();
-    assert_eq!(ok.events, EventType::ALL);
+    assert_eq!(ok.events, EventType::defaults(SubscriptionKind::Webhook));
     assert!(ok.secret.as_deref().unwrap().starts_with("whsec_"));
     assert_eq!(ok.headers[0].name, "X-Api-Key");
     let bad = |req: SubscriptionRequest| match check_subscription(hotel.clone(), req) {
@@ -151,4 +151,63 @@ fn the_shape_is_checked_whole_before_the_meaning() {
     )
     .unwrap();
     assert_eq!(ok.events, [EventType::Created]);
+}
+
+#[test]
+fn chat_subscriptions_have_no_secret_and_duve_connect_hears_no_report() {
+    let hotel = crate::domain::HotelId::parse("h1").unwrap();
+    let chat = check_subscription(
+        hotel.clone(),
+        SubscriptionRequest {
+            url: "https://hooks.slack.example/services/T/B/x".into(),
+            kind: Some("slack".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(chat.kind, SubscriptionKind::Slack);
+    assert!(chat.secret.is_none() && chat.bearer.is_none() && chat.template.is_none());
+    assert_eq!(chat.events, EventType::defaults(SubscriptionKind::Slack));
+    let refused = |req: SubscriptionRequest| match check_subscription(hotel.clone(), req) {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    assert_eq!(
+        refused(SubscriptionRequest {
+            url: "https://x.example".into(),
+            kind: Some("slack".into()),
+            bearer: Some("t".into()),
+            ..Default::default()
+        }),
+        SubscriptionError::NotForWebhook("bearer")
+    );
+    assert_eq!(
+        refused(SubscriptionRequest {
+            url: "https://x.example".into(),
+            kind: Some("duve-connect".into()),
+            bearer: Some("t".into()),
+            events: Some(vec!["task.completed".into(), "report.shift".into()]),
+            ..Default::default()
+        }),
+        SubscriptionError::ReportForDuveConnect
+    );
+    assert!(matches!(
+        refused(SubscriptionRequest {
+            url: "https://x.example".into(),
+            kind: Some("teams".into()),
+            ..Default::default()
+        }),
+        SubscriptionError::Kind(_)
+    ));
+    // A webhook may ask for the report.
+    let hook = check_subscription(
+        hotel,
+        SubscriptionRequest {
+            url: "https://x.example".into(),
+            events: Some(vec!["report.shift".into()]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(hook.events, [EventType::ShiftReport]);
 }

@@ -14,6 +14,7 @@ mod accounts;
 mod hotels;
 mod outbox;
 pub mod postgres;
+mod reports;
 mod retention;
 mod review;
 mod rows;
@@ -31,6 +32,7 @@ pub use outbox::{
     Attempt, AttemptRecord, Claimed, Delivery, Header, NewSubscription, OutboxStore, Scope,
     Subscription,
 };
+pub use reports::ReportStore;
 pub use retention::RetentionStore;
 pub use review::ReviewStore;
 pub use stats::{Backlog, StatsStore};
@@ -70,6 +72,7 @@ pub trait Store:
     + OutboxStore
     + RetentionStore
     + ReviewStore
+    + ReportStore
     + StatsStore
     + Send
     + Sync

@@ -14,8 +14,9 @@ use crate::domain::HotelId;
 use crate::domain::{
     Task,
     escalation::Reason,
+    hotel::parse_timezone,
     outbound::{
-        self, DeliveryStatus, EventType, MergeNote, NewDelivery, OrderRefs, Resolution,
+        self, ChatFacts, DeliveryStatus, EventType, MergeNote, NewDelivery, OrderRefs, Resolution,
         SubscriptionKind, Target, Verdict,
     },
     time,
@@ -89,6 +90,18 @@ pub(super) enum Detail<'a> {
     Merge(&'a MergeNote),
 }
 
+/// A chat line's facts from the hotel's stored timezone (UTC if it does not parse) and the
+/// task's newest history actor.
+pub(super) fn chat_facts(timezone: Option<String>, actor: Option<String>) -> ChatFacts {
+    ChatFacts {
+        tz: timezone
+            .as_deref()
+            .and_then(parse_timezone)
+            .unwrap_or(jiff::tz::TimeZone::UTC),
+        actor,
+    }
+}
+
 /// The deliveries to insert for `events` on `task` (see [`outbound::deliveries_for`]), or with a
 /// `detail`, for its escalation ([`outbound::escalation_deliveries`]; `events` is then
 /// `task.escalated`) or a merge ([`outbound::merge_deliveries`]; `events` is `task.merged`).
@@ -99,14 +112,16 @@ pub(super) fn deliveries(
     detail: Option<Detail<'_>>,
     now: &str,
     targets: &[Target],
-    refs: &OrderRefs,
+    (refs, chat): (&OrderRefs, &ChatFacts),
 ) -> Result<Vec<NewDelivery>, StoreError> {
     match detail {
         Some(Detail::Escalation(r)) => {
-            outbound::escalation_deliveries(hotel, task, r, now, targets, refs)
+            outbound::escalation_deliveries(hotel, task, r, now, targets, refs, chat)
         }
-        Some(Detail::Merge(m)) => outbound::merge_deliveries(hotel, task, m, now, targets, refs),
-        None => outbound::deliveries_for(hotel, task, events, now, targets, refs),
+        Some(Detail::Merge(m)) => {
+            outbound::merge_deliveries(hotel, task, m, now, targets, refs, chat)
+        }
+        None => outbound::deliveries_for(hotel, task, events, now, targets, refs, chat),
     }
     .map_err(|e| StoreError::Invalid(e.to_string()))
 }

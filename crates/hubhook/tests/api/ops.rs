@@ -105,6 +105,7 @@ async fn openapi_document_describes_the_api() {
         ("/api/v1/inbound", "get"),
         ("/api/v1/dry-run", "post"),
         ("/api/v1/inbound/{id}/replay", "post"),
+        ("/api/v1/reports/shift", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -122,6 +123,7 @@ async fn openapi_document_describes_the_api() {
             "Delivery",
             "DeliveryList",
             "DeliveryStatus",
+            "DepartmentFigures",
             "DryRun",
             "DryRunFields",
             "DryRunOutcome",
@@ -136,7 +138,9 @@ async fn openapi_document_describes_the_api() {
             "NewTask",
             "Priority",
             "ProductsAt",
+            "Report",
             "SecretRotated",
+            "ServiceFigures",
             "Skipped",
             "StatusMove",
             "Subscription",

@@ -1,6 +1,6 @@
 //! Roles on the HTTP API and the pages (CONTRACT.md section 3): a staff key works tasks; a manager
 //! key also manages the hotel (subscriptions, deliveries and their answers, the inbound log and its
-//! raw bodies). A staff key on a manager route is 403 with the usual error body; no key or an
+//! raw bodies, reports). A staff key on a manager route is 403 with the usual error body; no key or an
 //! unknown one is 401. The OpenAPI document lists 403 exactly where it can happen.
 
 use hubhook::domain::Role;
@@ -140,6 +140,12 @@ async fn staff_keys_work_tasks_and_only_manager_keys_manage_the_hotel() {
             format!("/api/v1/inbound/{inbound}/replay"),
             true,
         ),
+        (
+            "GET",
+            "/api/v1/reports/shift",
+            "/api/v1/reports/shift".into(),
+            true,
+        ),
     ];
     // Every operation the document describes under /api/v1 is in the table above.
     let described = doc["paths"]
@@ -213,6 +219,8 @@ async fn staff_keys_work_tasks_and_only_manager_keys_manage_the_hotel() {
     assert_eq!(s, 200, "{body}");
     assert!(body.to_string().contains(GUEST_SECRET), "{body}");
     let (s, body) = app.get_api(&manager, "/api/v1/webhooks").await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = app.get_api(&manager, "/api/v1/reports/shift").await;
     assert_eq!(s, 200, "{body}");
     let (s, body) = app
         .get_api(&manager, &format!("/api/v1/deliveries/{delivery}"))

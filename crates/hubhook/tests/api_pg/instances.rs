@@ -19,13 +19,13 @@ use crate::{
 };
 
 /// A `hubhook serve` child process, killed (and reaped) when dropped, even if the test fails.
-struct Instance {
+pub(crate) struct Instance {
     child: Child,
     base: String,
 }
 
 impl Instance {
-    async fn start(db_url: &str, client: &reqwest::Client) -> Instance {
+    pub(crate) async fn start(db_url: &str, client: &reqwest::Client) -> Instance {
         Self::start_with(db_url, client, &[]).await
     }
 
@@ -70,7 +70,7 @@ impl Instance {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 }
@@ -83,7 +83,7 @@ impl Drop for Instance {
 }
 
 /// The real binary's `--json` answer.
-fn cli(db_url: &str, args: &[&str]) -> Value {
+pub(crate) fn cli(db_url: &str, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_hubhook"))
         .args(args)
         .arg("--json")
@@ -102,7 +102,7 @@ fn cli(db_url: &str, args: &[&str]) -> Value {
 /// A hotel (rooms 101, 102) and a manager API key (it reads the inbound log), made with the CLI.
 /// It does not merge repeated requests: these tests send many orders for room 101's towels, each
 /// meant to make its tasks (merging across instances: merge_instances.rs).
-fn hotel_with_key(db_url: &str, id: &str) -> (Hotel, String) {
+pub(crate) fn hotel_with_key(db_url: &str, id: &str) -> (Hotel, String) {
     let created = cli(db_url, &["hotel", "create", "--name", "Multi", "--id", id]);
     cli(db_url, &["hotel", "set", id, "--merge-window", "0"]);
     let hotel = Hotel {
@@ -124,7 +124,7 @@ fn hotel_with_key(db_url: &str, id: &str) -> (Hotel, String) {
     (hotel, key)
 }
 
-async fn post(client: &reqwest::Client, url: String, hotel: &Hotel, body: &Value) -> (u16, Value, Option<String>) {
+pub(crate) async fn post(client: &reqwest::Client, url: String, hotel: &Hotel, body: &Value) -> (u16, Value, Option<String>) {
     let res = client
         .post(url)
         .header("content-type", "application/json")
@@ -158,7 +158,7 @@ fn task_ids(answer: &Value) -> Vec<String> {
         .collect()
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     // reqwest has no default crypto provider: hubhook's builder installs one.
     hubhook::http_client()
         .timeout(Duration::from_secs(20))
@@ -432,7 +432,7 @@ fn subscribe(db_url: &str, hotel: &str, url: &str) -> String {
 }
 
 /// Attempts an instance counted as delivered (its `/metrics`).
-async fn delivered_by(client: &reqwest::Client, instance: &Instance) -> u64 {
+pub(crate) async fn delivered_by(client: &reqwest::Client, instance: &Instance) -> u64 {
     let text = client
         .get(instance.url("/metrics"))
         .send()

@@ -1,5 +1,6 @@
 //! The black-box suite of `tests/api` (the same files, one test body for both backends) against
-//! PostgreSQL, plus what only several instances on one database can show (`instances.rs`), TLS to
+//! PostgreSQL, plus what only several instances on one database can show (`instances.rs`, and for
+//! the shift report `shift_reports.rs`), TLS to
 //! the server (`tls.rs`) and database URLs with passwords (`database_urls.rs`).
 //!
 //! It needs `HUBHOOK_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/test`) when the
@@ -80,6 +81,8 @@ postgres_suite! {
     mod receiver;
     #[path = "../api/replay.rs"]
     mod replay;
+    #[path = "../api/reports.rs"]
+    mod reports;
     #[path = "../api/restart.rs"]
     mod restart;
     #[path = "../api/retention.rs"]
@@ -90,6 +93,8 @@ postgres_suite! {
     mod secrets;
     #[path = "../api/session_cookies.rs"]
     mod session_cookies;
+    #[path = "../api/slack.rs"]
+    mod slack;
     #[path = "../api/streams.rs"]
     mod streams;
     #[path = "../api/setup.rs"]
@@ -100,6 +105,8 @@ postgres_suite! {
     mod ui_dry_run;
     #[path = "../api/ui_pages.rs"]
     mod ui_pages;
+    #[path = "../api/ui_reports.rs"]
+    mod ui_reports;
     #[path = "../api/ui_support.rs"]
     mod ui_support;
     #[path = "../api/ui_webhooks.rs"]
@@ -115,6 +122,7 @@ postgres_suite! {
     mod database_urls;
     mod instances;
     mod merge_instances;
+    mod shift_reports;
     mod tls;
     mod streams_instances;
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::TaskStatus;
 
+pub mod chat;
 pub mod destination;
 pub mod fair;
 pub mod payload;
@@ -17,11 +18,13 @@ pub mod template;
 #[cfg(test)]
 mod tests;
 
+pub use chat::ChatFacts;
 pub use destination::{DestinationPolicy, IpRange, Refused};
 pub use fair::{CODE_LIMIT, hotel_share, pick_fair};
 pub use payload::{
     MergeNote, MergeReason, NewDelivery, OrderRefs, Target, deliveries_for, duve_connect_body,
-    escalation_deliveries, merge_deliveries, needs_order_refs, webhook_body,
+    escalation_deliveries, merge_deliveries, needs_chat_facts, needs_order_refs, report_deliveries,
+    webhook_body,
 };
 pub use retry::{
     AttemptResult, DEFAULT_RETRY_SCHEDULE, RETRY_AFTER_CAP, Resolution, RetrySchedule, Verdict,
@@ -65,7 +68,7 @@ pub fn new_subscription_id() -> String {
     format!("sub_{}", uuid::Uuid::now_v7().simple())
 }
 
-/// A task event a subscription may hear.
+/// An event a subscription may hear: a task's, or the hotel's shift report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     /// A task was created.
@@ -90,11 +93,14 @@ pub enum EventType {
     /// changed; the body says which order and by how much.
     #[serde(rename = "task.merged")]
     Merged,
+    /// A shift ended: its report (CONTRACT.md section 7), not a task.
+    #[serde(rename = "report.shift")]
+    ShiftReport,
 }
 
 impl EventType {
     /// Every event, in the order the docs list them.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::Created,
         EventType::StatusChanged,
         EventType::Completed,
@@ -102,7 +108,34 @@ impl EventType {
         EventType::Overdue,
         EventType::Escalated,
         EventType::Merged,
+        EventType::ShiftReport,
     ];
+
+    /// The events of a task (every event but the shift report).
+    pub fn is_task_event(self) -> bool {
+        self != EventType::ShiftReport
+    }
+
+    /// What a subscription of `kind` hears when it names no events: a webhook or Duve Connect
+    /// every task event (not the shift report, whose body Duve would not understand); a chat
+    /// channel, read by people, one line per change (created, status changed, escalated, merged: not
+    /// `task.completed`, `task.cancelled` or `task.overdue`, which would repeat a line) and the
+    /// shift report's summary.
+    pub fn defaults(kind: SubscriptionKind) -> Vec<EventType> {
+        match kind {
+            SubscriptionKind::Webhook | SubscriptionKind::DuveConnect => Self::ALL
+                .into_iter()
+                .filter(|e| e.is_task_event())
+                .collect(),
+            SubscriptionKind::Slack => vec![
+                EventType::Created,
+                EventType::StatusChanged,
+                EventType::Escalated,
+                EventType::Merged,
+                EventType::ShiftReport,
+            ],
+        }
+    }
 
     /// The event's wire name (`task.created`).
     pub fn as_str(self) -> &'static str {
@@ -114,6 +147,7 @@ impl EventType {
             EventType::Overdue => "task.overdue",
             EventType::Escalated => "task.escalated",
             EventType::Merged => "task.merged",
+            EventType::ShiftReport => "report.shift",
         }
     }
 
@@ -176,14 +210,24 @@ pub enum SubscriptionKind {
     Webhook,
     /// A Bearer-authenticated POST of a rendered template into Duve Connect.
     DuveConnect,
+    /// A chat channel's incoming webhook (Slack, Mattermost, Rocket.Chat): `{"text": one line}`.
+    Slack,
 }
 
 impl SubscriptionKind {
+    /// Every kind, in the order the docs list them.
+    pub const ALL: [SubscriptionKind; 3] = [
+        SubscriptionKind::Webhook,
+        SubscriptionKind::DuveConnect,
+        SubscriptionKind::Slack,
+    ];
+
     /// The kind's stored and wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             SubscriptionKind::Webhook => "webhook",
             SubscriptionKind::DuveConnect => "duve-connect",
+            SubscriptionKind::Slack => "slack",
         }
     }
 
@@ -192,6 +236,7 @@ impl SubscriptionKind {
         match raw {
             "webhook" => Some(SubscriptionKind::Webhook),
             "duve-connect" => Some(SubscriptionKind::DuveConnect),
+            "slack" => Some(SubscriptionKind::Slack),
             _ => None,
         }
     }

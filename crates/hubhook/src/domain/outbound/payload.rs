@@ -1,13 +1,18 @@
 //! What a task change queues: which subscriptions hear which of its events ([`deliveries_for`]),
-//! and the body each kind of subscription is sent.
+//! and the body each kind of subscription is sent; and what a shift's end queues
+//! ([`report_deliveries`]).
+
+use jiff::{Timestamp, tz::TimeZone};
 
 use serde::Serialize;
 
 use super::{
-    EventType, SubscriptionKind, events_from_text, new_delivery_id,
+    EventType, SubscriptionKind,
+    chat::{self, ChatFacts},
+    events_from_text, new_delivery_id,
     template::{self, TemplateError},
 };
-use crate::domain::{Task, escalation::Reason};
+use crate::domain::{Task, escalation::Reason, report::Report, time};
 
 /// The body of a signed webhook: `{"type", "timestamp", "hotelId", "data": TASK}`.
 pub fn webhook_body(event: EventType, now: &str, hotel: &str, task: &Task) -> String {
@@ -155,9 +160,19 @@ pub struct NewDelivery {
 /// Whether queueing `events` to `targets` renders a Duve Connect body, so the store must read the
 /// task's [`OrderRefs`] first.
 pub fn needs_order_refs(targets: &[Target], events: &[EventType]) -> bool {
+    hears_any(targets, SubscriptionKind::DuveConnect, events)
+}
+
+/// Whether queueing `events` to `targets` renders a chat line, so the store must read the
+/// [`ChatFacts`] (the hotel's timezone, who made the change) first.
+pub fn needs_chat_facts(targets: &[Target], events: &[EventType]) -> bool {
+    hears_any(targets, SubscriptionKind::Slack, events)
+}
+
+fn hears_any(targets: &[Target], kind: SubscriptionKind, events: &[EventType]) -> bool {
     targets
         .iter()
-        .any(|t| t.kind == SubscriptionKind::DuveConnect && events.iter().any(|e| t.hears(*e)))
+        .any(|t| t.kind == kind && events.iter().any(|e| t.hears(*e)))
 }
 
 /// The deliveries a change raising `events` on `task` queues: one per target and event it hears,
@@ -169,8 +184,9 @@ pub fn deliveries_for(
     now: &str,
     targets: &[Target],
     refs: &OrderRefs,
+    chat: &ChatFacts,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
-    deliveries_with(hotel, task, events, now, targets, refs, None)
+    deliveries_with(hotel, task, events, now, targets, (refs, chat), None)
 }
 
 /// The deliveries of one escalation of `task` for `reason`: `task.escalated`, whose webhook body
@@ -182,6 +198,7 @@ pub fn escalation_deliveries(
     now: &str,
     targets: &[Target],
     refs: &OrderRefs,
+    chat: &ChatFacts,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
     let events = [EventType::Escalated];
     deliveries_with(
@@ -190,13 +207,14 @@ pub fn escalation_deliveries(
         &events,
         now,
         targets,
-        refs,
+        (refs, chat),
         Some(Detail::Escalation(reason)),
     )
 }
 
 /// The deliveries of `task.merged` for `task`, whose webhook body says `"merge"`, to each target
 /// that hears it.
+#[allow(clippy::too_many_arguments)]
 pub fn merge_deliveries(
     hotel: &str,
     task: &Task,
@@ -204,6 +222,7 @@ pub fn merge_deliveries(
     now: &str,
     targets: &[Target],
     refs: &OrderRefs,
+    chat: &ChatFacts,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
     let events = [EventType::Merged];
     deliveries_with(
@@ -212,7 +231,7 @@ pub fn merge_deliveries(
         &events,
         now,
         targets,
-        refs,
+        (refs, chat),
         Some(Detail::Merge(note)),
     )
 }
@@ -223,12 +242,21 @@ fn deliveries_with(
     events: &[EventType],
     now: &str,
     targets: &[Target],
-    refs: &OrderRefs,
+    (refs, chat): (&OrderRefs, &ChatFacts),
     detail: Option<Detail<'_>>,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
     let mut out = Vec::new();
+    // `now` is the store's own formatted clock; a task's line falls back to its creation.
+    let at = time::parse_instant(now)
+        .or_else(|| time::parse_instant(&task.created_at))
+        .unwrap_or(Timestamp::UNIX_EPOCH);
     for t in targets {
-        for event in events.iter().copied().filter(|e| t.hears(*e)) {
+        // A task's deliveries carry task events only (the shift report is queued on its own).
+        for event in events
+            .iter()
+            .copied()
+            .filter(|e| e.is_task_event() && t.hears(*e))
+        {
             let payload = match t.kind {
                 SubscriptionKind::DuveConnect => duve_connect_body(
                     t.template.as_deref(),
@@ -238,6 +266,13 @@ fn deliveries_with(
                     now,
                 )?,
                 SubscriptionKind::Webhook => webhook_body_with(event, now, hotel, task, detail),
+                SubscriptionKind::Slack => {
+                    let reason = match detail {
+                        Some(Detail::Escalation(r)) => Some(r),
+                        _ => None,
+                    };
+                    chat::body(&chat::task_line(event, task, reason, at, chat))
+                }
             };
             out.push(NewDelivery {
                 id: new_delivery_id(),
@@ -248,4 +283,45 @@ fn deliveries_with(
         }
     }
     Ok(out)
+}
+
+/// The body of a signed webhook's shift report: `{"type": "report.shift", "timestamp", "hotelId",
+/// "data": REPORT}`.
+pub fn report_webhook_body(now: &str, hotel: &str, report: &Report) -> String {
+    serde_json::json!({
+        "type": EventType::ShiftReport.as_str(),
+        "timestamp": now,
+        "hotelId": hotel,
+        "data": report,
+    })
+    .to_string()
+}
+
+/// The deliveries of a shift's report: one to each target that hears `report.shift` (a signed
+/// webhook gets the report, a chat its summary line in the hotel's timezone `tz`; Duve Connect
+/// cannot hear it: its template has no place for a report).
+pub fn report_deliveries(
+    hotel: &str,
+    report: &Report,
+    now: &str,
+    targets: &[Target],
+    tz: &TimeZone,
+) -> Vec<NewDelivery> {
+    targets
+        .iter()
+        .filter(|t| t.hears(EventType::ShiftReport))
+        .filter_map(|t| {
+            let payload = match t.kind {
+                SubscriptionKind::Webhook => report_webhook_body(now, hotel, report),
+                SubscriptionKind::Slack => chat::body(&chat::report_line(report, tz)),
+                SubscriptionKind::DuveConnect => return None,
+            };
+            Some(NewDelivery {
+                id: new_delivery_id(),
+                subscription_id: t.id.clone(),
+                event: EventType::ShiftReport,
+                payload,
+            })
+        })
+        .collect()
 }

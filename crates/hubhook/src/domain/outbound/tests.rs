@@ -161,6 +161,7 @@ fn an_escalation_says_why_to_the_subscriptions_that_hear_it() {
         now,
         &targets,
         &OrderRefs::default(),
+        &ChatFacts::default(),
     )
     .unwrap();
     assert_eq!(out.len(), 1);
@@ -199,7 +200,8 @@ fn a_change_queues_one_delivery_per_target_and_event_it_hears() {
         reservation_id: Some("r1".into()),
     };
     let now = "2026-01-01T00:00:01.000Z";
-    let out = deliveries_for("h1", &task(), events, now, &targets, &refs).unwrap();
+    let chat = ChatFacts::default();
+    let out = deliveries_for("h1", &task(), events, now, &targets, &refs, &chat).unwrap();
     let got: Vec<_> = out
         .iter()
         .map(|d| (d.subscription_id.as_str(), d.event))
@@ -227,7 +229,18 @@ fn a_change_queues_one_delivery_per_target_and_event_it_hears() {
         "task.created",
         Some("{{nope}}".into()),
     )];
-    assert!(deliveries_for("h1", &task(), &[EventType::Created], now, &bad, &refs).is_err());
+    assert!(
+        deliveries_for(
+            "h1",
+            &task(),
+            &[EventType::Created],
+            now,
+            &bad,
+            &refs,
+            &chat
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -271,4 +284,111 @@ fn replays_need_an_enabled_subscription() {
     );
     assert_eq!(earliest(None, Some("a".into())), Some("a".into()));
     assert_eq!(earliest(None, None), None);
+}
+
+#[test]
+fn a_chat_target_gets_one_line_per_event_and_the_shift_reports_summary() {
+    let targets = [
+        Target::from_stored(
+            "sub_chat".into(),
+            "slack",
+            "task.status_changed,report.shift",
+            None,
+        ),
+        Target::from_stored("sub_hook".into(), "webhook", "report.shift", None),
+        Target::from_stored("sub_duve".into(), "duve-connect", "task.completed", None),
+    ];
+    let events = EventType::for_move(TaskStatus::Done);
+    assert!(needs_chat_facts(&targets, events));
+    assert!(!needs_chat_facts(&targets, &[EventType::Created]));
+    let chat = ChatFacts {
+        tz: jiff::tz::TimeZone::UTC,
+        actor: Some("user:ana@h1.test".into()),
+    };
+    let now = "2026-01-01T10:05:00.000Z";
+    let mut done = task();
+    done.status = TaskStatus::Done;
+    let out = deliveries_for(
+        "h1",
+        &done,
+        events,
+        now,
+        &targets,
+        &OrderRefs::default(),
+        &chat,
+    )
+    .unwrap();
+    let got: Vec<_> = out
+        .iter()
+        .map(|d| (d.subscription_id.as_str(), d.event))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("sub_chat", EventType::StatusChanged),
+            ("sub_duve", EventType::Completed)
+        ]
+    );
+    let text: serde_json::Value = serde_json::from_str(&out[0].payload).unwrap();
+    assert_eq!(
+        text["text"],
+        chat::task_line(
+            EventType::StatusChanged,
+            &done,
+            None,
+            "2026-01-01T10:05:00Z".parse().unwrap(),
+            &chat
+        )
+    );
+    // A task's change never queues the shift report, even to a target that hears it.
+    let all = deliveries_for(
+        "h1",
+        &done,
+        &EventType::ALL,
+        now,
+        &targets,
+        &OrderRefs::default(),
+        &chat,
+    )
+    .unwrap();
+    assert!(all.iter().all(|d| d.event != EventType::ShiftReport));
+
+    let window = crate::domain::report::Window::new(
+        "2026-01-01T02:00:00Z".parse().unwrap(),
+        "2026-01-01T10:00:00Z".parse().unwrap(),
+    )
+    .unwrap();
+    let report = crate::domain::report::compute(window, &[]);
+    let out = report_deliveries("h1", &report, now, &targets, &jiff::tz::TimeZone::UTC);
+    let got: Vec<_> = out.iter().map(|d| d.subscription_id.as_str()).collect();
+    assert_eq!(got, ["sub_chat", "sub_hook"]);
+    let hook: serde_json::Value = serde_json::from_str(&out[1].payload).unwrap();
+    assert_eq!(hook["type"], "report.shift");
+    assert_eq!(hook["data"]["to"], "2026-01-01T10:00:00.000Z");
+    let line: serde_json::Value = serde_json::from_str(&out[0].payload).unwrap();
+    assert_eq!(
+        line["text"],
+        "Shift report 1 Jan 02:00–10:00: 0 created, 0 done, 0 cancelled, 0 open, 0 escalated"
+    );
+}
+
+#[test]
+fn default_events_leave_the_shift_report_to_those_who_ask_but_chats() {
+    let hook = EventType::defaults(SubscriptionKind::Webhook);
+    assert_eq!(hook.len(), 7);
+    assert!(!hook.contains(&EventType::ShiftReport));
+    assert_eq!(EventType::defaults(SubscriptionKind::DuveConnect), hook);
+    assert_eq!(
+        EventType::defaults(SubscriptionKind::Slack),
+        [
+            EventType::Created,
+            EventType::StatusChanged,
+            EventType::Escalated,
+            EventType::Merged,
+            EventType::ShiftReport
+        ]
+    );
+    for k in SubscriptionKind::ALL {
+        assert_eq!(SubscriptionKind::parse(k.as_str()), Some(k));
+    }
 }

@@ -232,11 +232,16 @@ fn outbound_schemas_describe_what_is_written() {
     };
     check_object(&doc, "Delivery", &delivery(true), &delivery(false));
     check_enum(&doc, "EventType", &EventType::ALL);
-    let kinds = [SubscriptionKind::Webhook, SubscriptionKind::DuveConnect];
+    let kinds = [
+        SubscriptionKind::Webhook,
+        SubscriptionKind::DuveConnect,
+        SubscriptionKind::Slack,
+    ];
     for k in kinds {
         // A new kind fails to compile here: add it to `kinds`.
         match k {
-            SubscriptionKind::Webhook | SubscriptionKind::DuveConnect => {}
+            SubscriptionKind::Webhook | SubscriptionKind::DuveConnect | SubscriptionKind::Slack => {
+            }
         }
     }
     check_enum(&doc, "SubscriptionKind", &kinds);
@@ -272,7 +277,7 @@ fn the_subscription_request_schema_lists_every_field_read() {
     let branches = schema(&doc, "SubscriptionRequest")["oneOf"]
         .as_array()
         .expect("a branch per kind");
-    assert_eq!(branches.len(), 2);
+    assert_eq!(branches.len(), 3);
     for s in branches {
         assert_eq!(read, fields(&doc, s, "properties"), "{s}");
         assert_eq!(s["additionalProperties"], Value::Bool(false));
@@ -352,4 +357,72 @@ fn dry_run_schemas_describe_what_is_written() {
     check_object(&doc, "ItemAt", &item(true), &item(false));
     let field = at(true).expect("a field");
     check_object(&doc, "FieldAt", &field, &field);
+}
+
+#[test]
+fn report_schemas_describe_what_is_written() {
+    use crate::domain::report::{DepartmentFigures, Report, ServiceFigures};
+    let doc = document();
+    let dept = |optional: bool| DepartmentFigures {
+        department: optional.then(|| "Housekeeping".into()),
+        created: 2,
+        done: 1,
+        open: 1,
+        escalated: 0,
+        median_minutes_to_accept: optional.then_some(1.5),
+        median_minutes_to_done: optional.then_some(10.0),
+        p90_minutes_to_done: optional.then_some(12.0),
+    };
+    check_object(&doc, "DepartmentFigures", &dept(true), &dept(false));
+    let service = |optional: bool| ServiceFigures {
+        external_id: optional.then(|| "4".into()),
+        name: "Serve towels".into(),
+        created: 2,
+        done: 1,
+        median_minutes_to_done: optional.then_some(10.0),
+    };
+    check_object(&doc, "ServiceFigures", &service(true), &service(false));
+    let report = |optional: bool| Report {
+        from: "2026-07-01T07:00:00.000Z".into(),
+        to: "2026-07-01T15:00:00.000Z".into(),
+        created: 2,
+        done: 1,
+        cancelled: 0,
+        open: 1,
+        escalated: 0,
+        by_department: vec![dept(optional)],
+        by_service: vec![service(optional)],
+    };
+    check_object(&doc, "Report", &report(true), &report(false));
+    // The route: bearer, every status it answers, both media types, the window's constraints.
+    let op = &doc["paths"]["/api/v1/reports/shift"]["get"];
+    assert_eq!(op["security"][0]["api_key"], serde_json::json!([]), "{op}");
+    let statuses: BTreeSet<&str> = op["responses"]
+        .as_object()
+        .expect("responses")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        statuses,
+        BTreeSet::from(["200", "400", "401", "403", "503"])
+    );
+    let content = &op["responses"]["200"]["content"];
+    assert_eq!(
+        content["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Report"
+    );
+    assert!(content["text/csv"].is_object(), "{content}");
+    let params: Vec<(&str, &str)> = op["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default(),
+                p["schema"]["format"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(params, [("from", "date-time"), ("to", "date-time")]);
 }

@@ -9,7 +9,10 @@ use maud::{Markup, html};
 
 use super::{Nav, Viewer, hotel_tz, layout};
 use crate::{
-    domain::time,
+    domain::{
+        report::{self, percentile},
+        time,
+    },
     http::{AppState, error::UiError},
     store::TaskTiming,
 };
@@ -30,15 +33,6 @@ fn by_hour(timings: &[TaskTiming], day_start: Timestamp, tz: &jiff::tz::TimeZone
     hours
 }
 
-/// The nearest-rank percentile of sorted values (`p` in 0..=100).
-fn percentile(sorted: &[f64], p: usize) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p * sorted.len()).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied()
-}
-
 /// Per task type: (median, p90, count) of minutes from creation to done.
 fn time_to_done(timings: &[TaskTiming]) -> BTreeMap<String, (f64, f64, usize)> {
     let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -49,8 +43,9 @@ fn time_to_done(timings: &[TaskTiming]) -> BTreeMap<String, (f64, f64, usize)> {
         ) else {
             continue;
         };
-        let mins = (d.as_millisecond() - c.as_millisecond()).max(0) as f64 / 60_000.0;
-        per.entry(t.task_name.clone()).or_default().push(mins);
+        per.entry(t.task_name.clone())
+            .or_default()
+            .push(report::minutes_between(c, d));
     }
     per.into_iter()
         .filter_map(|(name, mut v)| {
@@ -198,15 +193,6 @@ mod tests {
             due_at: None,
             done_at: done.map(Into::into),
         }
-    }
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let v: Vec<f64> = (1..=10).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50), Some(5.0));
-        assert_eq!(percentile(&v, 90), Some(9.0));
-        assert_eq!(percentile(&[7.0], 90), Some(7.0));
-        assert_eq!(percentile(&[], 50), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The web pages: login, the staff board (live through server-sent events), a task's page, the
 //! dashboard, one's own account and the manager pages (outbound webhooks and their deliveries in
-//! `webhooks`, accounts in `users`). Server-rendered HTML (maud); one small vendored script.
+//! `webhooks`, accounts in `users`, the shift report in `reports`). Server-rendered HTML (maud);
+//! one small vendored script.
 //!
 //! Every page is scoped to the signed-in user's hotel; manager pages answer 403 to staff, for a
 //! GET as for a crafted POST. Forms carry a CSRF token tied to the session (see `session`).
@@ -26,6 +27,7 @@ mod deliveries;
 mod dry_run;
 mod inbound;
 mod manage;
+mod reports;
 pub mod session;
 pub mod setup;
 pub mod streams;
@@ -51,6 +53,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/board/tasks/{id}/status", post(board::move_task))
         .route("/tasks/{id}", get(board::task_page))
         .route("/dashboard", get(dashboard::dashboard))
+        .route("/reports", get(reports::reports))
+        .route("/reports/shift.csv", get(reports::reports_csv))
         .route("/manage", get(|| async { Redirect::to("/manage/rooms") }))
         .route("/manage/rooms", get(manage::rooms).post(manage::add_rooms))
         .route("/manage/rooms/import", post(manage::import_rooms))
@@ -152,6 +156,7 @@ async fn js() -> impl IntoResponse {
 enum Nav {
     Board,
     Dashboard,
+    Reports,
     Rooms,
     Catalog,
     Settings,
@@ -190,6 +195,7 @@ fn layout(viewer: &Viewer, title: &str, nav: Nav, body: Markup) -> Html<String> 
                         (link("/board", "Board", Nav::Board))
                         (link("/dashboard", "Dashboard", Nav::Dashboard))
                         @if viewer.user.role == Role::Manager {
+                            (link("/reports", "Reports", Nav::Reports))
                             (link("/manage/rooms", "Rooms", Nav::Rooms))
                             (link("/manage/catalog", "Catalog", Nav::Catalog))
                             (link("/manage/settings", "Settings", Nav::Settings))

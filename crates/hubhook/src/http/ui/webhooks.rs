@@ -106,7 +106,11 @@ fn webhooks_page(v: &Viewer, subs: &[Subscription], tz: &TimeZone, shown: Shown)
     let now = time::now();
     let refill = shown.refill;
     let kind = refill.map_or("webhook", |f| f.kind.as_str());
-    let checked = |e: EventType| refill.is_none_or(|f| f.events.iter().any(|x| x == e.as_str()));
+    // A new form has every task event ticked; the shift report only when asked for.
+    let checked = |e: EventType| match refill {
+        Some(f) => f.events.iter().any(|x| x == e.as_str()),
+        None => e.is_task_event(),
+    };
     let body = html! {
         h1 { "Outbound webhooks" }
         (notice(shown.done))
@@ -122,8 +126,11 @@ fn webhooks_page(v: &Viewer, subs: &[Subscription], tz: &TimeZone, shown: Shown)
             }
         }
         p { "hubhook sends task changes to these URLs: a signed " code { "webhook" }
-            " (Standard Webhooks), or a " code { "duve-connect" }
-            " call that writes the task's status into Duve. The delivery log is under "
+            " (Standard Webhooks), a " code { "duve-connect" }
+            " call that writes the task's status into Duve, or a " code { "slack" }
+            " message (one line per event, for a Slack, Mattermost or Rocket.Chat incoming webhook). "
+            code { "report.shift" } " carries the shift report at each of the hotel's shift ends "
+            "(webhook and slack only). The delivery log is under "
             a href="/manage/deliveries" { "Deliveries" } "." }
         form.panel method="post" action="/manage/webhooks" {
             h2 { "Add a subscription" }
@@ -134,6 +141,7 @@ fn webhooks_page(v: &Viewer, subs: &[Subscription], tz: &TimeZone, shown: Shown)
                 select name="kind" {
                     option value="webhook" selected[kind == "webhook"] { "webhook (signed JSON)" }
                     option value="duve-connect" selected[kind == "duve-connect"] { "duve-connect" }
+                    option value="slack" selected[kind == "slack"] { "slack (chat message)" }
                 }
             }
             fieldset {

@@ -32,6 +32,43 @@ pub(super) async fn hotel_version<C: GenericClient + Sync>(
     })
 }
 
+/// A hotel's `shift_ends` and `timezone`, which its shift report's schedule follows.
+async fn shift_setting(
+    tx: &Transaction<'_>,
+    hotel: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    let row = query_opt(
+        tx,
+        "SELECT shift_ends, timezone FROM hotels WHERE id = $1",
+        &[&hotel],
+    )
+    .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+        None => None,
+    })
+}
+
+/// After a change of the hotel's row: when its shift ends or timezone changed from `before`,
+/// its next shift report is scheduled anew (or none, without shift ends).
+async fn reschedule_report(
+    tx: &Transaction<'_>,
+    hotel: &str,
+    before: &Option<(String, String)>,
+) -> Result<(), StoreError> {
+    let now = shift_setting(tx, hotel).await?;
+    if let Some((ends, tz)) = now.as_ref().filter(|n| Some(*n) != before.as_ref()) {
+        let at = crate::store::reports::report_at(ends, tz, time::now());
+        exec(
+            tx,
+            "UPDATE hotels SET report_at = $2 WHERE id = $1",
+            &[&hotel, &at],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Bumps a hotel's configuration version in the transaction and tells the other instances with its
 /// commit (`announce`); returns the new version, or `NotFound` for an unknown hotel.
 async fn bump_hotel(
@@ -288,6 +325,7 @@ impl HotelStore for PostgresStore {
     async fn update_hotel(&self, hotel: &HotelId, s: HotelSettings) -> Result<(), StoreError> {
         let hotel = hotel.clone();
         let changed = in_tx!(self, |tx| {
+            let before = shift_setting(&tx, hotel.as_str()).await?;
             // A save that changes nothing leaves the version alone: nothing cached is outdated.
             let n = exec(
                 &tx,
@@ -324,6 +362,7 @@ impl HotelStore for PostgresStore {
             if n == 0 {
                 return hotel_exists(&tx, hotel.as_str()).await.map(|()| None);
             }
+            reschedule_report(&tx, hotel.as_str(), &before).await?;
             bump_hotel(&tx, hotel.as_str(), &self.signals.announce_config())
                 .await
                 .map(Some)

@@ -54,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_12_key_owner.sql"),
     include_str!("../schema_postgres_13_replay.sql"),
     include_str!("../schema_postgres_14_merge.sql"),
+    include_str!("../schema_postgres_15_reports.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -337,6 +338,7 @@ mod ingest;
 mod notify;
 mod outbox;
 mod pool;
+mod reports;
 mod retention;
 mod review;
 mod stats;

@@ -17,8 +17,9 @@ use crate::domain::{
     Task,
     escalation::Reason,
     outbound::{
-        CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
-        REMOVED_MESSAGE, earliest, events_to_text, fair::REPLAY_PENDING_CAP, needs_order_refs,
+        CODE_GONE, CODE_REMOVED, ChatFacts, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
+        REMOVED_MESSAGE, earliest, events_to_text, fair::REPLAY_PENDING_CAP, needs_chat_facts,
+        needs_order_refs,
     },
 };
 use crate::intake::Raised;
@@ -98,7 +99,18 @@ async fn enqueue_with<C: GenericClient + Sync>(
             .unwrap_or_default(),
         false => OrderRefs::default(),
     };
-    let queued = shared::deliveries(hotel, task, events, detail, now, &targets, &refs)?;
+    let chat = match needs_chat_facts(&targets, events) {
+        true => {
+            let tz = query_opt(c, super::hot::HOTEL_TIMEZONE, &[&hotel]).await?;
+            let actor = query_opt(c, super::hot::TASK_LAST_ACTOR, &[&task.id]).await?;
+            shared::chat_facts(
+                tz.map(|r| r.try_get(0)).transpose()?,
+                actor.map(|r| r.try_get(0)).transpose()?,
+            )
+        }
+        false => ChatFacts::default(),
+    };
+    let queued = shared::deliveries(hotel, task, events, detail, now, &targets, (&refs, &chat))?;
     for d in &queued {
         let (event, payload) = (d.event.as_str(), text(&d.payload));
         exec(

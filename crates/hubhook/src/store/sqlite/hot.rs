@@ -107,6 +107,13 @@ pub(crate) const ENQUEUE_SUBSCRIPTIONS: &str =
 /// A task's order and reservation, for a Duve Connect body.
 pub(crate) const TASK_ORDER_REFS: &str = "SELECT order_id, reservation_id FROM tasks WHERE id = ?1";
 
+/// A hotel's timezone, for a chat line's times.
+pub(crate) const HOTEL_TIMEZONE: &str = "SELECT timezone FROM hotels WHERE id = ?1";
+
+/// Who wrote a task's newest history line (who made the change being queued), for a chat line.
+pub(crate) const TASK_LAST_ACTOR: &str =
+    "SELECT actor FROM task_events WHERE task_id = ?1 ORDER BY seq DESC LIMIT 1";
+
 /// One outbound delivery, queued in the transaction of the change that raised it.
 pub(crate) const INSERT_DELIVERY: &str =
     "INSERT INTO deliveries (id, hotel_id, subscription_id, task_id, event, payload,
@@ -135,6 +142,8 @@ pub(crate) const HOT_PATH_STATEMENTS: &[(&str, &str)] = &[
     ("INSERT_INBOUND", INSERT_INBOUND),
     ("ENQUEUE_SUBSCRIPTIONS", ENQUEUE_SUBSCRIPTIONS),
     ("TASK_ORDER_REFS", TASK_ORDER_REFS),
+    ("HOTEL_TIMEZONE", HOTEL_TIMEZONE),
+    ("TASK_LAST_ACTOR", TASK_LAST_ACTOR),
     ("INSERT_DELIVERY", INSERT_DELIVERY),
 ];
 

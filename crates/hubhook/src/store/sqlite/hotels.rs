@@ -135,6 +135,31 @@ pub(super) fn all_hotel_facts(conn: &Connection) -> Result<Vec<HotelFacts>, Stor
     })
 }
 
+/// A hotel's `shift_ends` and `timezone`, which its shift report's schedule follows.
+fn shift_setting(c: &Connection, hotel: &str) -> Result<Option<(String, String)>, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT shift_ends, timezone FROM hotels WHERE id = ?1")?
+            .query_row([hotel], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?,
+    )
+}
+
+/// After a change of the hotel's row: when its shift ends or timezone changed from `before`,
+/// its next shift report is scheduled anew (or none, without shift ends).
+fn reschedule_report(
+    c: &Connection,
+    hotel: &str,
+    before: &Option<(String, String)>,
+) -> Result<(), StoreError> {
+    let now = shift_setting(c, hotel)?;
+    if let Some((ends, tz)) = now.as_ref().filter(|n| Some(*n) != before.as_ref()) {
+        let at = crate::store::reports::report_at(ends, tz, time::now());
+        c.prepare_cached("UPDATE hotels SET report_at = ?2 WHERE id = ?1")?
+            .execute(params![hotel, at])?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl HotelStore for SqliteStore {
     async fn all_hotel_facts(&self) -> Result<Vec<HotelFacts>, StoreError> {
@@ -243,6 +268,7 @@ impl HotelStore for SqliteStore {
     async fn update_hotel(&self, hotel: &HotelId, s: HotelSettings) -> Result<(), StoreError> {
         let hotel = hotel.clone();
         self.write(move |c| {
+            let before = shift_setting(c, hotel.as_str())?;
             // A save that changes nothing leaves the version alone: nothing cached is outdated.
             let n = c
                 .prepare_cached(
@@ -277,7 +303,10 @@ impl HotelStore for SqliteStore {
                 )
                 .optional()?;
             match n {
-                Some(v) => Ok(Some((hotel, v as u64))),
+                Some(v) => {
+                    reschedule_report(c, hotel.as_str(), &before)?;
+                    Ok(Some((hotel, v as u64)))
+                }
                 None => hotel_exists(c, hotel.as_str()).map(|()| None),
             }
         })

@@ -34,6 +34,7 @@ mod hot;
 mod hotels;
 mod ingest;
 mod outbox;
+mod reports;
 mod retention;
 mod review;
 mod stats;
@@ -55,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_12_key_owner.sql"),
     include_str!("schema_sqlite_13_replay.sql"),
     include_str!("schema_sqlite_14_merge.sql"),
+    include_str!("schema_sqlite_15_reports.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -14,9 +14,9 @@ use crate::{
         Task,
         escalation::Reason,
         outbound::{
-            CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
+            CODE_GONE, CODE_REMOVED, ChatFacts, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
             REMOVED_MESSAGE, Target, earliest, events_to_text, fair::REPLAY_PENDING_CAP,
-            needs_order_refs,
+            needs_chat_facts, needs_order_refs,
         },
         time,
     },
@@ -115,7 +115,16 @@ fn enqueue_with(
         .unwrap_or_default(),
         false => OrderRefs::default(),
     };
-    let queued = shared::deliveries(hotel, task, events, detail, now, &targets, &refs)?;
+    let chat = match needs_chat_facts(&targets, events) {
+        true => shared::chat_facts(
+            first(conn, super::hot::HOTEL_TIMEZONE, [hotel], |r| Ok(r.get(0)?))?,
+            first(conn, super::hot::TASK_LAST_ACTOR, [&task.id], |r| {
+                Ok(r.get(0)?)
+            })?,
+        ),
+        false => ChatFacts::default(),
+    };
+    let queued = shared::deliveries(hotel, task, events, detail, now, &targets, (&refs, &chat))?;
     let mut insert = conn.prepare_cached(super::hot::INSERT_DELIVERY)?;
     for d in &queued {
         let event = d.event.as_str();
