@@ -103,6 +103,7 @@ async fn openapi_document_describes_the_api() {
         ("/api/v1/tasks/{id}", "get"),
         ("/api/v1/tasks/{id}/status", "post"),
         ("/api/v1/inbound", "get"),
+        ("/api/v1/reports/shift", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -120,6 +121,7 @@ async fn openapi_document_describes_the_api() {
             "Delivery",
             "DeliveryList",
             "DeliveryStatus",
+            "DepartmentFigures",
             "ErrorBody",
             "EventType",
             "Header",
@@ -127,7 +129,9 @@ async fn openapi_document_describes_the_api() {
             "InboundPage",
             "NewTask",
             "Priority",
+            "Report",
             "SecretRotated",
+            "ServiceFigures",
             "Skipped",
             "StatusMove",
             "Subscription",
