@@ -238,7 +238,21 @@ impl From<ReplayError> for ApiError {
 
 impl From<crate::domain::report::WindowError> for ApiError {
     fn from(e: crate::domain::report::WindowError) -> Self {
-        ApiError::InvalidRequest(e.to_string())
+        use crate::domain::report::WindowError;
+        match e {
+            // Not what the document's format says: 400.
+            WindowError::NotAnInstant { .. } | WindowError::NotALocalTime { .. } => {
+                ApiError::InvalidRequest(e.to_string())
+            }
+            // Two valid instants that make no window the report takes: 422.
+            WindowError::Empty { .. } | WindowError::TooLong { .. } | WindowError::OutOfRange => {
+                ApiError::Unprocessable {
+                    code: CODE_UNPROCESSABLE,
+                    message: "The request cannot be carried out.",
+                    detail: e.to_string(),
+                }
+            }
+        }
     }
 }
 

@@ -100,7 +100,9 @@ pub fn csv_response(r: &Report) -> Response {
                 "department,created,done,open,escalated,medianMinutesToAccept,medianMinutesToDone,p90MinutesToDone\r\nHousekeeping,12,9,3,1,2.5,18.0,41.5\r\n"))),
             headers(("Vary" = String, description = "Accept"))),
         (status = 400, body = ErrorBody, description = "INVALID_REQUEST: from or to not RFC 3339 \
-            with an offset, from not before to, or more than 31 days (745 hours) apart"),
+            with an offset"),
+        (status = 422, body = ErrorBody, description = "UNPROCESSABLE: from not before to, or \
+            more than 31 days (745 hours) apart (to defaults to now, from to 8 hours before to)"),
         (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
         (status = 403, body = ErrorBody, description = "A staff key: this route is a manager's"),
         (status = 503, body = ErrorBody, description = "UNAVAILABLE: the database did not answer; \

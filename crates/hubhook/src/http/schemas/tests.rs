@@ -405,7 +405,7 @@ fn report_schemas_describe_what_is_written() {
         .collect();
     assert_eq!(
         statuses,
-        BTreeSet::from(["200", "400", "401", "403", "503"])
+        BTreeSet::from(["200", "400", "401", "403", "422", "503"])
     );
     let content = &op["responses"]["200"]["content"];
     assert_eq!(
