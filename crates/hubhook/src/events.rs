@@ -1,5 +1,6 @@
-//! The live event bus: one [`TaskChange`] per task created, moved or escalated, published by the store after the
-//! change has committed, fanned out to every subscriber (the board's server-sent events).
+//! The live event bus: one [`TaskChange`] per task created, moved, escalated, assigned or archived,
+//! published by the store after the change has committed, fanned out to every subscriber (the
+//! board's server-sent events).
 //!
 //! A subscriber that falls behind by more than [`CAPACITY`] changes loses the oldest ones and is told
 //! so (`RecvError::Lagged`); the board then reloads its cards instead of trusting its partial view.
@@ -21,6 +22,10 @@ pub enum ChangeKind {
     StatusChanged,
     /// An escalation (not accepted in time, or not done by its due time).
     Escalated,
+    /// Its assignee changed.
+    Assigned,
+    /// Archived: left open past the hotel's archive-after, it leaves the board.
+    Archived,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

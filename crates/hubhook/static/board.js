@@ -32,16 +32,22 @@
     var form = e.target;
     if (!form.hasAttribute || !form.hasAttribute("data-task-form")) { return; }
     e.preventDefault();
+    // A card has one form: the button pressed says what to do (its name and value) and where to
+    // send it (its formaction: claim and release go to the assign route).
     var body = new URLSearchParams(new FormData(form));
+    var button = e.submitter, action = form.action;
+    if (button && button.name) { body.append(button.name, button.value); }
+    if (button && button.hasAttribute("formaction")) { action = button.formAction; }
     var buttons = form.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
-    fetch(form.action, {
+    fetch(action, {
       method: "POST",
       body: body,
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" }
     }).then(function (r) {
       if (r.status === 409) { say("That task changed meanwhile; the board is up to date again."); }
+      else if (r.status === 403) { say("Only a manager can do that."); }
       else if (!r.ok) { say("Could not change the task (" + r.status + ")."); }
     }).catch(function () {
       say("Offline: the change was not sent.");

@@ -20,7 +20,7 @@ pub enum WebhooksCommand {
         #[arg(long)]
         url: String,
         /// Comma-separated: task.created, task.status_changed, task.completed, task.cancelled,
-        /// task.overdue, task.escalated (default: all)
+        /// task.overdue, task.escalated, task.assigned (default: all)
         #[arg(long)]
         events: Option<String>,
         /// An extra header for every delivery, "Name: value" (repeatable)

@@ -2,6 +2,8 @@
 //! rules (events, deliveries, retries). No I/O, no HTTP, no SQL.
 
 pub mod account;
+pub mod assignment;
+pub mod board;
 pub mod catalog;
 pub mod escalation;
 pub mod hotel;

@@ -75,6 +75,7 @@ impl AppState {
         api::task_detail,
         api::create_task,
         api::move_task,
+        api::assign_task,
         api::inbound,
         outbound::list_webhooks,
         outbound::create_webhook,
@@ -201,6 +202,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tasks", get(api::list_tasks).post(api::create_task))
         .route("/api/v1/tasks/{id}", get(api::task_detail))
         .route("/api/v1/tasks/{id}/status", post(api::move_task))
+        .route("/api/v1/tasks/{id}/assign", post(api::assign_task))
         .route("/api/v1/inbound", get(api::inbound))
         .route(
             "/api/v1/webhooks",

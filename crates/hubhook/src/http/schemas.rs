@@ -86,6 +86,10 @@ struct Task {
     escalated: bool,
     /// The Duve orders the task stands for (none for a task made by staff)
     order_ids: Vec<String>,
+    /// The email of the user the task is assigned to; null when nobody has it
+    assignee: Option<String>,
+    /// Left open past the hotel's archive-after: off the board, still listed here with its history
+    archived: bool,
 }
 
 /// TASK's `escalated`: `false` or a reason.
@@ -150,6 +154,8 @@ enum EventType {
     Overdue,
     #[serde(rename = "task.escalated")]
     Escalated,
+    #[serde(rename = "task.assigned")]
+    Assigned,
 }
 
 /// What a subscription sends.

@@ -13,10 +13,9 @@ use super::rows::{Columns, count, stored, task_at};
 use crate::domain::HotelId;
 use crate::domain::{
     Task,
-    escalation::Reason,
     outbound::{
-        self, DeliveryStatus, EventType, NewDelivery, OrderRefs, Resolution, SubscriptionKind,
-        Target, Verdict,
+        self, DeliveryStatus, EventType, Extra, NewDelivery, OrderRefs, Resolution,
+        SubscriptionKind, Target, Verdict,
     },
     time,
 };
@@ -80,23 +79,20 @@ pub(super) fn order_refs_from_row(r: &impl Columns) -> Result<OrderRefs, StoreEr
     })
 }
 
-/// The deliveries to insert for `events` on `task` (see [`outbound::deliveries_for`]), or with
-/// `reason`, for its escalation ([`outbound::escalation_deliveries`]; `events` is then
-/// `task.escalated`).
+/// The deliveries to insert for `events` on `task`, with what `extra` adds to a webhook's body
+/// (see [`outbound::deliveries_with`]: a reason for `task.escalated`, the previous assignee for
+/// `task.assigned`).
 pub(super) fn deliveries(
     hotel: &str,
     task: &Task,
     events: &[EventType],
-    reason: Option<Reason>,
+    extra: Extra<'_>,
     now: &str,
     targets: &[Target],
     refs: &OrderRefs,
 ) -> Result<Vec<NewDelivery>, StoreError> {
-    match reason {
-        Some(r) => outbound::escalation_deliveries(hotel, task, r, now, targets, refs),
-        None => outbound::deliveries_for(hotel, task, events, now, targets, refs),
-    }
-    .map_err(|e| StoreError::Invalid(e.to_string()))
+    outbound::deliveries_with(hotel, task, events, now, targets, refs, extra)
+        .map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 /// A claimed delivery from `d.id, d.hotel_id, d.payload, d.attempts, s.id, s.kind, s.url,

@@ -10,6 +10,8 @@ const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 mod accounts;
 mod api_inbound;
 mod api_tasks;
+mod assignment;
+mod board_views;
 mod cli;
 mod contrib;
 mod crash;

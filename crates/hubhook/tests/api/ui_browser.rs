@@ -495,7 +495,12 @@ async fn a_manager_subscribes_in_the_browser_and_replays_a_failed_delivery() {
         .send_keys(&rx.url)
         .await
         .expect("type the URL");
-    for unwanted in ["task.status_changed", "task.overdue", "task.escalated"] {
+    for unwanted in [
+        "task.status_changed",
+        "task.overdue",
+        "task.escalated",
+        "task.assigned",
+    ] {
         c.find(Locator::Css(&format!(
             r#"input[name="events"][value="{unwanted}"]"#
         )))

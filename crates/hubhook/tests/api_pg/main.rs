@@ -34,6 +34,10 @@ postgres_suite! {
     mod api_inbound;
     #[path = "../api/api_tasks.rs"]
     mod api_tasks;
+    #[path = "../api/assignment.rs"]
+    mod assignment;
+    #[path = "../api/board_views.rs"]
+    mod board_views;
     #[path = "../api/cli.rs"]
     mod cli;
     #[path = "../api/crash.rs"]

@@ -20,8 +20,8 @@ mod tests;
 pub use destination::{DestinationPolicy, IpRange, Refused};
 pub use fair::{CODE_LIMIT, hotel_share, pick_fair};
 pub use payload::{
-    NewDelivery, OrderRefs, Target, deliveries_for, duve_connect_body, escalation_deliveries,
-    needs_order_refs, webhook_body,
+    Extra, NewDelivery, OrderRefs, Target, deliveries_for, deliveries_with, duve_connect_body,
+    escalation_deliveries, needs_order_refs, webhook_body,
 };
 pub use retry::{
     AttemptResult, DEFAULT_RETRY_SCHEDULE, RETRY_AFTER_CAP, Resolution, RetrySchedule, Verdict,
@@ -86,17 +86,21 @@ pub enum EventType {
     /// A task escalated (not accepted in time, or not done by its due time); the body says why.
     #[serde(rename = "task.escalated")]
     Escalated,
+    /// A task's assignee changed (assigned, claimed, reassigned or cleared); the body says who had it.
+    #[serde(rename = "task.assigned")]
+    Assigned,
 }
 
 impl EventType {
     /// Every event, in the order the docs list them.
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::Created,
         EventType::StatusChanged,
         EventType::Completed,
         EventType::Cancelled,
         EventType::Overdue,
         EventType::Escalated,
+        EventType::Assigned,
     ];
 
     /// The event's wire name (`task.created`).
@@ -108,6 +112,7 @@ impl EventType {
             EventType::Cancelled => "task.cancelled",
             EventType::Overdue => "task.overdue",
             EventType::Escalated => "task.escalated",
+            EventType::Assigned => "task.assigned",
         }
     }
 

@@ -7,18 +7,29 @@ use super::{
 };
 use crate::domain::{Task, escalation::Reason};
 
-/// The body of a signed webhook: `{"type", "timestamp", "hotelId", "data": TASK}`.
-pub fn webhook_body(event: EventType, now: &str, hotel: &str, task: &Task) -> String {
-    webhook_body_with(event, now, hotel, task, None)
+/// What a webhook body says beside the task, for the events that say more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra<'a> {
+    /// Nothing more.
+    None,
+    /// `task.escalated`: `"reason"`.
+    Reason(Reason),
+    /// `task.assigned`: `"previousAssignee"`, the email of the assignee before (or null).
+    PreviousAssignee(Option<&'a str>),
 }
 
-/// [`webhook_body`], with `"reason"` for `task.escalated`.
+/// The body of a signed webhook: `{"type", "timestamp", "hotelId", "data": TASK}`.
+pub fn webhook_body(event: EventType, now: &str, hotel: &str, task: &Task) -> String {
+    webhook_body_with(event, now, hotel, task, Extra::None)
+}
+
+/// [`webhook_body`], with what `extra` adds at the top level.
 fn webhook_body_with(
     event: EventType,
     now: &str,
     hotel: &str,
     task: &Task,
-    reason: Option<Reason>,
+    extra: Extra<'_>,
 ) -> String {
     let mut body = serde_json::json!({
         "type": event.as_str(),
@@ -26,8 +37,16 @@ fn webhook_body_with(
         "hotelId": hotel,
         "data": task,
     });
-    if let (Some(r), Some(obj)) = (reason, body.as_object_mut()) {
-        obj.insert("reason".into(), r.as_str().into());
+    if let Some(obj) = body.as_object_mut() {
+        match extra {
+            Extra::None => {}
+            Extra::Reason(r) => {
+                obj.insert("reason".into(), r.as_str().into());
+            }
+            Extra::PreviousAssignee(p) => {
+                obj.insert("previousAssignee".into(), p.into());
+            }
+        }
     }
     body.to_string()
 }
@@ -129,7 +148,7 @@ pub fn deliveries_for(
     targets: &[Target],
     refs: &OrderRefs,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
-    deliveries_with(hotel, task, events, now, targets, refs, None)
+    deliveries_with(hotel, task, events, now, targets, refs, Extra::None)
 }
 
 /// The deliveries of one escalation of `task` for `reason`: `task.escalated`, whose webhook body
@@ -143,17 +162,28 @@ pub fn escalation_deliveries(
     refs: &OrderRefs,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
     let events = [EventType::Escalated];
-    deliveries_with(hotel, task, &events, now, targets, refs, Some(reason))
+    deliveries_with(
+        hotel,
+        task,
+        &events,
+        now,
+        targets,
+        refs,
+        Extra::Reason(reason),
+    )
 }
 
-fn deliveries_with(
+/// The deliveries of `events` on `task` with what `extra` adds to a webhook's body: the one
+/// function behind [`deliveries_for`] and [`escalation_deliveries`], for a store that queues an
+/// event of either kind.
+pub fn deliveries_with(
     hotel: &str,
     task: &Task,
     events: &[EventType],
     now: &str,
     targets: &[Target],
     refs: &OrderRefs,
-    reason: Option<Reason>,
+    extra: Extra<'_>,
 ) -> Result<Vec<NewDelivery>, TemplateError> {
     let mut out = Vec::new();
     for t in targets {
@@ -166,7 +196,7 @@ fn deliveries_with(
                     refs.reservation_id.as_deref(),
                     now,
                 )?,
-                SubscriptionKind::Webhook => webhook_body_with(event, now, hotel, task, reason),
+                SubscriptionKind::Webhook => webhook_body_with(event, now, hotel, task, extra),
             };
             out.push(NewDelivery {
                 id: new_delivery_id(),

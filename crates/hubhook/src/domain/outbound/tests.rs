@@ -140,6 +140,8 @@ fn task() -> crate::domain::Task {
         priority: crate::domain::escalation::Priority::Normal,
         escalated: None,
         order_ids: vec!["o1".into()],
+        assignee: None,
+        archived: false,
     }
 }
 

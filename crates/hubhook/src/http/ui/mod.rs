@@ -23,11 +23,13 @@ mod board;
 mod body;
 mod dashboard;
 mod deliveries;
+mod feed;
 mod inbound;
 mod manage;
 pub mod session;
 pub mod setup;
 pub mod streams;
+mod task_page;
 mod users;
 mod webhooks;
 
@@ -46,9 +48,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/setup/test-order", post(setup::send_test_order))
         .route("/board", get(board::board))
         .route("/board/cards", get(board::cards))
-        .route("/board/events", get(board::events))
+        .route("/board/events", get(feed::events))
         .route("/board/tasks/{id}/status", post(board::move_task))
-        .route("/tasks/{id}", get(board::task_page))
+        .route("/board/tasks/{id}/assign", post(board::assign))
+        .route("/tasks/{id}", get(task_page::task_page))
         .route("/dashboard", get(dashboard::dashboard))
         .route("/manage", get(|| async { Redirect::to("/manage/rooms") }))
         .route("/manage/rooms", get(manage::rooms).post(manage::add_rooms))

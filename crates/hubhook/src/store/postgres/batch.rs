@@ -46,8 +46,8 @@ struct NewOrder {
     /// The deliveries to queue, per task of `tasks`.
     outbox: Vec<Enqueue>,
     /// Per task: item_key, order_id, reservation_id, external_id, task_name, room, guest_name,
-    /// department, notes, language, requested_at, due_at, escalate_at.
-    task_cols: Vec<[Option<String>; 13]>,
+    /// department, notes, language, requested_at, due_at, escalate_at, later_until.
+    task_cols: Vec<[Option<String>; 14]>,
     quantities: Vec<i32>,
     /// Reservation id, room, first name, last name, language, check-in, check-out.
     context: Option<[Option<String>; 7]>,
@@ -223,7 +223,7 @@ async fn insert_new_orders<C: GenericClient + Sync>(
     let o_version: Vec<i64> = orders.iter().map(|o| o.version).collect();
     let o_state = col(|o| Some(o.state.to_owned()));
     let (mut t_id, mut t_hotel, mut t_key, mut t_now) = (vec![], vec![], vec![], vec![]);
-    let mut t_cols: [Vec<Option<String>>; 13] = Default::default();
+    let mut t_cols: [Vec<Option<String>>; 14] = Default::default();
     let mut t_qty = vec![];
     let mut t_n: Vec<i32> = vec![];
     let mut c: [Vec<Option<String>>; 9] = Default::default();
@@ -299,6 +299,7 @@ async fn insert_new_orders<C: GenericClient + Sync>(
             &c[8],
             &i_code,
             &t_cols[12],
+            &t_cols[13],
         ],
     )
     .await?;
@@ -368,6 +369,7 @@ pub(super) async fn ingest_new_order(
         duration_us: 0,
     };
     for (d, task) in new_tasks.into_iter().zip(outcome.tasks()) {
+        let later_until = d.later_until(&order.now);
         order
             .quantities
             .push(i32::try_from(d.quantity).unwrap_or(i32::MAX));
@@ -385,6 +387,7 @@ pub(super) async fn ingest_new_order(
             d.requested_at.map(time::format),
             d.due_at.map(time::format),
             d.escalate_at.map(time::format),
+            later_until,
         ]);
         order.task_ids.push(task.id.clone());
     }

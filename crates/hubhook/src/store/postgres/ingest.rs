@@ -161,6 +161,7 @@ pub(super) async fn insert_task(
             &now,
             &text(actor),
             &d.escalate_at.map(time::format),
+            &d.later_until(now),
         ],
     )
     .await?;

@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_8_ship.sql"),
     include_str!("../schema_postgres_9_outbound.sql"),
     include_str!("../schema_postgres_10_escalation.sql"),
+    include_str!("../schema_postgres_12_assignment.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -325,6 +326,7 @@ macro_rules! in_tx {
 
 mod accounts;
 mod batch;
+mod board;
 mod claim;
 mod escalation;
 mod hot;

@@ -121,6 +121,8 @@ pub(super) async fn announce<C: GenericClient + Sync>(
             ChangeKind::Created => "c",
             ChangeKind::StatusChanged => "s",
             ChangeKind::Escalated => "e",
+            ChangeKind::Assigned => "a",
+            ChangeKind::Archived => "r",
         };
         current.push('\n');
         current.push_str(ch.hotel.as_str());
@@ -153,6 +155,8 @@ fn parse_change(line: &str) -> Option<TaskChange> {
         "c" => ChangeKind::Created,
         "s" => ChangeKind::StatusChanged,
         "e" => ChangeKind::Escalated,
+        "a" => ChangeKind::Assigned,
+        "r" => ChangeKind::Archived,
         _ => return None,
     };
     Some(TaskChange {

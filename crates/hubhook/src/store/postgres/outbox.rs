@@ -17,7 +17,7 @@ use crate::domain::{
     Task,
     escalation::Reason,
     outbound::{
-        CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
+        CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, Extra, GONE_MESSAGE, OrderRefs,
         REMOVED_MESSAGE, earliest, events_to_text, fair::REPLAY_PENDING_CAP, needs_order_refs,
     },
 };
@@ -40,7 +40,7 @@ pub async fn enqueue<C: GenericClient + Sync>(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    enqueue_with(c, hotel, task, events, None, now).await
+    enqueue_with(c, hotel, task, events, Extra::None, now).await
 }
 
 /// Queues `task.escalated` for `task`'s escalation for `reason`; returns how many deliveries.
@@ -51,7 +51,21 @@ pub(super) async fn enqueue_escalation<C: GenericClient + Sync>(
     reason: Reason,
     now: &str,
 ) -> Result<usize, StoreError> {
-    enqueue_with(c, hotel, task, &[EventType::Escalated], Some(reason), now).await
+    let extra = Extra::Reason(reason);
+    enqueue_with(c, hotel, task, &[EventType::Escalated], extra, now).await
+}
+
+/// Queues `task.assigned` for `task`, whose assignee was `previous` (an email, or nobody); returns
+/// how many deliveries.
+pub(super) async fn enqueue_assignment<C: GenericClient + Sync>(
+    c: &C,
+    hotel: &str,
+    task: &Task,
+    previous: Option<&str>,
+    now: &str,
+) -> Result<usize, StoreError> {
+    let extra = Extra::PreviousAssignee(previous);
+    enqueue_with(c, hotel, task, &[EventType::Assigned], extra, now).await
 }
 
 async fn enqueue_with<C: GenericClient + Sync>(
@@ -59,7 +73,7 @@ async fn enqueue_with<C: GenericClient + Sync>(
     hotel: &str,
     task: &Task,
     events: &[EventType],
-    reason: Option<Reason>,
+    extra: Extra<'_>,
     now: &str,
 ) -> Result<usize, StoreError> {
     let targets = query(c, super::hot::ENQUEUE_SUBSCRIPTIONS, &[&hotel])
@@ -76,7 +90,7 @@ async fn enqueue_with<C: GenericClient + Sync>(
             .unwrap_or_default(),
         false => OrderRefs::default(),
     };
-    let queued = shared::deliveries(hotel, task, events, reason, now, &targets, &refs)?;
+    let queued = shared::deliveries(hotel, task, events, extra, now, &targets, &refs)?;
     for d in &queued {
         let (event, payload) = (d.event.as_str(), text(&d.payload));
         exec(

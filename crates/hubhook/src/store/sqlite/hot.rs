@@ -13,7 +13,8 @@ pub(crate) const ORDER_STATE: &str =
 /// An order's tasks in creation order (columns as `TASK_COLS`): index `tasks_by_order`.
 pub(crate) const ORDER_TASKS: &str = "SELECT id, external_id, task_name, room, guest_name, \
      quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
-     escalations FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 ORDER BY seq";
+     escalations, (SELECT u.email FROM users u WHERE u.id = assignee_id), archived \
+     FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 ORDER BY seq";
 
 /// Remembers an order (the idempotency key).
 pub(crate) const INSERT_ORDER: &str =
@@ -25,13 +26,13 @@ pub(crate) const INSERT_EVENT: &str =
     "INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-/// A new task.
+/// A new task; its place on the board is its due time, or its creation when it has none.
 pub(crate) const INSERT_TASK: &str =
     "INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
              task_name, room, guest_name, quantity, status, department, notes, language, requested_at,
-             due_at, created_at, updated_at, escalate_at)
+             due_at, created_at, updated_at, escalate_at, board_at, later_until)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17,
-             ?18)";
+             ?18, coalesce(?16, ?17), ?19)";
 
 /// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id.
 pub(crate) const MOVE_TASK: &str =

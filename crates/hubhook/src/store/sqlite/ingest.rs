@@ -99,6 +99,7 @@ pub(super) fn insert_task(
         d.due_at.map(time::format),
         now,
         d.escalate_at.map(time::format),
+        d.later_until(now),
     ])?;
     insert_event(conn, id, now, actor, None, TaskStatus::Open, None)?;
     Ok(())

@@ -27,6 +27,7 @@ use writer::{
 };
 
 mod accounts;
+mod board;
 mod claim;
 mod escalation;
 mod files;
@@ -50,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_8_ship.sql"),
     include_str!("schema_sqlite_9_outbound.sql"),
     include_str!("schema_sqlite_10_escalation.sql"),
+    include_str!("schema_sqlite_12_assignment.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

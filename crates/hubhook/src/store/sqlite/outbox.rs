@@ -13,7 +13,7 @@ use crate::{
         Task,
         escalation::Reason,
         outbound::{
-            CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, GONE_MESSAGE, OrderRefs,
+            CODE_GONE, CODE_REMOVED, DeliveryStatus, EventType, Extra, GONE_MESSAGE, OrderRefs,
             REMOVED_MESSAGE, Target, earliest, events_to_text, fair::REPLAY_PENDING_CAP,
             needs_order_refs,
         },
@@ -62,7 +62,7 @@ pub(super) fn enqueue(
     events: &[EventType],
     now: &str,
 ) -> Result<usize, StoreError> {
-    enqueue_with(conn, hotel, task, events, None, now)
+    enqueue_with(conn, hotel, task, events, Extra::None, now)
 }
 
 /// Queues `task.escalated` for `task`'s escalation for `reason`; returns how many deliveries.
@@ -78,9 +78,22 @@ pub(super) fn enqueue_escalation(
         hotel,
         task,
         &[EventType::Escalated],
-        Some(reason),
+        Extra::Reason(reason),
         now,
     )
+}
+
+/// Queues `task.assigned` for `task`, whose assignee was `previous` (an email, or nobody); returns
+/// how many deliveries.
+pub(super) fn enqueue_assignment(
+    conn: &Connection,
+    hotel: &str,
+    task: &Task,
+    previous: Option<&str>,
+    now: &str,
+) -> Result<usize, StoreError> {
+    let extra = Extra::PreviousAssignee(previous);
+    enqueue_with(conn, hotel, task, &[EventType::Assigned], extra, now)
 }
 
 fn enqueue_with(
@@ -88,7 +101,7 @@ fn enqueue_with(
     hotel: &str,
     task: &Task,
     events: &[EventType],
-    reason: Option<Reason>,
+    extra: Extra<'_>,
     now: &str,
 ) -> Result<usize, StoreError> {
     let targets: Vec<Target> = rows(conn, super::hot::ENQUEUE_SUBSCRIPTIONS, [hotel], |r| {
@@ -101,7 +114,7 @@ fn enqueue_with(
         .unwrap_or_default(),
         false => OrderRefs::default(),
     };
-    let queued = shared::deliveries(hotel, task, events, reason, now, &targets, &refs)?;
+    let queued = shared::deliveries(hotel, task, events, extra, now, &targets, &refs)?;
     let mut insert = conn.prepare_cached(super::hot::INSERT_DELIVERY)?;
     for d in &queued {
         let event = d.event.as_str();
