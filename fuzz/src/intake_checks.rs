@@ -44,6 +44,7 @@ pub fn hotel() -> &'static HotelFacts {
             timezone: jiff::tz::TimeZone::get("Pacific/Kiritimati").expect("bundled tzdb"),
             sync_paid_orders: false,
             escalate_after_secs: Some(600),
+            merge_window_secs: Some(600),
             access_hash: hash_token("a"),
             password_hash: hash_token("p"),
             rooms: ROOMS.iter().collect(),

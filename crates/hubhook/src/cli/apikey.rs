@@ -7,7 +7,7 @@ use super::{Ctx, hotel_id, not_found};
 use crate::{
     domain::{
         Role,
-        secret::{fill_random, hash_token, new_token},
+        secret::{hash_token, new_key_id, new_token},
     },
     store::ApiKey,
 };
@@ -37,15 +37,7 @@ pub async fn run(ctx: &Ctx, cmd: ApikeyCommand) -> anyhow::Result<()> {
     let role =
         Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be staff or manager"))?;
     let key = new_token("hhk_");
-    let mut public = [0u8; 4];
-    fill_random(&mut public);
-    let key_id = format!(
-        "key_{}",
-        public
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+    let key_id = new_key_id();
     ctx.store()
         .await?
         .create_api_key(
@@ -53,6 +45,7 @@ pub async fn run(ctx: &Ctx, cmd: ApikeyCommand) -> anyhow::Result<()> {
                 id: key_id.clone(),
                 hotel_id: id.clone(),
                 role,
+                created_by: None,
             },
             hash_token(&key),
         )

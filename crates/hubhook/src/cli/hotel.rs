@@ -9,7 +9,10 @@ use crate::{
         HotelId,
         hotel::parse_timezone,
         secret::{hash_token, new_token},
-        time::parse_setting_duration,
+        time::{
+            ARCHIVE_AFTER_MAX_SECS, WEEK_SECS, format_shift_ends, parse_setting_duration_max,
+            parse_shift_ends,
+        },
     },
     store::{HotelSettings, NewHotel},
 };
@@ -31,7 +34,8 @@ pub enum HotelCommand {
     List,
     /// Replace both tokens; the old ones stop working at once
     RotateTokens { hotel_id: String },
-    /// Change a hotel's name, timezone, escalation or whether paid orders are synced
+    /// Change a hotel's name, timezone, escalation, merge window, shift ends, archiving or whether
+    /// paid orders are synced
     Set {
         hotel_id: String,
         #[arg(long)]
@@ -45,6 +49,18 @@ pub enum HotelCommand {
         /// it off (default 10m)
         #[arg(long, value_name = "DURATION")]
         escalate_after: Option<String>,
+        /// Within how long a repeated request for the same room and service grows the open task
+        /// instead of making another: 90s, 10m, 2h; 0 turns merging off (default 10m)
+        #[arg(long, value_name = "DURATION")]
+        merge_window: Option<String>,
+        /// Local times at which a shift ends and its report is sent: 07:00,15:00,23:00; "" or 0
+        /// for none (default none)
+        #[arg(long, value_name = "HH:MM[,HH:MM...]")]
+        shift_ends: Option<String>,
+        /// After how long a task left unfinished leaves the board (kept, with its history, in the
+        /// API): 12h, 3d, up to 90d; 0 turns it off (default 0)
+        #[arg(long, value_name = "DURATION")]
+        archive_after: Option<String>,
     },
 }
 
@@ -111,12 +127,12 @@ pub async fn run(ctx: &Ctx, cmd: HotelCommand) -> anyhow::Result<()> {
             let hotels = store.list_hotels().await?;
             ctx.print(&hotels, || {
                 let mut out = format!(
-                    "{:<24} {:<28} {:<20} {:>6}  {:<8} escalate",
-                    "ID", "NAME", "TIMEZONE", "ROOMS", "paid"
+                    "{:<24} {:<28} {:<20} {:>6}  {:<8} {:<9} {:<6} {:<8} shift ends",
+                    "ID", "NAME", "TIMEZONE", "ROOMS", "paid", "escalate", "merge", "archive"
                 );
                 for h in &hotels {
                     out.push_str(&format!(
-                        "\n{:<24} {:<28} {:<20} {:>6}  {:<8} {}",
+                        "\n{:<24} {:<28} {:<20} {:>6}  {:<8} {:<9} {:<6} {:<8} {}",
                         h.hotel_id,
                         h.name,
                         h.timezone,
@@ -126,7 +142,10 @@ pub async fn run(ctx: &Ctx, cmd: HotelCommand) -> anyhow::Result<()> {
                         } else {
                             "ignored"
                         },
-                        h.escalate_after
+                        h.escalate_after,
+                        h.merge_window,
+                        h.archive_after,
+                        h.shift_ends.join(",")
                     ));
                 }
                 out
@@ -155,14 +174,30 @@ pub async fn run(ctx: &Ctx, cmd: HotelCommand) -> anyhow::Result<()> {
             timezone: tz,
             sync_paid_orders,
             escalate_after,
+            merge_window,
+            shift_ends,
+            archive_after,
         } => {
             let id = hotel_id(&raw)?;
-            let escalate_after_secs = escalate_after
+            let duration = |flag: &str, raw: Option<String>, max: u32| {
+                raw.as_deref()
+                    .map(|raw| {
+                        parse_setting_duration_max(raw, max)
+                            .map(|s| s.unwrap_or(0))
+                            .map_err(|e| anyhow::anyhow!("--{flag} {e}"))
+                    })
+                    .transpose()
+            };
+            let escalate_after_secs = duration("escalate-after", escalate_after, WEEK_SECS)?;
+            let merge_window_secs = duration("merge-window", merge_window, WEEK_SECS)?;
+            let archive_after_secs =
+                duration("archive-after", archive_after, ARCHIVE_AFTER_MAX_SECS)?;
+            let shift_ends = shift_ends
                 .as_deref()
                 .map(|raw| {
-                    parse_setting_duration(raw)
-                        .map(|s| s.unwrap_or(0))
-                        .map_err(|e| anyhow::anyhow!("--escalate-after {e}"))
+                    parse_shift_ends(raw)
+                        .map(|e| format_shift_ends(&e))
+                        .map_err(|e| anyhow::anyhow!("--shift-ends {e}"))
                 })
                 .transpose()?;
             let settings = HotelSettings {
@@ -170,6 +205,9 @@ pub async fn run(ctx: &Ctx, cmd: HotelCommand) -> anyhow::Result<()> {
                 timezone: tz.as_deref().map(timezone).transpose()?,
                 sync_paid_orders,
                 escalate_after_secs,
+                merge_window_secs,
+                shift_ends,
+                archive_after_secs,
             };
             store
                 .update_hotel(&id, settings)

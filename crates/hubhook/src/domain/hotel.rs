@@ -19,6 +19,9 @@ pub struct HotelFacts {
     pub sync_paid_orders: bool,
     /// How long a task may stay `open` before it escalates; None: never for that reason.
     pub escalate_after_secs: Option<u32>,
+    /// How long after a task's creation a repeated request for its room and service is merged into
+    /// it; None: never.
+    pub merge_window_secs: Option<u32>,
     pub access_hash: TokenHash,
     pub password_hash: TokenHash,
     pub rooms: RoomSet,

@@ -14,6 +14,18 @@ pub fn fill_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the operating system's random generator failed");
 }
 
+/// A new API key's public id: `key_` and 8 hex digits, shown on the pages and in `apikey create`.
+pub fn new_key_id() -> String {
+    let mut public = [0u8; 4];
+    fill_random(&mut public);
+    let mut id = String::with_capacity(12);
+    id.push_str("key_");
+    for b in public {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
+}
+
 /// A new random token: 32 bytes, URL-safe base64 without padding (43 characters).
 pub fn new_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];

@@ -49,6 +49,18 @@ pub fn parse_requested(raw: &str, tz: &TimeZone, now: Timestamp) -> Option<Times
 /// A duration a hotel sets (`--escalate-after`): `90s`, `10m`, `2h`, or `0` (off, `None`);
 /// whole seconds, at most a week.
 pub fn parse_setting_duration(raw: &str) -> Result<Option<u32>, String> {
+    parse_setting_duration_max(raw, WEEK_SECS)
+}
+
+/// The longest escalate-after or merge window: a week.
+pub const WEEK_SECS: u32 = 7 * 86_400;
+
+/// The longest archive-after: 90 days.
+pub const ARCHIVE_AFTER_MAX_SECS: u32 = 90 * 86_400;
+
+/// Like [`parse_setting_duration`], with its own upper bound in seconds (`--archive-after` allows
+/// days beyond a week).
+pub fn parse_setting_duration_max(raw: &str, max_secs: u32) -> Result<Option<u32>, String> {
     let raw = raw.trim();
     if raw == "0" {
         return Ok(None);
@@ -59,15 +71,52 @@ pub fn parse_setting_duration(raw: &str) -> Result<Option<u32>, String> {
     }
     match d.as_secs() {
         0 => Ok(None),
-        s if s <= 7 * 86_400 => Ok(Some(s as u32)),
-        _ => Err(format!("{raw:?}: at most a week (7d)")),
+        s if s <= u64::from(max_secs) => Ok(Some(s as u32)),
+        _ => Err(format!(
+            "{raw:?}: at most {}",
+            format_setting_duration(Some(max_secs))
+        )),
     }
+}
+
+/// A hotel's shift ends (`--shift-ends 07:00,15:00,23:00`): local wall-clock times, sorted, without
+/// repeats; an empty string, `0` or `none` for none. At most 24 of them.
+pub fn parse_shift_ends(raw: &str) -> Result<Vec<jiff::civil::Time>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw == "0" || raw.eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    let mut ends = Vec::new();
+    for part in raw.split(',') {
+        let part = part.trim();
+        let valid = part.len() == 5 && part.as_bytes()[2] == b':';
+        let t = valid
+            .then(|| part.parse::<jiff::civil::Time>().ok())
+            .flatten()
+            .ok_or_else(|| format!("{part:?}: a shift end is a local time HH:MM, e.g. 07:00"))?;
+        ends.push(t);
+    }
+    ends.sort();
+    ends.dedup();
+    if ends.len() > 24 {
+        return Err("at most 24 shift ends".into());
+    }
+    Ok(ends)
+}
+
+/// Shift ends as the setting stores and shows them: `07:00,15:00,23:00` (empty: none).
+pub fn format_shift_ends(ends: &[jiff::civil::Time]) -> String {
+    ends.iter()
+        .map(|t| format!("{:02}:{:02}", t.hour(), t.minute()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A duration in seconds as a hotel's setting reads: `90s`, `10m`, `2h`, `0` for none.
 pub fn format_setting_duration(secs: Option<u32>) -> String {
     match secs {
         None | Some(0) => "0".into(),
+        Some(s) if s % 86_400 == 0 => format!("{}d", s / 86_400),
         Some(s) if s % 3600 == 0 => format!("{}h", s / 3600),
         Some(s) if s % 60 == 0 => format!("{}m", s / 60),
         Some(s) => format!("{s}s"),
@@ -98,6 +147,29 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shift_ends_parse_sorted_and_canonical() {
+        let ends = parse_shift_ends(" 23:00, 07:00,15:00,07:00").unwrap();
+        assert_eq!(format_shift_ends(&ends), "07:00,15:00,23:00");
+        assert!(parse_shift_ends("").unwrap().is_empty());
+        assert!(parse_shift_ends("none").unwrap().is_empty());
+        assert!(parse_shift_ends("0").unwrap().is_empty());
+        for bad in ["7:00", "25:00", "07:60", "07:00,", "07h00", "07:00:00"] {
+            assert!(parse_shift_ends(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn setting_durations_with_their_own_bound() {
+        assert_eq!(
+            parse_setting_duration_max("3d", 90 * 86_400),
+            Ok(Some(259_200))
+        );
+        assert_eq!(parse_setting_duration_max("0", 60), Ok(None));
+        assert!(parse_setting_duration_max("91d", 90 * 86_400).is_err());
+        assert!(parse_setting_duration_max("1.5s", 600).is_err());
+    }
 
     #[test]
     fn formats_with_milliseconds() {

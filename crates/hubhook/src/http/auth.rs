@@ -48,7 +48,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .ok_or(ApiError::Unauthorized)?;
         // The lookup is by hash: the key itself is never stored, and an index probe on a hash
         // reveals nothing useful about the key through its timing.
-        let ApiKey { id, hotel_id, role } = app
+        let ApiKey {
+            id, hotel_id, role, ..
+        } = app
             .store
             .find_api_key(hash_token(key))
             .await?

@@ -21,6 +21,7 @@ pub(super) fn hotel_with_rooms(rooms: &[&str]) -> HotelFacts {
         timezone: jiff::tz::TimeZone::UTC,
         sync_paid_orders: false,
         escalate_after_secs: Some(600),
+        merge_window_secs: Some(600),
         access_hash: hash_token("a"),
         password_hash: hash_token("p"),
         rooms: rooms.iter().copied().collect(),

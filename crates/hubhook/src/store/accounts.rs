@@ -11,6 +11,9 @@ pub struct ApiKey {
     pub id: String,
     pub hotel_id: HotelId,
     pub role: Role,
+    /// The account that made it on the pages (its keys go when it is removed, and stop working
+    /// while it is disabled); None for a key the operator made with `hubhook apikey create`.
+    pub created_by: Option<String>,
 }
 
 /// An account of the web pages, as `hubhook user add` creates it.
@@ -82,6 +85,8 @@ pub struct ApiKeyInfo {
     pub id: String,
     pub role: Role,
     pub created_at: String,
+    /// The email of the account that made it; None for an operator's key.
+    pub created_by: Option<String>,
 }
 
 /// Accounts: API keys, users of the web pages and their sessions.

@@ -59,6 +59,12 @@ pub struct HotelSummary {
     pub created_at: String,
     /// How long a task may stay open before it escalates (`10m`; `0`: never).
     pub escalate_after: String,
+    /// Within how long a repeated request grows the open task instead of making another (`10m`; `0`: never).
+    pub merge_window: String,
+    /// Local times at which a shift ends and its report goes out (`["07:00", "15:00"]`).
+    pub shift_ends: Vec<String>,
+    /// After how long an unfinished task leaves the board (`3d`; `0`: never).
+    pub archive_after: String,
 }
 
 pub struct NewHotel {
@@ -76,6 +82,12 @@ pub struct HotelSettings {
     pub sync_paid_orders: Option<bool>,
     /// Seconds a task may stay open before it escalates; `Some(0)` turns it off.
     pub escalate_after_secs: Option<u32>,
+    /// Seconds of the merge window; `Some(0)` turns merging off.
+    pub merge_window_secs: Option<u32>,
+    /// Shift ends as `07:00,15:00` (domain::time::format_shift_ends); `Some("")` for none.
+    pub shift_ends: Option<String>,
+    /// Seconds after which an unfinished task is archived; `Some(0)` never.
+    pub archive_after_secs: Option<u32>,
 }
 
 /// A room of a hotel and its floor.

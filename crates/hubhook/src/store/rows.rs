@@ -290,7 +290,7 @@ pub(super) fn body_text(body: &[u8]) -> Cow<'_, str> {
 
 /// The columns [`facts_from_row`] reads, in its order.
 pub(super) const HOTEL_COLS: &str = "id, name, timezone, sync_paid_orders, access_hash, \
-     password_hash, config_version, escalate_after_secs";
+     password_hash, config_version, escalate_after_secs, merge_window_secs";
 
 /// A hotel's row without its rooms and catalog; None (and a warning) for a row that does not parse.
 pub(super) fn facts_from_row(r: &impl Columns) -> Result<Option<HotelFacts>, StoreError> {
@@ -314,6 +314,7 @@ pub(super) fn facts_from_row(r: &impl Columns) -> Result<Option<HotelFacts>, Sto
         timezone: parse_timezone(&tz).unwrap_or(jiff::tz::TimeZone::UTC),
         sync_paid_orders: r.flag(3)?,
         escalate_after_secs: u32::try_from(r.int(7)?).ok().filter(|s| *s > 0),
+        merge_window_secs: u32::try_from(r.int(8)?).ok().filter(|s| *s > 0),
         access_hash,
         password_hash,
         rooms: RoomSet::default(),
@@ -322,7 +323,7 @@ pub(super) fn facts_from_row(r: &impl Columns) -> Result<Option<HotelFacts>, Sto
 }
 
 /// A hotel as the hotel list shows it from `id, name, timezone, sync_paid_orders, created_at`, its
-/// count of rooms, and `escalate_after_secs`.
+/// count of rooms, and `escalate_after_secs, merge_window_secs, shift_ends, archive_after_secs`.
 pub(super) fn summary_from_row(r: &impl Columns) -> Result<HotelSummary, StoreError> {
     Ok(HotelSummary {
         hotel_id: r.text(0)?,
@@ -332,6 +333,14 @@ pub(super) fn summary_from_row(r: &impl Columns) -> Result<HotelSummary, StoreEr
         created_at: r.text(4)?,
         rooms: r.int(5)? as u64,
         escalate_after: time::format_setting_duration(u32::try_from(r.int(6)?).ok()),
+        merge_window: time::format_setting_duration(u32::try_from(r.int(7)?).ok()),
+        shift_ends: r
+            .text(8)?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        archive_after: time::format_setting_duration(u32::try_from(r.int(9)?).ok()),
     })
 }
 
@@ -367,6 +376,7 @@ pub(super) fn api_key_from_row(r: &impl Columns) -> Result<Option<ApiKey>, Store
         id: r.text(0)?,
         hotel_id,
         role,
+        created_by: r.opt_text(3)?,
     }))
 }
 
@@ -427,5 +437,6 @@ pub(super) fn key_info_from_row(r: &impl Columns) -> Result<Option<ApiKeyInfo>, 
         id: r.text(0)?,
         role,
         created_at: r.text(2)?,
+        created_by: r.opt_text(3)?,
     }))
 }

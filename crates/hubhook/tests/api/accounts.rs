@@ -440,3 +440,64 @@ async fn a_user_changes_their_own_password_and_their_other_sessions_end() {
     assert_eq!(login_status(&app, "ana@h1.test", NEW_PASSWORD).await, 303);
     app.stop().await;
 }
+
+/// The key a manager makes on the API keys page, read from the page that shows it once.
+async fn page_key(c: &mut UiClient) -> String {
+    let csrf = c.csrf().await;
+    let page = c
+        .post("/manage/api-keys", &[("role", "manager"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let marker = r#"id="new-api-key">"#;
+    let start = page.body.find(marker).expect("the new key") + marker.len();
+    let len = page.body[start..].find('<').expect("its end");
+    page.body[start..start + len].to_owned()
+}
+
+#[tokio::test]
+async fn a_users_api_keys_stop_while_it_is_disabled_and_go_when_it_is_removed() {
+    let app = spawn_app().await;
+    let hotel = app.create_hotel("h1").await;
+    add_user(&app, &hotel, "max@h1.test", Role::Manager).await;
+    let operator_key = app.api_key(&hotel, Role::Manager).await;
+    let mut max = UiClient::signed_in(&app, "max@h1.test").await;
+    let key = page_key(&mut max).await;
+    assert_eq!(app.get_api(&key, "/api/v1/tasks").await.0, 200);
+    let page = max.get("/manage/api-keys").await.body;
+    assert!(page.contains("max@h1.test"), "who made it: {page}");
+    assert!(page.contains("operator (command line)"), "{page}");
+
+    // Disabled: the account's keys stop with its sessions; the operator's key is the hotel's.
+    cli_json(
+        &app,
+        &["user", "set", "h1", "max@h1.test", "--disabled", "true"],
+        None,
+    );
+    assert_eq!(app.get_api(&key, "/api/v1/tasks").await.0, 401);
+    assert_eq!(app.get_api(&operator_key, "/api/v1/tasks").await.0, 200);
+    cli_json(
+        &app,
+        &["user", "set", "h1", "max@h1.test", "--disabled", "false"],
+        None,
+    );
+    assert_eq!(
+        app.get_api(&key, "/api/v1/tasks").await.0,
+        200,
+        "enabled again"
+    );
+
+    // Removed: its keys are revoked, and a new account of the same email does not revive them.
+    let (ok, _, err) = cli(&app, &["user", "remove", "h1", "max@h1.test"], None);
+    assert!(ok, "{err}");
+    assert_eq!(app.get_api(&key, "/api/v1/tasks").await.0, 401);
+    add_user(&app, &hotel, "max@h1.test", Role::Manager).await;
+    assert_eq!(app.get_api(&key, "/api/v1/tasks").await.0, 401);
+    let keys = app
+        .store
+        .list_api_keys(&hubhook::domain::HotelId::parse("h1").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "only the operator's key is left: {keys:?}");
+    assert_eq!(app.get_api(&operator_key, "/api/v1/tasks").await.0, 200);
+    app.stop().await;
+}

@@ -331,6 +331,7 @@ impl TestApp {
                     id: format!("key_{}", &key[4..12]),
                     hotel_id: HotelId::parse(&hotel.id).expect("hotel id"),
                     role,
+                    created_by: None,
                 },
                 hash_token(&key),
             )

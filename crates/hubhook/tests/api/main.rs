@@ -20,6 +20,7 @@ mod files;
 mod fixtures;
 mod fuzz_corpus;
 mod helpers;
+mod hotel_settings;
 mod http_edge;
 mod limits;
 mod login_bursts;

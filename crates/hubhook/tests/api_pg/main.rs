@@ -48,6 +48,8 @@ postgres_suite! {
     mod fixtures;
     #[path = "../api/helpers.rs"]
     mod helpers;
+    #[path = "../api/hotel_settings.rs"]
+    mod hotel_settings;
     #[path = "../api/limits.rs"]
     mod limits;
     #[path = "../api/login_bursts.rs"]

@@ -16,8 +16,11 @@ use crate::{
     domain::{
         CatalogEntry, ExternalId, Role, RoomNumber,
         hotel::parse_timezone,
-        secret::{fill_random, hash_token, new_token},
-        time::{self, parse_setting_duration},
+        secret::{hash_token, new_key_id, new_token},
+        time::{
+            self, ARCHIVE_AFTER_MAX_SECS, WEEK_SECS, format_shift_ends, parse_setting_duration_max,
+            parse_shift_ends,
+        },
     },
     http::{AppState, error::UiError},
     store::{ApiKey, HotelSettings, Room},
@@ -267,6 +270,12 @@ pub async fn settings(
             label { "Timezone (IANA name, e.g. Europe/Lisbon)" input type="text" name="timezone" required value=(h.timezone); }
             label { "Escalate a task not accepted within (e.g. 90s, 10m, 2h; 0 turns it off)"
                 input type="text" name="escalate_after" required value=(h.escalate_after); }
+            label { "Merge a repeated request for the same room and service into the open task within (e.g. 10m; 0 turns it off)"
+                input type="text" name="merge_window" required value=(h.merge_window); }
+            label { "Shift ends, local time, for the shift report (e.g. 07:00,15:00,23:00; empty for none)"
+                input type="text" name="shift_ends" value=(h.shift_ends.join(",")); }
+            label { "Archive a task left unfinished after (e.g. 3d, up to 90d; 0 turns it off)"
+                input type="text" name="archive_after" required value=(h.archive_after); }
             label.check {
                 input type="checkbox" name="sync_paid_orders" value="on" checked[h.sync_paid_orders];
                 " Make tasks for paid orders too (by default only free upsells become tasks)"
@@ -288,6 +297,15 @@ pub struct SettingsForm {
     /// Absent (an older form): unchanged.
     #[serde(default)]
     escalate_after: Option<String>,
+    /// Absent (an older form): unchanged.
+    #[serde(default)]
+    merge_window: Option<String>,
+    /// Absent (an older form): unchanged.
+    #[serde(default)]
+    shift_ends: Option<String>,
+    /// Absent (an older form): unchanged.
+    #[serde(default)]
+    archive_after: Option<String>,
     /// An unchecked checkbox is not sent at all.
     #[serde(default)]
     sync_paid_orders: Option<String>,
@@ -312,13 +330,28 @@ pub async fn save_settings(
             "unknown timezone {tz:?} (use an IANA name such as Europe/Lisbon)"
         )));
     }
-    let escalate_after_secs = f
-        .escalate_after
+    let duration = |what: &str, raw: Option<&str>, max: u32| {
+        raw.map(|raw| {
+            parse_setting_duration_max(raw, max)
+                .map(|s| s.unwrap_or(0))
+                .map_err(|e| UiError::BadRequest(format!("{what}: {e}")))
+        })
+        .transpose()
+    };
+    let escalate_after_secs = duration("escalate after", f.escalate_after.as_deref(), WEEK_SECS)?;
+    let merge_window_secs = duration("merge window", f.merge_window.as_deref(), WEEK_SECS)?;
+    let archive_after_secs = duration(
+        "archive after",
+        f.archive_after.as_deref(),
+        ARCHIVE_AFTER_MAX_SECS,
+    )?;
+    let shift_ends = f
+        .shift_ends
         .as_deref()
         .map(|raw| {
-            parse_setting_duration(raw)
-                .map(|s| s.unwrap_or(0))
-                .map_err(|e| UiError::BadRequest(format!("escalate after: {e}")))
+            parse_shift_ends(raw)
+                .map(|e| format_shift_ends(&e))
+                .map_err(|e| UiError::BadRequest(format!("shift ends: {e}")))
         })
         .transpose()?;
     app.store
@@ -329,6 +362,9 @@ pub async fn save_settings(
                 timezone: Some(tz.to_owned()),
                 sync_paid_orders: Some(f.sync_paid_orders.is_some()),
                 escalate_after_secs,
+                merge_window_secs,
+                shift_ends,
+                archive_after_secs,
             },
         )
         .await?;
@@ -413,13 +449,14 @@ fn api_keys_page(
             button type="submit" { "Create a key" }
         }
         table {
-            thead { tr { th { "Key id" } th { "Role" } th { "Created" } th {} } }
+            thead { tr { th { "Key id" } th { "Role" } th { "Created" } th { "By" } th {} } }
             tbody {
                 @for k in keys {
                     tr {
                         td.mono { (k.id) }
                         td { (k.role.as_str()) }
                         td { (local_time(&k.created_at, tz, now)) }
+                        td { (k.created_by.as_deref().unwrap_or("operator (command line)")) }
                         td {
                             form method="post" action={ "/manage/api-keys/" (k.id) "/revoke" } {
                                 (csrf_field(v))
@@ -465,21 +502,13 @@ pub async fn create_api_key(
     let role = Role::parse(&f.role)
         .ok_or_else(|| UiError::BadRequest("role must be staff or manager".into()))?;
     let key = new_token("hhk_");
-    let mut public = [0u8; 4];
-    fill_random(&mut public);
-    let id = format!(
-        "key_{}",
-        public
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
     app.store
         .create_api_key(
             ApiKey {
-                id,
+                id: new_key_id(),
                 hotel_id: v.user.hotel.clone(),
                 role,
+                created_by: Some(v.user.user_id.clone()),
             },
             hash_token(&key),
         )

@@ -46,14 +46,15 @@ impl AccountStore for PostgresStore {
             hotel_exists(&tx, key.hotel_id.as_str()).await?;
             exec(
                 &tx,
-                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at)
-                     VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at, created_by)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
                     &key.id,
                     &key.hotel_id.as_str(),
                     &&hash[..],
                     &key.role.as_str(),
                     &time::format(time::now()),
+                    &key.created_by,
                 ],
             )
             .await?;
@@ -65,7 +66,10 @@ impl AccountStore for PostgresStore {
         let client = self.pool.get().await?;
         let row = query_opt(
             &client,
-            "SELECT id, hotel_id, role FROM api_keys WHERE hash = $1",
+            // A key made by an account works only while that account is enabled.
+            "SELECT k.id, k.hotel_id, k.role, k.created_by FROM api_keys k
+             LEFT JOIN users u ON u.id = k.created_by
+             WHERE k.hash = $1 AND NOT coalesce(u.disabled, false)",
             &[&&hash[..]],
         )
         .await?;
@@ -191,6 +195,12 @@ impl AccountStore for PostgresStore {
         let (changes, queued) = in_tx!(self, |tx| {
             let user = user_info(&tx, hotel.as_str(), email, true).await?;
             exec(&tx, "DELETE FROM sessions WHERE user_id = $1", &[&user.id]).await?;
+            exec(
+                &tx,
+                "DELETE FROM api_keys WHERE created_by = $1",
+                &[&user.id],
+            )
+            .await?;
             let why = Departure::Removed;
             let r = unassign_departed(&tx, hotel, &user.id, &user.email, why, ACTOR).await?;
             announce(&tx, &self.signals, &r.0, r.1).await?;
@@ -262,7 +272,9 @@ impl AccountStore for PostgresStore {
         let client = self.pool.get().await?;
         let rows = query(
             &client,
-            "SELECT id, role, created_at FROM api_keys WHERE hotel_id = $1 ORDER BY created_at, id",
+            "SELECT k.id, k.role, k.created_at, u.email FROM api_keys k
+             LEFT JOIN users u ON u.id = k.created_by
+             WHERE k.hotel_id = $1 ORDER BY k.created_at, k.id",
             &[&hotel.as_str()],
         )
         .await?;

@@ -254,7 +254,8 @@ impl HotelStore for PostgresStore {
             &client,
             "SELECT h.id, h.name, h.timezone, h.sync_paid_orders, h.created_at,
                     (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id),
-                    h.escalate_after_secs
+                    h.escalate_after_secs, h.merge_window_secs, h.shift_ends,
+                    h.archive_after_secs
              FROM hotels h ORDER BY h.created_at, h.id",
             &[],
         )
@@ -292,18 +293,30 @@ impl HotelStore for PostgresStore {
                 &tx,
                 "UPDATE hotels SET name = coalesce($2, name), timezone = coalesce($3, timezone),
                          sync_paid_orders = coalesce($4, sync_paid_orders),
-                         escalate_after_secs = coalesce($5, escalate_after_secs)
+                         escalate_after_secs = coalesce($5, escalate_after_secs),
+                         merge_window_secs = coalesce($6, merge_window_secs),
+                         shift_ends = coalesce($7, shift_ends),
+                         archive_after_secs = coalesce($8, archive_after_secs)
                      WHERE id = $1 AND (name IS DISTINCT FROM coalesce($2, name)
                          OR timezone IS DISTINCT FROM coalesce($3, timezone)
                          OR sync_paid_orders IS DISTINCT FROM coalesce($4, sync_paid_orders)
                          OR escalate_after_secs IS DISTINCT FROM
-                             coalesce($5, escalate_after_secs))",
+                             coalesce($5, escalate_after_secs)
+                         OR merge_window_secs IS DISTINCT FROM coalesce($6, merge_window_secs)
+                         OR shift_ends IS DISTINCT FROM coalesce($7, shift_ends)
+                         OR archive_after_secs IS DISTINCT FROM
+                             coalesce($8, archive_after_secs))",
                 &[
                     &hotel.as_str(),
                     &opt_text(&s.name),
                     &s.timezone,
                     &s.sync_paid_orders,
                     &s.escalate_after_secs
+                        .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
+                    &s.merge_window_secs
+                        .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
+                    &s.shift_ends,
+                    &s.archive_after_secs
                         .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
                 ],
             )

@@ -50,7 +50,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_8_ship.sql"),
     include_str!("../schema_postgres_9_outbound.sql"),
     include_str!("../schema_postgres_10_escalation.sql"),
-    include_str!("../schema_postgres_12_assignment.sql"),
+    include_str!("../schema_postgres_11_settings.sql"),
+    include_str!("../schema_postgres_12_key_owner.sql"),
+    include_str!("../schema_postgres_13_assignment.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];

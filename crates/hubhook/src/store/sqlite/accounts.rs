@@ -35,14 +35,16 @@ impl AccountStore for SqliteStore {
         self.write(move |c| {
             hotel_exists(c, key.hotel_id.as_str())?;
             c.prepare_cached(
-                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO api_keys (id, hotel_id, hash, role, created_at, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
                 key.id,
                 key.hotel_id.as_str(),
                 &hash[..],
                 key.role.as_str(),
-                time::format(time::now())
+                time::format(time::now()),
+                key.created_by
             ])?;
             Ok(())
         })
@@ -51,11 +53,16 @@ impl AccountStore for SqliteStore {
 
     async fn find_api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
         self.read(move |c| {
-            c.prepare_cached("SELECT id, hotel_id, role FROM api_keys WHERE hash = ?1")?
-                .query_and_then([&hash[..]], |r| api_key_from_row(r))?
-                .next()
-                .transpose()
-                .map(Option::flatten)
+            // A key made by an account works only while that account is enabled.
+            c.prepare_cached(
+                "SELECT k.id, k.hotel_id, k.role, k.created_by FROM api_keys k
+                 LEFT JOIN users u ON u.id = k.created_by
+                 WHERE k.hash = ?1 AND NOT coalesce(u.disabled, 0)",
+            )?
+            .query_and_then([&hash[..]], |r| api_key_from_row(r))?
+            .next()
+            .transpose()
+            .map(Option::flatten)
         })
         .await
     }
@@ -171,6 +178,8 @@ impl AccountStore for SqliteStore {
                 let user = user_info(c, hotel.as_str(), &email)?;
                 c.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
                     .execute([&user.id])?;
+                c.prepare_cached("DELETE FROM api_keys WHERE created_by = ?1")?
+                    .execute([&user.id])?;
                 let why = Departure::Removed;
                 let r = unassign_departed(c, &hotel, &user.id, &user.email, why, ACTOR)?;
                 c.prepare_cached("DELETE FROM users WHERE id = ?1")?
@@ -243,7 +252,9 @@ impl AccountStore for SqliteStore {
         let hotel = hotel.clone();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, role, created_at FROM api_keys WHERE hotel_id = ?1 ORDER BY created_at, id",
+                "SELECT k.id, k.role, k.created_at, u.email FROM api_keys k
+                 LEFT JOIN users u ON u.id = k.created_by
+                 WHERE k.hotel_id = ?1 ORDER BY k.created_at, k.id",
             )?;
             stmt.query_and_then([hotel.as_str()], |r| key_info_from_row(r))?
                 .filter_map(Result::transpose)

@@ -205,7 +205,8 @@ impl HotelStore for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT h.id, h.name, h.timezone, h.sync_paid_orders, h.created_at,
                         (SELECT count(*) FROM rooms r WHERE r.hotel_id = h.id),
-                        h.escalate_after_secs
+                        h.escalate_after_secs, h.merge_window_secs, h.shift_ends,
+                    h.archive_after_secs
                  FROM hotels h ORDER BY h.created_at, h.id",
             )?;
             stmt.query_and_then([], |r| summary_from_row(r))?.collect()
@@ -248,11 +249,17 @@ impl HotelStore for SqliteStore {
                     "UPDATE hotels SET name = coalesce(?2, name), timezone = coalesce(?3, timezone),
                          sync_paid_orders = coalesce(?4, sync_paid_orders),
                          escalate_after_secs = coalesce(?5, escalate_after_secs),
+                         merge_window_secs = coalesce(?6, merge_window_secs),
+                         shift_ends = coalesce(?7, shift_ends),
+                         archive_after_secs = coalesce(?8, archive_after_secs),
                          config_version = config_version + 1
                      WHERE id = ?1 AND (name IS NOT coalesce(?2, name)
                          OR timezone IS NOT coalesce(?3, timezone)
                          OR sync_paid_orders IS NOT coalesce(?4, sync_paid_orders)
-                         OR escalate_after_secs IS NOT coalesce(?5, escalate_after_secs))
+                         OR escalate_after_secs IS NOT coalesce(?5, escalate_after_secs)
+                         OR merge_window_secs IS NOT coalesce(?6, merge_window_secs)
+                         OR shift_ends IS NOT coalesce(?7, shift_ends)
+                         OR archive_after_secs IS NOT coalesce(?8, archive_after_secs))
                      RETURNING config_version",
                 )?
                 .query_row(
@@ -261,7 +268,10 @@ impl HotelStore for SqliteStore {
                         s.name,
                         s.timezone,
                         s.sync_paid_orders,
-                        s.escalate_after_secs
+                        s.escalate_after_secs,
+                        s.merge_window_secs,
+                        s.shift_ends,
+                        s.archive_after_secs
                     ],
                     |r| r.get::<_, i64>(0),
                 )

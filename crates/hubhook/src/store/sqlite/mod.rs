@@ -51,7 +51,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_8_ship.sql"),
     include_str!("schema_sqlite_9_outbound.sql"),
     include_str!("schema_sqlite_10_escalation.sql"),
-    include_str!("schema_sqlite_12_assignment.sql"),
+    include_str!("schema_sqlite_11_settings.sql"),
+    include_str!("schema_sqlite_12_key_owner.sql"),
+    include_str!("schema_sqlite_13_assignment.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
