@@ -10,9 +10,10 @@ use jiff::Timestamp;
 
 use super::{BoardTask, StoreError};
 use crate::domain::{
-    HotelId, Task,
+    HotelId, Task, archive,
     assignment::{self, Assignee, Assigner, Current, Decision, Departure},
     board::{Column, Count, Cursor},
+    time,
 };
 
 /// Which rooms a board shows.
@@ -226,4 +227,37 @@ pub trait BoardStore: Send + Sync {
     /// line and `task.assigned` in one transaction; the task unchanged when it already had that
     /// assignee. Another hotel's task is `NotFound`; an unknown user `Assign(UnknownAssignee)`.
     async fn assign_task(&self, change: AssignChange) -> Result<Task, StoreError>;
+    /// Archives up to `limit` tasks left unfinished and untouched past their hotel's
+    /// archive-after at `now` (`domain::archive`), the longest untouched first, each with a
+    /// history line and the live board told; returns how many. Safe to run from several
+    /// processes at once: a task is archived once.
+    async fn archive_stale(&self, now: Timestamp, limit: u32) -> Result<u32, StoreError>;
+}
+
+/// The hotels that archive, as read from `hotels_archiving` (`id, archive_after_secs`): each with
+/// its setting and the last change before which its tasks are archived at `now`.
+pub(super) fn archive_cutoffs(hotels: Vec<(String, i64)>, now: Timestamp) -> Vec<Archiving> {
+    hotels
+        .into_iter()
+        .filter_map(|(hotel, secs)| {
+            let secs = u32::try_from(secs).ok().filter(|s| *s > 0);
+            let cutoff = archive::cutoff(now, secs)?;
+            Some(Archiving {
+                hotel,
+                cutoff: time::format(cutoff),
+                note: archive::history_note(secs),
+            })
+        })
+        .collect()
+}
+
+/// One hotel's archiving at one run.
+#[derive(Debug, Clone)]
+pub(super) struct Archiving {
+    /// The hotel.
+    pub hotel: String,
+    /// Its tasks last changed before this (formatted) are archived.
+    pub cutoff: String,
+    /// The history line they get.
+    pub note: String,
 }

@@ -10,6 +10,7 @@ const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 mod accounts;
 mod api_inbound;
 mod api_tasks;
+mod archive;
 mod assignment;
 mod board_views;
 mod cli;

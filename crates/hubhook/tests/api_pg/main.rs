@@ -34,6 +34,8 @@ postgres_suite! {
     mod api_inbound;
     #[path = "../api/api_tasks.rs"]
     mod api_tasks;
+    #[path = "../api/archive.rs"]
+    mod archive;
     #[path = "../api/assignment.rs"]
     mod assignment;
     #[path = "../api/board_views.rs"]
@@ -106,6 +108,7 @@ postgres_suite! {
     mod webhook_hostile;
     #[path = "../api/webhook_orders.rs"]
     mod webhook_orders;
+    mod archive_instances;
     mod database_urls;
     mod instances;
     mod tls;

@@ -21,7 +21,7 @@ use crate::{
     events::{ChangeKind, TaskChange},
     store::{
         AssignChange, Board, BoardQuery, BoardStore, OpenCounts, StoreError,
-        board::{column_page, depart, needs_count, settle_assignment},
+        board::{archive_cutoffs, column_page, depart, needs_count, settle_assignment},
         board_sql::{self, Arg, Dialect, On, Statement},
         rows::{Columns, TASK_COL_COUNT, TASK_COLS, board_task_from_row, task_from_row},
     },
@@ -184,6 +184,73 @@ pub(super) async fn unassign_departed(
     Ok((changes, queued))
 }
 
+/// The hotels that archive (`hotels_archiving`).
+pub(super) const ARCHIVING_HOTELS: &str =
+    "SELECT id, archive_after_secs FROM hotels WHERE archive_after_secs > 0";
+
+/// The hotels' unfinished tasks last changed before each one's cutoff, the oldest first per hotel
+/// (`tasks_stale`), at most `$3`, locked: rows another instance holds are skipped, and one it has
+/// archived meanwhile no longer matches.
+pub(super) const STALE_TASKS: &str = "SELECT s.seq, s.id, s.status, s.hotel_id
+     FROM unnest($1::text[], $2::text[]) AS h(id, cutoff)
+     CROSS JOIN LATERAL (
+         SELECT t.seq, t.id, t.status, t.hotel_id FROM tasks t
+         WHERE t.hotel_id = h.id AND t.status IN ('open', 'accepted', 'in_progress')
+           AND NOT t.archived AND t.updated_at < h.cutoff
+         ORDER BY t.updated_at, t.seq LIMIT $3
+         FOR UPDATE SKIP LOCKED) s
+     LIMIT $3";
+
+/// Who the history says archived a task.
+const ACTOR: &str = "hubhook";
+
+/// The archiver's transaction: the due tasks found and locked, archived, each with its history
+/// line; returns the board's changes.
+async fn archive(
+    tx: &Transaction<'_>,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<TaskChange>, StoreError> {
+    let hotels = query(tx, ARCHIVING_HOTELS, &[])
+        .await?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.int(1)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let hotels = archive_cutoffs(hotels, now);
+    if hotels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = hotels.iter().map(|a| a.hotel.as_str()).collect();
+    let cutoffs: Vec<&str> = hotels.iter().map(|a| a.cutoff.as_str()).collect();
+    let rows = query(tx, STALE_TASKS, &[&ids, &cutoffs, &i64::from(limit)]).await?;
+    let at = time::format(now);
+    let mut changes = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (seq, id, hotel) = (r.int(0)?, r.text(1)?, r.text(3)?);
+        let status = crate::store::rows::status_from(&r.text(2)?)?;
+        exec(
+            tx,
+            "UPDATE tasks SET archived = true, updated_at = $2 WHERE seq = $1",
+            &[&seq, &at],
+        )
+        .await?;
+        let note = hotels
+            .iter()
+            .find(|a| a.hotel == hotel)
+            .map(|a| a.note.as_str());
+        insert_event(tx, &id, &at, ACTOR, Some(status), status, note).await?;
+        if let Ok(hotel) = HotelId::parse(&hotel) {
+            changes.push(TaskChange {
+                hotel,
+                task_id: id,
+                status,
+                kind: ChangeKind::Archived,
+            });
+        }
+    }
+    Ok(changes)
+}
+
 #[async_trait]
 impl BoardStore for PostgresStore {
     async fn board(&self, q: BoardQuery) -> Result<Board, StoreError> {
@@ -231,5 +298,16 @@ impl BoardStore for PostgresStore {
         self.signals.queued(queued);
         self.signals.events.publish(changes);
         Ok(task)
+    }
+
+    async fn archive_stale(&self, now: Timestamp, limit: u32) -> Result<u32, StoreError> {
+        let changes = in_tx!(self, |tx| {
+            let changes = archive(&tx, now, limit).await?;
+            announce(&tx, &self.signals, &changes, 0).await?;
+            Ok(changes)
+        })?;
+        let n = changes.len() as u32;
+        self.signals.events.publish(changes);
+        Ok(n)
     }
 }

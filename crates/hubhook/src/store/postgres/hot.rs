@@ -452,6 +452,47 @@ mod tests {
                 }
             }
         }
+        // The archiver: the hotels that archive, then each one's stale tasks, oldest first.
+        c.batch_execute(
+            "UPDATE hotels SET archive_after_secs = 86400 WHERE id = 'big'; ANALYZE hotels",
+        )
+        .await
+        .expect("archiving hotel");
+        let archiver = [
+            (
+                super::super::board::ARCHIVING_HOTELS,
+                vec![],
+                "hotels_archiving",
+            ),
+            (
+                super::super::board::STALE_TASKS,
+                vec![
+                    "ARRAY['big']".to_owned(),
+                    "ARRAY['2026-01-02T00:00:00.000Z']".to_owned(),
+                    "500".to_owned(),
+                ],
+                "tasks_stale",
+            ),
+        ];
+        for (sql, args, index) in archiver {
+            for generic in [true, false] {
+                let args = match generic {
+                    true => vec!["NULL".to_owned(); args.len()],
+                    false => args.clone(),
+                };
+                let nodes = plan(&c, sql, generic, &args).await;
+                let mut problems: Vec<String> = nodes.iter().filter_map(scan).collect();
+                if !nodes
+                    .iter()
+                    .any(|n| n["Index Name"].as_str() == Some(index))
+                {
+                    problems.push(format!("not read through {index}"));
+                }
+                for p in problems {
+                    bad.push(format!("archiver {index} (generic {generic}): {p}"));
+                }
+            }
+        }
         // The check itself: a lookup by an unindexed column is caught.
         let control = scans(&c, "SELECT id FROM tasks WHERE notes = $1", true).await;
         c.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))

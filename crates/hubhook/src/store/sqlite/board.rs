@@ -16,7 +16,7 @@ use crate::{
     events::{ChangeKind, TaskChange},
     store::{
         AssignChange, Board, BoardQuery, BoardStore, OpenCounts, StoreError,
-        board::{column_page, depart, needs_count, settle_assignment},
+        board::{Archiving, archive_cutoffs, column_page, depart, needs_count, settle_assignment},
         board_sql::{self, Arg, Dialect, On, Statement},
         rows::{Columns, TASK_COL_COUNT, TASK_COLS, board_task_from_row, task_from_row},
     },
@@ -162,6 +162,84 @@ pub(super) fn unassign_departed(
     Ok((changes, queued))
 }
 
+/// The hotels that archive (`hotels_archiving`).
+pub(super) const ARCHIVING_HOTELS: &str =
+    "SELECT id, archive_after_secs FROM hotels WHERE archive_after_secs > 0";
+
+/// A hotel's unfinished tasks last changed before `?2`, the oldest first (`tasks_stale`).
+pub(super) const STALE_TASKS: &str = "SELECT seq FROM tasks
+     WHERE hotel_id = ?1 AND status IN ('open', 'accepted', 'in_progress') AND archived = 0
+       AND updated_at < ?2
+     ORDER BY updated_at, seq LIMIT ?3";
+
+/// The tasks to archive at `now`, at most `limit`, read on a reader: each with its hotel's
+/// archiving.
+fn stale(
+    c: &Connection,
+    now: jiff::Timestamp,
+    limit: u32,
+) -> Result<Vec<(i64, Archiving)>, StoreError> {
+    let hotels: Vec<(String, i64)> = c
+        .prepare_cached(ARCHIVING_HOTELS)?
+        .query_and_then([], |r| Ok::<_, StoreError>((r.text(0)?, r.int(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for a in archive_cutoffs(hotels, now) {
+        let left = i64::from(limit) - out.len() as i64;
+        if left <= 0 {
+            break;
+        }
+        let seqs: Vec<i64> = c
+            .prepare_cached(STALE_TASKS)?
+            .query_and_then(params![a.hotel, a.cutoff, left], |r| r.int(0))?
+            .collect::<Result<_, _>>()?;
+        out.extend(seqs.into_iter().map(|s| (s, a.clone())));
+    }
+    Ok(out)
+}
+
+/// Archives the tasks `stale` found, each only if it still is one (unfinished, not archived, not
+/// changed since: the writer is the only one to write, so the check and the write are one step).
+fn archive(
+    c: &Connection,
+    found: &[(i64, Archiving)],
+    now: jiff::Timestamp,
+) -> Result<Vec<TaskChange>, StoreError> {
+    let at = time::format(now);
+    let mut changes = Vec::new();
+    for (seq, a) in found {
+        let row = c
+            .prepare_cached(
+                "UPDATE tasks SET archived = 1, updated_at = ?2
+                 WHERE seq = ?1 AND archived = 0 AND status IN ('open', 'accepted', 'in_progress')
+                   AND updated_at < ?3
+                 RETURNING id, status",
+            )?
+            .query_and_then(params![seq, &at, &a.cutoff], |r| {
+                Ok::<_, StoreError>((r.text(0)?, r.text(1)?))
+            })?
+            .next()
+            .transpose()?;
+        let Some((id, status)) = row else {
+            continue;
+        };
+        let status = crate::store::rows::status_from(&status)?;
+        insert_event(c, &id, &at, ACTOR, Some(status), status, Some(&a.note))?;
+        if let Ok(hotel) = HotelId::parse(&a.hotel) {
+            changes.push(TaskChange {
+                hotel,
+                task_id: id,
+                status,
+                kind: ChangeKind::Archived,
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// Who the history says archived a task.
+const ACTOR: &str = "hubhook";
+
 #[async_trait]
 impl BoardStore for SqliteStore {
     async fn board(&self, q: BoardQuery) -> Result<Board, StoreError> {
@@ -201,6 +279,18 @@ impl BoardStore for SqliteStore {
         self.queued(queued);
         self.events.publish(changes);
         Ok(task)
+    }
+
+    async fn archive_stale(&self, now: jiff::Timestamp, limit: u32) -> Result<u32, StoreError> {
+        // Found on a reader (the hotels' index probes never hold the writer), written by it.
+        let found = self.read(move |c| stale(c, now, limit)).await?;
+        if found.is_empty() {
+            return Ok(0);
+        }
+        let changes = self.write(move |c| archive(c, &found, now)).await?;
+        let n = changes.len() as u32;
+        self.events.publish(changes);
+        Ok(n)
     }
 }
 
@@ -254,6 +344,26 @@ mod tests {
             let sort_ok = name.contains("room") || name.contains("floor");
             if !uses || scans || (sorts && !sort_ok) {
                 bad.push(format!("{name}: {lines:?}"));
+            }
+        }
+        // The archiver's reads: the hotels that archive, then each one's stale tasks.
+        for (sql, index) in [
+            (super::ARCHIVING_HOTELS, "INDEX hotels_archiving"),
+            (
+                super::STALE_TASKS,
+                "INDEX tasks_stale (hotel_id=? AND updated_at<?)",
+            ),
+        ] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
+            let lines: Vec<String> = stmt
+                .query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            if !lines.iter().any(|l| l.contains(index)) || lines.iter().any(|l| l.contains("TEMP"))
+            {
+                bad.push(format!("{sql}: {lines:?}"));
             }
         }
         assert!(bad.is_empty(), "{}", bad.join("\n"));

@@ -40,3 +40,9 @@ CREATE INDEX tasks_later ON tasks (hotel_id, later_until, seq)
 -- "Finished (last 2 h)": the hotel's finished tasks by when they finished, the newest first.
 CREATE INDEX tasks_finished ON tasks (hotel_id, updated_at, seq)
     WHERE status IN ('done', 'cancelled');
+
+-- The archiver (issue 18, docs/operations-model.md): the hotels that archive, and per hotel its
+-- unfinished tasks by their last change, the oldest first, so a run reads only what is due.
+CREATE INDEX hotels_archiving ON hotels (id) WHERE archive_after_secs > 0;
+CREATE INDEX tasks_stale ON tasks (hotel_id, updated_at, seq)
+    WHERE status IN ('open', 'accepted', 'in_progress') AND archived = 0;
