@@ -32,12 +32,16 @@
     var form = e.target;
     if (!form.hasAttribute || !form.hasAttribute("data-task-form")) { return; }
     e.preventDefault();
-    // A card has one form: the button pressed says what to do (its name and value) and where to
-    // send it (its formaction: claim and release go to the assign route).
+    // A card has one form: the button pressed says what it changes (its name) and to what (its
+    // value), as the browser itself would send it.
+    var button = e.submitter;
+    if (button && button.name === "status" && button.value === "cancelled") {
+      var note = form.querySelector("[name=note]");
+      if (note && !note.value.trim()) { say("Say why the task is cancelled."); note.focus(); return; }
+    }
     var body = new URLSearchParams(new FormData(form));
-    var button = e.submitter, action = form.action;
     if (button && button.name) { body.append(button.name, button.value); }
-    if (button && button.hasAttribute("formaction")) { action = button.formAction; }
+    var action = form.action;
     var buttons = form.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
     fetch(action, {

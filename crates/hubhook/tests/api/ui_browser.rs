@@ -124,7 +124,7 @@ impl Browser {
         })
     }
 
-    async fn login(&self, app: &TestApp, email: &str) {
+    pub(crate) async fn login(&self, app: &TestApp, email: &str) {
         let c = &self.client;
         c.goto(&app.url("/login")).await.expect("goto login");
         c.find(Locator::Css("input[name=email]"))
@@ -157,7 +157,7 @@ impl Browser {
     }
 
     /// Waits (up to `secs`) until the board says its live connection is open.
-    async fn wait_live(&self, secs: u64) {
+    pub(crate) async fn wait_live(&self, secs: u64) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let text = self
@@ -176,7 +176,7 @@ impl Browser {
         }
     }
 
-    async fn attr_of(&self, css: &str, attr: &str) -> Option<String> {
+    pub(crate) async fn attr_of(&self, css: &str, attr: &str) -> Option<String> {
         match self.client.find(Locator::Css(css)).await {
             Ok(el) => el.attr(attr).await.ok().flatten(),
             Err(_) => None,
@@ -186,7 +186,7 @@ impl Browser {
     /// Every run takes the screenshots (so CI proves the pages render); they land in
     /// `docs/screenshots/` only with HUBHOOK_UPDATE_SCREENSHOTS=1 (an intended change to the pages),
     /// so ordinary runs leave the working tree as it was.
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         let dir = if std::env::var("HUBHOOK_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {

@@ -54,6 +54,8 @@ postgres_suite! {
     mod hotel_settings;
     #[path = "../api/limits.rs"]
     mod limits;
+    #[path = "../api/local_time.rs"]
+    mod local_time;
     #[path = "../api/login_bursts.rs"]
     mod login_bursts;
     #[path = "../api/many_hotels.rs"]
@@ -92,6 +94,8 @@ postgres_suite! {
     mod streams;
     #[path = "../api/setup.rs"]
     mod setup;
+    #[path = "../api/ui_board_browser.rs"]
+    mod ui_board_browser;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_pages.rs"]

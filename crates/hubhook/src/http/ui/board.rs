@@ -213,12 +213,22 @@ fn is_overdue(t: &BoardTask, now: Timestamp) -> bool {
             .is_some_and(|due| due < now)
 }
 
-/// A submit button of a card's one form: a status move (to `status`), or, with `assign`, an
-/// assignment (to `value`, the viewer's email or nobody).
-fn button(name: &str, value: &str, action: &str, label: &str, assign: Option<&str>) -> Markup {
-    html! {
-        button type="submit" name=(name) value=(value) data-action=(action) formnovalidate
-            formaction=[assign] { (label) }
+/// A button of a card's one form (`POST /board/tasks/{id}`): its name says what it changes
+/// (`status`, or `assignee`: the viewer's email or nothing) and its value to what. Kept lean: a
+/// page holds up to 250 cards.
+fn button(name: &str, value: &str, action: &str, label: &str) -> Markup {
+    html! { button name=(name) value=(value) data-action=(action) { (label) } }
+}
+
+/// The longest note a card shows (the task's page shows it whole): a page's size stays bounded
+/// whatever the notes.
+const CARD_NOTE_CHARS: usize = 140;
+
+/// `n` cut to [`CARD_NOTE_CHARS`] characters, with an ellipsis when it was longer.
+fn card_note(n: &str) -> String {
+    match n.char_indices().nth(CARD_NOTE_CHARS) {
+        Some((at, _)) => format!("{}…", &n[..at]),
+        None => n.to_owned(),
     }
 }
 
@@ -228,8 +238,6 @@ fn card(viewer: &Viewer, t: &BoardTask, tz: &TimeZone, now: Timestamp) -> Markup
     let created = time::parse_instant(&task.created_at);
     let status = task.status;
     let me = viewer.user.email.as_str();
-    let assign_to = format!("/board/tasks/{}/assign", task.id);
-    let assign = Some(assign_to.as_str());
     html! {
         article.card.overdue[overdue].high[task.priority == Priority::High]
             data-task-id=(task.id) data-status=(status.as_str())
@@ -252,7 +260,7 @@ fn card(viewer: &Viewer, t: &BoardTask, tz: &TimeZone, now: Timestamp) -> Markup
                 @if let Some(f) = &t.floor { span { "floor " (f) } }
                 @if let Some(a) = &task.assignee { span.assignee { "assigned to " (a) } }
             }
-            @if let Some(n) = &t.notes { p.notes { (n) } }
+            @if let Some(n) = &t.notes { p.notes { (card_note(n)) } }
             @if overdue {
                 p.overdue-flag {
                     "Overdue"
@@ -260,29 +268,29 @@ fn card(viewer: &Viewer, t: &BoardTask, tz: &TimeZone, now: Timestamp) -> Markup
                 }
             }
             @if !status.is_final() {
-                form.actions method="post" action={ "/board/tasks/" (task.id) "/status" } data-task-form {
+                form.actions method="post" action={ "/board/tasks/" (task.id) } data-task-form {
                     input type="hidden" name="csrf" value=(viewer.csrf);
                     @if status == TaskStatus::Open {
-                        (button("status", "accepted", "accept", "Accept", None))
+                        (button("status", "accepted", "accept", "Accept"))
                     }
                     @if matches!(status, TaskStatus::Open | TaskStatus::Accepted) {
-                        (button("status", "in_progress", "start", "Start", None))
+                        (button("status", "in_progress", "start", "Start"))
                     }
-                    (button("status", "done", "done", "Done", None))
+                    (button("status", "done", "done", "Done"))
                     @match task.assignee.as_deref() {
-                        None => (button("assignee", me, "claim", "Claim", assign)),
-                        Some(a) if a == me => (button("assignee", "", "release", "Release", assign)),
+                        None => (button("assignee", me, "claim", "Claim")),
+                        Some(a) if a == me => (button("assignee", "", "release", "Release")),
                         Some(_) if viewer.user.role == Role::Manager => {
-                            (button("assignee", "", "unassign", "Unassign", assign))
+                            (button("assignee", "", "unassign", "Unassign"))
                         }
                         Some(_) => {}
                     }
+                    // The reason is checked by the server (and by the script before sending), not
+                    // with `required`: the other buttons of the form must not need it.
                     details.cancel {
                         summary { "Cancel…" }
-                        label { "Reason " input type="text" name="note" required maxlength="500"; }
-                        button type="submit" name="status" value="cancelled" data-action="cancel" {
-                            "Cancel task"
-                        }
+                        label { "Reason " input name="note" maxlength="500"; }
+                        (button("status", "cancelled", "cancel", "Cancel task"))
                     }
                 }
             }
@@ -436,18 +444,25 @@ pub async fn cards(
     Ok(Html(cards_markup(&viewer, &data, &view).into_string()))
 }
 
+/// A card's form, and the task page's: what the pressed button changes.
 #[derive(Deserialize)]
-pub struct MoveForm {
+pub struct TaskForm {
     #[serde(default)]
     csrf: String,
-    #[serde(default)]
-    status: String,
+    /// A status move to this.
+    status: Option<String>,
+    /// An assignment to this email (empty: nobody).
+    assignee: Option<String>,
+    /// A move's reason (required to cancel).
     #[serde(default)]
     note: String,
+    /// `task`: answer with the task's page rather than the board.
+    #[serde(default)]
+    back: String,
 }
 
-/// The script asks with fetch and re-reads the cards itself; a plain form post goes back to `to`.
-fn answered(headers: &HeaderMap, id: &str, status: TaskStatus, to: &str) -> Response {
+/// The script asks with fetch and re-reads the cards itself; a plain form post goes back.
+fn answered(headers: &HeaderMap, id: &str, status: TaskStatus, back: &str) -> Response {
     if headers.get("x-requested-with").is_some() {
         return (
             [(header::CONTENT_TYPE, "application/json")],
@@ -455,86 +470,113 @@ fn answered(headers: &HeaderMap, id: &str, status: TaskStatus, to: &str) -> Resp
         )
             .into_response();
     }
-    Redirect::to(to).into_response()
+    match back {
+        "task" => Redirect::to(&format!("/tasks/{id}")).into_response(),
+        _ => Redirect::to("/board").into_response(),
+    }
 }
 
+/// What a [`TaskForm`] asks for.
+enum Intent {
+    Move(String),
+    Assign(String),
+}
+
+/// `POST /board/tasks/{id}`: a card's buttons, by the one they pressed (`assignee` or `status`).
+pub async fn act(
+    State(app): State<Arc<AppState>>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<TaskForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
+    let intent = match (form.assignee.clone(), form.status.clone()) {
+        (Some(a), _) => Intent::Assign(a),
+        (None, Some(s)) => Intent::Move(s),
+        (None, None) => return Err(UiError::BadRequest("nothing to change".into())),
+    };
+    change(&app, &viewer, &id, &headers, form, intent).await
+}
+
+/// `POST /board/tasks/{id}/status` (`status`, `note`): a status move.
 pub async fn move_task(
     State(app): State<Arc<AppState>>,
     viewer: Viewer,
     Path(id): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<MoveForm>, FormRejection>,
+    form: Result<Form<TaskForm>, FormRejection>,
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
-    viewer.check_csrf(&form.csrf)?;
-    let id = TaskId::parse(&id).ok_or(UiError::NotFound)?;
-    let to = TaskStatus::parse(&form.status)
-        .filter(|s| *s != TaskStatus::Open)
-        .ok_or_else(|| UiError::BadRequest(format!("unknown status {:?}", form.status)))?;
-    let note: String = form.note.trim().chars().take(500).collect();
-    if to == TaskStatus::Cancelled && note.is_empty() {
-        return Err(UiError::BadRequest(
-            "say why the task is cancelled".to_owned(),
-        ));
-    }
-    let task = app
-        .store
-        .move_task(StatusChange {
-            hotel: viewer.user.hotel.clone(),
-            task: id.into_string(),
-            to,
-            actor: viewer.actor(),
-            note: (!note.is_empty()).then_some(note),
-        })
-        .await?;
-    Ok(answered(&headers, &task.id, task.status, "/board"))
+    let intent = Intent::Move(form.status.clone().unwrap_or_default());
+    change(&app, &viewer, &id, &headers, form, intent).await
 }
 
-#[derive(Deserialize)]
-pub struct AssignForm {
-    #[serde(default)]
-    csrf: String,
-    /// An email, or empty for nobody.
-    #[serde(default)]
-    assignee: String,
-    /// `task`: go back to the task's page rather than the board.
-    #[serde(default)]
-    back: String,
-}
-
-/// `POST /board/tasks/{id}/assign` (the board's Claim, Release and Unassign, the task page's
-/// select): a staff account may claim for itself and release its own; a manager assigns anyone
-/// of the hotel or clears (`domain::assignment`).
+/// `POST /board/tasks/{id}/assign` (`assignee`: an email, or empty for nobody): a staff account
+/// may claim for itself and release its own; a manager assigns anyone of the hotel or clears
+/// (`domain::assignment`).
 pub async fn assign(
     State(app): State<Arc<AppState>>,
     viewer: Viewer,
     Path(id): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<AssignForm>, FormRejection>,
+    form: Result<Form<TaskForm>, FormRejection>,
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
+    let intent = Intent::Assign(form.assignee.clone().unwrap_or_default());
+    change(&app, &viewer, &id, &headers, form, intent).await
+}
+
+/// A move or an assignment, once the form's CSRF token is the session's.
+async fn change(
+    app: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    headers: &HeaderMap,
+    form: TaskForm,
+    intent: Intent,
+) -> Result<Response, UiError> {
     viewer.check_csrf(&form.csrf)?;
-    let id = TaskId::parse(&id).ok_or(UiError::NotFound)?;
-    let assignee = Some(normalize_email(&form.assignee)).filter(|e| !e.is_empty());
-    let staff_user = match viewer.user.role {
-        Role::Manager => None,
-        Role::Staff => Some(viewer.user.user_id.clone()),
+    let id = TaskId::parse(id).ok_or(UiError::NotFound)?;
+    let hotel = viewer.user.hotel.clone();
+    let task = match intent {
+        Intent::Move(raw) => {
+            let to = TaskStatus::parse(&raw)
+                .filter(|s| *s != TaskStatus::Open)
+                .ok_or_else(|| UiError::BadRequest(format!("unknown status {raw:?}")))?;
+            let note: String = form.note.trim().chars().take(500).collect();
+            if to == TaskStatus::Cancelled && note.is_empty() {
+                return Err(UiError::BadRequest(
+                    "say why the task is cancelled".to_owned(),
+                ));
+            }
+            app.store
+                .move_task(StatusChange {
+                    hotel,
+                    task: id.into_string(),
+                    to,
+                    actor: viewer.actor(),
+                    note: (!note.is_empty()).then_some(note),
+                })
+                .await?
+        }
+        Intent::Assign(raw) => {
+            let staff_user = match viewer.user.role {
+                Role::Manager => None,
+                Role::Staff => Some(viewer.user.user_id.clone()),
+            };
+            app.store
+                .assign_task(AssignChange {
+                    hotel,
+                    task: id.into_string(),
+                    assignee: Some(normalize_email(&raw)).filter(|e| !e.is_empty()),
+                    staff_user,
+                    actor: viewer.actor(),
+                })
+                .await?
+        }
     };
-    let task = app
-        .store
-        .assign_task(AssignChange {
-            hotel: viewer.user.hotel.clone(),
-            task: id.as_str().to_owned(),
-            assignee,
-            staff_user,
-            actor: viewer.actor(),
-        })
-        .await?;
-    let back = match form.back.as_str() {
-        "task" => format!("/tasks/{}", id.as_str()),
-        _ => "/board".to_owned(),
-    };
-    Ok(answered(&headers, &task.id, task.status, &back))
+    Ok(answered(headers, &task.id, task.status, &form.back))
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/board", get(board::board))
         .route("/board/cards", get(board::cards))
         .route("/board/events", get(feed::events))
+        .route("/board/tasks/{id}", post(board::act))
         .route("/board/tasks/{id}/status", post(board::move_task))
         .route("/board/tasks/{id}/assign", post(board::assign))
         .route("/tasks/{id}", get(task_page::task_page))
