@@ -232,6 +232,59 @@ mod tests {
         assert_eq!(Count::Exact(7).label(), "7");
     }
 
+    fn task(status: TaskStatus, created: &str, scheduled: Option<&str>) -> Task {
+        Task {
+            id: "t".into(),
+            external_id: None,
+            task_name: "Towels".into(),
+            room: "101".into(),
+            guest_name: None,
+            quantity: 1,
+            status,
+            due_at: scheduled.map(str::to_owned),
+            created_at: created.into(),
+            scheduled_for: scheduled.map(str::to_owned),
+            department: None,
+            priority: Priority::Normal,
+            escalated: None,
+            order_ids: Vec::new(),
+            assignee: None,
+            archived: false,
+        }
+    }
+
+    /// The rule the board's statements apply (`store/board_sql.rs`), in pure code.
+    #[test]
+    fn a_task_is_in_its_statuss_column_or_under_later_until_shortly_before_its_time() {
+        let (made, at) = ("2026-01-01T08:00:00Z", Some("2026-01-01T10:00:00Z"));
+        let t = |s: &str| -> jiff::Timestamp { s.parse().unwrap() };
+        let before = t("2026-01-01T09:29:59Z");
+        let after = t("2026-01-01T09:30:00Z");
+        assert_eq!(
+            Column::of(&task(TaskStatus::Open, made, at), before),
+            Column::Later
+        );
+        assert_eq!(
+            Column::of(&task(TaskStatus::Open, made, at), after),
+            Column::Open
+        );
+        assert_eq!(
+            Column::of(&task(TaskStatus::Accepted, made, at), before),
+            Column::Later
+        );
+        for (s, c) in [
+            (TaskStatus::InProgress, Column::InProgress),
+            (TaskStatus::Done, Column::Finished),
+            (TaskStatus::Cancelled, Column::Finished),
+        ] {
+            assert_eq!(Column::of(&task(s, made, at), before), c, "{s}");
+        }
+        assert_eq!(
+            Column::of(&task(TaskStatus::Open, made, None), before),
+            Column::Open
+        );
+    }
+
     #[test]
     fn columns_round_trip() {
         for c in Column::ALL {
