@@ -1,5 +1,5 @@
 //! The application: wires the store, the hotel cache, the HTTP router and the background tasks
-//! (outbox dispatcher, retention pruner), serves until told to stop, then shuts down within the
+//! (outbox dispatcher, retention pruner, archiver), serves until told to stop, then shuts down within the
 //! configured bound. `cli serve` and the tests start it; `http` only knows the router and its state.
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
@@ -90,6 +90,13 @@ impl Application {
         .map_err(std::io::Error::other)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut outbox = tokio::spawn(dispatcher.run(stopped.clone()));
+        let archiver = tokio::spawn(
+            crate::archive::Archiver::new(
+                self.state.store.clone(),
+                self.state.config.archive_check,
+            )
+            .run(stopped.clone()),
+        );
         let pruner = self.state.config.retention.map(|age| {
             let metrics = self.state.metrics.retention.clone();
             tokio::spawn(
@@ -120,10 +127,11 @@ impl Application {
                 );
             }
         }
-        // The pruner ends the batch under way (one small statement).
+        // The pruner and the archiver end the batch under way (one small transaction).
         if let Some(pruner) = pruner {
             let _ = tokio::time::timeout_at(deadline, pruner).await;
         }
+        let _ = tokio::time::timeout_at(deadline, archiver).await;
         // Every answered write has committed; this folds the rest away, briefly bounded so a busy
         // database cannot hold the exit.
         match tokio::time::timeout(FLUSH_BOUND, state.store.flush()).await {

@@ -1,4 +1,5 @@
-//! The live event bus: one [`TaskChange`] per task created, moved, escalated or merged into,
+//! The live event bus: one [`TaskChange`] per task created, moved, escalated, merged into, assigned
+//! or archived,
 //! published by the store after the change has committed, fanned out to every subscriber (the
 //! board's server-sent events).
 //!
@@ -24,6 +25,10 @@ pub enum ChangeKind {
     Escalated,
     /// Its quantity changed: a repeated order merged into it, or a merged order was cancelled.
     Merged,
+    /// Its assignee changed.
+    Assigned,
+    /// Archived: left open past the hotel's archive-after, it leaves the board.
+    Archived,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -4,6 +4,7 @@
 //! they share. scripts/module-cycles checks that no top-level module imports another in a cycle.
 
 pub mod app;
+pub mod archive;
 pub mod cache;
 pub mod cli;
 pub mod config;

@@ -32,16 +32,26 @@
     var form = e.target;
     if (!form.hasAttribute || !form.hasAttribute("data-task-form")) { return; }
     e.preventDefault();
+    // A card has one form: the button pressed says what it changes (its name) and to what (its
+    // value), as the browser itself would send it.
+    var button = e.submitter;
+    if (button && button.name === "status" && button.value === "cancelled") {
+      var note = form.querySelector("[name=note]");
+      if (note && !note.value.trim()) { say("Say why the task is cancelled."); note.focus(); return; }
+    }
     var body = new URLSearchParams(new FormData(form));
+    if (button && button.name) { body.append(button.name, button.value); }
+    var action = form.action;
     var buttons = form.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
-    fetch(form.action, {
+    fetch(action, {
       method: "POST",
       body: body,
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" }
     }).then(function (r) {
       if (r.status === 409) { say("That task changed meanwhile; the board is up to date again."); }
+      else if (r.status === 403) { say("Only a manager can do that."); }
       else if (!r.ok) { say("Could not change the task (" + r.status + ")."); }
     }).catch(function () {
       say("Offline: the change was not sent.");

@@ -20,8 +20,9 @@ pub enum WebhooksCommand {
         #[arg(long)]
         url: String,
         /// Comma-separated: task.created, task.status_changed, task.completed, task.cancelled,
-        /// task.overdue, task.escalated, report.shift (default: every task.* event; for slack,
-        /// task.created, task.status_changed, task.escalated and report.shift)
+        /// task.overdue, task.escalated, task.assigned, task.merged, report.shift (default: every
+        /// task.* event; for slack, task.created, task.status_changed, task.escalated, task.merged
+        /// and report.shift)
         #[arg(long)]
         events: Option<String>,
         /// An extra header for every delivery, "Name: value" (repeatable)

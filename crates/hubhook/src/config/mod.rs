@@ -147,6 +147,8 @@ pub struct Config {
     pub http: HttpLimits,
     /// Live board streams: caps per session, per hotel and in all, and the session re-check.
     pub streams: StreamLimits,
+    /// How often the archiver looks for tasks left unfinished past their hotel's archive-after.
+    pub archive_check: Duration,
 }
 
 /// What the HTTP edge allows a client, and how long a shutdown may take (docs/operations.md).
@@ -200,6 +202,7 @@ impl Config {
             limits: limits(&v)?,
             http: http(&v)?,
             streams: streams(&v)?,
+            archive_check: duration("archive_check", &v.archive_check, "1m")?,
         })
     }
 

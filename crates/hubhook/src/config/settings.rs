@@ -253,6 +253,9 @@ settings! {
     /// How often a live stream checks that its session still exists
     stream_session_check: String, env "HUBHOOK_STREAM_SESSION_CHECK", default "2s",
         name "how often a live stream checks that its session still exists";
+    /// How often the archiver looks for tasks left unfinished past their hotel's archive-after
+    archive_check: String, env "HUBHOOK_ARCHIVE_CHECK", default "1m",
+        name "how often the archiver looks for tasks left unfinished past their hotel's archive-after";
     /// On SIGTERM or SIGINT, how long requests in flight may take before they are dropped
     shutdown_timeout: String, env "HUBHOOK_SHUTDOWN_TIMEOUT", default "10s",
         name "shutdown bound: how long requests in flight may take after SIGTERM/SIGINT";

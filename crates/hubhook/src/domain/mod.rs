@@ -2,6 +2,9 @@
 //! rules (events, deliveries, retries). No I/O, no HTTP, no SQL.
 
 pub mod account;
+pub mod archive;
+pub mod assignment;
+pub mod board;
 pub mod catalog;
 pub mod escalation;
 pub mod formats;

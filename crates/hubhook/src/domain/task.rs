@@ -104,6 +104,10 @@ pub struct Task {
     pub escalated: Option<Reason>,
     /// The Duve orders the task stands for (none for a task made by staff).
     pub order_ids: Vec<String>,
+    /// The email of the user it is assigned to; None when nobody has it.
+    pub assignee: Option<String>,
+    /// Left open past the hotel's archive-after: off the board, still here with its history.
+    pub archived: bool,
 }
 
 /// A request for a time more than this far ahead of when it was made is *scheduled*.
@@ -122,11 +126,22 @@ impl Task {
         }
         let at = super::time::parse_instant(self.scheduled_for.as_deref()?)?;
         let created = super::time::parse_instant(&self.created_at)?;
-        if at.duration_since(created) <= SCHEDULED_AHEAD {
-            return None;
-        }
-        at.checked_sub(SHOWN_BEFORE).ok()
+        later_until(at, created)
     }
+}
+
+/// Until when a request for `scheduled_for`, made at `created_at`, waits under "Later" while it is
+/// not started: [`SHOWN_BEFORE`] that time when it is more than [`SCHEDULED_AHEAD`] after it was
+/// made, else None. The store keeps it (`tasks.later_until`), so the board finds the Later column
+/// through an index.
+pub fn later_until(
+    scheduled_for: jiff::Timestamp,
+    created_at: jiff::Timestamp,
+) -> Option<jiff::Timestamp> {
+    if scheduled_for.duration_since(created_at) <= SCHEDULED_AHEAD {
+        return None;
+    }
+    scheduled_for.checked_sub(SHOWN_BEFORE).ok()
 }
 
 /// One line of a task's history: who moved it, from what, to what, when, and why.
@@ -203,6 +218,8 @@ mod tests {
             priority: Default::default(),
             escalated: None,
             order_ids: Vec::new(),
+            assignee: None,
+            archived: false,
         }
     }
 

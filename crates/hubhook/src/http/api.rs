@@ -26,11 +26,12 @@ use super::{
 use crate::{
     domain::{
         Task, TaskId, TaskStatus,
+        account::{MAX_EMAIL, normalize_email, parse_email},
         formats::{self, FormatError},
         time,
     },
     intake::{self, ManualTask},
-    store::{InboundEntry, StatusChange, TaskDetail, TaskFilter},
+    store::{AssignChange, AssigneeFilter, InboundEntry, StatusChange, TaskDetail, TaskFilter},
 };
 
 /// The most entries one page of a list holds.
@@ -86,6 +87,9 @@ pub struct TaskQuery {
     /// it out
     #[param(schema_with = schema::boolean)]
     overdue: Option<String>,
+    /// Only the tasks of the hotel's user with this email, or `none`: only those nobody has
+    #[param(max_length = 254)]
+    assignee: Option<String>,
     /// Tasks on the page (1 to 500, default 50)
     #[param(schema_with = schema::limit)]
     limit: Option<String>,
@@ -159,12 +163,25 @@ pub async fn list_tasks(
     if let Some(d) = &q.department {
         formats::DEPARTMENT.check(d).map_err(invalid)?;
     }
+    if q.assignee
+        .as_deref()
+        .is_some_and(|a| a.chars().count() > MAX_EMAIL)
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "assignee is at most {MAX_EMAIL} characters"
+        )));
+    }
+    let assignee = q.assignee.as_deref().map(|a| match a.trim() {
+        "none" => AssigneeFilter::Nobody,
+        email => AssigneeFilter::Email(normalize_email(email)),
+    });
     let filter = TaskFilter {
         status,
         room: q.room.map(|r| r.trim().to_owned()),
         since,
         department: q.department.map(|d| d.trim().to_owned()),
         overdue_at,
+        assignee,
         limit: limit(q.limit.as_deref())?,
         cursor,
     };
@@ -396,6 +413,78 @@ pub async fn move_task(
             to,
             actor: caller.actor(),
             note: body.note,
+        })
+        .await?;
+    Ok(Json(task))
+}
+
+/// A field that must be present, null or not: absent is `None`, null `Some(None)`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `POST /api/v1/tasks/{id}/assign`'s body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// The email of a user of the task's hotel, or null to clear the assignee. Required.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = "email", max_length = 254, required = true)]
+    assignee: Option<Option<String>>,
+}
+
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/assign", tag = "tasks", request_body = AssignRequest,
+    params(("id" = String, Path, description = "Task id")),
+    security(("api_key" = [])),
+    description = "Sets or clears the task's assignee (CONTRACT.md section 6). A manager key \
+        assigns any user of the hotel, reassigns or clears; a staff key has no identity to claim \
+        with (staff claim on the board, signed in). Each change is kept in the task's history and \
+        raises `task.assigned`; asking for the assignee the task already has changes nothing.",
+    responses(
+        (status = 200, body = Task, description = "The task as it now reads"),
+        (status = 400, body = ErrorBody,
+            description = "INVALID_REQUEST: no `assignee` field, or not an email or null"),
+        (status = 401, body = ErrorBody, description = "No API key, or an unknown one"),
+        (status = 403, body = ErrorBody, description = "A staff key: assigning is a manager's"),
+        (status = 404, body = ErrorBody,
+            description = "NOT_FOUND: no such task in the key's hotel; UNKNOWN_ASSIGNEE: no user \
+                of the hotel has that email (another hotel's user included)"),
+        (status = 409, body = ErrorBody,
+            description = "ASSIGNEE_DISABLED: the user is disabled"),
+        (status = 413, body = ErrorBody, description = "PAYLOAD_TOO_LARGE: a body over 256 KiB"),
+        (status = 415, body = ErrorBody, description = "UNSUPPORTED_MEDIA_TYPE: a body not sent as application/json"),
+        (status = 503, body = ErrorBody, description = "UNAVAILABLE: storage unavailable")))]
+pub async fn assign_task(
+    State(app): State<Arc<AppState>>,
+    Manager(caller): Manager,
+    Path(id): Path<String>,
+    body: Result<Json<AssignRequest>, JsonRejection>,
+) -> Result<Json<Task>, ApiError> {
+    let body = json(body)?;
+    let id = TaskId::parse(&id).ok_or(ApiError::NotFound)?;
+    let assignee = match body.assignee {
+        None => {
+            return Err(ApiError::InvalidRequest(
+                "assignee is required: a user's email, or null to clear".into(),
+            ));
+        }
+        Some(None) => None,
+        Some(Some(raw)) => Some(
+            parse_email(&raw)
+                .filter(|e| e.len() <= MAX_EMAIL)
+                .ok_or_else(|| {
+                    ApiError::InvalidRequest(format!("assignee {raw:?} is not an email"))
+                })?,
+        ),
+    };
+    let task = app
+        .store
+        .assign_task(AssignChange {
+            hotel: caller.hotel.clone(),
+            task: id.into_string(),
+            assignee,
+            staff_user: None,
+            actor: caller.actor(),
         })
         .await?;
     Ok(Json(task))

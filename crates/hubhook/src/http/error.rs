@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::limits::LimitKind;
 use crate::{
-    domain::TransitionError,
+    domain::{TransitionError, assignment::AssignError},
     intake::{Refusal, RefusalKind, review::NotReplayable},
     review::ReplayError,
     store::StoreError,
@@ -214,6 +214,9 @@ pub enum ApiError {
     Refused(Refusal),
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// An assignment refused (unknown or disabled assignee, someone else's task).
+    #[error(transparent)]
+    Assign(#[from] AssignError),
     #[error("conflict: {0}")]
     Conflict(String),
     /// A per-hotel bound (subscriptions, replays): 409 `LIMIT_REACHED`.
@@ -261,6 +264,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Transition(t) => ApiError::Transition(t),
+            StoreError::Assign(a) => ApiError::Assign(a),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Limit(m) => ApiError::Limit(m),
             StoreError::Invalid(m) => ApiError::InvalidRequest(m),
@@ -348,6 +352,10 @@ impl IntoResponse for ApiError {
                 "This status change is not allowed.".to_owned(),
                 vec![t.to_string()],
             ),
+            ApiError::Assign(a) => {
+                let (status, code, message) = assign_answer(&a);
+                (status, code, message.to_owned(), vec![a.to_string()])
+            }
             ApiError::Conflict(m) => (
                 StatusCode::CONFLICT,
                 "CONFLICT",
@@ -421,6 +429,9 @@ pub enum UiError {
     TooManyStreams(&'static str),
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// An assignment refused (unknown or disabled assignee, someone else's task).
+    #[error(transparent)]
+    Assign(#[from] AssignError),
     #[error("conflict: {0}")]
     Conflict(String),
     /// A per-hotel bound (subscriptions, replays).
@@ -444,6 +455,7 @@ impl From<StoreError> for UiError {
         match e {
             StoreError::NotFound => UiError::NotFound,
             StoreError::Transition(t) => UiError::Transition(t),
+            StoreError::Assign(a) => UiError::Assign(a),
             StoreError::Conflict(m) => UiError::Conflict(m),
             StoreError::Limit(m) => UiError::Limit(m),
             StoreError::Invalid(m) => UiError::BadRequest(m),
@@ -520,6 +532,14 @@ impl IntoResponse for UiError {
                 "Not allowed",
                 format!("{t}. Someone may have changed it meanwhile: reload the board."),
             ),
+            UiError::Assign(a) => {
+                let (status, _, message) = assign_answer(&a);
+                (
+                    status,
+                    message,
+                    format!("{a}. Reload the board to see who has it now."),
+                )
+            }
             UiError::Conflict(m) => (StatusCode::CONFLICT, "Already exists", m),
             UiError::Limit(m) => (StatusCode::CONFLICT, "Limit reached", m),
             UiError::Unavailable(m) => {
@@ -539,6 +559,32 @@ impl IntoResponse for UiError {
             );
         }
         res
+    }
+}
+
+/// The status, code and message of a refused assignment (docs/api.md, "Assignment").
+fn assign_answer(a: &AssignError) -> (StatusCode, &'static str, &'static str) {
+    match a {
+        AssignError::UnknownAssignee(_) => (
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_ASSIGNEE",
+            "No such user in this hotel.",
+        ),
+        AssignError::Disabled(_) => (
+            StatusCode::CONFLICT,
+            "ASSIGNEE_DISABLED",
+            "The user is disabled.",
+        ),
+        AssignError::NotYours => (
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "Staff claim tasks only for themselves.",
+        ),
+        AssignError::AssignedToOther(_) => (
+            StatusCode::CONFLICT,
+            "ALREADY_ASSIGNED",
+            "The task is assigned to someone else.",
+        ),
     }
 }
 

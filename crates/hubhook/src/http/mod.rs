@@ -80,6 +80,7 @@ impl AppState {
         api::task_detail,
         api::create_task,
         api::move_task,
+        api::assign_task,
         api::inbound,
         review::dry_run,
         review::replay,
@@ -215,6 +216,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/tasks", get(api::list_tasks).post(api::create_task))
         .route("/api/v1/tasks/{id}", get(api::task_detail))
         .route("/api/v1/tasks/{id}/status", post(api::move_task))
+        .route("/api/v1/tasks/{id}/assign", post(api::assign_task))
         .route("/api/v1/inbound", get(api::inbound))
         .route("/api/v1/inbound/{id}/replay", post(review::replay))
         .route("/api/v1/dry-run", post(review::dry_run))

@@ -106,6 +106,10 @@ struct Task {
     escalated: bool,
     /// The Duve orders the task stands for (none for a task made by staff)
     order_ids: Vec<String>,
+    /// The email of the user the task is assigned to; null when nobody has it
+    assignee: Option<String>,
+    /// Left open past the hotel's archive-after: off the board, still listed here with its history
+    archived: bool,
 }
 
 /// TASK's `escalated`: `false` or a reason.
@@ -171,6 +175,9 @@ enum EventType {
     Overdue,
     #[serde(rename = "task.escalated")]
     Escalated,
+    /// The task's assignee changed: `previousAssignee` says who had it
+    #[serde(rename = "task.assigned")]
+    Assigned,
     /// A repeated order merged into the task, or a merged order cancelled: `merge` says which
     /// order and by how much the quantity changed
     #[serde(rename = "task.merged")]
@@ -361,6 +368,10 @@ struct UnsavedTask {
     #[schema(schema_with = escalated_schema)]
     escalated: bool,
     order_ids: Vec<String>,
+    /// The assignee's email, or null
+    assignee: Option<String>,
+    /// Whether the archiver took it off the board
+    archived: bool,
 }
 
 /// Where the field mapping (docs/duve-mapping.md) found each data point in `resource`, by the

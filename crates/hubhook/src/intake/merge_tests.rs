@@ -74,6 +74,8 @@ fn task(id: &str, ext: &str, quantity: u32, status: TaskStatus) -> Task {
         priority: Default::default(),
         escalated: None,
         order_ids: vec!["o1".into()],
+        assignee: None,
+        archived: false,
     }
 }
 

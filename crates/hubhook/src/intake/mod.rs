@@ -258,6 +258,13 @@ pub struct TaskDraft {
 }
 
 impl TaskDraft {
+    /// Until when the board keeps the task under "Later" once written at `created_at` (formatted;
+    /// `domain::task::later_until`): what the store keeps in `tasks.later_until`.
+    pub fn later_until(&self, created_at: &str) -> Option<String> {
+        let created = time::parse_instant(created_at)?;
+        crate::domain::task::later_until(self.requested_at?, created).map(time::format)
+    }
+
     /// The task as it will read once written with this id and creation time.
     pub fn to_task(&self, id: String, created_at: String) -> Task {
         Task {
@@ -275,6 +282,8 @@ impl TaskDraft {
             priority: Priority::Normal,
             escalated: None,
             order_ids: self.order_id.iter().cloned().collect(),
+            assignee: None,
+            archived: false,
         }
     }
 }

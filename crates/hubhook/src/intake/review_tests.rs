@@ -26,6 +26,8 @@ fn task(id: &str, status: TaskStatus) -> crate::domain::Task {
         priority: Default::default(),
         escalated: None,
         order_ids: vec!["o-1".into()],
+        assignee: None,
+        archived: false,
     }
 }
 

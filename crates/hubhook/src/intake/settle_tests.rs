@@ -38,6 +38,8 @@ fn task(id: &str, status: TaskStatus) -> Task {
         priority: Default::default(),
         escalated: None,
         order_ids: Vec::new(),
+        assignee: None,
+        archived: false,
     }
 }
 

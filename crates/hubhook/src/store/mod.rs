@@ -8,9 +8,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use crate::{domain::TransitionError, events::TaskChange};
+use crate::{
+    domain::{TransitionError, assignment::AssignError},
+    events::TaskChange,
+};
 
 mod accounts;
+mod board;
+mod board_sql;
 mod hotels;
 mod outbox;
 pub mod postgres;
@@ -25,6 +30,9 @@ mod tasks;
 pub use accounts::{
     AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, User, UserChange, UserInfo,
 };
+pub use board::{
+    AssignChange, Board, BoardQuery, BoardScope, BoardStore, ColumnPage, OpenCounts, RoomFilter,
+};
 pub use hotels::{
     ConfigBus, ConfigChange, HotelSettings, HotelStore, HotelSummary, NewHotel, Room,
 };
@@ -37,8 +45,8 @@ pub use retention::RetentionStore;
 pub use review::ReviewStore;
 pub use stats::{Backlog, StatsStore};
 pub use tasks::{
-    BoardTask, Escalating, EscalationWrite, InboundEntry, InboundPreview, IngestRequest, Ingested,
-    Refused, StatusChange, TaskDetail, TaskFilter, TaskStore, TaskTiming,
+    AssigneeFilter, BoardTask, Escalating, EscalationWrite, InboundEntry, InboundPreview,
+    IngestRequest, Ingested, Refused, StatusChange, TaskDetail, TaskFilter, TaskStore, TaskTiming,
 };
 use tasks::{
     escalate_at_after_move, order_state_from, raised_detail, raised_events, settled_changes,
@@ -58,6 +66,9 @@ pub enum StoreError {
     Limit(String),
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// An assignment the rules refuse (`domain::assignment`).
+    #[error(transparent)]
+    Assign(#[from] AssignError),
     #[error("{0}")]
     Invalid(String),
 }
@@ -68,6 +79,7 @@ pub enum StoreError {
 pub trait Store:
     HotelStore
     + TaskStore
+    + BoardStore
     + AccountStore
     + OutboxStore
     + RetentionStore

@@ -11,12 +11,12 @@ use serde::Serialize;
 use super::StoreError;
 use super::rows::{Columns, count, stored, task_at};
 use crate::domain::HotelId;
+pub(super) use crate::domain::outbound::Detail;
 use crate::domain::{
     Task,
-    escalation::Reason,
     hotel::parse_timezone,
     outbound::{
-        self, ChatFacts, DeliveryStatus, EventType, MergeNote, NewDelivery, OrderRefs, Resolution,
+        self, ChatFacts, DeliveryStatus, EventType, NewDelivery, OrderRefs, Resolution,
         SubscriptionKind, Target, Verdict,
     },
     time,
@@ -81,15 +81,6 @@ pub(super) fn order_refs_from_row(r: &impl Columns) -> Result<OrderRefs, StoreEr
     })
 }
 
-/// What a queued event's body says besides the task.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Detail<'a> {
-    /// `task.escalated`'s reason.
-    Escalation(Reason),
-    /// `task.merged`'s order and quantity change.
-    Merge(&'a MergeNote),
-}
-
 /// A chat line's facts from the hotel's stored timezone (UTC if it does not parse) and the
 /// task's newest history actor.
 pub(super) fn chat_facts(timezone: Option<String>, actor: Option<String>) -> ChatFacts {
@@ -102,9 +93,9 @@ pub(super) fn chat_facts(timezone: Option<String>, actor: Option<String>) -> Cha
     }
 }
 
-/// The deliveries to insert for `events` on `task` (see [`outbound::deliveries_for`]), or with a
-/// `detail`, for its escalation ([`outbound::escalation_deliveries`]; `events` is then
-/// `task.escalated`) or a merge ([`outbound::merge_deliveries`]; `events` is `task.merged`).
+/// The deliveries to insert for `events` on `task`, with what `detail` adds to a webhook's body
+/// (see [`outbound::deliveries_with`]: a reason for `task.escalated`, the order and quantity for
+/// `task.merged`, the previous assignee for `task.assigned`).
 pub(super) fn deliveries(
     hotel: &str,
     task: &Task,
@@ -114,16 +105,8 @@ pub(super) fn deliveries(
     targets: &[Target],
     (refs, chat): (&OrderRefs, &ChatFacts),
 ) -> Result<Vec<NewDelivery>, StoreError> {
-    match detail {
-        Some(Detail::Escalation(r)) => {
-            outbound::escalation_deliveries(hotel, task, r, now, targets, refs, chat)
-        }
-        Some(Detail::Merge(m)) => {
-            outbound::merge_deliveries(hotel, task, m, now, targets, refs, chat)
-        }
-        None => outbound::deliveries_for(hotel, task, events, now, targets, refs, chat),
-    }
-    .map_err(|e| StoreError::Invalid(e.to_string()))
+    outbound::deliveries_with(hotel, task, events, now, targets, (refs, chat), detail)
+        .map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 /// A claimed delivery from `d.id, d.hotel_id, d.payload, d.attempts, s.id, s.kind, s.url,

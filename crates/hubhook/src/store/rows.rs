@@ -54,14 +54,17 @@ pub(super) fn status_from(raw: &str) -> Result<TaskStatus, StoreError> {
     TaskStatus::parse(raw).ok_or_else(|| stored("task status", raw))
 }
 
-/// The columns [`task_from_row`] reads, in its order.
+/// The columns [`task_from_row`] reads, in its order. The assignee is stored as the user's id and
+/// shown as their email (none once the user is removed); unqualified, so that it reads `tasks`
+/// alone or joined with `rooms`.
 pub(super) const TASK_COLS: &str = "id, external_id, task_name, room, guest_name, quantity, status, \
-     due_at, created_at, order_id, requested_at, department, priority, escalations, order_ids";
+     due_at, created_at, order_id, requested_at, department, priority, escalations, order_ids, \
+     (SELECT u.email FROM users u WHERE u.id = assignee_id), archived";
 
 /// How many columns [`TASK_COLS`] names.
-pub(super) const TASK_COL_COUNT: usize = 15;
+pub(super) const TASK_COL_COUNT: usize = 17;
 
-/// Where `escalations` is among [`TASK_COLS`].
+/// Where [`TASK_COLS`] has `escalations`.
 const ESCALATIONS_COL: usize = 13;
 
 /// A task from a row selected with [`TASK_COLS`].
@@ -86,6 +89,8 @@ pub(super) fn task_at(r: &impl Columns, at: usize) -> Result<Task, StoreError> {
         department: r.opt_text(at + 11)?,
         priority: Priority::parse(&r.text(at + 12)?),
         escalated: Escalations::from_stored(r.int(at + ESCALATIONS_COL)?).shown(),
+        assignee: r.opt_text(at + 15)?,
+        archived: r.flag(at + 16)?,
     })
 }
 
@@ -199,7 +204,11 @@ pub(super) fn event_from_row(r: &impl Columns) -> Result<TaskEvent, StoreError> 
     })
 }
 
-/// A board task from [`TASK_COLS`]` , floor, notes, updated_at`.
+/// The columns a board card reads after [`TASK_COLS`] (tasks as `t`, rooms as `r`).
+pub(super) const BOARD_EXTRA_COLS: &str = "r.floor, t.notes, t.updated_at, t.board_at, \
+     t.later_until, t.seq";
+
+/// A board task from [`TASK_COLS`]`, `[`BOARD_EXTRA_COLS`].
 pub(super) fn board_task_from_row(r: &impl Columns) -> Result<BoardTask, StoreError> {
     const AT: usize = TASK_COL_COUNT;
     Ok(BoardTask {
@@ -207,6 +216,9 @@ pub(super) fn board_task_from_row(r: &impl Columns) -> Result<BoardTask, StoreEr
         floor: r.opt_text(AT)?,
         notes: r.opt_text(AT + 1)?,
         updated_at: r.text(AT + 2)?,
+        board_at: r.opt_text(AT + 3)?,
+        later_until: r.opt_text(AT + 4)?,
+        seq: r.int(AT + 5)?,
     })
 }
 

@@ -105,8 +105,29 @@ pub struct TaskFilter {
     pub department: Option<String>,
     /// Only tasks not finished whose due time is before this instant (formatted).
     pub overdue_at: Option<String>,
+    /// Only one user's tasks, or only those nobody has.
+    pub assignee: Option<AssigneeFilter>,
     pub limit: u32,
     pub cursor: Option<i64>,
+}
+
+/// The task list's assignee filter (`assignee=<email>|none`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    /// Tasks nobody has.
+    Nobody,
+    /// Tasks of the hotel's user with this (normalised) email; none when no user has it.
+    Email(String),
+}
+
+impl AssigneeFilter {
+    /// The email to bind (None for [`AssigneeFilter::Nobody`]).
+    pub fn email(&self) -> Option<&str> {
+        match self {
+            AssigneeFilter::Nobody => None,
+            AssigneeFilter::Email(e) => Some(e),
+        }
+    }
 }
 
 /// A task with its order, notes and history (`GET /api/v1/tasks/{id}`; its OpenAPI schema is in
@@ -149,13 +170,19 @@ pub struct InboundPreview {
     pub body_bytes: u64,
 }
 
-/// A task as the board shows it: the API's task plus where and for whom.
+/// A task as the board shows it: the API's task plus where and for whom, and where it sorts.
 #[derive(Debug, Clone)]
 pub struct BoardTask {
     pub task: Task,
     pub floor: Option<String>,
     pub notes: Option<String>,
     pub updated_at: String,
+    /// Its place in a status column: the due time, or the creation time without one.
+    pub board_at: Option<String>,
+    /// Until when it waits under Later, if it is a scheduled request.
+    pub later_until: Option<String>,
+    /// Its row (`tasks.seq`), which breaks ties in a column's order.
+    pub seq: i64,
 }
 
 /// A task whose escalation deadline has come, as the checker reads it (locked, on PostgreSQL).
@@ -304,12 +331,6 @@ pub trait TaskStore: Send + Sync {
     /// One inbound entry's body, exactly as stored.
     async fn inbound_body(&self, hotel: &HotelId, id: i64) -> Result<Option<String>, StoreError>;
 
-    /// The board: every task not final, and the final ones changed since `finished_since`.
-    async fn board_tasks(
-        &self,
-        hotel: &HotelId,
-        finished_since: Timestamp,
-    ) -> Result<Vec<BoardTask>, StoreError>;
     /// Timings of the tasks created since `since`, for the dashboard.
     async fn task_timings(
         &self,

@@ -102,6 +102,7 @@ async fn openapi_document_describes_the_api() {
         ("/api/v1/tasks", "post"),
         ("/api/v1/tasks/{id}", "get"),
         ("/api/v1/tasks/{id}/status", "post"),
+        ("/api/v1/tasks/{id}/assign", "post"),
         ("/api/v1/inbound", "get"),
         ("/api/v1/dry-run", "post"),
         ("/api/v1/inbound/{id}/replay", "post"),
@@ -119,6 +120,7 @@ async fn openapi_document_describes_the_api() {
     assert_eq!(
         names,
         [
+            "AssignRequest",
             "Attempt",
             "Delivery",
             "DeliveryList",

@@ -100,6 +100,12 @@ async fn staff_keys_work_tasks_and_only_manager_keys_manage_the_hotel() {
             format!("/api/v1/tasks/{task}/status"),
             false,
         ),
+        (
+            "POST",
+            "/api/v1/tasks/{id}/assign",
+            format!("/api/v1/tasks/{task}/assign"),
+            true,
+        ),
         ("GET", "/api/v1/inbound", "/api/v1/inbound".into(), true),
         ("GET", "/api/v1/webhooks", "/api/v1/webhooks".into(), true),
         ("POST", "/api/v1/webhooks", "/api/v1/webhooks".into(), true),

@@ -93,6 +93,7 @@ async fn a_chat_gets_one_readable_line_per_event_in_the_hotels_time() {
             "task.created",
             "task.status_changed",
             "task.escalated",
+            "task.assigned",
             "task.merged",
             "report.shift"
         ])

@@ -157,7 +157,7 @@ impl Browser {
     }
 
     /// Waits (up to `secs`) until the board says its live connection is open.
-    async fn wait_live(&self, secs: u64) {
+    pub(crate) async fn wait_live(&self, secs: u64) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let text = self
@@ -495,7 +495,12 @@ async fn a_manager_subscribes_in_the_browser_and_replays_a_failed_delivery() {
         .send_keys(&rx.url)
         .await
         .expect("type the URL");
-    for unwanted in ["task.status_changed", "task.overdue", "task.escalated"] {
+    for unwanted in [
+        "task.status_changed",
+        "task.overdue",
+        "task.escalated",
+        "task.assigned",
+    ] {
         c.find(Locator::Css(&format!(
             r#"input[name="events"][value="{unwanted}"]"#
         )))

@@ -33,7 +33,9 @@ fn keys(v: &Value) -> Vec<&str> {
     k
 }
 
-const TASK_KEYS: [&str; 14] = [
+const TASK_KEYS: [&str; 16] = [
+    "archived",
+    "assignee",
     "createdAt",
     "department",
     "dueAt",

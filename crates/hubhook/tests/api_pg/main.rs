@@ -37,6 +37,12 @@ postgres_suite! {
     mod api_inbound;
     #[path = "../api/api_tasks.rs"]
     mod api_tasks;
+    #[path = "../api/archive.rs"]
+    mod archive;
+    #[path = "../api/assignment.rs"]
+    mod assignment;
+    #[path = "../api/board_views.rs"]
+    mod board_views;
     #[path = "../api/cli.rs"]
     mod cli;
     #[path = "../api/crash.rs"]
@@ -53,6 +59,8 @@ postgres_suite! {
     mod hotel_settings;
     #[path = "../api/limits.rs"]
     mod limits;
+    #[path = "../api/local_time.rs"]
+    mod local_time;
     #[path = "../api/login_bursts.rs"]
     mod login_bursts;
     #[path = "../api/many_hotels.rs"]
@@ -99,6 +107,8 @@ postgres_suite! {
     mod streams;
     #[path = "../api/setup.rs"]
     mod setup;
+    #[path = "../api/ui_board_browser.rs"]
+    mod ui_board_browser;
     #[path = "../api/ui_browser.rs"]
     mod ui_browser;
     #[path = "../api/ui_dry_run.rs"]
@@ -119,6 +129,7 @@ postgres_suite! {
     mod webhook_hostile;
     #[path = "../api/webhook_orders.rs"]
     mod webhook_orders;
+    mod archive_instances;
     mod database_urls;
     mod instances;
     mod merge_instances;

@@ -113,6 +113,10 @@ fn happened(event: EventType, task: &Task, reason: Option<Reason>, actor: Option
             Some(Reason::Overdue) => "escalated: not done by its due time".to_owned(),
             None => "escalated".to_owned(),
         },
+        EventType::Assigned => match &task.assignee {
+            Some(a) => by(&format!("assigned to {}", who(a))),
+            None => by("unassigned"),
+        },
         EventType::Merged => format!(
             "repeated request merged, now ×{}, still {}",
             task.quantity,
@@ -208,6 +212,8 @@ mod tests {
             priority: Default::default(),
             escalated: None,
             order_ids: vec![],
+            assignee: None,
+            archived: false,
         }
     }
 

@@ -22,9 +22,9 @@ pub use chat::ChatFacts;
 pub use destination::{DestinationPolicy, IpRange, Refused};
 pub use fair::{CODE_LIMIT, hotel_share, pick_fair};
 pub use payload::{
-    MergeNote, MergeReason, NewDelivery, OrderRefs, Target, deliveries_for, duve_connect_body,
-    escalation_deliveries, merge_deliveries, needs_chat_facts, needs_order_refs, report_deliveries,
-    webhook_body,
+    Detail, MergeNote, MergeReason, NewDelivery, OrderRefs, Target, deliveries_for,
+    deliveries_with, duve_connect_body, escalation_deliveries, merge_deliveries, needs_chat_facts,
+    needs_order_refs, report_deliveries, webhook_body,
 };
 pub use retry::{
     AttemptResult, DEFAULT_RETRY_SCHEDULE, RETRY_AFTER_CAP, Resolution, RetrySchedule, Verdict,
@@ -89,6 +89,9 @@ pub enum EventType {
     /// A task escalated (not accepted in time, or not done by its due time); the body says why.
     #[serde(rename = "task.escalated")]
     Escalated,
+    /// A task's assignee changed (assigned, claimed, reassigned or cleared); the body says who had it.
+    #[serde(rename = "task.assigned")]
+    Assigned,
     /// A repeated order was merged into the task, or a merged order was cancelled: its quantity
     /// changed; the body says which order and by how much.
     #[serde(rename = "task.merged")]
@@ -100,13 +103,14 @@ pub enum EventType {
 
 impl EventType {
     /// Every event, in the order the docs list them.
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::Created,
         EventType::StatusChanged,
         EventType::Completed,
         EventType::Cancelled,
         EventType::Overdue,
         EventType::Escalated,
+        EventType::Assigned,
         EventType::Merged,
         EventType::ShiftReport,
     ];
@@ -131,6 +135,7 @@ impl EventType {
                 EventType::Created,
                 EventType::StatusChanged,
                 EventType::Escalated,
+                EventType::Assigned,
                 EventType::Merged,
                 EventType::ShiftReport,
             ],
@@ -146,6 +151,7 @@ impl EventType {
             EventType::Cancelled => "task.cancelled",
             EventType::Overdue => "task.overdue",
             EventType::Escalated => "task.escalated",
+            EventType::Assigned => "task.assigned",
             EventType::Merged => "task.merged",
             EventType::ShiftReport => "report.shift",
         }

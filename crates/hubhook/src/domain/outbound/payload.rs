@@ -43,11 +43,13 @@ pub struct MergeNote {
 
 /// What a webhook body says besides the task, for the events that say more.
 #[derive(Debug, Clone, Copy)]
-enum Detail<'a> {
+pub enum Detail<'a> {
     /// `task.escalated`: `"reason"`.
     Escalation(Reason),
     /// `task.merged`: `"merge"`.
     Merge(&'a MergeNote),
+    /// `task.assigned`: `"previousAssignee"`, the email of the assignee before (or null).
+    PreviousAssignee(Option<&'a str>),
 }
 
 /// [`webhook_body`], with what `detail` adds.
@@ -71,6 +73,9 @@ fn webhook_body_with(
             }
             Some(Detail::Merge(m)) => {
                 obj.insert("merge".into(), serde_json::to_value(m).unwrap_or_default());
+            }
+            Some(Detail::PreviousAssignee(p)) => {
+                obj.insert("previousAssignee".into(), p.into());
             }
             None => {}
         }
@@ -236,7 +241,10 @@ pub fn merge_deliveries(
     )
 }
 
-fn deliveries_with(
+/// The deliveries of `events` on `task` with what `detail` adds to a webhook's body: the one
+/// function behind [`deliveries_for`], [`escalation_deliveries`] and [`merge_deliveries`], for a
+/// store that queues an event of any kind.
+pub fn deliveries_with(
     hotel: &str,
     task: &Task,
     events: &[EventType],

@@ -140,6 +140,8 @@ fn task() -> crate::domain::Task {
         priority: crate::domain::escalation::Priority::Normal,
         escalated: None,
         order_ids: vec!["o1".into()],
+        assignee: None,
+        archived: false,
     }
 }
 
@@ -375,7 +377,7 @@ fn a_chat_target_gets_one_line_per_event_and_the_shift_reports_summary() {
 #[test]
 fn default_events_leave_the_shift_report_to_those_who_ask_but_chats() {
     let hook = EventType::defaults(SubscriptionKind::Webhook);
-    assert_eq!(hook.len(), 7);
+    assert_eq!(hook.len(), 8);
     assert!(!hook.contains(&EventType::ShiftReport));
     assert_eq!(EventType::defaults(SubscriptionKind::DuveConnect), hook);
     assert_eq!(
@@ -384,6 +386,7 @@ fn default_events_leave_the_shift_report_to_those_who_ask_but_chats() {
             EventType::Created,
             EventType::StatusChanged,
             EventType::Escalated,
+            EventType::Assigned,
             EventType::Merged,
             EventType::ShiftReport
         ]

@@ -113,6 +113,8 @@ fn task(optional: bool) -> Task {
         priority: Priority::High,
         escalated: optional.then_some(Reason::Overdue),
         order_ids: vec!["o".into()],
+        assignee: optional.then(|| "ana@h.test".into()),
+        archived: false,
     }
 }
 

@@ -1,78 +1,207 @@
-//! The staff board (`/board`), its live feed (`/board/events`), the status buttons, and a task's page
-//! (with the Duve webhook it came from for managers only: raw bodies are the inbound log's).
+//! The staff board (`/board`): the hotel's tasks as cards in columns, its views (everyone's,
+//! "Mine", a department's; a floor, a room), the status, claim and release buttons.
 //!
-//! The board's cards are one HTML fragment (`/board/cards`) that the page embeds and that the script
-//! fetches again whenever the feed says a task of this hotel changed: one renderer for the first
-//! paint and for every update, so filters and live changes cannot disagree.
+//! However long the hotel's backlog, a board is a page of each column (the most urgent first:
+//! escalated, then by due time), each column's count (stopped at a cap) and a link to its next
+//! page: `store::BoardStore` reads them through indexes (docs/ui.md, "The board with a long
+//! backlog"). The cards are one HTML fragment (`/board/cards`) that the page embeds and that the
+//! script fetches again whenever the live feed (`feed.rs`) says a task of this hotel changed: one
+//! renderer for the first paint and every update, so views and live changes cannot disagree.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use axum::{
     extract::{Form, Path, Query, State, rejection::FormRejection},
     http::{HeaderMap, header},
-    response::{
-        Html, IntoResponse, Redirect, Response,
-        sse::{Event, KeepAlive, Sse},
-    },
+    response::{Html, IntoResponse, Redirect, Response},
 };
-use futures_util::stream::{self, Stream};
 use jiff::{Timestamp, tz::TimeZone};
 use maud::{Markup, html};
 use serde::Deserialize;
-use tokio::{
-    sync::{
-        broadcast::{self, error::RecvError},
-        watch,
-    },
-    time::{Interval, MissedTickBehavior},
-};
 
-use super::{Nav, Viewer, age, body, hotel_tz, inbound, layout, local_time, streams::StreamSlot};
+use super::{Nav, Viewer, age, hotel_tz, layout, local_time};
 use crate::{
     domain::{
-        HotelId, Role, Task, TaskId, TaskStatus,
+        Role, TaskId, TaskStatus,
+        account::normalize_email,
+        board::{Column, Cursor},
         escalation::{Priority, Reason},
-        secret::TokenHash,
         time,
     },
-    events::TaskChange,
     http::{AppState, error::UiError},
-    store::{BoardTask, StatusChange, Store},
+    store::{AssignChange, Board, BoardQuery, BoardScope, BoardTask, RoomFilter, StatusChange},
 };
 
 /// Finished tasks stay on the board this long, so a tap on "done" shows where the card went.
 const FINISHED_SHOWN_FOR: jiff::SignedDuration = jiff::SignedDuration::from_hours(2);
 
+/// Cards per column and page.
+pub const PAGE: u32 = 50;
+
+/// A column's count stops here ("1,000+"): counting further would read the whole backlog.
+pub const COUNT_CAP: u32 = 1000;
+
+/// The board's query string.
 #[derive(Debug, Default, Deserialize)]
-pub struct BoardQuery {
+pub struct BoardParams {
+    /// `mine`: only the viewer's tasks.
     #[serde(default)]
-    status: String,
+    view: String,
     #[serde(default)]
     department: String,
     #[serde(default)]
     floor: String,
+    /// A room number: only that room's tasks (the board's search).
+    #[serde(default)]
+    room: String,
+    /// One column only (its key).
+    #[serde(default)]
+    status: String,
+    /// With `status`: the page after this cursor.
+    #[serde(default)]
+    after: String,
 }
 
-const COLUMNS: [(&str, &str); 5] = [
-    ("open", "Open"),
-    ("accepted", "Accepted"),
-    ("in_progress", "In progress"),
-    ("later", "Later"),
-    ("finished", "Finished (last 2 h)"),
-];
+/// A board's view, checked.
+#[derive(Debug, Clone, Default)]
+struct View {
+    mine: bool,
+    department: Option<String>,
+    floor: Option<String>,
+    room: Option<String>,
+    column: Option<Column>,
+    after: Option<Cursor>,
+}
 
-/// A task's column: its status's, or "Later" while it is a request for a time still well ahead
-/// (`Task::later_until`).
-fn column_of(t: &Task, now: Timestamp) -> &'static str {
-    if t.later_until().is_some_and(|until| now < until) {
-        return "later";
+/// A query value, trimmed and bounded; empty is none.
+fn param(raw: &str) -> Option<String> {
+    let v: String = raw.trim().chars().take(100).collect();
+    (!v.is_empty()).then_some(v)
+}
+
+impl View {
+    fn parse(p: &BoardParams) -> Result<Self, UiError> {
+        let column = match p.status.trim() {
+            "" => None,
+            s => Some(
+                Column::parse(s)
+                    .ok_or_else(|| UiError::BadRequest(format!("unknown column {s:?}")))?,
+            ),
+        };
+        let after = match (column, p.after.trim()) {
+            (_, "") => None,
+            (Some(c), raw) => Some(
+                Cursor::decode(c, raw)
+                    .ok_or_else(|| UiError::BadRequest("this page link is not valid".into()))?,
+            ),
+            (None, _) => return Err(UiError::BadRequest("a page link needs its column".into())),
+        };
+        Ok(Self {
+            mine: p.view.trim() == "mine",
+            department: param(&p.department),
+            floor: param(&p.floor),
+            room: param(&p.room),
+            column,
+            after,
+        })
     }
-    match t.status {
-        TaskStatus::Open => "open",
-        TaskStatus::Accepted => "accepted",
-        TaskStatus::InProgress => "in_progress",
-        TaskStatus::Done | TaskStatus::Cancelled => "finished",
+
+    fn scope(&self, viewer: &Viewer) -> BoardScope {
+        BoardScope {
+            department: self.department.clone(),
+            assignee: self.mine.then(|| viewer.user.user_id.clone()),
+            rooms: match (&self.room, &self.floor) {
+                (Some(r), _) => Some(RoomFilter::Room(r.clone())),
+                (None, Some(f)) => Some(RoomFilter::Floor(f.clone())),
+                (None, None) => None,
+            },
+        }
     }
+
+    /// This view's link, with its column and page as given.
+    fn href(&self, column: Option<Column>, after: Option<&Cursor>) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if self.mine {
+            q.append_pair("view", "mine");
+        }
+        for (k, v) in [
+            ("department", &self.department),
+            ("floor", &self.floor),
+            ("room", &self.room),
+        ] {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+        if let Some(c) = column {
+            q.append_pair("status", c.key());
+        }
+        if let Some(a) = after {
+            q.append_pair("after", &a.encode());
+        }
+        let q = q.finish();
+        if q.is_empty() {
+            "/board".to_owned()
+        } else {
+            format!("/board?{q}")
+        }
+    }
+
+    /// The view's name, for the heading.
+    fn title(&self) -> String {
+        let mut parts = Vec::new();
+        if self.mine {
+            parts.push("Mine".to_owned());
+        }
+        if let Some(d) = &self.department {
+            parts.push(d.clone());
+        }
+        if let Some(f) = &self.floor {
+            parts.push(format!("floor {f}"));
+        }
+        if let Some(r) = &self.room {
+            parts.push(format!("room {r}"));
+        }
+        if parts.is_empty() {
+            "All tasks".to_owned()
+        } else {
+            parts.join(" · ")
+        }
+    }
+}
+
+struct BoardData {
+    board: Board,
+    tz: TimeZone,
+    now: Timestamp,
+}
+
+async fn load(app: &AppState, viewer: &Viewer, view: &View) -> Result<BoardData, UiError> {
+    let now = time::now();
+    let finished_since = now
+        .checked_sub(FINISHED_SHOWN_FOR)
+        .map_err(|e| UiError::Unavailable(e.to_string()))?;
+    let columns = match view.column {
+        Some(c) => vec![(c, view.after.clone())],
+        None => Column::ALL.into_iter().map(|c| (c, None)).collect(),
+    };
+    let board = app
+        .store
+        .board(BoardQuery {
+            hotel: viewer.user.hotel.clone(),
+            scope: view.scope(viewer),
+            columns,
+            now,
+            finished_since,
+            limit: PAGE,
+            count_cap: COUNT_CAP,
+        })
+        .await?;
+    Ok(BoardData {
+        board,
+        tz: hotel_tz(app, &viewer.user.hotel),
+        now,
+    })
 }
 
 fn is_overdue(t: &BoardTask, now: Timestamp) -> bool {
@@ -84,32 +213,22 @@ fn is_overdue(t: &BoardTask, now: Timestamp) -> bool {
             .is_some_and(|due| due < now)
 }
 
-struct BoardData {
-    tasks: Vec<BoardTask>,
-    tz: TimeZone,
-    now: Timestamp,
+/// A button of a card's one form (`POST /board/tasks/{id}`): its name says what it changes
+/// (`status`, or `assignee`: the viewer's email or nothing) and its value to what. Kept lean: a
+/// page holds up to 250 cards.
+fn button(name: &str, value: &str, action: &str, label: &str) -> Markup {
+    html! { button name=(name) value=(value) data-action=(action) { (label) } }
 }
 
-async fn load(app: &AppState, viewer: &Viewer) -> Result<BoardData, UiError> {
-    let now = time::now();
-    let since = now
-        .checked_sub(FINISHED_SHOWN_FOR)
-        .map_err(|e| UiError::Unavailable(e.to_string()))?;
-    let tasks = app.store.board_tasks(&viewer.user.hotel, since).await?;
-    Ok(BoardData {
-        tasks,
-        tz: hotel_tz(app, &viewer.user.hotel),
-        now,
-    })
-}
+/// The longest note a card shows (the task's page shows it whole): a page's size stays bounded
+/// whatever the notes.
+const CARD_NOTE_CHARS: usize = 140;
 
-fn status_form(viewer: &Viewer, id: &str, to: &str, action: &str, label: &str) -> Markup {
-    html! {
-        form.inline method="post" action={ "/board/tasks/" (id) "/status" } data-task-form {
-            input type="hidden" name="csrf" value=(viewer.csrf);
-            input type="hidden" name="status" value=(to);
-            button type="submit" data-action=(action) { (label) }
-        }
+/// `n` cut to [`CARD_NOTE_CHARS`] characters, with an ellipsis when it was longer.
+fn card_note(n: &str) -> String {
+    match n.char_indices().nth(CARD_NOTE_CHARS) {
+        Some((at, _)) => format!("{}…", &n[..at]),
+        None => n.to_owned(),
     }
 }
 
@@ -118,10 +237,12 @@ fn card(viewer: &Viewer, t: &BoardTask, tz: &TimeZone, now: Timestamp) -> Markup
     let overdue = is_overdue(t, now);
     let created = time::parse_instant(&task.created_at);
     let status = task.status;
+    let me = viewer.user.email.as_str();
     html! {
         article.card.overdue[overdue].high[task.priority == Priority::High]
             data-task-id=(task.id) data-status=(status.as_str())
-            data-escalated=[task.escalated.map(Reason::as_str)] {
+            data-escalated=[task.escalated.map(Reason::as_str)]
+            data-assignee=[task.assignee.as_deref()] {
             div.card-head {
                 span.room { "Room " (task.room) }
                 @if task.quantity > 1 { span.qty { "× " (task.quantity) } }
@@ -137,8 +258,9 @@ fn card(viewer: &Viewer, t: &BoardTask, tz: &TimeZone, now: Timestamp) -> Markup
                 @if let Some(c) = created { span { (age(c, now)) " ago" } }
                 @if let Some(d) = &task.department { span { (d) } }
                 @if let Some(f) = &t.floor { span { "floor " (f) } }
+                @if let Some(a) = &task.assignee { span.assignee { "assigned to " (a) } }
             }
-            @if let Some(n) = &t.notes { p.notes { (n) } }
+            @if let Some(n) = &t.notes { p.notes { (card_note(n)) } }
             @if overdue {
                 p.overdue-flag {
                     "Overdue"
@@ -146,111 +268,168 @@ fn card(viewer: &Viewer, t: &BoardTask, tz: &TimeZone, now: Timestamp) -> Markup
                 }
             }
             @if !status.is_final() {
-                div.actions {
+                form.actions method="post" action={ "/board/tasks/" (task.id) } data-task-form {
+                    input type="hidden" name="csrf" value=(viewer.csrf);
                     @if status == TaskStatus::Open {
-                        (status_form(viewer, &task.id, "accepted", "accept", "Accept"))
+                        (button("status", "accepted", "accept", "Accept"))
                     }
                     @if matches!(status, TaskStatus::Open | TaskStatus::Accepted) {
-                        (status_form(viewer, &task.id, "in_progress", "start", "Start"))
+                        (button("status", "in_progress", "start", "Start"))
                     }
-                    (status_form(viewer, &task.id, "done", "done", "Done"))
+                    (button("status", "done", "done", "Done"))
+                    @match task.assignee.as_deref() {
+                        None => (button("assignee", me, "claim", "Claim")),
+                        Some(a) if a == me => (button("assignee", "", "release", "Release")),
+                        Some(_) if viewer.user.role == Role::Manager => {
+                            (button("assignee", "", "unassign", "Unassign"))
+                        }
+                        Some(_) => {}
+                    }
+                    // The reason is checked by the server (and by the script before sending), not
+                    // with `required`: the other buttons of the form must not need it.
                     details.cancel {
                         summary { "Cancel…" }
-                        form method="post" action={ "/board/tasks/" (task.id) "/status" } data-task-form {
-                            input type="hidden" name="csrf" value=(viewer.csrf);
-                            input type="hidden" name="status" value="cancelled";
-                            label { "Reason " input type="text" name="note" required maxlength="500"; }
-                            button type="submit" data-action="cancel" { "Cancel task" }
+                        label { "Reason " input name="note" maxlength="500"; }
+                        (button("status", "cancelled", "cancel", "Cancel task"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn cards_markup(viewer: &Viewer, data: &BoardData, view: &View) -> Markup {
+    html! {
+        @for page in &data.board.columns {
+            @let column = page.column;
+            section.column aria-label=(column.title()) data-column=(column.key()) {
+                h2 { (column.title()) " " span.count { (page.count.label()) } }
+                @if page.tasks.is_empty() { p.empty { "Nothing here." } }
+                @for t in &page.tasks { (card(viewer, t, &data.tz, data.now)) }
+                @if let Some(next) = &page.next {
+                    p.more {
+                        @if view.after.is_none() {
+                            "The first " (page.tasks.len()) " of " (page.count.label()) ". "
+                        }
+                        a href=(view.href(Some(column), Some(next))) data-more=(column.key()) {
+                            "Next " (PAGE) " →"
+                        }
+                    }
+                }
+                @if view.after.is_some() {
+                    p.more { a href=(view.href(Some(column), None)) { "← Back to the first" } }
+                }
+            }
+        }
+    }
+}
+
+/// The views: everyone's, the viewer's own, each department's (the viewer's own first).
+fn views_nav(view: &View, departments: &[String]) -> Markup {
+    let all = View {
+        column: view.column,
+        ..View::default()
+    };
+    let mine = View {
+        mine: true,
+        ..all.clone()
+    };
+    let current = |v: &View| v.mine == view.mine && v.department == view.department;
+    html! {
+        nav.views aria-label="Board views" {
+            @for (v, label) in [(&all, "All"), (&mine, "Mine")] {
+                a href=(v.href(v.column, None)) aria-current=[current(v).then_some("page")]
+                    data-view=(if v.mine { "mine" } else { "all" }) { (label) }
+            }
+            @for d in departments {
+                @let v = View { department: Some(d.clone()), ..all.clone() };
+                a href=(v.href(v.column, None)) aria-current=[current(&v).then_some("page")]
+                    data-view="department" { (d) }
+            }
+        }
+    }
+}
+
+fn filters(view: &View, floors: &[String], overdue: &str) -> Markup {
+    html! {
+        form.filters method="get" action="/board" {
+            @if view.mine { input type="hidden" name="view" value="mine"; }
+            @if let Some(d) = &view.department { input type="hidden" name="department" value=(d); }
+            label { "Column "
+                select name="status" {
+                    option value="" selected[view.column.is_none()] { "All" }
+                    @for c in Column::ALL {
+                        option value=(c.key()) selected[view.column == Some(c)] { (c.title()) }
+                    }
+                }
+            }
+            @if !floors.is_empty() {
+                label { "Floor "
+                    select name="floor" {
+                        option value="" { "All" }
+                        @for f in floors {
+                            option value=(f) selected[view.floor.as_deref() == Some(f.as_str())] { (f) }
                         }
                     }
                 }
             }
-        }
-    }
-}
-
-fn cards_markup(viewer: &Viewer, data: &BoardData, q: &BoardQuery) -> Markup {
-    let keep = |t: &&BoardTask| {
-        (q.department.is_empty() || t.task.department.as_deref() == Some(q.department.as_str()))
-            && (q.floor.is_empty() || t.floor.as_deref() == Some(q.floor.as_str()))
-    };
-    html! {
-        @for (key, title) in COLUMNS {
-            @if q.status.is_empty() || q.status == key {
-                @let tasks: Vec<&BoardTask> = data.tasks.iter()
-                    .filter(|t| column_of(&t.task, data.now) == key)
-                    .filter(keep)
-                    .collect();
-                section.column aria-label=(title) data-column=(key) {
-                    h2 { (title) " " span.count { (tasks.len()) } }
-                    @if tasks.is_empty() { p.empty { "Nothing here." } }
-                    // Newest last in the store's order; the board shows the oldest (most urgent) first.
-                    @for t in &tasks { (card(viewer, t, &data.tz, data.now)) }
-                }
-            }
-        }
-    }
-}
-
-fn filters(data: &BoardData, q: &BoardQuery) -> Markup {
-    let mut departments: Vec<&str> = data
-        .tasks
-        .iter()
-        .filter_map(|t| t.task.department.as_deref())
-        .collect();
-    departments.sort_unstable();
-    departments.dedup();
-    let mut floors: Vec<&str> = data
-        .tasks
-        .iter()
-        .filter_map(|t| t.floor.as_deref())
-        .collect();
-    floors.sort_unstable();
-    floors.dedup();
-    let overdue = data
-        .tasks
-        .iter()
-        .filter(|t| is_overdue(t, data.now))
-        .count();
-    html! {
-        form.filters method="get" action="/board" {
-            label { "Status "
-                select name="status" {
-                    option value="" selected[q.status.is_empty()] { "All" }
-                    @for (key, title) in COLUMNS {
-                        option value=(key) selected[q.status == key] { (title) }
-                    }
-                }
-            }
-            label { "Department "
-                select name="department" {
-                    option value="" { "All" }
-                    @for d in departments { option value=(d) selected[q.department == d] { (d) } }
-                }
-            }
-            label { "Floor "
-                select name="floor" {
-                    option value="" { "All" }
-                    @for f in floors { option value=(f) selected[q.floor == f] { (f) } }
-                }
+            label { "Room "
+                input type="search" name="room" size="6" maxlength="100" inputmode="numeric"
+                    value=[view.room.as_deref()];
             }
             button type="submit" { "Filter" }
-            @if overdue > 0 { span.overdue-count { (overdue) " overdue" } }
+            @if overdue != "0" { span.overdue-count { (overdue) " overdue" } }
         }
     }
+}
+
+/// The hotel's departments for the views: the viewer's own first, then the others by name.
+async fn departments(app: &AppState, viewer: &Viewer) -> Result<Vec<String>, UiError> {
+    let hotel = &viewer.user.hotel;
+    let users = app.store.list_users(hotel).await?;
+    let own = users
+        .iter()
+        .find(|u| u.id == viewer.user.user_id)
+        .and_then(|u| u.department.clone());
+    let mut others: Vec<String> = app
+        .cache
+        .cached(hotel.as_str())
+        .map(|h| {
+            h.catalog
+                .values()
+                .filter_map(|e| e.department.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    others.sort_unstable();
+    others.dedup();
+    others.retain(|d| Some(d) != own.as_ref());
+    Ok(own.into_iter().chain(others).collect())
 }
 
 pub async fn board(
     State(app): State<Arc<AppState>>,
     viewer: Viewer,
-    Query(q): Query<BoardQuery>,
+    Query(p): Query<BoardParams>,
 ) -> Result<Html<String>, UiError> {
-    let data = load(&app, &viewer).await?;
+    let view = View::parse(&p)?;
+    let data = load(&app, &viewer, &view).await?;
+    let departments = departments(&app, &viewer).await?;
+    let mut floors: Vec<String> = app
+        .store
+        .list_rooms(&viewer.user.hotel)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.floor)
+        .collect();
+    floors.sort_unstable();
+    floors.dedup();
     let body = html! {
-        h1.visually-hidden { "Task board" }
-        (filters(&data, &q))
+        h1.view-title { (view.title()) }
+        (views_nav(&view, &departments))
+        (filters(&view, &floors, &data.board.overdue.label()))
         p #live-status.live-status role="status" { "Connecting to live updates…" }
-        div #cards.board { (cards_markup(&viewer, &data, &q)) }
+        div #cards.board { (cards_markup(&viewer, &data, &view)) }
     };
     Ok(layout(&viewer, "Board", Nav::Board, body))
 }
@@ -258,237 +437,175 @@ pub async fn board(
 pub async fn cards(
     State(app): State<Arc<AppState>>,
     viewer: Viewer,
-    Query(q): Query<BoardQuery>,
+    Query(p): Query<BoardParams>,
 ) -> Result<Html<String>, UiError> {
-    let data = load(&app, &viewer).await?;
-    Ok(Html(cards_markup(&viewer, &data, &q).into_string()))
+    let view = View::parse(&p)?;
+    let data = load(&app, &viewer, &view).await?;
+    Ok(Html(cards_markup(&viewer, &data, &view).into_string()))
 }
 
-/// Server-sent events: `event: task` with `{"taskId", "status", "kind"}` for each change of the
-/// viewer's hotel, `event: resync` when changes were missed (reload everything). Refused with 429
-/// beyond the stream caps (`streams`); ends when the session does or the server shuts down.
-pub async fn events(
-    State(app): State<Arc<AppState>>,
-    viewer: Viewer,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, UiError> {
-    let slot = app
-        .ui
-        .streams
-        .open(viewer.session, &viewer.user)
-        .map_err(|refused| UiError::TooManyStreams(refused.detail()))?;
-    let period = app.config.streams.session_check;
-    let mut check = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    check.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let feed = Feed {
-        rx: app.store.subscribe(),
-        closing: app.ui.closing(),
-        slot,
-        check,
-        store: app.store.clone(),
-        session: viewer.session,
-        user_id: viewer.user.user_id,
-        hotel: viewer.user.hotel,
-    };
-    let hello = stream::once(async { Ok(Event::default().event("ready").data("{}")) });
-    let changes = stream::unfold(feed, |mut feed| async move {
-        feed.next().await.map(|event| (Ok(event), feed))
-    });
-    Ok(Sse::new(futures_util::StreamExt::chain(hello, changes))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
-}
-
-/// One open live stream: its hotel's changes, and what ends it.
-struct Feed {
-    rx: broadcast::Receiver<TaskChange>,
-    closing: watch::Receiver<bool>,
-    /// Its place in the stream caps, given back when the stream is dropped.
-    slot: StreamSlot,
-    check: Interval,
-    store: Arc<dyn Store>,
-    session: TokenHash,
-    user_id: String,
-    hotel: HotelId,
-}
-
-impl Feed {
-    /// The next event to send, or `None` when the stream ends: the server shuts down, the session
-    /// was ended on this instance, or the store no longer knows it (expired, signed out elsewhere,
-    /// its user disabled or removed).
-    async fn next(&mut self) -> Option<Event> {
-        loop {
-            if *self.closing.borrow() {
-                return None;
-            }
-            let next = tokio::select! {
-                _ = self.closing.changed() => return None,
-                () = self.slot.ended() => return None,
-                _ = self.check.tick() => {
-                    if self.session_gone().await {
-                        return None;
-                    }
-                    continue;
-                }
-                next = self.rx.recv() => next,
-            };
-            return match next {
-                Ok(change) if change.hotel == self.hotel => {
-                    let data = serde_json::to_string(&change).unwrap_or_default();
-                    Some(Event::default().event("task").data(data))
-                }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(_)) => Some(Event::default().event("resync").data("{}")),
-                Err(RecvError::Closed) => None,
-            };
-        }
-    }
-
-    /// Whether the session is gone: one lookup by its primary key (the same one every page makes).
-    /// A store that does not answer ends the stream too: the browser reconnects, and is let in
-    /// again only with a session the store confirms.
-    async fn session_gone(&self) -> bool {
-        match self.store.find_session(self.session, time::now()).await {
-            Ok(Some(user)) => user.user_id != self.user_id,
-            Ok(None) => true,
-            Err(e) => {
-                tracing::debug!(error = %e, "live stream: session check failed; ending the stream");
-                true
-            }
-        }
-    }
-}
-
+/// A card's form, and the task page's: what the pressed button changes.
 #[derive(Deserialize)]
-pub struct MoveForm {
+pub struct TaskForm {
     #[serde(default)]
     csrf: String,
-    #[serde(default)]
-    status: String,
+    /// A status move to this.
+    status: Option<String>,
+    /// An assignment to this email (empty: nobody).
+    assignee: Option<String>,
+    /// A move's reason (required to cancel).
     #[serde(default)]
     note: String,
+    /// `task`: answer with the task's page rather than the board.
+    #[serde(default)]
+    back: String,
 }
 
+/// The script asks with fetch and re-reads the cards itself; a plain form post goes back.
+fn answered(headers: &HeaderMap, id: &str, status: TaskStatus, back: &str) -> Response {
+    if headers.get("x-requested-with").is_some() {
+        return (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({"id": id, "status": status}).to_string(),
+        )
+            .into_response();
+    }
+    match back {
+        "task" => Redirect::to(&format!("/tasks/{id}")).into_response(),
+        _ => Redirect::to("/board").into_response(),
+    }
+}
+
+/// What a [`TaskForm`] asks for.
+enum Intent {
+    Move(String),
+    Assign(String),
+}
+
+/// `POST /board/tasks/{id}`: a card's buttons, by the one they pressed (`assignee` or `status`).
+pub async fn act(
+    State(app): State<Arc<AppState>>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<TaskForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
+    let intent = match (form.assignee.clone(), form.status.clone()) {
+        (Some(a), _) => Intent::Assign(a),
+        (None, Some(s)) => Intent::Move(s),
+        (None, None) => return Err(UiError::BadRequest("nothing to change".into())),
+    };
+    change(&app, &viewer, &id, &headers, form, intent).await
+}
+
+/// `POST /board/tasks/{id}/status` (`status`, `note`): a status move.
 pub async fn move_task(
     State(app): State<Arc<AppState>>,
     viewer: Viewer,
     Path(id): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<MoveForm>, FormRejection>,
+    form: Result<Form<TaskForm>, FormRejection>,
 ) -> Result<Response, UiError> {
     let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
-    viewer.check_csrf(&form.csrf)?;
-    let id = TaskId::parse(&id).ok_or(UiError::NotFound)?;
-    let to = TaskStatus::parse(&form.status)
-        .filter(|s| *s != TaskStatus::Open)
-        .ok_or_else(|| UiError::BadRequest(format!("unknown status {:?}", form.status)))?;
-    let note: String = form.note.trim().chars().take(500).collect();
-    if to == TaskStatus::Cancelled && note.is_empty() {
-        return Err(UiError::BadRequest(
-            "say why the task is cancelled".to_owned(),
-        ));
-    }
-    let task = app
-        .store
-        .move_task(StatusChange {
-            hotel: viewer.user.hotel.clone(),
-            task: id.into_string(),
-            to,
-            actor: viewer.actor(),
-            note: (!note.is_empty()).then_some(note),
-        })
-        .await?;
-    // The script asks with fetch and re-reads the cards itself; a plain form post goes back.
-    if headers.get("x-requested-with").is_some() {
-        return Ok((
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({"id": task.id, "status": task.status}).to_string(),
-        )
-            .into_response());
-    }
-    Ok(Redirect::to("/board").into_response())
+    let intent = Intent::Move(form.status.clone().unwrap_or_default());
+    change(&app, &viewer, &id, &headers, form, intent).await
 }
 
-pub async fn task_page(
+/// `POST /board/tasks/{id}/assign` (`assignee`: an email, or empty for nobody): a staff account
+/// may claim for itself and release its own; a manager assigns anyone of the hotel or clears
+/// (`domain::assignment`).
+pub async fn assign(
     State(app): State<Arc<AppState>>,
     viewer: Viewer,
     Path(id): Path<String>,
-) -> Result<Html<String>, UiError> {
-    let id = TaskId::parse(&id).ok_or(UiError::NotFound)?;
-    let hotel = &viewer.user.hotel;
-    let detail = app
-        .store
-        .task_detail(hotel, id.as_str())
-        .await?
-        .ok_or(UiError::NotFound)?;
-    // The webhook it came from (raw body, guest data) is the inbound log's: managers only.
-    let manager = viewer.user.role == Role::Manager;
-    let origin = if manager {
-        app.store.task_origin(hotel, id.as_str()).await?
-    } else {
-        None
-    };
-    let download = origin
-        .as_ref()
-        .filter(|_| manager)
-        .map(|o| inbound::body_download(o.id));
-    let tz = hotel_tz(&app, hotel);
-    let now = time::now();
-    let t = &detail.task;
-    let body = html! {
-        p { a href="/board" { "← Board" } }
-        h1 { (t.task_name) " · room " (t.room) }
-        dl.facts data-task-id=(t.id) data-status=(t.status.as_str()) {
-            dt { "Status" } dd { (t.status.as_str().replace('_', " ")) }
-            dt { "Quantity" } dd { (t.quantity) }
-            @if let Some(g) = &t.guest_name { dt { "Guest" } dd { (g) } }
-            @if let Some(l) = &detail.language { dt { "Language" } dd { (l) } }
-            @if let Some(r) = &t.scheduled_for { dt { "Requested for" } dd { (local_time(r, &tz, now)) } }
-            @if let Some(d) = &t.due_at { dt { "Due" } dd { (local_time(d, &tz, now)) } }
-            dt { "Created" } dd { (local_time(&t.created_at, &tz, now)) }
-            @if let Some(d) = &t.department { dt { "Department" } dd { (d) } }
-            dt { "Priority" } dd { (t.priority.as_str()) }
-            @if let Some(r) = t.escalated {
-                dt { "Escalated" } dd.escalated data-escalated=(r.as_str()) { (r.label()) }
+    headers: HeaderMap,
+    form: Result<Form<TaskForm>, FormRejection>,
+) -> Result<Response, UiError> {
+    let Form(form) = form.map_err(|e| UiError::BadRequest(e.body_text()))?;
+    let intent = Intent::Assign(form.assignee.clone().unwrap_or_default());
+    change(&app, &viewer, &id, &headers, form, intent).await
+}
+
+/// A move or an assignment, once the form's CSRF token is the session's.
+async fn change(
+    app: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    headers: &HeaderMap,
+    form: TaskForm,
+    intent: Intent,
+) -> Result<Response, UiError> {
+    viewer.check_csrf(&form.csrf)?;
+    let id = TaskId::parse(id).ok_or(UiError::NotFound)?;
+    let hotel = viewer.user.hotel.clone();
+    let task = match intent {
+        Intent::Move(raw) => {
+            let to = TaskStatus::parse(&raw)
+                .filter(|s| *s != TaskStatus::Open)
+                .ok_or_else(|| UiError::BadRequest(format!("unknown status {raw:?}")))?;
+            let note: String = form.note.trim().chars().take(500).collect();
+            if to == TaskStatus::Cancelled && note.is_empty() {
+                return Err(UiError::BadRequest(
+                    "say why the task is cancelled".to_owned(),
+                ));
             }
-            @if let Some(e) = &t.external_id { dt { "Service external ID" } dd { (e) } }
-            @if let Some(n) = &detail.notes { dt { "Notes" } dd { (n) } }
-            @if let Some(o) = &detail.order_id { dt { "Duve order" } dd { (o) } }
-            @if let Some(r) = &detail.reservation_id { dt { "Duve reservation" } dd { (r) } }
-            dt { "Task id" } dd.mono { (t.id) }
+            app.store
+                .move_task(StatusChange {
+                    hotel,
+                    task: id.into_string(),
+                    to,
+                    actor: viewer.actor(),
+                    note: (!note.is_empty()).then_some(note),
+                })
+                .await?
         }
-        h2 { "History" }
-        table.history {
-            thead { tr { th { "When" } th { "Who" } th { "Change" } th { "Note" } } }
-            tbody {
-                @for e in &detail.events {
-                    tr {
-                        td { (local_time(&e.at, &tz, now)) }
-                        td { (e.actor) }
-                        td {
-                            @match e.from {
-                                Some(from) if from != e.to => { (from.as_str()) " → " (e.to.as_str()) }
-                                Some(_) => { "noted" }
-                                None => { "created as " (e.to.as_str()) }
-                            }
-                        }
-                        td { (e.note.as_deref().unwrap_or("")) }
-                    }
-                }
-            }
-        }
-        @if manager { h2 { "The Duve order it came from" } }
-        @match &origin {
-            Some(o) => {
-                p {
-                    "Received " (local_time(&o.received_at, &tz, now))
-                    @if let Some(ev) = &o.event { ", event " code { (ev) } }
-                    ", answered " code { (o.code) } "."
-                }
-                (body::shown(&o.body, o.body.len() as u64, body::SHOWN_BYTES,
-                    download.as_deref()))
-            }
-            None if manager => { p { "This task was made by staff or through the API, not by a Duve webhook." } }
-            None => {}
+        Intent::Assign(raw) => {
+            let staff_user = match viewer.user.role {
+                Role::Manager => None,
+                Role::Staff => Some(viewer.user.user_id.clone()),
+            };
+            app.store
+                .assign_task(AssignChange {
+                    hotel,
+                    task: id.into_string(),
+                    assignee: Some(normalize_email(&raw)).filter(|e| !e.is_empty()),
+                    staff_user,
+                    actor: viewer.actor(),
+                })
+                .await?
         }
     };
-    Ok(layout(&viewer, &t.task_name, Nav::None, body))
+    Ok(answered(headers, &task.id, task.status, &form.back))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_views_links_keep_its_filters_and_encode_them() {
+        let v = View {
+            mine: true,
+            department: Some("Food & Beverage".into()),
+            floor: Some("2".into()),
+            ..View::default()
+        };
+        assert_eq!(
+            v.href(Some(Column::Open), None),
+            "/board?view=mine&department=Food+%26+Beverage&floor=2&status=open"
+        );
+        assert_eq!(View::default().href(None, None), "/board");
+        let p = BoardParams {
+            status: "open".into(),
+            after: "x".into(),
+            ..Default::default()
+        };
+        assert!(View::parse(&p).is_err(), "a malformed cursor is refused");
+        let p = BoardParams {
+            after: "high~2026-01-01T10:00:00.000Z~3".into(),
+            ..Default::default()
+        };
+        assert!(View::parse(&p).is_err(), "a cursor without its column");
+    }
 }

@@ -25,12 +25,14 @@ mod body;
 mod dashboard;
 mod deliveries;
 mod dry_run;
+mod feed;
 mod inbound;
 mod manage;
 mod reports;
 pub mod session;
 pub mod setup;
 pub mod streams;
+mod task_page;
 mod users;
 mod webhooks;
 
@@ -49,9 +51,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/setup/test-order", post(setup::send_test_order))
         .route("/board", get(board::board))
         .route("/board/cards", get(board::cards))
-        .route("/board/events", get(board::events))
+        .route("/board/events", get(feed::events))
+        .route("/board/tasks/{id}", post(board::act))
         .route("/board/tasks/{id}/status", post(board::move_task))
-        .route("/tasks/{id}", get(board::task_page))
+        .route("/board/tasks/{id}/assign", post(board::assign))
+        .route("/tasks/{id}", get(task_page::task_page))
         .route("/dashboard", get(dashboard::dashboard))
         .route("/reports", get(reports::reports))
         .route("/reports/shift.csv", get(reports::reports_csv))

@@ -4,9 +4,11 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use jiff::Timestamp;
 
+use super::board::unassign_departed;
+use super::notify::announce;
 use super::tasks::hotel_exists;
 use super::{PostgresStore, exec, opt_text, query, query_opt, text};
-use crate::domain::{HotelId, time};
+use crate::domain::{HotelId, assignment::Departure, time};
 use crate::store::rows::{
     USER_COLS, USER_INFO_COLS, api_key_from_row, key_info_from_row, session_from_row,
     user_from_row, user_info_from_row,
@@ -14,6 +16,9 @@ use crate::store::rows::{
 use crate::store::{
     AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User, UserChange, UserInfo,
 };
+
+/// Who the history says unassigned a departed user's tasks.
+const ACTOR: &str = "hubhook";
 
 /// The hotel's account with this email, as listed; `NotFound` if it has none. `FOR UPDATE` when
 /// `lock`: a change and a removal of one account wait for each other.
@@ -167,12 +172,27 @@ impl AccountStore for PostgresStore {
                 )
                 .await?;
             }
-            user_info(&tx, hotel.as_str(), email, false).await
+            // Disabled: their open tasks go back to nobody (docs/operations-model.md).
+            let (changes, queued) = match change.disabled == Some(true) && !before.disabled {
+                true => {
+                    let why = Departure::Disabled;
+                    unassign_departed(&tx, hotel, &before.id, &before.email, why, ACTOR).await?
+                }
+                false => (Vec::new(), 0),
+            };
+            announce(&tx, &self.signals, &changes, queued).await?;
+            let after = user_info(&tx, hotel.as_str(), email, false).await?;
+            Ok((after, changes, queued))
+        })
+        .map(|(after, changes, queued)| {
+            self.signals.queued(queued);
+            self.signals.events.publish(changes);
+            after
         })
     }
 
     async fn remove_user(&self, hotel: &HotelId, email: &str) -> Result<(), StoreError> {
-        in_tx!(self, |tx| {
+        let (changes, queued) = in_tx!(self, |tx| {
             let user = user_info(&tx, hotel.as_str(), email, true).await?;
             exec(&tx, "DELETE FROM sessions WHERE user_id = $1", &[&user.id]).await?;
             exec(
@@ -181,9 +201,15 @@ impl AccountStore for PostgresStore {
                 &[&user.id],
             )
             .await?;
+            let why = Departure::Removed;
+            let r = unassign_departed(&tx, hotel, &user.id, &user.email, why, ACTOR).await?;
+            announce(&tx, &self.signals, &r.0, r.1).await?;
             exec(&tx, "DELETE FROM users WHERE id = $1", &[&user.id]).await?;
-            Ok(())
-        })
+            Ok(r)
+        })?;
+        self.signals.queued(queued);
+        self.signals.events.publish(changes);
+        Ok(())
     }
 
     async fn create_session(

@@ -48,8 +48,8 @@ struct NewOrder {
     /// The deliveries to queue, per task of `tasks`.
     outbox: Vec<Enqueue>,
     /// Per task: item_key, order_id, reservation_id, external_id, task_name, room, guest_name,
-    /// department, notes, language, requested_at, due_at, escalate_at.
-    task_cols: Vec<[Option<String>; 13]>,
+    /// department, notes, language, requested_at, due_at, escalate_at, later_until.
+    task_cols: Vec<[Option<String>; 14]>,
     quantities: Vec<i32>,
     /// Per task: whether it takes its room's and service's merge slot.
     merge_slots: Vec<bool>,
@@ -245,7 +245,7 @@ async fn insert_new_orders<C: GenericClient + Sync>(
     let o_version: Vec<i64> = orders.iter().map(|o| o.version).collect();
     let o_state = col(|o| Some(o.state.to_owned()));
     let (mut t_id, mut t_hotel, mut t_key, mut t_now) = (vec![], vec![], vec![], vec![]);
-    let mut t_cols: [Vec<Option<String>>; 13] = Default::default();
+    let mut t_cols: [Vec<Option<String>>; 14] = Default::default();
     let mut t_qty = vec![];
     let mut t_slot: Vec<bool> = vec![];
     let (mut p_hotel, mut p_key, mut p_room, mut p_ext) = (vec![], vec![], vec![], vec![]);
@@ -335,6 +335,7 @@ async fn insert_new_orders<C: GenericClient + Sync>(
             &p_key,
             &p_room,
             &p_ext,
+            &t_cols[13],
         ],
     )
     .await?;
@@ -410,6 +411,7 @@ pub(super) async fn ingest_new_order(
         duration_us: 0,
     };
     for (d, task) in new_tasks.into_iter().zip(outcome.tasks()) {
+        let later_until = d.later_until(&order.now);
         order
             .quantities
             .push(super::ingest::column_quantity(d.quantity));
@@ -431,6 +433,7 @@ pub(super) async fn ingest_new_order(
             d.requested_at.map(time::format),
             d.due_at.map(time::format),
             d.escalate_at.map(time::format),
+            later_until,
         ]);
         order.task_ids.push(task.id.clone());
     }

@@ -6,26 +6,29 @@
 /// An order's tasks in creation order (columns as `TASK_COLS`): index `tasks_by_order`.
 pub(crate) const ORDER_TASKS: &str = "SELECT id, external_id, task_name, room, guest_name, \
      quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
-     escalations, order_ids FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq";
+     escalations, order_ids, (SELECT u.email FROM users u WHERE u.id = assignee_id), archived \
+     FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq";
 
 /// [`ORDER_TASKS`], locked: a cancellation takes turns with a staff member moving one of them.
 pub(crate) const ORDER_TASKS_LOCKED: &str = "SELECT id, external_id, task_name, room, \
      guest_name, quantity, status, due_at, created_at, order_id, requested_at, department, \
-     priority, escalations, order_ids FROM tasks WHERE hotel_id = $1 AND order_key = $2 \
-     ORDER BY seq FOR UPDATE";
+     priority, escalations, order_ids, (SELECT u.email FROM users u WHERE u.id = assignee_id), archived \
+     FROM tasks WHERE hotel_id = $1 AND order_key = $2 ORDER BY seq FOR UPDATE";
 
 /// The tasks an order merged into, in the order it merged (columns as `TASK_COLS`): the unique
 /// key of `task_orders`, then each task by id.
 pub(crate) const ORDER_MERGED_TASKS: &str = "SELECT t.id, t.external_id, t.task_name, t.room, \
      t.guest_name, t.quantity, t.status, t.due_at, t.created_at, t.order_id, t.requested_at, \
-     t.department, t.priority, t.escalations, t.order_ids \
+     t.department, t.priority, t.escalations, t.order_ids, \
+     (SELECT u.email FROM users u WHERE u.id = t.assignee_id), t.archived \
      FROM task_orders s JOIN tasks t ON t.id = s.task_id \
      WHERE s.hotel_id = $1 AND s.order_key = $2 AND s.merged ORDER BY s.seq";
 
 /// [`ORDER_MERGED_TASKS`], the tasks locked.
 pub(crate) const ORDER_MERGED_TASKS_LOCKED: &str = "SELECT t.id, t.external_id, t.task_name, \
      t.room, t.guest_name, t.quantity, t.status, t.due_at, t.created_at, t.order_id, \
-     t.requested_at, t.department, t.priority, t.escalations, t.order_ids \
+     t.requested_at, t.department, t.priority, t.escalations, t.order_ids, \
+     (SELECT u.email FROM users u WHERE u.id = t.assignee_id), t.archived \
      FROM task_orders s JOIN tasks t ON t.id = s.task_id \
      WHERE s.hotel_id = $1 AND s.order_key = $2 AND s.merged ORDER BY s.seq FOR UPDATE OF t";
 
@@ -40,14 +43,16 @@ pub(crate) const ORDER_SHARES: &str = "SELECT s.task_id, s.order_key, s.quantity
 /// `tasks_merge_slot`. Two orders merging into it take turns; the second sees the first's quantity.
 pub(crate) const SLOT_HOLDER: &str = "SELECT id, external_id, task_name, room, guest_name, \
      quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
-     escalations, order_ids, order_key, coalesce(merged_at, created_at), merged_at IS NOT NULL \
+     escalations, order_ids, (SELECT u.email FROM users u WHERE u.id = assignee_id), archived, order_key, \
+     coalesce(merged_at, created_at), merged_at IS NOT NULL \
      FROM tasks WHERE hotel_id = $1 AND room = $2 AND external_id = $3 \
      AND merge_slot AND status IN ('open', 'accepted')";
 
 /// [`SLOT_HOLDER`], locked for the webhook's transaction.
 pub(crate) const SLOT_HOLDER_LOCKED: &str = "SELECT id, external_id, task_name, room, guest_name, \
      quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
-     escalations, order_ids, order_key, coalesce(merged_at, created_at), merged_at IS NOT NULL \
+     escalations, order_ids, (SELECT u.email FROM users u WHERE u.id = assignee_id), archived, order_key, \
+     coalesce(merged_at, created_at), merged_at IS NOT NULL \
      FROM tasks WHERE hotel_id = $1 AND room = $2 AND external_id = $3 \
      AND merge_slot AND status IN ('open', 'accepted') FOR UPDATE";
 
@@ -84,13 +89,15 @@ pub(crate) const INSERT_EVENT: &str =
     "INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
          VALUES ($1, $2, $3, $4, $5, $6)";
 
-/// A new task and the first line of its history, in one statement.
+/// A new task and the first line of its history, in one statement; the task's place on the board
+/// is its due time, or its creation when it has none.
 pub(crate) const INSERT_TASK: &str = "WITH t AS (
              INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
                  external_id, task_name, room, guest_name, quantity, status, department, notes,
-                 language, requested_at, due_at, created_at, updated_at, escalate_at, merge_slot)
+                 language, requested_at, due_at, created_at, updated_at, escalate_at, merge_slot,
+                 board_at, later_until)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $14, $15, $16,
-                 $17, $17, $19, $20)
+                 $17, $17, $19, $20, coalesce($16, $17), $21)
              RETURNING id)
          INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
          SELECT id, $17, $18, NULL, 'open', NULL FROM t";
@@ -177,18 +184,19 @@ pub(crate) const INSERT_NEW_ORDERS: &str = "WITH
          t AS (
              INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id,
                  external_id, task_name, room, guest_name, quantity, status, department, notes,
-                 language, requested_at, due_at, created_at, updated_at, escalate_at, merge_slot)
+                 language, requested_at, due_at, created_at, updated_at, escalate_at, merge_slot,
+                 board_at, later_until)
              SELECT d.id, d.hotel_id, d.order_key, d.item_key, d.order_id, d.reservation_id,
                  d.external_id, d.task_name, d.room, d.guest_name, d.quantity, 'open', d.department,
                  d.notes, d.language, d.requested_at, d.due_at, d.created_at, d.created_at,
-                 d.escalate_at, d.merge_slot
+                 d.escalate_at, d.merge_slot, coalesce(d.due_at, d.created_at), d.later_until
              FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
                      $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
                      $18::text[], $19::text[], $20::text[], $21::text[], $22::int4[], $23::text[],
-                     $24::int4[], $42::text[], $43::bool[])
+                     $24::int4[], $42::text[], $43::bool[], $48::text[])
                  AS d(id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
                      task_name, room, guest_name, department, notes, language, requested_at,
-                     due_at, quantity, created_at, n, escalate_at, merge_slot)
+                     due_at, quantity, created_at, n, escalate_at, merge_slot, later_until)
              JOIN o ON o.hotel_id = d.hotel_id AND o.order_key = d.order_key
              ORDER BY d.n
              RETURNING id, created_at),
@@ -314,24 +322,93 @@ mod tests {
         None
     }
 
-    fn walk(node: &Value, found: &mut Vec<String>) {
-        found.extend(scan(node));
+    fn walk(node: &Value, found: &mut Vec<Value>) {
+        let mut this = node.clone();
+        if let Some(o) = this.as_object_mut() {
+            o.remove("Plans");
+        }
+        found.push(this);
         for child in node["Plans"].as_array().into_iter().flatten() {
             walk(child, found);
         }
     }
 
-    /// The plan of `sql`: generic (every parameter NULL), or custom with every text parameter
-    /// naming the hotel with the long history.
-    async fn plan(c: &Client, sql: &str, generic: bool) -> Value {
+    /// What is wrong with a board statement's plan: a scan of the hotel's tasks or the whole
+    /// column (a sequential or bitmap scan, a full sort), or a column read through another index
+    /// than its own.
+    fn board_problems(name: &str, nodes: &[Value]) -> Vec<String> {
+        // A user's or a room's tasks on the board are few: read whole through their index and
+        // sorted is as good as a column's range (a department's are not).
+        let scope_index = if name.contains("room") || name.contains("floor") {
+            Some("tasks_board_room")
+        } else if name.contains("mine") {
+            Some("tasks_board_assignee")
+        } else {
+            None
+        };
+        let column_index = if name.contains("later") {
+            "tasks_later"
+        } else if name.contains("finished") {
+            "tasks_finished"
+        } else if let Some(i) = scope_index {
+            i
+        } else if name.contains("department") {
+            "tasks_board_department"
+        } else {
+            "tasks_board"
+        };
+        let used = |i: &str| nodes.iter().any(|n| n["Index Name"].as_str() == Some(i));
+        let few = scope_index.is_some_and(used);
+        let mut out: Vec<String> = nodes.iter().filter_map(scan).collect();
+        for n in nodes {
+            let kind = n["Node Type"].as_str().unwrap_or_default();
+            if kind.starts_with("Bitmap") && !few {
+                out.push(format!(
+                    "{kind} (reads every matching row before the limit)"
+                ));
+            }
+            if kind == "Sort" && !few {
+                out.push("Sort (reads the whole column)".to_owned());
+            }
+        }
+        if !used(column_index) && !few {
+            out.push(format!("not read through {column_index}"));
+        }
+        out
+    }
+
+    /// A statement's arguments as SQL literals.
+    fn literals(st: &crate::store::board_sql::Statement) -> Vec<String> {
+        use crate::store::board_sql::Arg;
+        st.args
+            .iter()
+            .map(|a| match a {
+                Arg::Text(t) => format!("'{}'", t.replace('\'', "''")),
+                Arg::Int(n) => n.to_string(),
+            })
+            .collect()
+    }
+
+    /// The scans of `sql`'s plan: generic (every parameter NULL), or custom with every text
+    /// parameter naming the hotel with the long history.
+    async fn scans(c: &Client, sql: &str, generic: bool) -> Vec<String> {
         let types = c.prepare(sql).await.expect("prepare").params().to_vec();
-        let args: Vec<&str> = types
+        let args: Vec<String> = types
             .iter()
             .map(|t| match (generic, t) {
-                (false, &Type::TEXT) => "'big'",
-                _ => "NULL",
+                (false, &Type::TEXT) => "'big'".to_owned(),
+                _ => "NULL".to_owned(),
             })
             .collect();
+        plan(c, sql, generic, &args)
+            .await
+            .iter()
+            .filter_map(scan)
+            .collect()
+    }
+
+    /// Every node of `sql`'s plan, generic or custom with `args` (SQL literals).
+    async fn plan(c: &Client, sql: &str, generic: bool, args: &[String]) -> Vec<Value> {
         let mode = if generic { "generic" } else { "custom" };
         c.batch_execute(&format!(
             "SET plan_cache_mode = force_{mode}_plan; PREPARE hot AS {sql}"
@@ -355,28 +432,27 @@ mod tests {
             .expect("a plan");
         c.batch_execute("DEALLOCATE hot").await.expect("DEALLOCATE");
         let plan: Value = serde_json::from_str(&text).expect("JSON plan");
-        plan[0]["Plan"].clone()
+        let mut nodes = Vec::new();
+        // Init plans and CTEs hang off the top node's `Plans` too: walked here.
+        walk(&plan[0]["Plan"], &mut nodes);
+        nodes
     }
 
-    /// The scans of `sql`'s plan (see [`plan`]).
-    async fn scans(c: &Client, sql: &str, generic: bool) -> Vec<String> {
-        let mut found = Vec::new();
-        walk(&plan(c, sql, generic).await, &mut found);
-        // Init plans and CTEs hang off the top node's `Plans` too: walked above.
-        found
-    }
-
-    /// The indexes `sql`'s plan reads.
+    /// The indexes `sql`'s plan reads (generic, or custom naming the hotel with the long history).
     async fn indexes(c: &Client, sql: &str, generic: bool) -> Vec<String> {
-        fn collect(node: &Value, out: &mut Vec<String>) {
-            out.extend(node["Index Name"].as_str().map(str::to_owned));
-            for child in node["Plans"].as_array().into_iter().flatten() {
-                collect(child, out);
-            }
-        }
-        let mut out = Vec::new();
-        collect(&plan(c, sql, generic).await, &mut out);
-        out
+        let types = c.prepare(sql).await.expect("prepare").params().to_vec();
+        let args: Vec<String> = types
+            .iter()
+            .map(|t| match (generic, t) {
+                (false, &Type::TEXT) => "'big'".to_owned(),
+                _ => "NULL".to_owned(),
+            })
+            .collect();
+        plan(c, sql, generic, &args)
+            .await
+            .iter()
+            .filter_map(|n| n["Index Name"].as_str().map(str::to_owned))
+            .collect()
     }
 
     const SEED: &str = "
@@ -437,12 +513,21 @@ mod tests {
             }
         }
         // The task list's department and overdue filters read through their own indexes.
-        for (department, overdue) in [(true, false), (false, true), (true, true)] {
-            let sql = super::super::tasks::list_sql(department, overdue);
+        // `assignee=none` is left to the planner, as `status=` and `room=` are: unassigned tasks
+        // are the newest (every task is made without an assignee), and PostgreSQL reads them in
+        // order through `tasks_by_hotel` (an `IS NULL` does not give it `tasks_by_assignee`'s order).
+        let email = crate::store::AssigneeFilter::Email("a@b".into());
+        for (department, overdue, assignee) in [
+            (true, false, None),
+            (false, true, None),
+            (true, true, None),
+            (false, false, Some(&email)),
+        ] {
+            let sql = super::super::tasks::list_sql(department, overdue, assignee);
             for generic in [true, false] {
                 for s in scans(&c, &sql, generic).await {
                     bad.push(format!(
-                        "list (department {department}, overdue {overdue}): {s}"
+                        "list (department {department}, overdue {overdue}, {assignee:?}): {s}"
                     ));
                 }
             }
@@ -453,6 +538,78 @@ mod tests {
             let used = indexes(&c, SLOT_HOLDER, generic).await;
             if !used.iter().any(|i| i == "tasks_merge_slot") {
                 bad.push(format!("SLOT_HOLDER (generic {generic}): reads {used:?}"));
+            }
+        }
+        // The board: each column a page at a time and its capped counts, through its own index,
+        // on a hotel with 100,000 open tasks (a few assigned, a fifth in another department).
+        c.batch_execute(
+            "UPDATE tasks SET board_at = '2026-01-01T00:00:00.000Z',
+                 due_at = '2026-01-01T00:00:00.000Z',
+                 department = CASE WHEN seq % 5 = 0 THEN 'Maintenance' ELSE 'Housekeeping' END,
+                 assignee_id = CASE WHEN seq % 50 = 0 THEN 'usr_' || (seq % 7) END,
+                 room = (100 + seq % 300)::text;
+             INSERT INTO rooms (hotel_id, number, floor)
+             SELECT h.id, (100 + i)::text, (i / 30)::text
+             FROM hotels h, generate_series(0, 299) i;
+             ANALYZE tasks, rooms;",
+        )
+        .await
+        .expect("board seed");
+        use crate::store::board_sql::{Dialect, every_shape};
+        for (name, st) in every_shape(Dialect::Postgres) {
+            for generic in [true, false] {
+                let args = match generic {
+                    true => vec!["NULL".to_owned(); st.args.len()],
+                    false => literals(&st),
+                };
+                let nodes = plan(&c, &st.sql, generic, &args).await;
+                for p in board_problems(&name, &nodes) {
+                    bad.push(format!(
+                        "board {name} ({}): {p}",
+                        if generic { "generic" } else { "custom" }
+                    ));
+                }
+            }
+        }
+        // The archiver: the hotels that archive, then each one's stale tasks, oldest first.
+        c.batch_execute(
+            "UPDATE hotels SET archive_after_secs = 86400 WHERE id = 'big'; ANALYZE hotels",
+        )
+        .await
+        .expect("archiving hotel");
+        let archiver = [
+            (
+                super::super::board::ARCHIVING_HOTELS,
+                vec![],
+                "hotels_archiving",
+            ),
+            (
+                super::super::board::STALE_TASKS,
+                vec![
+                    "ARRAY['big']".to_owned(),
+                    "ARRAY['2026-01-02T00:00:00.000Z']".to_owned(),
+                    "500".to_owned(),
+                ],
+                "tasks_stale",
+            ),
+        ];
+        for (sql, args, index) in archiver {
+            for generic in [true, false] {
+                let args = match generic {
+                    true => vec!["NULL".to_owned(); args.len()],
+                    false => args.clone(),
+                };
+                let nodes = plan(&c, sql, generic, &args).await;
+                let mut problems: Vec<String> = nodes.iter().filter_map(scan).collect();
+                if !nodes
+                    .iter()
+                    .any(|n| n["Index Name"].as_str() == Some(index))
+                {
+                    problems.push(format!("not read through {index}"));
+                }
+                for p in problems {
+                    bad.push(format!("archiver {index} (generic {generic}): {p}"));
+                }
             }
         }
         // The check itself: a lookup by an unindexed column is caught.

@@ -201,6 +201,7 @@ pub(super) async fn insert_task(
             &text(actor),
             &d.escalate_at.map(time::format),
             &d.merge_slot,
+            &d.later_until(now),
         ],
     )
     .await?;

@@ -55,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_13_replay.sql"),
     include_str!("../schema_postgres_14_merge.sql"),
     include_str!("../schema_postgres_15_reports.sql"),
+    include_str!("../schema_postgres_16_assignment.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -330,6 +331,7 @@ macro_rules! in_tx {
 
 mod accounts;
 mod batch;
+mod board;
 mod claim;
 mod escalation;
 mod hot;

@@ -115,6 +115,8 @@ pub(super) async fn announce<C: GenericClient + Sync>(
             ChangeKind::StatusChanged => "s",
             ChangeKind::Escalated => "e",
             ChangeKind::Merged => "m",
+            ChangeKind::Assigned => "a",
+            ChangeKind::Archived => "r",
         };
         current.push('\n');
         current.push_str(ch.hotel.as_str());
@@ -148,6 +150,8 @@ fn parse_change(line: &str) -> Option<TaskChange> {
         "s" => ChangeKind::StatusChanged,
         "e" => ChangeKind::Escalated,
         "m" => ChangeKind::Merged,
+        "a" => ChangeKind::Assigned,
+        "r" => ChangeKind::Archived,
         _ => return None,
     };
     Some(TaskChange {

@@ -77,6 +77,19 @@ pub(super) async fn enqueue_raised<C: GenericClient + Sync>(
     enqueue_with(c, hotel, task, events, detail, now).await
 }
 
+/// Queues `task.assigned` for `task`, whose assignee was `previous` (an email, or nobody); returns
+/// how many deliveries.
+pub(super) async fn enqueue_assignment<C: GenericClient + Sync>(
+    c: &C,
+    hotel: &str,
+    task: &Task,
+    previous: Option<&str>,
+    now: &str,
+) -> Result<usize, StoreError> {
+    let detail = Some(Detail::PreviousAssignee(previous));
+    enqueue_with(c, hotel, task, &[EventType::Assigned], detail, now).await
+}
+
 async fn enqueue_with<C: GenericClient + Sync>(
     c: &C,
     hotel: &str,

@@ -14,12 +14,12 @@ use super::notify::{announce, batch_changes, change};
 use super::outbox;
 use super::{PostgresStore, exec, query, query_opt, text};
 use crate::store::{
-    BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
+    AssigneeFilter, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
     StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming, escalate_at_after_move,
     rows::{
-        Columns, INBOUND_COLS, InboundWrite, TASK_COL_COUNT, TASK_COLS, board_task_from_row,
-        detail_from_row, event_from_row, inbound_from_row, inbound_preview_from_row, page,
-        task_from_row, timing_from_row,
+        Columns, INBOUND_COLS, InboundWrite, TASK_COL_COUNT, TASK_COLS, detail_from_row,
+        event_from_row, inbound_from_row, inbound_preview_from_row, page, task_from_row,
+        timing_from_row,
     },
 };
 use crate::{
@@ -32,7 +32,11 @@ use crate::{
 /// The task list's statement. A filter with an index of its own (`tasks_by_department`,
 /// `tasks_open_due`) is written out when asked for, so the planner can use that index; absent, its
 /// parameter is still named (`$7::text IS NULL`). Its plans are checked in `hot.rs`'s test.
-pub(super) fn list_sql(department: bool, overdue: bool) -> String {
+pub(super) fn list_sql(
+    department: bool,
+    overdue: bool,
+    assignee: Option<&AssigneeFilter>,
+) -> String {
     let department = match department {
         true => "department = $7",
         false => "$7::text IS NULL",
@@ -41,12 +45,19 @@ pub(super) fn list_sql(department: bool, overdue: bool) -> String {
         true => "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < $8",
         false => "$8::text IS NULL",
     };
+    let assignee = match assignee {
+        None => "$9::text IS NULL",
+        Some(AssigneeFilter::Nobody) => "assignee_id IS NULL AND $9::text IS NULL",
+        Some(AssigneeFilter::Email(_)) => {
+            "assignee_id = (SELECT u.id FROM users u WHERE u.hotel_id = $1 AND u.email = $9)"
+        }
+    };
     format!(
         "SELECT {TASK_COLS}, seq FROM tasks
          WHERE hotel_id = $1 AND ($2::text IS NULL OR status = $2)
            AND ($3::text IS NULL OR room = $3)
            AND ($4::text IS NULL OR created_at >= $4) AND ($5::bigint IS NULL OR seq < $5)
-           AND {department} AND {overdue}
+           AND {department} AND {overdue} AND {assignee}
          ORDER BY seq DESC LIMIT $6"
     )
 }
@@ -149,7 +160,16 @@ impl TaskStore for PostgresStore {
         f: TaskFilter,
     ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
         let client = self.pool.get().await?;
-        let sql = list_sql(f.department.is_some(), f.overdue_at.is_some());
+        let sql = list_sql(
+            f.department.is_some(),
+            f.overdue_at.is_some(),
+            f.assignee.as_ref(),
+        );
+        let assignee = f
+            .assignee
+            .as_ref()
+            .and_then(AssigneeFilter::email)
+            .map(text);
         let room = f.room.as_deref().map(text);
         let since = f.since.as_deref().map(text);
         let department = f.department.as_deref().map(text);
@@ -165,6 +185,7 @@ impl TaskStore for PostgresStore {
                 &(i64::from(f.limit) + 1),
                 &department,
                 &f.overdue_at,
+                &assignee,
             ],
         )
         .await?;
@@ -242,7 +263,8 @@ impl TaskStore for PostgresStore {
             let next = escalate_at_after_move(&task, ch.to);
             exec(
                 &tx,
-                "UPDATE tasks SET status = $2, updated_at = $3, escalate_at = $4 WHERE id = $1",
+                "UPDATE tasks SET status = $2, updated_at = $3, escalate_at = $4, archived = false
+                 WHERE id = $1",
                 &[&task.id, &ch.to.as_str(), &now, &next],
             )
             .await?;
@@ -258,6 +280,7 @@ impl TaskStore for PostgresStore {
             .await?;
             let task = Task {
                 status: ch.to,
+                archived: false,
                 ..task
             };
             let queued =
@@ -325,29 +348,6 @@ impl TaskStore for PostgresStore {
         )
         .await?;
         row.as_ref().map(|r| r.text(0)).transpose()
-    }
-
-    async fn board_tasks(
-        &self,
-        hotel: &HotelId,
-        finished_since: Timestamp,
-    ) -> Result<Vec<BoardTask>, StoreError> {
-        let client = self.pool.get().await?;
-        // TASK_COLS unqualified: `rooms` has none of those names.
-        let sql = format!(
-            "SELECT {TASK_COLS}, r.floor, t.notes, t.updated_at
-             FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
-             WHERE t.hotel_id = $1
-               AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= $2)
-             ORDER BY t.seq"
-        );
-        let rows = query(
-            &client,
-            &sql,
-            &[&hotel.as_str(), &time::format(finished_since)],
-        )
-        .await?;
-        rows.iter().map(board_task_from_row).collect()
     }
 
     async fn task_timings(

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SqliteStore, hotel_exists};
+use super::{SqliteStore, board::unassign_departed, hotel_exists};
 use crate::{
-    domain::{HotelId, time},
+    domain::{HotelId, assignment::Departure, time},
     store::{
         AccountStore, ApiKey, ApiKeyInfo, NewUser, SessionUser, StoreError, User, UserChange,
         UserInfo,
@@ -15,6 +15,9 @@ use crate::{
         },
     },
 };
+
+/// Who the history says unassigned a departed user's tasks.
+const ACTOR: &str = "hubhook";
 
 /// The hotel's account with this email, as listed; `NotFound` if it has none.
 fn user_info(c: &Connection, hotel: &str, email: &str) -> Result<UserInfo, StoreError> {
@@ -127,48 +130,66 @@ impl AccountStore for SqliteStore {
     ) -> Result<UserInfo, StoreError> {
         let hotel = hotel.clone();
         let email = email.to_owned();
-        self.write(move |c| {
-            let before = user_info(c, hotel.as_str(), &email)?;
-            c.prepare_cached(
-                "UPDATE users SET role = coalesce(?2, role),
+        let (after, changes, queued) = self
+            .write(move |c| {
+                let before = user_info(c, hotel.as_str(), &email)?;
+                c.prepare_cached(
+                    "UPDATE users SET role = coalesce(?2, role),
                     department = CASE WHEN ?3 THEN ?4 ELSE department END,
                     disabled = coalesce(?5, disabled),
                     password_hash = coalesce(?6, password_hash)
                  WHERE id = ?1",
-            )?
-            .execute(params![
-                before.id,
-                change.role.map(|r| r.as_str()),
-                change.department.is_some(),
-                change.department.clone().flatten(),
-                change.disabled,
-                change.password_hash,
-            ])?;
-            if change.ends_sessions() {
-                c.prepare_cached(
-                    "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
                 )?
-                .execute(params![before.id, keep.as_ref().map(|k| &k[..])])?;
-            }
-            user_info(c, hotel.as_str(), &email)
-        })
-        .await
+                .execute(params![
+                    before.id,
+                    change.role.map(|r| r.as_str()),
+                    change.department.is_some(),
+                    change.department.clone().flatten(),
+                    change.disabled,
+                    change.password_hash,
+                ])?;
+                if change.ends_sessions() {
+                    c.prepare_cached(
+                        "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2",
+                    )?
+                    .execute(params![before.id, keep.as_ref().map(|k| &k[..])])?;
+                }
+                // Disabled: their open tasks go back to nobody (docs/operations-model.md).
+                let (changes, queued) = match change.disabled == Some(true) && !before.disabled {
+                    true => {
+                        let why = Departure::Disabled;
+                        unassign_departed(c, &hotel, &before.id, &before.email, why, ACTOR)?
+                    }
+                    false => (Vec::new(), 0),
+                };
+                Ok((user_info(c, hotel.as_str(), &email)?, changes, queued))
+            })
+            .await?;
+        self.queued(queued);
+        self.events.publish(changes);
+        Ok(after)
     }
 
     async fn remove_user(&self, hotel: &HotelId, email: &str) -> Result<(), StoreError> {
         let hotel = hotel.clone();
         let email = email.to_owned();
-        self.write(move |c| {
-            let user = user_info(c, hotel.as_str(), &email)?;
-            c.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
-                .execute([&user.id])?;
-            c.prepare_cached("DELETE FROM api_keys WHERE created_by = ?1")?
-                .execute([&user.id])?;
-            c.prepare_cached("DELETE FROM users WHERE id = ?1")?
-                .execute([&user.id])?;
-            Ok(())
-        })
-        .await
+        let (changes, queued) = self
+            .write(move |c| {
+                let user = user_info(c, hotel.as_str(), &email)?;
+                c.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                    .execute([&user.id])?;
+                c.prepare_cached("DELETE FROM api_keys WHERE created_by = ?1")?
+                    .execute([&user.id])?;
+                let why = Departure::Removed;
+                let r = unassign_departed(c, &hotel, &user.id, &user.email, why, ACTOR)?;
+                c.prepare_cached("DELETE FROM users WHERE id = ?1")?
+                    .execute([&user.id])?;
+                Ok(r)
+            })
+            .await?;
+        self.queued(queued);
+        self.events.publish(changes);
+        Ok(())
     }
 
     async fn create_session(

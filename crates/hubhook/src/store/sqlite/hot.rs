@@ -13,13 +13,15 @@ pub(crate) const ORDER_STATE: &str =
 /// An order's tasks in creation order (columns as `TASK_COLS`): index `tasks_by_order`.
 pub(crate) const ORDER_TASKS: &str = "SELECT id, external_id, task_name, room, guest_name, \
      quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
-     escalations, order_ids FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 ORDER BY seq";
+     escalations, order_ids, (SELECT u.email FROM users u WHERE u.id = assignee_id), archived \
+     FROM tasks WHERE hotel_id = ?1 AND order_key = ?2 ORDER BY seq";
 
 /// The tasks an order merged into, in the order it merged (columns as `TASK_COLS`): the unique
 /// key of `task_orders`, then each task by id.
 pub(crate) const ORDER_MERGED_TASKS: &str = "SELECT t.id, t.external_id, t.task_name, t.room, \
      t.guest_name, t.quantity, t.status, t.due_at, t.created_at, t.order_id, t.requested_at, \
-     t.department, t.priority, t.escalations, t.order_ids \
+     t.department, t.priority, t.escalations, t.order_ids, \
+     (SELECT u.email FROM users u WHERE u.id = t.assignee_id), t.archived \
      FROM task_orders s JOIN tasks t ON t.id = s.task_id \
      WHERE s.hotel_id = ?1 AND s.order_key = ?2 AND s.merged = 1 ORDER BY s.seq";
 
@@ -32,7 +34,8 @@ pub(crate) const ORDER_SHARES: &str = "SELECT s.task_id, s.order_key, s.quantity
 /// key, when its latest order arrived, whether an order merged into it): `tasks_merge_slot`.
 pub(crate) const SLOT_HOLDER: &str = "SELECT id, external_id, task_name, room, guest_name, \
      quantity, status, due_at, created_at, order_id, requested_at, department, priority, \
-     escalations, order_ids, order_key, coalesce(merged_at, created_at), merged_at IS NOT NULL \
+     escalations, order_ids, (SELECT u.email FROM users u WHERE u.id = assignee_id), archived, order_key, \
+     coalesce(merged_at, created_at), merged_at IS NOT NULL \
      FROM tasks WHERE hotel_id = ?1 AND room = ?2 AND external_id = ?3 \
      AND merge_slot = 1 AND status IN ('open', 'accepted')";
 
@@ -63,13 +66,13 @@ pub(crate) const INSERT_EVENT: &str =
     "INSERT INTO task_events (task_id, at, actor, from_status, to_status, note)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-/// A new task.
+/// A new task; its place on the board is its due time, or its creation when it has none.
 pub(crate) const INSERT_TASK: &str =
     "INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, reservation_id, external_id,
              task_name, room, guest_name, quantity, status, department, notes, language, requested_at,
-             due_at, created_at, updated_at, escalate_at, merge_slot)
+             due_at, created_at, updated_at, escalate_at, merge_slot, board_at, later_until)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17,
-             ?18, ?19)";
+             ?18, ?19, coalesce(?16, ?17), ?20)";
 
 /// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id.
 pub(crate) const MOVE_TASK: &str =
@@ -259,7 +262,13 @@ mod tests {
             "{ORDER_TASKS}"
         );
         assert!(SLOT_HOLDER.contains(&format!("SELECT {cols}, order_key,")));
-        let qualified: Vec<String> = cols.split(", ").map(|c| format!("t.{c}")).collect();
+        let qualified: Vec<String> = cols
+            .split(", ")
+            .map(|c| match c.starts_with("(SELECT") {
+                true => c.replace("= assignee_id", "= t.assignee_id"),
+                false => format!("t.{c}"),
+            })
+            .collect();
         assert!(
             ORDER_MERGED_TASKS.contains(&format!("SELECT {} FROM", qualified.join(", "))),
             "{ORDER_MERGED_TASKS}"

@@ -141,6 +141,7 @@ pub(super) fn insert_task(
         now,
         d.escalate_at.map(time::format),
         d.merge_slot,
+        d.later_until(now),
     ])?;
     insert_event(conn, id, now, actor, None, TaskStatus::Open, None)?;
     Ok(())

@@ -27,6 +27,7 @@ use writer::{
 };
 
 mod accounts;
+mod board;
 mod claim;
 mod escalation;
 mod files;
@@ -57,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_13_replay.sql"),
     include_str!("schema_sqlite_14_merge.sql"),
     include_str!("schema_sqlite_15_reports.sql"),
+    include_str!("schema_sqlite_16_assignment.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

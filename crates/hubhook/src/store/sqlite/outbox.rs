@@ -97,6 +97,19 @@ pub(super) fn enqueue_raised(
     enqueue_with(conn, hotel, task, events, detail, now)
 }
 
+/// Queues `task.assigned` for `task`, whose assignee was `previous` (an email, or nobody); returns
+/// how many deliveries.
+pub(super) fn enqueue_assignment(
+    conn: &Connection,
+    hotel: &str,
+    task: &Task,
+    previous: Option<&str>,
+    now: &str,
+) -> Result<usize, StoreError> {
+    let detail = Some(Detail::PreviousAssignee(previous));
+    enqueue_with(conn, hotel, task, &[EventType::Assigned], detail, now)
+}
+
 fn enqueue_with(
     conn: &Connection,
     hotel: &str,

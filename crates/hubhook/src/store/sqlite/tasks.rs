@@ -14,12 +14,13 @@ use crate::{
     events::{ChangeKind, TaskChange},
     intake::TaskDraft,
     store::{
-        BoardTask, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
-        StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming, escalate_at_after_move,
+        AssigneeFilter, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused,
+        StatusChange, StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming,
+        escalate_at_after_move,
         rows::{
-            Columns, INBOUND_COLS, InboundWrite, TASK_COL_COUNT, TASK_COLS, board_task_from_row,
-            detail_from_row, event_from_row, inbound_from_row, inbound_preview_from_row, page,
-            task_from_row, timing_from_row,
+            Columns, INBOUND_COLS, InboundWrite, TASK_COL_COUNT, TASK_COLS, detail_from_row,
+            event_from_row, inbound_from_row, inbound_preview_from_row, page, task_from_row,
+            timing_from_row,
         },
     },
 };
@@ -46,9 +47,9 @@ fn task_by_id(conn: &Connection, hotel: &str, id: &str) -> Result<Option<Task>, 
 }
 
 /// The task list's statement. A filter with an index of its own (`tasks_by_department`,
-/// `tasks_open_due`) is written out when asked for, so the planner can use that index; absent, its
-/// parameter is still named (`?7 IS NULL`).
-fn list_sql(department: bool, overdue: bool) -> String {
+/// `tasks_open_due`, `tasks_by_assignee`) is written out when asked for, so the planner can use
+/// that index; absent, its parameter is still named (`?7 IS NULL`).
+fn list_sql(department: bool, overdue: bool, assignee: Option<&AssigneeFilter>) -> String {
     let department = match department {
         true => "department = ?7",
         false => "?7 IS NULL",
@@ -57,11 +58,18 @@ fn list_sql(department: bool, overdue: bool) -> String {
         true => "due_at IS NOT NULL AND status NOT IN ('done', 'cancelled') AND due_at < ?8",
         false => "?8 IS NULL",
     };
+    let assignee = match assignee {
+        None => "?9 IS NULL",
+        Some(AssigneeFilter::Nobody) => "assignee_id IS NULL AND ?9 IS NULL",
+        Some(AssigneeFilter::Email(_)) => {
+            "assignee_id = (SELECT u.id FROM users u WHERE u.hotel_id = ?1 AND u.email = ?9)"
+        }
+    };
     format!(
         "SELECT {TASK_COLS}, seq FROM tasks
          WHERE hotel_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR room = ?3)
            AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR seq < ?5)
-           AND {department} AND {overdue}
+           AND {department} AND {overdue} AND {assignee}
          ORDER BY seq DESC LIMIT ?6"
     )
 }
@@ -97,7 +105,11 @@ impl TaskStore for SqliteStore {
     ) -> Result<(Vec<Task>, Option<i64>), StoreError> {
         let hotel = hotel.clone();
         self.read(move |c| {
-            let sql = list_sql(f.department.is_some(), f.overdue_at.is_some());
+            let sql = list_sql(
+                f.department.is_some(),
+                f.overdue_at.is_some(),
+                f.assignee.as_ref(),
+            );
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_and_then(
                 params![
@@ -108,7 +120,8 @@ impl TaskStore for SqliteStore {
                     f.cursor,
                     i64::from(f.limit) + 1,
                     f.department,
-                    f.overdue_at
+                    f.overdue_at,
+                    f.assignee.as_ref().and_then(AssigneeFilter::email)
                 ],
                 |r| Ok((task_from_row(r)?, r.int(TASK_COL_COUNT)?)),
             )?;
@@ -187,7 +200,8 @@ impl TaskStore for SqliteStore {
                 let now = time::format(time::now());
                 let next = escalate_at_after_move(&task, ch.to);
                 c.prepare_cached(
-                    "UPDATE tasks SET status = ?2, updated_at = ?3, escalate_at = ?4 WHERE id = ?1",
+                    "UPDATE tasks SET status = ?2, updated_at = ?3, escalate_at = ?4, archived = 0
+                     WHERE id = ?1",
                 )?
                 .execute(params![&task.id, ch.to.as_str(), &now, next])?;
                 insert_event(
@@ -201,6 +215,7 @@ impl TaskStore for SqliteStore {
                 )?;
                 let task = Task {
                     status: ch.to,
+                    archived: false,
                     ..task
                 };
                 let queued = outbox::enqueue(c, hotel, &task, EventType::for_move(ch.to), &now)?;
@@ -258,30 +273,6 @@ impl TaskStore for SqliteStore {
                 .query_and_then(params![id, hotel.as_str()], |r| r.text(0))?
                 .next()
                 .transpose()
-        })
-        .await
-    }
-
-    async fn board_tasks(
-        &self,
-        hotel: &HotelId,
-        finished_since: jiff::Timestamp,
-    ) -> Result<Vec<BoardTask>, StoreError> {
-        let hotel = hotel.clone();
-        self.read(move |c| {
-            // TASK_COLS unqualified: `rooms` has none of those names.
-            let sql = format!(
-                "SELECT {TASK_COLS}, r.floor, t.notes, t.updated_at
-                 FROM tasks t LEFT JOIN rooms r ON r.hotel_id = t.hotel_id AND r.number = t.room
-                 WHERE t.hotel_id = ?1
-                   AND (t.status NOT IN ('done', 'cancelled') OR t.updated_at >= ?2)
-                 ORDER BY t.seq"
-            );
-            let mut stmt = c.prepare_cached(&sql)?;
-            stmt.query_and_then(params![hotel.as_str(), time::format(finished_since)], |r| {
-                board_task_from_row(r)
-            })?
-            .collect()
         })
         .await
     }
@@ -344,6 +335,7 @@ impl TaskStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::list_sql;
+    use crate::store::AssigneeFilter;
 
     /// The department and overdue filters read through their own indexes, not the hotel's history.
     #[test]
@@ -362,11 +354,22 @@ mod tests {
         };
         for (sql, index) in [
             (
-                list_sql(true, false),
+                list_sql(true, false, None),
                 "INDEX tasks_by_department (hotel_id=? AND department=?)",
             ),
-            (list_sql(false, true), "INDEX tasks_open_due (hotel_id=?)"),
-            (list_sql(true, true), "INDEX tasks_"),
+            (
+                list_sql(false, true, None),
+                "INDEX tasks_open_due (hotel_id=?)",
+            ),
+            (list_sql(true, true, None), "INDEX tasks_"),
+            (
+                list_sql(false, false, Some(&AssigneeFilter::Nobody)),
+                "INDEX tasks_by_assignee (hotel_id=? AND assignee_id=?)",
+            ),
+            (
+                list_sql(false, false, Some(&AssigneeFilter::Email("a@b".into()))),
+                "INDEX tasks_by_assignee (hotel_id=? AND assignee_id=?)",
+            ),
         ] {
             let lines = plan(&sql);
             assert!(
