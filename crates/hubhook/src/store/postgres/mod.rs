@@ -339,6 +339,8 @@ mod hotels;
 mod ingest;
 mod notify;
 mod outbox;
+#[cfg(all(test, hubhook_pg_tests))]
+mod plan_check;
 mod pool;
 mod reports;
 mod retention;

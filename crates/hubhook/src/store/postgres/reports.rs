@@ -171,36 +171,15 @@ impl ReportStore for PostgresStore {
 /// hotel's long history, analysed.
 #[cfg(all(test, hubhook_pg_tests))]
 mod tests {
-    use serde_json::Value;
-    use tokio_postgres::NoTls;
-
-    /// Every node of a plan: (node type, relation, index).
-    fn nodes(node: &Value, out: &mut Vec<(String, String, String)>) {
-        let s = |k: &str| node[k].as_str().unwrap_or_default().to_owned();
-        out.push((s("Node Type"), s("Relation Name"), s("Index Name")));
-        for child in node["Plans"].as_array().into_iter().flatten() {
-            nodes(child, out);
-        }
-    }
+    use crate::store::postgres::plan_check::{drop_schema, plan, scratch};
 
     /// The report reads the window's tasks through `tasks_by_created` and their history through
     /// its index, never a whole table; the checker reads the due hotels through
     /// `hotels_report_due`. Generic and custom plans alike.
     #[tokio::test]
     async fn the_report_reads_only_the_windows_tasks_and_the_checker_only_due_hotels() {
-        let admin = std::env::var("HUBHOOK_TEST_POSTGRES_URL").expect("HUBHOOK_TEST_POSTGRES_URL");
-        let mut r = [0u8; 4];
-        crate::domain::secret::fill_random(&mut r);
-        let schema = format!(
-            "hh_{}_{:08x}_reports",
-            std::process::id(),
-            u32::from_le_bytes(r)
-        );
-        let sep = if admin.contains('?') { '&' } else { '?' };
-        let url = format!("{admin}{sep}options=-csearch_path%3D{schema}");
-        drop(super::super::PostgresStore::open(&url).await.expect("open"));
-        let (c, conn) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
-        tokio::spawn(conn);
+        let (store, c, schema) = scratch("reports").await;
+        drop(store);
         c.batch_execute(
             "INSERT INTO hotels (id, name, timezone, access_hash, password_hash, created_at,
                  shift_ends, report_at)
@@ -240,37 +219,25 @@ mod tests {
                 "hotels_report_due",
             ),
         ] {
-            for mode in ["generic", "custom"] {
-                c.batch_execute(&format!(
-                    "SET plan_cache_mode = force_{mode}_plan; PREPARE p AS {sql}"
-                ))
-                .await
-                .expect("PREPARE");
-                let text = c
-                    .simple_query(&format!("EXPLAIN (FORMAT JSON) EXECUTE p({args})"))
-                    .await
-                    .expect("EXPLAIN")
-                    .into_iter()
-                    .find_map(|m| match m {
-                        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
-                        _ => None,
+            for generic in [true, false] {
+                let mode = if generic { "generic" } else { "custom" };
+                let nodes = plan(&c, sql, generic, &[args.to_owned()]).await;
+                let found: Vec<(String, String)> = nodes
+                    .iter()
+                    .map(|n| {
+                        let s = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
+                        (s("Node Type"), s("Index Name"))
                     })
-                    .expect("a plan");
-                c.batch_execute("DEALLOCATE p").await.expect("DEALLOCATE");
-                let plan: Value = serde_json::from_str(&text).expect("JSON plan");
-                let mut found = Vec::new();
-                nodes(&plan[0]["Plan"], &mut found);
-                if found.iter().any(|(kind, _, _)| kind == "Seq Scan") {
+                    .collect();
+                if found.iter().any(|(kind, _)| kind == "Seq Scan") {
                     bad.push(format!("{name} ({mode}): a Seq Scan: {found:?}"));
                 }
-                if !found.iter().any(|(_, _, i)| i == index) {
+                if !found.iter().any(|(_, i)| i == index) {
                     bad.push(format!("{name} ({mode}): not through {index}: {found:?}"));
                 }
             }
         }
-        c.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-            .await
-            .expect("drop schema");
+        drop_schema(&c, &schema).await;
         assert!(bad.is_empty(), "{}", bad.join("\n"));
     }
 }

@@ -42,8 +42,8 @@ impl StatsStore for PostgresStore {
 #[cfg(all(test, hubhook_pg_tests))]
 mod tests {
     use super::*;
+    use crate::store::postgres::plan_check::{drop_schema, scratch};
     use crate::store::stats::PENDING_INDEXES;
-    use tokio_postgres::NoTls;
 
     /// The lines of `EXPLAIN sql` that read `deliveries` through none of `indexes`.
     async fn reads_outside(c: &tokio_postgres::Client, sql: &str, indexes: &[&str]) -> Vec<String> {
@@ -81,19 +81,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_backlog_reads_only_the_index_of_pending_deliveries() {
-        let admin = std::env::var("HUBHOOK_TEST_POSTGRES_URL").expect("HUBHOOK_TEST_POSTGRES_URL");
-        let mut r = [0u8; 4];
-        crate::domain::secret::fill_random(&mut r);
-        let schema = format!(
-            "hh_{}_{:08x}_stats",
-            std::process::id(),
-            u32::from_le_bytes(r)
-        );
-        let sep = if admin.contains('?') { '&' } else { '?' };
-        let url = format!("{admin}{sep}options=-csearch_path%3D{schema}");
-        let store = PostgresStore::open(&url).await.expect("open");
-        let (c, conn) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
-        tokio::spawn(conn);
+        let (store, c, schema) = scratch("stats").await;
         // 200,000 deliveries, a tenth of them still pending (a receiver long down); analysed.
         c.batch_execute(
             "INSERT INTO deliveries (id, hotel_id, subscription_id, event, payload, status,
@@ -113,9 +101,7 @@ mod tests {
             .await
             .expect("drop");
         let control = bad_lines(&c).await;
-        c.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-            .await
-            .expect("drop schema");
+        drop_schema(&c, &schema).await;
         assert_eq!(bad, Vec::<String>::new());
         assert_eq!(backlog.pending, 20_000);
         assert_eq!(
