@@ -12,7 +12,6 @@ use super::limits::LimitKind;
 use crate::{
     domain::{TransitionError, assignment::AssignError},
     intake::{Refusal, RefusalKind, review::NotReplayable},
-    review::ReplayError,
     store::StoreError,
 };
 
@@ -227,50 +226,6 @@ pub enum ApiError {
     /// An inbound entry that may not be replayed: 409 `NOT_REPLAYABLE` or `BODY_INCOMPLETE`.
     #[error("not replayable: {0:?}")]
     NotReplayable(NotReplayable),
-}
-
-impl From<ReplayError> for ApiError {
-    fn from(e: ReplayError) -> Self {
-        match e {
-            ReplayError::NotFound(_) => ApiError::NotFound,
-            ReplayError::NotReplayable(n) => ApiError::NotReplayable(n),
-            ReplayError::Store(s) => s.into(),
-        }
-    }
-}
-
-impl From<crate::domain::report::WindowError> for ApiError {
-    fn from(e: crate::domain::report::WindowError) -> Self {
-        use crate::domain::report::WindowError;
-        match e {
-            // Not what the document's format says: 400.
-            WindowError::NotAnInstant { .. } | WindowError::NotALocalTime { .. } => {
-                ApiError::InvalidRequest(e.to_string())
-            }
-            // Two valid instants that make no window the report takes: 422.
-            WindowError::Empty { .. } | WindowError::TooLong { .. } | WindowError::OutOfRange => {
-                ApiError::Unprocessable {
-                    code: CODE_UNPROCESSABLE,
-                    message: "The request cannot be carried out.",
-                    detail: e.to_string(),
-                }
-            }
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ApiError::NotFound,
-            StoreError::Transition(t) => ApiError::Transition(t),
-            StoreError::Assign(a) => ApiError::Assign(a),
-            StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Limit(m) => ApiError::Limit(m),
-            StoreError::Invalid(m) => ApiError::InvalidRequest(m),
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
-        }
-    }
 }
 
 /// The largest body an `/api/v1` route reads (its OpenAPI operations list 413 beyond it).

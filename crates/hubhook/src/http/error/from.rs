@@ -8,7 +8,9 @@ use axum::{
 };
 
 use super::{ApiError, CODE_UNPROCESSABLE, EdgeError};
-use crate::{intake::ManualTaskError, outbox::SubscriptionError};
+use crate::{
+    intake::ManualTaskError, outbox::SubscriptionError, review::ReplayError, store::StoreError,
+};
 
 /// A body the JSON extractor refused: 415 when it is not sent as JSON, 413 when it is too large,
 /// 408 when it came too slowly, otherwise 400 (not JSON, or not the document's shape).
@@ -93,5 +95,49 @@ impl From<QueryRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(_: PathRejection) -> Self {
         ApiError::NotFound
+    }
+}
+
+impl From<ReplayError> for ApiError {
+    fn from(e: ReplayError) -> Self {
+        match e {
+            ReplayError::NotFound(_) => ApiError::NotFound,
+            ReplayError::NotReplayable(n) => ApiError::NotReplayable(n),
+            ReplayError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::domain::report::WindowError> for ApiError {
+    fn from(e: crate::domain::report::WindowError) -> Self {
+        use crate::domain::report::WindowError;
+        match e {
+            // Not what the document's format says: 400.
+            WindowError::NotAnInstant { .. } | WindowError::NotALocalTime { .. } => {
+                ApiError::InvalidRequest(e.to_string())
+            }
+            // Two valid instants that make no window the report takes: 422.
+            WindowError::Empty { .. } | WindowError::TooLong { .. } | WindowError::OutOfRange => {
+                ApiError::Unprocessable {
+                    code: CODE_UNPROCESSABLE,
+                    message: "The request cannot be carried out.",
+                    detail: e.to_string(),
+                }
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Transition(t) => ApiError::Transition(t),
+            StoreError::Assign(a) => ApiError::Assign(a),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Limit(m) => ApiError::Limit(m),
+            StoreError::Invalid(m) => ApiError::InvalidRequest(m),
+            StoreError::Unavailable(m) => ApiError::Unavailable(m),
+        }
     }
 }

@@ -20,17 +20,21 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{Nav, Viewer, age, hotel_tz, layout, local_time};
+
+mod view;
 use crate::{
     domain::{
         Role, TaskId, TaskStatus,
         account::normalize_email,
-        board::{Column, Cursor},
+        board::Column,
         escalation::{Priority, Reason},
         time,
     },
     http::{AppState, error::UiError},
-    store::{AssignChange, Board, BoardQuery, BoardScope, BoardTask, RoomFilter, StatusChange},
+    store::{AssignChange, Board, BoardQuery, BoardTask, StatusChange},
 };
+pub use view::BoardParams;
+use view::View;
 
 /// Finished tasks stay on the board this long, so a tap on "done" shows where the card went.
 const FINISHED_SHOWN_FOR: jiff::SignedDuration = jiff::SignedDuration::from_hours(2);
@@ -40,135 +44,6 @@ pub const PAGE: u32 = 50;
 
 /// A column's count stops here ("1,000+"): counting further would read the whole backlog.
 pub const COUNT_CAP: u32 = 1000;
-
-/// The board's query string.
-#[derive(Debug, Default, Deserialize)]
-pub struct BoardParams {
-    /// `mine`: only the viewer's tasks.
-    #[serde(default)]
-    view: String,
-    #[serde(default)]
-    department: String,
-    #[serde(default)]
-    floor: String,
-    /// A room number: only that room's tasks (the board's search).
-    #[serde(default)]
-    room: String,
-    /// One column only (its key).
-    #[serde(default)]
-    status: String,
-    /// With `status`: the page after this cursor.
-    #[serde(default)]
-    after: String,
-}
-
-/// A board's view, checked.
-#[derive(Debug, Clone, Default)]
-struct View {
-    mine: bool,
-    department: Option<String>,
-    floor: Option<String>,
-    room: Option<String>,
-    column: Option<Column>,
-    after: Option<Cursor>,
-}
-
-/// A query value, trimmed and bounded; empty is none.
-fn param(raw: &str) -> Option<String> {
-    let v: String = raw.trim().chars().take(100).collect();
-    (!v.is_empty()).then_some(v)
-}
-
-impl View {
-    fn parse(p: &BoardParams) -> Result<Self, UiError> {
-        let column = match p.status.trim() {
-            "" => None,
-            s => Some(
-                Column::parse(s)
-                    .ok_or_else(|| UiError::BadRequest(format!("unknown column {s:?}")))?,
-            ),
-        };
-        let after = match (column, p.after.trim()) {
-            (_, "") => None,
-            (Some(c), raw) => Some(
-                Cursor::decode(c, raw)
-                    .ok_or_else(|| UiError::BadRequest("this page link is not valid".into()))?,
-            ),
-            (None, _) => return Err(UiError::BadRequest("a page link needs its column".into())),
-        };
-        Ok(Self {
-            mine: p.view.trim() == "mine",
-            department: param(&p.department),
-            floor: param(&p.floor),
-            room: param(&p.room),
-            column,
-            after,
-        })
-    }
-
-    fn scope(&self, viewer: &Viewer) -> BoardScope {
-        BoardScope {
-            department: self.department.clone(),
-            assignee: self.mine.then(|| viewer.user.user_id.clone()),
-            rooms: match (&self.room, &self.floor) {
-                (Some(r), _) => Some(RoomFilter::Room(r.clone())),
-                (None, Some(f)) => Some(RoomFilter::Floor(f.clone())),
-                (None, None) => None,
-            },
-        }
-    }
-
-    /// This view's link, with its column and page as given.
-    fn href(&self, column: Option<Column>, after: Option<&Cursor>) -> String {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        if self.mine {
-            q.append_pair("view", "mine");
-        }
-        for (k, v) in [
-            ("department", &self.department),
-            ("floor", &self.floor),
-            ("room", &self.room),
-        ] {
-            if let Some(v) = v {
-                q.append_pair(k, v);
-            }
-        }
-        if let Some(c) = column {
-            q.append_pair("status", c.key());
-        }
-        if let Some(a) = after {
-            q.append_pair("after", &a.encode());
-        }
-        let q = q.finish();
-        if q.is_empty() {
-            "/board".to_owned()
-        } else {
-            format!("/board?{q}")
-        }
-    }
-
-    /// The view's name, for the heading.
-    fn title(&self) -> String {
-        let mut parts = Vec::new();
-        if self.mine {
-            parts.push("Mine".to_owned());
-        }
-        if let Some(d) = &self.department {
-            parts.push(d.clone());
-        }
-        if let Some(f) = &self.floor {
-            parts.push(format!("floor {f}"));
-        }
-        if let Some(r) = &self.room {
-            parts.push(format!("room {r}"));
-        }
-        if parts.is_empty() {
-            "All tasks".to_owned()
-        } else {
-            parts.join(" · ")
-        }
-    }
-}
 
 struct BoardData {
     board: Board,
@@ -577,35 +452,4 @@ async fn change(
         }
     };
     Ok(answered(headers, &task.id, task.status, &form.back))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_views_links_keep_its_filters_and_encode_them() {
-        let v = View {
-            mine: true,
-            department: Some("Food & Beverage".into()),
-            floor: Some("2".into()),
-            ..View::default()
-        };
-        assert_eq!(
-            v.href(Some(Column::Open), None),
-            "/board?view=mine&department=Food+%26+Beverage&floor=2&status=open"
-        );
-        assert_eq!(View::default().href(None, None), "/board");
-        let p = BoardParams {
-            status: "open".into(),
-            after: "x".into(),
-            ..Default::default()
-        };
-        assert!(View::parse(&p).is_err(), "a malformed cursor is refused");
-        let p = BoardParams {
-            after: "high~2026-01-01T10:00:00.000Z~3".into(),
-            ..Default::default()
-        };
-        assert!(View::parse(&p).is_err(), "a cursor without its column");
-    }
 }
