@@ -189,6 +189,7 @@ fn thousands(n: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::task::test_task;
 
     #[test]
     fn high_priority_sorts_first_as_stored_text() {
@@ -232,27 +233,6 @@ mod tests {
         assert_eq!(Count::Exact(7).label(), "7");
     }
 
-    fn task(status: TaskStatus, created: &str, scheduled: Option<&str>) -> Task {
-        Task {
-            id: "t".into(),
-            external_id: None,
-            task_name: "Towels".into(),
-            room: "101".into(),
-            guest_name: None,
-            quantity: 1,
-            status,
-            due_at: scheduled.map(str::to_owned),
-            created_at: created.into(),
-            scheduled_for: scheduled.map(str::to_owned),
-            department: None,
-            priority: Priority::Normal,
-            escalated: None,
-            order_ids: Vec::new(),
-            assignee: None,
-            archived: false,
-        }
-    }
-
     /// The rule the board's statements apply (`store/board_sql.rs`), in pure code.
     #[test]
     fn a_task_is_in_its_statuss_column_or_under_later_until_shortly_before_its_time() {
@@ -261,15 +241,15 @@ mod tests {
         let before = t("2026-01-01T09:29:59Z");
         let after = t("2026-01-01T09:30:00Z");
         assert_eq!(
-            Column::of(&task(TaskStatus::Open, made, at), before),
+            Column::of(&test_task(TaskStatus::Open, made, at), before),
             Column::Later
         );
         assert_eq!(
-            Column::of(&task(TaskStatus::Open, made, at), after),
+            Column::of(&test_task(TaskStatus::Open, made, at), after),
             Column::Open
         );
         assert_eq!(
-            Column::of(&task(TaskStatus::Accepted, made, at), before),
+            Column::of(&test_task(TaskStatus::Accepted, made, at), before),
             Column::Later
         );
         for (s, c) in [
@@ -277,10 +257,10 @@ mod tests {
             (TaskStatus::Done, Column::Finished),
             (TaskStatus::Cancelled, Column::Finished),
         ] {
-            assert_eq!(Column::of(&task(s, made, at), before), c, "{s}");
+            assert_eq!(Column::of(&test_task(s, made, at), before), c, "{s}");
         }
         assert_eq!(
-            Column::of(&task(TaskStatus::Open, made, None), before),
+            Column::of(&test_task(TaskStatus::Open, made, None), before),
             Column::Open
         );
     }

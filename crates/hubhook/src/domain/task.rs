@@ -155,6 +155,29 @@ pub struct TaskEvent {
     pub note: Option<String>,
 }
 
+/// A task for unit tests: towels for room 101, made at `created`, asked for (and due) at `scheduled`.
+#[cfg(test)]
+pub(crate) fn test_task(status: TaskStatus, created: &str, scheduled: Option<&str>) -> Task {
+    Task {
+        id: "t".into(),
+        external_id: None,
+        task_name: "Towels".into(),
+        room: "101".into(),
+        guest_name: None,
+        quantity: 1,
+        status,
+        due_at: scheduled.map(str::to_owned),
+        created_at: created.into(),
+        scheduled_for: scheduled.map(str::to_owned),
+        department: None,
+        priority: Default::default(),
+        escalated: None,
+        order_ids: Vec::new(),
+        assignee: None,
+        archived: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::TaskStatus::*;
@@ -202,53 +225,32 @@ mod tests {
         );
     }
 
-    fn task(status: TaskStatus, created: &str, scheduled: Option<&str>) -> Task {
-        Task {
-            id: "t".into(),
-            external_id: None,
-            task_name: "Towels".into(),
-            room: "101".into(),
-            guest_name: None,
-            quantity: 1,
-            status,
-            due_at: scheduled.map(str::to_owned),
-            created_at: created.into(),
-            scheduled_for: scheduled.map(str::to_owned),
-            department: None,
-            priority: Default::default(),
-            escalated: None,
-            order_ids: Vec::new(),
-            assignee: None,
-            archived: false,
-        }
-    }
-
     #[test]
     fn a_request_for_more_than_an_hour_ahead_waits_until_half_an_hour_before() {
         let made = "2026-01-01T08:00:00Z";
-        let t = task(Open, made, Some("2026-01-01T10:00:00Z"));
+        let t = test_task(Open, made, Some("2026-01-01T10:00:00Z"));
         assert_eq!(
             t.later_until().map(|t| t.to_string()),
             Some("2026-01-01T09:30:00Z".into())
         );
-        let t = task(Accepted, made, Some("2026-01-01T10:00:00Z"));
+        let t = test_task(Accepted, made, Some("2026-01-01T10:00:00Z"));
         assert!(
             t.later_until().is_some(),
             "accepted ahead of time: still later"
         );
         for s in [InProgress, Done, Cancelled] {
             assert_eq!(
-                task(s, made, Some("2026-01-01T10:00:00Z")).later_until(),
+                test_task(s, made, Some("2026-01-01T10:00:00Z")).later_until(),
                 None
             );
         }
         assert_eq!(
-            task(Open, made, Some("2026-01-01T09:00:00Z")).later_until(),
+            test_task(Open, made, Some("2026-01-01T09:00:00Z")).later_until(),
             None,
             "1 h"
         );
         assert_eq!(
-            task(Open, made, None).later_until(),
+            test_task(Open, made, None).later_until(),
             None,
             "no requested time"
         );
