@@ -25,6 +25,16 @@ impl Dialect {
         }
     }
 
+    /// The test the board's partial indexes make of the status (not finished), on `tasks t`:
+    /// SQLite names the two finished statuses, since it evaluates a list of three or more through
+    /// a temporary B-tree built at every run of a statement (its migration 17).
+    fn active(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "t.status NOT IN ('done', 'cancelled')",
+            Dialect::Postgres => "t.status IN ('open', 'accepted', 'in_progress')",
+        }
+    }
+
     /// The test the board's partial indexes make of `archived`, on `tasks t`.
     fn not_archived(self) -> &'static str {
         match self {
@@ -84,9 +94,6 @@ impl Builder {
     }
 }
 
-/// The statuses the board's status columns hold (and its `tasks_board*` indexes).
-const ACTIVE: &str = "t.status IN ('open', 'accepted', 'in_progress')";
-
 /// A column's filter on `tasks t` (what its index holds, then the column's own test) and the
 /// order that index reads it in.
 fn column_where(
@@ -97,12 +104,12 @@ fn column_where(
     since: &str,
 ) -> (String, &'static str) {
     let h = b.text(hotel);
-    let not_archived = b.dialect.not_archived();
+    let (active, not_archived) = (b.dialect.active(), b.dialect.not_archived());
     match column {
         Column::Open | Column::Accepted | Column::InProgress => {
             let status = column.status().map(|s| s.as_str()).unwrap_or_default();
             let mut w = format!(
-                "t.hotel_id = {h} AND t.status = '{status}' AND {ACTIVE} AND {not_archived}"
+                "t.hotel_id = {h} AND t.status = '{status}' AND {active} AND {not_archived}"
             );
             if column != Column::InProgress {
                 let n = b.text(now);
@@ -271,8 +278,9 @@ pub(super) fn overdue(dialect: Dialect, on: On<'_>, cap: u32) -> Statement {
         for priority in PRIORITIES {
             let (h, n) = (b.text(on.hotel), b.text(on.now));
             let mut w = format!(
-                "t.hotel_id = {h} AND t.status = '{status}' AND {ACTIVE} AND {} \
+                "t.hotel_id = {h} AND t.status = '{status}' AND {} AND {} \
                  AND t.priority = '{priority}' AND t.board_at < {n} AND t.due_at IS NOT NULL",
+                dialect.active(),
                 dialect.not_archived()
             );
             w.push_str(&scope_where(&mut b, on.scope));
@@ -293,7 +301,8 @@ pub(super) fn open(dialect: Dialect, hotel: &str, cap: u32) -> Statement {
     for status in STATUSES {
         let h = b.text(hotel);
         let w = format!(
-            "t.hotel_id = {h} AND t.status = '{status}' AND {ACTIVE} AND {}",
+            "t.hotel_id = {h} AND t.status = '{status}' AND {} AND {}",
+            dialect.active(),
             dialect.not_archived()
         );
         let l = b.int(i64::from(cap) + 1);

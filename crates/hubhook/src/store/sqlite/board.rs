@@ -144,7 +144,7 @@ pub(super) fn unassign_departed(
     let tasks: Vec<Task> = c
         .prepare_cached(&format!(
             "SELECT {TASK_COLS} FROM tasks WHERE hotel_id = ?1 AND assignee_id = ?2
-               AND status IN ('open', 'accepted', 'in_progress') ORDER BY seq"
+               AND status NOT IN ('done', 'cancelled') ORDER BY seq"
         ))?
         .query_and_then([hotel.as_str(), user_id], |r| task_from_row(r))?
         .collect::<Result<_, _>>()?;
@@ -168,7 +168,7 @@ pub(super) const ARCHIVING_HOTELS: &str =
 
 /// A hotel's unfinished tasks last changed before `?2`, the oldest first (`tasks_stale`).
 pub(super) const STALE_TASKS: &str = "SELECT seq FROM tasks
-     WHERE hotel_id = ?1 AND status IN ('open', 'accepted', 'in_progress') AND archived = 0
+     WHERE hotel_id = ?1 AND status NOT IN ('done', 'cancelled') AND archived = 0
        AND updated_at < ?2
      ORDER BY updated_at, seq LIMIT ?3";
 
@@ -211,7 +211,7 @@ fn archive(
         let row = c
             .prepare_cached(
                 "UPDATE tasks SET archived = 1, updated_at = ?2
-                 WHERE seq = ?1 AND archived = 0 AND status IN ('open', 'accepted', 'in_progress')
+                 WHERE seq = ?1 AND archived = 0 AND status NOT IN ('done', 'cancelled')
                    AND updated_at < ?3
                  RETURNING id, status",
             )?
