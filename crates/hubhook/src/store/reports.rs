@@ -63,19 +63,23 @@ pub(super) struct DueReport {
     pub window: Option<Window>,
     /// Its next `report_at`, formatted.
     pub next: Option<String>,
+    /// Its `report_at` as read: a claim the SQLite writer checks before it applies the rest.
+    pub due_at: String,
 }
 
 /// The checker's decision for one due hotel's row.
 pub(super) fn due_report_from(r: &impl Columns, now: Timestamp) -> Result<DueReport, StoreError> {
     let tz = timezone(&r.text(1)?);
     let ends = time::parse_shift_ends(&r.text(2)?).unwrap_or_default();
-    let due = r.opt_text(3)?.as_deref().and_then(time::parse_instant);
+    let due_at = r.opt_text(3)?.unwrap_or_default();
+    let due = time::parse_instant(&due_at);
     let tick = shift::tick(&ends, &tz, due, now);
     Ok(DueReport {
         hotel: r.text(0)?,
         tz,
         window: tick.report,
         next: tick.next.map(time::format),
+        due_at,
     })
 }
 

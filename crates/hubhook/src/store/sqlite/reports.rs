@@ -1,7 +1,8 @@
 //! The SQLite store's shift report (the SQL): a window's tasks with their history's moments,
 //! read through `tasks_by_created`; and the checker, which reads the hotels whose `report_at` has
-//! come (index `hotels_report_due`) in the writer's transaction, queues each one's report and
-//! schedules its next shift end.
+//! come (index `hotels_report_due`) and works out their reports on a reader, then has the writer
+//! claim each one (its `report_at` unchanged since), queue its report and schedule its next shift
+//! end.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -11,7 +12,7 @@ use super::{SqliteStore, outbox::rows};
 use crate::{
     domain::{
         HotelId,
-        outbound::{EventType, Target, report_deliveries},
+        outbound::{EventType, NewDelivery, Target, report_deliveries},
         report::{self, ReportRow, Window},
         time,
     },
@@ -64,10 +65,22 @@ fn report_rows(
     Ok(found.into_iter().flatten().collect())
 }
 
-/// Queues one due hotel's report (if a shift ended) and writes its next `report_at`; returns how
-/// many deliveries were queued.
-fn settle(conn: &Connection, due: &DueReport, now: &str) -> Result<usize, StoreError> {
-    let mut queued = 0;
+/// One due hotel's outcome, worked out on a reader: the `report_at` it was read with (the claim),
+/// its next one, and the report's deliveries (none if no shift ended or nobody hears it).
+struct Settled {
+    /// The hotel's id.
+    hotel: String,
+    /// `report_at` as read: the writer applies the rest only if it is unchanged.
+    due_at: String,
+    /// The next `report_at`.
+    next: Option<String>,
+    /// The report's deliveries, rendered.
+    deliveries: Vec<NewDelivery>,
+}
+
+/// Works out one due hotel's report (if a shift ended and someone hears it), off the writer.
+fn settle(conn: &Connection, due: DueReport, now: &str) -> Result<Settled, StoreError> {
+    let mut deliveries = Vec::new();
     if let Some(window) = due.window {
         let targets: Vec<Target> =
             rows(conn, super::hot::ENQUEUE_SUBSCRIPTIONS, [&due.hotel], |r| {
@@ -79,38 +92,53 @@ fn settle(conn: &Connection, due: &DueReport, now: &str) -> Result<usize, StoreE
             .any(|t| t.events.contains(&EventType::ShiftReport))
         {
             let report = report::compute(window, &report_rows(conn, &due.hotel, window)?);
-            let mut insert = conn.prepare_cached(super::hot::INSERT_DELIVERY)?;
-            for d in report_deliveries(&due.hotel, &report, now, &targets, &due.tz) {
-                insert.execute(params![
-                    d.id,
-                    due.hotel,
-                    d.subscription_id,
-                    None::<String>,
-                    d.event.as_str(),
-                    d.payload,
-                    now
-                ])?;
-                queued += 1;
-            }
+            deliveries = report_deliveries(&due.hotel, &report, now, &targets, &due.tz);
         }
     }
-    conn.prepare_cached("UPDATE hotels SET report_at = ?2 WHERE id = ?1")?
-        .execute(params![due.hotel, due.next])?;
-    Ok(queued)
+    Ok(Settled {
+        hotel: due.hotel,
+        due_at: due.due_at,
+        next: due.next,
+        deliveries,
+    })
 }
 
-/// The hotels due at `now` (at most `limit`), each settled; returns how many hotels and how many
-/// deliveries.
-fn raise(conn: &Connection, now: Timestamp, limit: u32) -> Result<(u32, usize), StoreError> {
+/// The hotels due at `now` (at most `limit`), each one's report worked out: a reader's work, so a
+/// long shift's report never holds the writer every hotel's webhooks wait on.
+fn plan(conn: &Connection, now: Timestamp, limit: u32) -> Result<Vec<Settled>, StoreError> {
     let at = time::format(now);
     let due = rows(conn, DUE_REPORTS, params![at, limit], |r| {
         due_report_from(r, now)
     })?;
+    due.into_iter().map(|d| settle(conn, d, &at)).collect()
+}
+
+/// The writer's part: for each hotel whose `report_at` is still the one read (its shift settings
+/// did not change meanwhile), moves it to the next shift end and queues the report's deliveries;
+/// returns how many deliveries were queued.
+fn apply(conn: &Connection, settled: &[Settled], now: &str) -> Result<usize, StoreError> {
+    let mut claim =
+        conn.prepare_cached("UPDATE hotels SET report_at = ?2 WHERE id = ?1 AND report_at = ?3")?;
+    let mut insert = conn.prepare_cached(super::hot::INSERT_DELIVERY)?;
     let mut queued = 0;
-    for d in &due {
-        queued += settle(conn, d, &at)?;
+    for s in settled {
+        if claim.execute(params![s.hotel, s.next, s.due_at])? == 0 {
+            continue;
+        }
+        for d in &s.deliveries {
+            insert.execute(params![
+                d.id,
+                s.hotel,
+                d.subscription_id,
+                None::<String>,
+                d.event.as_str(),
+                d.payload,
+                now
+            ])?;
+            queued += 1;
+        }
     }
-    Ok((due.len() as u32, queued))
+    Ok(queued)
 }
 
 #[async_trait]
@@ -126,7 +154,14 @@ impl ReportStore for SqliteStore {
     }
 
     async fn raise_shift_reports(&self, limit: u32) -> Result<u32, StoreError> {
-        let (n, queued) = self.write(move |c| raise(c, time::now(), limit)).await?;
+        let now = time::now();
+        let settled = self.read(move |c| plan(c, now, limit)).await?;
+        if settled.is_empty() {
+            return Ok(0);
+        }
+        let n = settled.len() as u32;
+        let at = time::format(now);
+        let queued = self.write(move |c| apply(c, &settled, &at)).await?;
         self.queued(queued);
         Ok(n)
     }
@@ -159,6 +194,89 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    /// A hotel due at 07:00 UTC with shift ends 07:00 and 19:00, two tasks in the shift before,
+    /// and one subscription that hears `report.shift`, in a fresh database.
+    fn due_hotel(path: &std::path::Path) -> Connection {
+        drop(super::super::SqliteStore::open(path).unwrap());
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO hotels (id, name, timezone, access_hash, password_hash, created_at,
+                 shift_ends, report_at)
+             VALUES ('h', 'h', 'UTC', zeroblob(32), zeroblob(32), 't', '07:00,19:00',
+                     '2026-01-02T07:00:00.000Z');
+             INSERT INTO subscriptions (id, hotel_id, kind, url, events, headers, created_at)
+             VALUES ('sub_1', 'h', 'webhook', 'https://example.com/', 'report.shift', '[]', 't');
+             INSERT INTO tasks (id, hotel_id, order_key, item_key, task_name, room, quantity,
+                 status, created_at, updated_at)
+             VALUES ('tsk_1', 'h', 'o1', 'i', 'Towels', '101', 1, 'open',
+                     '2026-01-01T20:00:00.000Z', 't'),
+                    ('tsk_2', 'h', 'o2', 'i', 'Towels', '101', 1, 'open',
+                     '2026-01-02T06:00:00.000Z', 't');",
+        )
+        .unwrap();
+        conn
+    }
+
+    /// What the checker leaves: the hotel's `report_at` and the deliveries queued.
+    fn after(conn: &Connection) -> (String, Vec<(String, String)>) {
+        let at = conn
+            .query_row("SELECT report_at FROM hotels WHERE id = 'h'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let mut stmt = conn
+            .prepare("SELECT subscription_id, payload FROM deliveries ORDER BY seq")
+            .unwrap();
+        let queued = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        (at, queued)
+    }
+
+    /// The report is worked out on a reader and applied by the writer: once, with the shift's
+    /// two tasks, and the hotel moved to its next shift end.
+    #[test]
+    fn the_checker_queues_a_due_shifts_report_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = due_hotel(&dir.path().join("due.db"));
+        let now: jiff::Timestamp = "2026-01-02T07:00:05Z".parse().unwrap();
+        let settled = super::plan(&conn, now, 20).unwrap();
+        assert_eq!(settled.len(), 1);
+        assert_eq!(super::apply(&conn, &settled, "now").unwrap(), 1);
+        let (at, queued) = after(&conn);
+        assert_eq!(at, "2026-01-02T19:00:00.000Z");
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].0, "sub_1");
+        assert!(queued[0].1.contains("\"created\":2"), "{}", queued[0].1);
+        // Applied again (a second checker with the same reading): the claim no longer holds.
+        assert_eq!(super::apply(&conn, &settled, "now").unwrap(), 0);
+        assert_eq!(after(&conn).1.len(), 1);
+        assert!(super::plan(&conn, now, 20).unwrap().is_empty());
+    }
+
+    /// A hotel whose shift settings changed between the reader's work and the writer's keeps its
+    /// new schedule, and the report worked out for the old one is not queued.
+    #[test]
+    fn a_report_worked_out_before_a_settings_change_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = due_hotel(&dir.path().join("changed.db"));
+        let now: jiff::Timestamp = "2026-01-02T07:00:05Z".parse().unwrap();
+        let settled = super::plan(&conn, now, 20).unwrap();
+        assert_eq!(settled[0].deliveries.len(), 1);
+        conn.execute(
+            "UPDATE hotels SET shift_ends = '08:00', report_at = '2026-01-02T08:00:00.000Z'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(super::apply(&conn, &settled, "now").unwrap(), 0);
+        assert_eq!(
+            after(&conn),
+            ("2026-01-02T08:00:00.000Z".to_string(), vec![])
+        );
     }
 
     /// The report reads the window's tasks through `tasks_by_created` (a range of one hotel's
