@@ -30,9 +30,8 @@
 //! schema, dropped afterwards), `BENCH_HUBHOOK_BIN` (another `hubhook` binary).
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     net::SocketAddr,
-    path::Path,
     process::Stdio,
     sync::{
         Arc, Mutex,
@@ -41,11 +40,20 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
+use axum::{Router, routing::post};
 
 #[path = "support/mod.rs"]
 mod support;
 use support::{cli_json, hubhook_cmd, limits_off, loadavg, pg};
+#[path = "support/soak/load.rs"]
+mod load;
+use load::{Load, Target, pace};
+#[path = "support/soak/receiver.rs"]
+mod receiver;
+use receiver::{Accepted, Recv, hook};
+#[path = "support/soak/sample.rs"]
+mod sample;
+use sample::{HEADER, RULE, Sample, cpu_ticks, open_fds, rss_kb};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -53,8 +61,6 @@ const HOTEL: &str = "soak";
 /// Eight attempts: with 10% refusals a delivery fails for good once in 10^8, so a 30-minute run
 /// (~450,000 deliveries) never exhausts one by chance; the whole schedule is under two minutes.
 const RETRY_SCHEDULE: &str = "1s,2s,5s,10s,30s,30s,30s";
-/// The status moves, in turn, one per tenth task: (target status, index in `Load::moves`).
-const MOVES: [&str; 4] = ["accepted", "in_progress", "done", "cancelled"];
 
 fn main() {
     match run() {
@@ -115,227 +121,7 @@ impl Settings {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The receiver: refuses a random share of attempts, records what it accepted by webhook-id.
-
-#[derive(Default)]
-struct Accepted {
-    /// webhook-ids answered 2xx at least once.
-    ids: HashSet<String>,
-    /// Task ids whose task.created was accepted.
-    created: HashSet<String>,
-    /// Accepted deliveries (unique webhook-ids) per event type.
-    by_type: HashMap<String, u64>,
-}
-
-struct Recv {
-    fail_percent: u64,
-    rng: AtomicU64,
-    attempts: AtomicU64,
-    refused: AtomicU64,
-    /// 2xx answers to a webhook-id already accepted (at-least-once shows here).
-    duplicates: AtomicU64,
-    accepted: Mutex<Accepted>,
-}
-
-impl Recv {
-    /// splitmix64 over an atomic counter: uniform enough, lock-free, no extra crate.
-    fn roll_percent(&self) -> u64 {
-        let mut z = self
-            .rng
-            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
-            .wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % 100
-    }
-
-    fn delivered(&self) -> u64 {
-        self.accepted.lock().unwrap().ids.len() as u64
-    }
-}
-
-async fn hook(State(recv): State<Arc<Recv>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    recv.attempts.fetch_add(1, Ordering::Relaxed);
-    if recv.roll_percent() < recv.fail_percent {
-        recv.refused.fetch_add(1, Ordering::Relaxed);
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) else {
-        return StatusCode::BAD_REQUEST;
-    };
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return StatusCode::BAD_REQUEST;
-    };
-    let kind = v["type"].as_str().unwrap_or("?");
-    let mut acc = recv.accepted.lock().unwrap();
-    if acc.ids.insert(id.to_owned()) {
-        *acc.by_type.entry(kind.to_owned()).or_default() += 1;
-        if kind == "task.created"
-            && let Some(task) = v["data"]["id"].as_str()
-        {
-            acc.created.insert(task.to_owned());
-        }
-    } else {
-        recv.duplicates.fetch_add(1, Ordering::Relaxed);
-    }
-    StatusCode::NO_CONTENT
-}
-
-// ---------------------------------------------------------------------------------------------
-// The load: open-loop paced orders, and a status move for one task in ten.
-
-struct Target {
-    webhook: String,
-    api: String,
-    hotel: String,
-    access: String,
-    password: String,
-    api_key: String,
-}
-
-struct Load {
-    /// Caps the requests in flight, so the client's connections (and the server's sockets and
-    /// buffers) do not follow every latency spike of a shared machine.
-    connections: tokio::sync::Semaphore,
-    orders: AtomicU64,
-    sent: AtomicU64,
-    ok: AtomicU64,
-    /// Non-2xx answers and transport errors, orders and moves alike.
-    errors: AtomicU64,
-    in_flight: AtomicU64,
-    /// Status moves answered 200, per entry of `MOVES`.
-    moves: [AtomicU64; 4],
-    /// Latencies of the orders sent in the current window (from the scheduled send time, so a
-    /// stalled server is not hidden by the pacer waiting for it), µs.
-    window: Mutex<Vec<u32>>,
-    /// Every task id an order's 201 named.
-    created: Mutex<HashSet<String>>,
-    first_error: Mutex<Option<String>>,
-}
-
-impl Load {
-    fn error(&self, e: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        self.first_error.lock().unwrap().get_or_insert(e);
-    }
-
-    /// Events the run has caused so far that the receiver must get.
-    fn owed(&self) -> u64 {
-        let moves: u64 = self.moves.iter().map(|m| m.load(Ordering::Relaxed)).sum();
-        let ends = self.moves[2].load(Ordering::Relaxed) + self.moves[3].load(Ordering::Relaxed);
-        self.created.lock().unwrap().len() as u64 + moves + ends
-    }
-}
-
-fn order(i: u64) -> String {
-    let products = if i.is_multiple_of(4) {
-        r#"[{"name": "Bed sheets", "externalId": "2", "quantity": 1, "price": 0},
-            {"name": "Pillows", "externalId": "6", "quantity": 2, "price": 0},
-            {"name": "Amenities", "externalId": "7", "quantity": 1, "price": 0}]"#
-    } else {
-        r#"[{"name": "Towels", "externalId": "4", "quantity": 2, "price": 0}]"#
-    };
-    let room = 101 + i % 3;
-    format!(
-        r#"{{"event": "orderCreated", "resource": {{"sId": "soak-{i}", "roomNumber": "{room}",
-        "verifiedFirstName": "Bobby", "verifiedLastName": "Smith", "preferredLanguage": "en",
-        "order": {{"id": "soak-ord-{i}", "status": 0, "chargeAmount": 0,
-        "notes": "Please leave them at the door.", "products": {products}}}}}}}"#
-    )
-}
-
-async fn send_order(client: reqwest::Client, t: Arc<Target>, load: Arc<Load>, i: u64, at: Instant) {
-    load.orders.fetch_add(1, Ordering::Relaxed);
-    load.in_flight.fetch_add(1, Ordering::Relaxed);
-    // A connection per permit at most; waiting for one counts in the latency (measured from `at`).
-    // The semaphore is never closed, so the permit always comes.
-    if let Ok(_permit) = load.connections.acquire().await {
-        order_and_move(&client, &t, &load, i, at).await;
-    }
-    load.in_flight.fetch_sub(1, Ordering::Relaxed);
-}
-
-async fn order_and_move(client: &reqwest::Client, t: &Target, load: &Load, i: u64, at: Instant) {
-    load.sent.fetch_add(1, Ordering::Relaxed);
-    let res = client
-        .post(&t.webhook)
-        .header("custom_hotel_id", &t.hotel)
-        .header("custom_access_token", &t.access)
-        .header("custom_password_token", &t.password)
-        .header("content-type", "application/json")
-        .body(order(i))
-        .send()
-        .await;
-    let answer = match res {
-        Ok(r) => {
-            let status = r.status();
-            r.json::<serde_json::Value>().await.map(|v| (status, v))
-        }
-        Err(e) => Err(e),
-    };
-    let took = at.elapsed().as_micros().min(u32::MAX as u128) as u32;
-    load.window.lock().unwrap().push(took);
-    let tasks: Vec<String> = match answer {
-        Ok((status, v)) if status == 201 => {
-            load.ok.fetch_add(1, Ordering::Relaxed);
-            v["tasks"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t["id"].as_str().map(str::to_owned))
-                .collect()
-        }
-        Ok((status, v)) => {
-            load.error(format!("order {i}: {status} {v}"));
-            Vec::new()
-        }
-        Err(e) => {
-            load.error(format!("order {i}: {e}"));
-            Vec::new()
-        }
-    };
-    load.created.lock().unwrap().extend(tasks.iter().cloned());
-    if i % 10 == 5
-        && let Some(task) = tasks.first()
-    {
-        let which = (i / 10) as usize % MOVES.len();
-        move_task(client, t, load, task, which).await;
-    }
-}
-
-async fn move_task(client: &reqwest::Client, t: &Target, load: &Load, task: &str, which: usize) {
-    load.sent.fetch_add(1, Ordering::Relaxed);
-    let res = client
-        .post(format!("{}/tasks/{task}/status", t.api))
-        .bearer_auth(&t.api_key)
-        .json(&serde_json::json!({"status": MOVES[which], "note": "soak"}))
-        .send()
-        .await;
-    match res {
-        Ok(r) if r.status() == 200 => {
-            load.ok.fetch_add(1, Ordering::Relaxed);
-            load.moves[which].fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(r) => load.error(format!("move {task}: {}", r.status())),
-        Err(e) => load.error(format!("move {task}: {e}")),
-    }
-}
-
-/// Sends order `i` at `start + i / rate` whatever the earlier ones are doing (open loop).
-async fn pace(client: reqwest::Client, t: Arc<Target>, load: Arc<Load>, rate: f64, until: Instant) {
-    let start = Instant::now();
-    for i in 0u64.. {
-        let at = start + Duration::from_secs_f64(i as f64 / rate);
-        if at >= until {
-            break;
-        }
-        tokio::time::sleep_until(at.into()).await;
-        tokio::spawn(send_order(client.clone(), t.clone(), load.clone(), i, at));
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server process and /proc readings.
+// The server process.
 
 struct Server(std::process::Child);
 
@@ -350,138 +136,6 @@ fn field(v: &serde_json::Value, k: &str) -> Result<String, BoxError> {
     v[k].as_str()
         .map(str::to_owned)
         .ok_or_else(|| format!("no {k} in {v}").into())
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
-/// Open file descriptors, and how many of them are sockets (connections come and go with the
-/// client's concurrency; files, pipes and the rest should not move at all).
-fn open_fds(pid: u32) -> (u64, u64) {
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return (0, 0);
-    };
-    let (mut all, mut sockets) = (0, 0);
-    for e in dir.filter_map(Result::ok) {
-        all += 1;
-        if std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:")) {
-            sockets += 1;
-        }
-    }
-    (all, sockets)
-}
-
-/// utime + stime in clock ticks (USER_HZ, 100 on Linux).
-fn cpu_ticks(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let after = &stat[stat.rfind(')')? + 2..];
-            let f: Vec<&str> = after.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
-        .unwrap_or(0)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Samples.
-
-#[derive(Clone)]
-struct Sample {
-    t: f64,
-    rss_kb: u64,
-    fds: u64,
-    sockets: u64,
-    sent: u64,
-    ok: u64,
-    errors: u64,
-    p50_ms: f64,
-    p99_ms: f64,
-    delivered: u64,
-    refused: u64,
-    owed: u64,
-    cpu_pct: f64,
-    wal_mb: f64,
-}
-
-fn pct(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
-}
-
-const HEADER: &str = "| t s | RSS MB | FDs (sockets) | WAL MB | sent | 2xx | errors | p50 ms | p99 ms | delivered | refused attempts | owed | server CPU |";
-const RULE: &str = "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
-
-impl Sample {
-    fn take(
-        pid: u32,
-        t: f64,
-        load: &Load,
-        recv: &Recv,
-        ticks: &mut (u64, Instant),
-        wal: Option<&Path>,
-    ) -> Self {
-        let mut lat = std::mem::take(&mut *load.window.lock().unwrap());
-        lat.sort_unstable();
-        let now_ticks = cpu_ticks(pid);
-        let cpu_pct =
-            (now_ticks.saturating_sub(ticks.0)) as f64 / ticks.1.elapsed().as_secs_f64().max(1e-3);
-        *ticks = (now_ticks, Instant::now());
-        let delivered = recv.delivered();
-        let (fds, sockets) = open_fds(pid);
-        Self {
-            t,
-            rss_kb: rss_kb(pid),
-            fds,
-            sockets,
-            sent: load.sent.load(Ordering::Relaxed),
-            ok: load.ok.load(Ordering::Relaxed),
-            errors: load.errors.load(Ordering::Relaxed),
-            p50_ms: pct(&lat, 0.5),
-            p99_ms: pct(&lat, 0.99),
-            delivered,
-            refused: recv.refused.load(Ordering::Relaxed),
-            owed: load.owed().saturating_sub(delivered),
-            cpu_pct,
-            wal_mb: wal
-                .and_then(|p| std::fs::metadata(p).ok())
-                .map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0)),
-        }
-    }
-
-    fn row(&self) -> String {
-        format!(
-            "| {:.0} | {:.1} | {} ({}) | {:.0} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {:.0}% |",
-            self.t,
-            self.rss_kb as f64 / 1024.0,
-            self.fds,
-            self.sockets,
-            self.wal_mb,
-            self.sent,
-            self.ok,
-            self.errors,
-            self.p50_ms,
-            self.p99_ms,
-            self.delivered,
-            self.refused,
-            self.owed,
-            self.cpu_pct,
-        )
-    }
 }
 
 fn mean(v: &[u64]) -> f64 {

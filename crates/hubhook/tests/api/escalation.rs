@@ -1,7 +1,7 @@
 //! Escalation (CONTRACT.md section 6): a task still open past the hotel's escalate-after, or not
 //! done by its due time, escalates once per reason (`task.escalated`, priority, history); a longer
 //! setting holds back open tasks; `hubhook hotel set --escalate-after` on the real binary reaches
-//! the running server. Two instances on PostgreSQL: tests/api_pg/instances.rs.
+//! the running server. Two instances on PostgreSQL: tests/api_pg/instances/background.rs.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The bounded board in a real browser (Chromium through chromedriver, as ui_browser.rs): a staff
+//! The bounded board in a real browser (Chromium through chromedriver, as ui_browser/): a staff
 //! member claims a task with one tap and the card says it is theirs, its escalation badge arrives
 //! over the live feed, Release gives it back; on a 390 px phone the board with its views, filters,
 //! a full column and its next-page link has no horizontal scrolling and its buttons show.

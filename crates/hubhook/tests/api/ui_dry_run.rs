@@ -1,4 +1,4 @@
-//! The dry-run page and the inbound log's replay button in a real browser (as `ui_browser.rs`:
+//! The dry-run page and the inbound log's replay button in a real browser (as `ui_browser/`:
 //! chromedriver on a free port; SKIPPED without it unless HUBHOOK_REQUIRE_BROWSER=1).
 
 use std::time::{Duration, Instant};

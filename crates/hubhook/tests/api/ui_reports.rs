@@ -1,4 +1,4 @@
-//! The `/reports` page in a real browser (as ui_browser.rs): a manager sees the shift under way by
+//! The `/reports` page in a real browser (as ui_browser/): a manager sees the shift under way by
 //! default, picks a window in the hotel's local time and reads the same figures as the API, with
 //! its charts; the CSV link gives the API's CSV; staff get 403.
 

@@ -1,5 +1,5 @@
 //! The black-box suite of `tests/api` (the same files, one test body for both backends) against
-//! PostgreSQL, plus what only several instances on one database can show (`instances.rs`, and for
+//! PostgreSQL, plus what only several instances on one database can show (`instances/`, and for
 //! the shift report `shift_reports.rs`), TLS to
 //! the server (`tls.rs`) and database URLs with passwords (`database_urls.rs`).
 //!
@@ -35,7 +35,7 @@ postgres_suite! {
     mod api_document;
     #[path = "../api/api_inbound.rs"]
     mod api_inbound;
-    #[path = "../api/api_tasks.rs"]
+    #[path = "../api/api_tasks/mod.rs"]
     mod api_tasks;
     #[path = "../api/archive.rs"]
     mod archive;
@@ -43,7 +43,7 @@ postgres_suite! {
     mod assignment;
     #[path = "../api/board_views.rs"]
     mod board_views;
-    #[path = "../api/cli.rs"]
+    #[path = "../api/cli/mod.rs"]
     mod cli;
     #[path = "../api/crash.rs"]
     mod crash;
@@ -69,7 +69,7 @@ postgres_suite! {
     mod merge;
     #[path = "../api/metrics.rs"]
     mod metrics;
-    #[path = "../api/http_edge.rs"]
+    #[path = "../api/http_edge/mod.rs"]
     mod http_edge;
     #[path = "../api/operations.rs"]
     mod operations;
@@ -109,11 +109,11 @@ postgres_suite! {
     mod setup;
     #[path = "../api/ui_board_browser.rs"]
     mod ui_board_browser;
-    #[path = "../api/ui_browser.rs"]
+    #[path = "../api/ui_browser/mod.rs"]
     mod ui_browser;
     #[path = "../api/ui_dry_run.rs"]
     mod ui_dry_run;
-    #[path = "../api/ui_pages.rs"]
+    #[path = "../api/ui_pages/mod.rs"]
     mod ui_pages;
     #[path = "../api/ui_reports.rs"]
     mod ui_reports;
@@ -127,7 +127,7 @@ postgres_suite! {
     mod webhook_events;
     #[path = "../api/webhook_hostile.rs"]
     mod webhook_hostile;
-    #[path = "../api/webhook_orders.rs"]
+    #[path = "../api/webhook_orders/mod.rs"]
     mod webhook_orders;
     mod archive_instances;
     mod database_urls;
