@@ -56,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_14_merge.sql"),
     include_str!("../schema_postgres_15_reports.sql"),
     include_str!("../schema_postgres_16_assignment.sql"),
+    include_str!("../schema_postgres_17_done_at.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];

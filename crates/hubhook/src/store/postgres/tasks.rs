@@ -263,9 +263,10 @@ impl TaskStore for PostgresStore {
             let next = escalate_at_after_move(&task, ch.to);
             exec(
                 &tx,
-                "UPDATE tasks SET status = $2, updated_at = $3, escalate_at = $4, archived = false
+                "UPDATE tasks SET status = $2, updated_at = $3, escalate_at = $4, archived = false,
+                     done_at = $5
                  WHERE id = $1",
-                &[&task.id, &ch.to.as_str(), &now, &next],
+                &[&task.id, &ch.to.as_str(), &now, &next, &ch.to.done_at(&now)],
             )
             .await?;
             insert_event(

@@ -59,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_14_merge.sql"),
     include_str!("schema_sqlite_15_reports.sql"),
     include_str!("schema_sqlite_16_assignment.sql"),
+    include_str!("schema_sqlite_17_done_at.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

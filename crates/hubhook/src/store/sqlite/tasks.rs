@@ -200,10 +200,17 @@ impl TaskStore for SqliteStore {
                 let now = time::format(time::now());
                 let next = escalate_at_after_move(&task, ch.to);
                 c.prepare_cached(
-                    "UPDATE tasks SET status = ?2, updated_at = ?3, escalate_at = ?4, archived = 0
+                    "UPDATE tasks SET status = ?2, updated_at = ?3, escalate_at = ?4, archived = 0,
+                         done_at = ?5
                      WHERE id = ?1",
                 )?
-                .execute(params![&task.id, ch.to.as_str(), &now, next])?;
+                .execute(params![
+                    &task.id,
+                    ch.to.as_str(),
+                    &now,
+                    next,
+                    ch.to.done_at(&now)
+                ])?;
                 insert_event(
                     c,
                     &task.id,
