@@ -334,6 +334,7 @@ mod accounts;
 mod batch;
 mod board;
 mod claim;
+mod dashboard;
 mod escalation;
 mod hot;
 mod hotels;

@@ -29,6 +29,7 @@ use writer::{
 mod accounts;
 mod board;
 mod claim;
+mod dashboard;
 mod escalation;
 mod files;
 mod hot;
