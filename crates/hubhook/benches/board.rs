@@ -9,7 +9,11 @@
 //! staff user and fetches each page `BENCH_REQUESTS` times (default 200) one after another on one
 //! keep-alive connection, after 20 to warm up: the page's size, the time from the request to the
 //! last byte of the answer (p50, p99) and the server's CPU time per request (`/proc/PID/stat`).
+//! `BENCH_PAGES=dashboard,room` measures only the pages whose label contains one of the words.
 //! Prints a Markdown table for `docs/benchmarks.md`.
+//!
+//! The finished tasks carry `done_at` as the server writes it: the dashboard's time to done reads
+//! the 1,800 of them done in the last two hours, and none of those done long ago.
 
 use std::{
     io::{Read, Write},
@@ -70,6 +74,8 @@ struct Row {
     priority: &'static str,
     escalations: i64,
     assignee: Option<String>,
+    /// When it moved to done (`tasks.done_at`), for a done task.
+    done: Option<String>,
 }
 
 /// The seeded tasks: `open` on the board, then the recently and the long finished.
@@ -110,6 +116,7 @@ fn rows(open: u64, user_id: &str) -> Result<Vec<Row>, BoxError> {
             priority: if escalated { "high" } else { "normal" },
             escalations: if escalated { 1 } else { 0 },
             assignee: (i % 20 == 0).then(|| user_id.to_owned()),
+            done: None,
         });
     }
     for i in 0..(2000 + open) {
@@ -119,9 +126,10 @@ fn rows(open: u64, user_id: &str) -> Result<Vec<Row>, BoxError> {
             false => at(ten_days + i as i64 * 60_000)?,
         };
         let created = finished.checked_sub(SignedDuration::from_mins(30))?;
+        let done = i % 10 != 0;
         out.push(Row {
             id: format!("seed-done-{i}"),
-            status: if i % 10 == 0 { "cancelled" } else { "done" },
+            status: if done { "done" } else { "cancelled" },
             room: (100 + i % 300).to_string(),
             department: DEPARTMENTS[(i % 5) as usize],
             created: fmt(created),
@@ -132,6 +140,7 @@ fn rows(open: u64, user_id: &str) -> Result<Vec<Row>, BoxError> {
             priority: "normal",
             escalations: 0,
             assignee: None,
+            done: done.then(|| fmt(finished)),
         });
     }
     Ok(out)
@@ -153,9 +162,9 @@ fn seed_sqlite(path: &Path, rows: &[Row]) -> Result<(), BoxError> {
             "INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, external_id,
                  task_name, room, guest_name, quantity, status, department, created_at,
                  updated_at, due_at, board_at, requested_at, later_until, priority, escalations,
-                 assignee_id)
+                 assignee_id, done_at)
              VALUES (?1, ?2, ?1, '0', ?1, '4', 'Serve towels', ?3, 'Bobby Smith', 1, ?4, ?5, ?6,
-                 ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         for r in rows {
             insert.execute(rusqlite::params![
@@ -171,7 +180,8 @@ fn seed_sqlite(path: &Path, rows: &[Row]) -> Result<(), BoxError> {
                 r.later_until,
                 r.priority,
                 r.escalations,
-                r.assignee
+                r.assignee,
+                r.done
             ])?;
         }
     }
@@ -200,15 +210,15 @@ fn seed_postgres(url: &str, rows: &[Row]) -> Result<(), BoxError> {
                 "INSERT INTO tasks (id, hotel_id, order_key, item_key, order_id, external_id,
                      task_name, room, guest_name, quantity, status, department, created_at,
                      updated_at, due_at, board_at, requested_at, later_until, priority,
-                     escalations, assignee_id)
+                     escalations, assignee_id, done_at)
                  SELECT id, $1, id, '0', id, '4', 'Serve towels', room, 'Bobby Smith', 1, status,
                      department, created, updated, due, due, requested, later, priority, esc,
-                     assignee
+                     assignee, done
                  FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int4[],
-                     $13::text[])
+                     $13::text[], $14::text[])
                      AS s(id, room, status, department, created, updated, due, requested, later,
-                         priority, esc, assignee)",
+                         priority, esc, assignee, done)",
                 &[
                     &HOTEL,
                     &col(|r| Some(r.id.clone())),
@@ -223,6 +233,7 @@ fn seed_postgres(url: &str, rows: &[Row]) -> Result<(), BoxError> {
                     &col(|r| Some(r.priority.to_owned())),
                     &escalations,
                     &col(|r| r.assignee.clone()),
+                    &col(|r| r.done.clone()),
                 ],
             )
             .await?;
@@ -488,9 +499,15 @@ fn run() -> Result<(), BoxError> {
         ("open column, page 2", next),
         ("/dashboard", "/dashboard".to_owned()),
     ];
+    let only: Vec<String> = std::env::var("BENCH_PAGES")
+        .map(|v| v.split(',').map(|w| w.trim().to_owned()).collect())
+        .unwrap_or_default();
     let load_before = loadavg();
     let mut table = Vec::new();
     for (label, path) in &pages {
+        if !only.is_empty() && !only.iter().any(|w| label.contains(w.as_str())) {
+            continue;
+        }
         for _ in 0..20 {
             client.send("GET", path, None)?;
         }

@@ -59,6 +59,13 @@ impl TaskStatus {
         }
     }
 
+    /// What a move to this status made at `at` writes as the task's `done_at` (the time it was
+    /// finished, which the dashboard's time to done reads): `at` for done, nothing otherwise. Done
+    /// is final ([`TaskStatus::check_move`]), so a task moves to done once and the time stays.
+    pub fn done_at(self, at: &str) -> Option<&str> {
+        (self == TaskStatus::Done).then_some(at)
+    }
+
     /// The one rule for every status change, whoever asks for it.
     pub fn check_move(self, to: TaskStatus) -> Result<(), TransitionError> {
         let ok = match to {
@@ -253,6 +260,21 @@ mod tests {
             test_task(Open, made, None).later_until(),
             None,
             "no requested time"
+        );
+    }
+
+    #[test]
+    fn only_a_move_to_done_sets_when_the_task_was_finished() {
+        let at = "2026-01-01T10:00:00.000Z";
+        for to in TaskStatus::ALL {
+            let expected = (to == Done).then_some(at);
+            assert_eq!(to.done_at(at), expected, "{to}");
+        }
+        // Once done, no move is allowed, so nothing writes the time again.
+        assert!(
+            TaskStatus::ALL
+                .iter()
+                .all(|to| Done.check_move(*to).is_err())
         );
     }
 

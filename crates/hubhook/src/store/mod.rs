@@ -16,6 +16,7 @@ use crate::{
 mod accounts;
 mod board;
 mod board_sql;
+mod dashboard;
 mod hotels;
 mod outbox;
 pub mod postgres;
@@ -33,6 +34,7 @@ pub use accounts::{
 pub use board::{
     AssignChange, Board, BoardQuery, BoardScope, BoardStore, ColumnPage, OpenCounts, RoomFilter,
 };
+pub use dashboard::{DashboardStore, FinishedTask};
 pub use hotels::{
     ConfigBus, ConfigChange, HotelSettings, HotelStore, HotelSummary, NewHotel, Room,
 };
@@ -46,7 +48,7 @@ pub use review::ReviewStore;
 pub use stats::{Backlog, StatsStore};
 pub use tasks::{
     AssigneeFilter, BoardTask, Escalating, EscalationWrite, InboundEntry, InboundPreview,
-    IngestRequest, Ingested, Refused, StatusChange, TaskDetail, TaskFilter, TaskStore, TaskTiming,
+    IngestRequest, Ingested, Refused, StatusChange, TaskDetail, TaskFilter, TaskStore,
 };
 use tasks::{
     escalate_at_after_move, order_state_from, raised_detail, raised_events, settled_changes,
@@ -80,6 +82,7 @@ pub trait Store:
     HotelStore
     + TaskStore
     + BoardStore
+    + DashboardStore
     + AccountStore
     + OutboxStore
     + RetentionStore

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{
     ApiKey, ApiKeyInfo, BoardTask, Escalating, HotelSummary, InboundEntry, InboundPreview,
-    IngestRequest, Refused, Room, SessionUser, StoreError, TaskDetail, TaskTiming, User, UserInfo,
+    IngestRequest, Refused, Room, SessionUser, StoreError, TaskDetail, User, UserInfo,
 };
 use crate::domain::{
     CatalogEntry, HotelFacts, HotelId, Role, RoomSet, Task, TaskEvent, TaskStatus,
@@ -219,17 +219,6 @@ pub(super) fn board_task_from_row(r: &impl Columns) -> Result<BoardTask, StoreEr
         board_at: r.opt_text(AT + 3)?,
         later_until: r.opt_text(AT + 4)?,
         seq: r.int(AT + 5)?,
-    })
-}
-
-/// A task's timings from `task_name, status, created_at, due_at, done_at`.
-pub(super) fn timing_from_row(r: &impl Columns) -> Result<TaskTiming, StoreError> {
-    Ok(TaskTiming {
-        task_name: r.text(0)?,
-        status: status_from(&r.text(1)?)?,
-        created_at: r.text(2)?,
-        due_at: r.opt_text(3)?,
-        done_at: r.opt_text(4)?,
     })
 }
 

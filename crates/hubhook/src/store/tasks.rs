@@ -266,17 +266,6 @@ pub(super) fn escalate_at_after_move(task: &Task, to: TaskStatus) -> Option<Stri
     .map(crate::domain::time::format)
 }
 
-/// One task's timings, for the dashboard.
-#[derive(Debug, Clone)]
-pub struct TaskTiming {
-    pub task_name: String,
-    pub status: TaskStatus,
-    pub created_at: String,
-    pub due_at: Option<String>,
-    /// When it moved to done (its first such event).
-    pub done_at: Option<String>,
-}
-
 pub struct StatusChange {
     pub hotel: HotelId,
     pub task: String,
@@ -331,12 +320,6 @@ pub trait TaskStore: Send + Sync {
     /// One inbound entry's body, exactly as stored.
     async fn inbound_body(&self, hotel: &HotelId, id: i64) -> Result<Option<String>, StoreError>;
 
-    /// Timings of the tasks created since `since`, for the dashboard.
-    async fn task_timings(
-        &self,
-        hotel: &HotelId,
-        since: Timestamp,
-    ) -> Result<Vec<TaskTiming>, StoreError>;
     /// Escalates the tasks whose escalation deadline has come (at most `limit`): each reason once,
     /// with `task.escalated`, a history line and the live board told; returns how many tasks.
     async fn raise_escalations(&self, limit: u32) -> Result<u32, StoreError>;

@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// Runs `sql` on the test's database, beside the server (a task made at a chosen time).
-fn run_sql(app: &TestApp, sql: &str) {
+pub(crate) fn run_sql(app: &TestApp, sql: &str) {
     match crate::helpers::BACKEND {
         Backend::Sqlite => {
             let c = rusqlite::Connection::open(&app.db_path).expect("open the database");

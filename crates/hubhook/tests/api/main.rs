@@ -17,6 +17,7 @@ mod board_views;
 mod cli;
 mod contrib;
 mod crash;
+mod dashboard;
 mod dry_run;
 mod escalation;
 mod files;

@@ -47,6 +47,8 @@ postgres_suite! {
     mod cli;
     #[path = "../api/crash.rs"]
     mod crash;
+    #[path = "../api/dashboard.rs"]
+    mod dashboard;
     #[path = "../api/dry_run.rs"]
     mod dry_run;
     #[path = "../api/escalation.rs"]

@@ -1,5 +1,8 @@
-//! `/dashboard`: today's requests by hour, median and p90 time to done per task type (last 7 days),
-//! and the overdue count, as server-rendered SVG. Readable by every signed-in user of the hotel.
+//! `/dashboard`: today's requests by hour, median and p90 time to done per task type of the tasks
+//! finished in the last 7 days, and the open and overdue counts, as server-rendered SVG. Readable
+//! by every signed-in user of the hotel. Each figure reads its own index from a time on (the
+//! store's `DashboardStore`, the board's capped counts): the page costs what the hotel made today
+//! and finished this week, whatever its backlog.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -14,7 +17,7 @@ use crate::{
         time,
     },
     http::{AppState, error::UiError},
-    store::TaskTiming,
+    store::FinishedTask,
 };
 
 const TIMING_DAYS: i64 = 7;
@@ -23,33 +26,25 @@ const TIMING_DAYS: i64 = 7;
 /// well, and counting further would read the whole backlog on every view.
 const COUNT_CAP: u32 = 10_000;
 
-/// Requests per local hour (0 to 23) among the tasks created since `day_start`.
-fn by_hour(timings: &[TaskTiming], day_start: Timestamp, tz: &jiff::tz::TimeZone) -> [u32; 24] {
+/// Requests per local hour (0 to 23) of the tasks created at `created`.
+fn by_hour(created: &[Timestamp], tz: &jiff::tz::TimeZone) -> [u32; 24] {
     let mut hours = [0u32; 24];
-    for t in timings {
-        if let Some(c) = time::parse_instant(&t.created_at).filter(|c| *c >= day_start) {
-            let h = c.to_zoned(tz.clone()).hour();
-            if let Some(slot) = hours.get_mut(h as usize) {
-                *slot += 1;
-            }
+    for c in created {
+        let h = c.to_zoned(tz.clone()).hour();
+        if let Some(slot) = hours.get_mut(h as usize) {
+            *slot += 1;
         }
     }
     hours
 }
 
 /// Per task type: (median, p90, count) of minutes from creation to done.
-fn time_to_done(timings: &[TaskTiming]) -> BTreeMap<String, (f64, f64, usize)> {
+fn time_to_done(finished: &[FinishedTask]) -> BTreeMap<String, (f64, f64, usize)> {
     let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for t in timings {
-        let (Some(c), Some(d)) = (
-            time::parse_instant(&t.created_at),
-            t.done_at.as_deref().and_then(time::parse_instant),
-        ) else {
-            continue;
-        };
+    for t in finished {
         per.entry(t.task_name.clone())
             .or_default()
-            .push(report::minutes_between(c, d));
+            .push(report::minutes_between(t.created_at, t.done_at));
     }
     per.into_iter()
         .filter_map(|(name, mut v)| {
@@ -140,17 +135,12 @@ pub async fn dashboard(
     let week_ago = now
         .checked_sub(SignedDuration::from_hours(24 * TIMING_DAYS))
         .map_err(|e| UiError::Unavailable(e.to_string()))?;
-    let timings = app
-        .store
-        .task_timings(hotel, week_ago.min(day_start))
-        .await?;
-    let hours = by_hour(&timings, day_start, &tz);
+    // Today's tasks through their creation times' index; the week's finished ones (whenever they
+    // were made) through their finishing times'.
+    let created = app.store.created_since(hotel, day_start).await?;
+    let hours = by_hour(&created, &tz);
     let today: u32 = hours.iter().sum();
-    let recent: Vec<TaskTiming> = timings
-        .into_iter()
-        .filter(|t| time::parse_instant(&t.created_at).is_some_and(|c| c >= week_ago))
-        .collect();
-    let durations = time_to_done(&recent);
+    let durations = time_to_done(&app.store.finished_since(hotel, week_ago).await?);
     // Counted through the board's indexes, up to a cap: a backlog of any size costs the same.
     let counts = app.store.open_counts(hotel, now, COUNT_CAP).await?;
     let body = html! {
@@ -167,7 +157,7 @@ pub async fn dashboard(
             (hour_chart(&hours))
         }
         section {
-            h2 { "Time to done per task type, last " (TIMING_DAYS) " days" }
+            h2 { "Time to done per task type: tasks finished in the last " (TIMING_DAYS) " days" }
             @if durations.is_empty() { p.empty { "No task was finished in this period." } }
             @else { (timing_chart(&durations)) }
         }
@@ -178,46 +168,52 @@ pub async fn dashboard(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::TaskStatus;
 
-    fn timing(name: &str, created: &str, done: Option<&str>) -> TaskTiming {
-        TaskTiming {
+    fn at(raw: &str) -> Timestamp {
+        raw.parse().unwrap()
+    }
+
+    fn finished(name: &str, created: &str, done: &str) -> FinishedTask {
+        FinishedTask {
             task_name: name.into(),
-            status: TaskStatus::Done,
-            created_at: created.into(),
-            due_at: None,
-            done_at: done.map(Into::into),
+            created_at: at(created),
+            done_at: at(done),
         }
     }
 
     #[test]
     fn durations_and_hours() {
         let ts = [
-            timing(
+            finished(
                 "Towels",
                 "2026-01-01T10:00:00.000Z",
-                Some("2026-01-01T10:10:00.000Z"),
+                "2026-01-01T10:10:00.000Z",
             ),
-            timing(
+            finished(
                 "Towels",
                 "2026-01-01T11:00:00.000Z",
-                Some("2026-01-01T11:30:00.000Z"),
+                "2026-01-01T11:30:00.000Z",
             ),
-            timing("Towels", "2026-01-01T11:05:00.000Z", None),
+            // Made the week before, finished now: it counts, as it was finished in the period.
+            finished(
+                "Pillows",
+                "2025-12-20T11:00:00.000Z",
+                "2026-01-01T11:00:00.000Z",
+            ),
         ];
         let d = time_to_done(&ts);
         assert_eq!(d["Towels"], (10.0, 30.0, 2));
-        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        let h = by_hour(&ts, start, &jiff::tz::TimeZone::UTC);
+        assert_eq!(d["Pillows"], (12.0 * 24.0 * 60.0, 12.0 * 24.0 * 60.0, 1));
+        let made = [
+            at("2026-01-01T10:00:00Z"),
+            at("2026-01-01T11:00:00Z"),
+            at("2026-01-01T11:05:00Z"),
+        ];
+        let h = by_hour(&made, &jiff::tz::TimeZone::UTC);
         assert_eq!((h[10], h[11], h.iter().sum::<u32>()), (1, 2, 3));
-        // In Tokyo (UTC+9) the same requests were made at 19:00 and 20:00 local time; the day
-        // began at 15:00 UTC the day before.
+        // In Tokyo (UTC+9) the same requests were made at 19:00 and 20:00 local time.
         let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
-        let start: Timestamp = "2025-12-31T15:00:00Z".parse().unwrap();
-        let h = by_hour(&ts, start, &tokyo);
+        let h = by_hour(&made, &tokyo);
         assert_eq!((h[19], h[20], h.iter().sum::<u32>()), (1, 2, 3));
-        let late: Timestamp = "2026-01-01T10:30:00Z".parse().unwrap();
-        let h = by_hour(&ts, late, &tokyo);
-        assert_eq!(h.iter().sum::<u32>(), 2, "only those since the day began");
     }
 }

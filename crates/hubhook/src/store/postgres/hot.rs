@@ -127,9 +127,11 @@ pub(crate) const INSERT_INBOUND: &str =
              replay_of)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-/// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id.
+/// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id,
+/// with when it was finished (`$4`, `TaskStatus::done_at`).
 pub(crate) const MOVE_TASK: &str =
-    "UPDATE tasks SET status = $3, updated_at = $2, escalate_at = NULL WHERE id = $1";
+    "UPDATE tasks SET status = $3, updated_at = $2, escalate_at = NULL, done_at = $4
+     WHERE id = $1";
 
 /// Tells the other instances what changed, with the commit.
 pub(crate) const ANNOUNCE: &str =

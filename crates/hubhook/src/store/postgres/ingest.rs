@@ -413,7 +413,13 @@ async fn apply(tx: &Transaction<'_>, hid: &str, s: &Settlement<'_>) -> Result<us
         insert_task(tx, hid, key, &task.id, draft, intake::ACTOR, at).await?;
     }
     for m in &s.moves {
-        exec(tx, hot::MOVE_TASK, &[&m.task_id, &at, &m.to.as_str()]).await?;
+        let done_at = m.to.done_at(at);
+        exec(
+            tx,
+            hot::MOVE_TASK,
+            &[&m.task_id, &at, &m.to.as_str(), &done_at],
+        )
+        .await?;
     }
     for line in s.moves.iter().chain(&s.notes) {
         insert_event(

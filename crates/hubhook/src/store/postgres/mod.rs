@@ -57,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../schema_postgres_15_reports.sql"),
     include_str!("../schema_postgres_16_assignment.sql"),
     include_str!("../schema_postgres_17_board_predicates.sql"),
+    include_str!("../schema_postgres_18_done_at.sql"),
 ];
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -334,6 +335,7 @@ mod accounts;
 mod batch;
 mod board;
 mod claim;
+mod dashboard;
 mod escalation;
 mod hot;
 mod hotels;

@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Transaction};
-use jiff::Timestamp;
 
 use super::batch::ingest_new_order;
 use super::escalation;
@@ -15,11 +14,10 @@ use super::outbox;
 use super::{PostgresStore, exec, query, query_opt, text};
 use crate::store::{
     AssigneeFilter, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused, StatusChange,
-    StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming, escalate_at_after_move,
+    StoreError, TaskDetail, TaskFilter, TaskStore, escalate_at_after_move,
     rows::{
         Columns, INBOUND_COLS, InboundWrite, TASK_COL_COUNT, TASK_COLS, detail_from_row,
         event_from_row, inbound_from_row, inbound_preview_from_row, page, task_from_row,
-        timing_from_row,
     },
 };
 use crate::{
@@ -263,9 +261,10 @@ impl TaskStore for PostgresStore {
             let next = escalate_at_after_move(&task, ch.to);
             exec(
                 &tx,
-                "UPDATE tasks SET status = $2, updated_at = $3, escalate_at = $4, archived = false
+                "UPDATE tasks SET status = $2, updated_at = $3, escalate_at = $4, archived = false,
+                     done_at = $5
                  WHERE id = $1",
-                &[&task.id, &ch.to.as_str(), &now, &next],
+                &[&task.id, &ch.to.as_str(), &now, &next, &ch.to.done_at(&now)],
             )
             .await?;
             insert_event(
@@ -348,24 +347,6 @@ impl TaskStore for PostgresStore {
         )
         .await?;
         row.as_ref().map(|r| r.text(0)).transpose()
-    }
-
-    async fn task_timings(
-        &self,
-        hotel: &HotelId,
-        since: Timestamp,
-    ) -> Result<Vec<TaskTiming>, StoreError> {
-        let client = self.pool.get().await?;
-        let rows = query(
-            &client,
-            "SELECT t.task_name, t.status, t.created_at, t.due_at,
-                    (SELECT min(e.at) FROM task_events e
-                     WHERE e.task_id = t.id AND e.to_status = 'done')
-             FROM tasks t WHERE t.hotel_id = $1 AND t.created_at >= $2 ORDER BY t.seq",
-            &[&hotel.as_str(), &time::format(since)],
-        )
-        .await?;
-        rows.iter().map(timing_from_row).collect()
     }
 
     async fn raise_escalations(&self, limit: u32) -> Result<u32, StoreError> {

@@ -74,9 +74,11 @@ pub(crate) const INSERT_TASK: &str =
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'open', ?12, ?13, ?14, ?15, ?16, ?17, ?17,
              ?18, ?19, coalesce(?16, ?17), ?20)";
 
-/// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id.
+/// A task's new status (a cancelled order's tasks, which have nothing left to escalate), by id,
+/// with when it was finished (`?4`, `TaskStatus::done_at`).
 pub(crate) const MOVE_TASK: &str =
-    "UPDATE tasks SET status = ?3, updated_at = ?2, escalate_at = NULL WHERE id = ?1";
+    "UPDATE tasks SET status = ?3, updated_at = ?2, escalate_at = NULL, done_at = ?4
+     WHERE id = ?1";
 
 /// What earlier events said about a reservation.
 pub(crate) const LOAD_CONTEXT: &str =

@@ -302,8 +302,12 @@ fn apply(conn: &Connection, hid: &str, s: &Settlement<'_>) -> Result<usize, Stor
         insert_task(conn, hid, key, &task.id, draft, intake::ACTOR, at)?;
     }
     for m in &s.moves {
-        conn.prepare_cached(hot::MOVE_TASK)?
-            .execute([&m.task_id, at, m.to.as_str()])?;
+        conn.prepare_cached(hot::MOVE_TASK)?.execute(params![
+            &m.task_id,
+            at,
+            m.to.as_str(),
+            m.to.done_at(at)
+        ])?;
     }
     for line in s.moves.iter().chain(&s.notes) {
         insert_event(

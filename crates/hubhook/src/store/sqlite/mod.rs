@@ -29,6 +29,7 @@ use writer::{
 mod accounts;
 mod board;
 mod claim;
+mod dashboard;
 mod escalation;
 mod files;
 mod hot;
@@ -60,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_sqlite_15_reports.sql"),
     include_str!("schema_sqlite_16_assignment.sql"),
     include_str!("schema_sqlite_17_board_predicates.sql"),
+    include_str!("schema_sqlite_18_done_at.sql"),
 ];
 const QUEUE: usize = 8192;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -15,12 +15,10 @@ use crate::{
     intake::TaskDraft,
     store::{
         AssigneeFilter, InboundEntry, InboundPreview, IngestRequest, Ingested, Refused,
-        StatusChange, StoreError, TaskDetail, TaskFilter, TaskStore, TaskTiming,
-        escalate_at_after_move,
+        StatusChange, StoreError, TaskDetail, TaskFilter, TaskStore, escalate_at_after_move,
         rows::{
             Columns, INBOUND_COLS, InboundWrite, TASK_COL_COUNT, TASK_COLS, detail_from_row,
             event_from_row, inbound_from_row, inbound_preview_from_row, page, task_from_row,
-            timing_from_row,
         },
     },
 };
@@ -200,10 +198,17 @@ impl TaskStore for SqliteStore {
                 let now = time::format(time::now());
                 let next = escalate_at_after_move(&task, ch.to);
                 c.prepare_cached(
-                    "UPDATE tasks SET status = ?2, updated_at = ?3, escalate_at = ?4, archived = 0
+                    "UPDATE tasks SET status = ?2, updated_at = ?3, escalate_at = ?4, archived = 0,
+                         done_at = ?5
                      WHERE id = ?1",
                 )?
-                .execute(params![&task.id, ch.to.as_str(), &now, next])?;
+                .execute(params![
+                    &task.id,
+                    ch.to.as_str(),
+                    &now,
+                    next,
+                    ch.to.done_at(&now)
+                ])?;
                 insert_event(
                     c,
                     &task.id,
@@ -273,27 +278,6 @@ impl TaskStore for SqliteStore {
                 .query_and_then(params![id, hotel.as_str()], |r| r.text(0))?
                 .next()
                 .transpose()
-        })
-        .await
-    }
-
-    async fn task_timings(
-        &self,
-        hotel: &HotelId,
-        since: jiff::Timestamp,
-    ) -> Result<Vec<TaskTiming>, StoreError> {
-        let hotel = hotel.clone();
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT t.task_name, t.status, t.created_at, t.due_at,
-                        (SELECT min(e.at) FROM task_events e
-                         WHERE e.task_id = t.id AND e.to_status = 'done')
-                 FROM tasks t WHERE t.hotel_id = ?1 AND t.created_at >= ?2 ORDER BY t.seq",
-            )?;
-            stmt.query_and_then(params![hotel.as_str(), time::format(since)], |r| {
-                timing_from_row(r)
-            })?
-            .collect()
         })
         .await
     }
