@@ -296,8 +296,7 @@ impl BoardStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::{Connection, params_from_iter};
-
+    use super::super::plan_check::{migrated, plan, plan_with};
     use super::values;
     use crate::store::board_sql::{Dialect, every_shape};
 
@@ -305,22 +304,10 @@ mod tests {
     /// the column's range, and stops: no scan of the hotel's tasks or open tasks, no sort.
     #[test]
     fn every_board_statement_reads_a_column_through_its_index() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("board.db");
-        drop(super::super::SqliteStore::open(&path).expect("open"));
-        let conn = Connection::open(&path).expect("connect");
+        let (_dir, conn) = migrated("board.db");
         let mut bad = Vec::new();
         for (name, st) in every_shape(Dialect::Sqlite) {
-            let mut stmt = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", st.sql))
-                .unwrap_or_else(|e| panic!("{name}: {e}: {}", st.sql));
-            let lines: Vec<String> = stmt
-                .query_map(params_from_iter(values(&st.args)), |r| {
-                    r.get::<_, String>(3)
-                })
-                .expect("plan")
-                .collect::<Result<_, _>>()
-                .expect("plan rows");
+            let lines = plan_with(&conn, &st.sql, values(&st.args));
             let want = if name.contains("later") {
                 "tasks_later"
             } else if name.contains("finished") {
@@ -354,13 +341,7 @@ mod tests {
                 "INDEX tasks_stale (hotel_id=? AND updated_at<?)",
             ),
         ] {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let nulls = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
-            let lines: Vec<String> = stmt
-                .query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let lines = plan(&conn, sql);
             if !lines.iter().any(|l| l.contains(index)) || lines.iter().any(|l| l.contains("TEMP"))
             {
                 bad.push(format!("{sql}: {lines:?}"));

@@ -60,27 +60,14 @@ impl DashboardStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::{Connection, params_from_iter, types::Value};
-
-    /// The lines of `EXPLAIN QUERY PLAN` for `sql`, every parameter NULL.
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let nulls = vec![Value::Null; stmt.parameter_count()];
-        stmt.query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    }
+    use super::super::plan_check::{migrated, plan};
 
     /// Both reads walk a range of their index in its order, reading nothing else: no scan of the
     /// hotel's tasks, no sort, no look-up of a task's row; on a database with one hotel's long
     /// backlog (a tenth of it finished), analysed.
     #[test]
     fn the_dashboard_reads_only_todays_tasks_and_the_weeks_finished_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plans.db");
-        drop(super::super::SqliteStore::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let (_dir, conn) = migrated("plans.db");
         conn.execute_batch(
             "BEGIN;
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)

@@ -164,20 +164,9 @@ pub(crate) const SMALL_TABLES: &[&str] = &["meta"];
 
 #[cfg(test)]
 mod tests {
+    use super::super::plan_check::{migrated, plan};
     use super::*;
     use rusqlite::{Connection, params_from_iter, types::Value};
-
-    /// The lines of `EXPLAIN QUERY PLAN` for `sql`, every parameter bound to NULL.
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap_or_else(|e| panic!("cannot prepare {sql}: {e}"));
-        let nulls = vec![Value::Null; stmt.parameter_count()];
-        let rows = stmt
-            .query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))
-            .expect("plan");
-        rows.collect::<Result<_, _>>().expect("plan rows")
-    }
 
     /// Why a plan line reads a hotel's rows (or a whole table), if it does.
     fn scan(line: &str) -> Option<&'static str> {
@@ -214,11 +203,7 @@ mod tests {
 
     /// A real database file, migrated by the store itself.
     fn database() -> (tempfile::TempDir, Connection) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("plans.db");
-        drop(super::super::SqliteStore::open(&path).expect("open"));
-        let conn = Connection::open(&path).expect("connect");
-        (dir, conn)
+        migrated("plans.db")
     }
 
     #[test]

@@ -36,6 +36,8 @@ mod hot;
 mod hotels;
 mod ingest;
 mod outbox;
+#[cfg(test)]
+mod plan_check;
 mod reports;
 mod retention;
 mod review;

@@ -184,23 +184,15 @@ impl ReportStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::{Connection, params_from_iter, types::Value};
+    use rusqlite::Connection;
 
-    /// The lines of `EXPLAIN QUERY PLAN` for `sql`, every parameter NULL.
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let nulls = vec![Value::Null; stmt.parameter_count()];
-        stmt.query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    }
+    // `super::plan` is the checker's reading of the due hotels; this is a statement's plan.
+    use super::super::plan_check::{migrated, plan as explain};
 
     /// A hotel due at 07:00 UTC with shift ends 07:00 and 19:00, two tasks in the shift before,
     /// and one subscription that hears `report.shift`, in a fresh database.
-    fn due_hotel(path: &std::path::Path) -> Connection {
-        drop(super::super::SqliteStore::open(path).unwrap());
-        let conn = Connection::open(path).unwrap();
+    fn due_hotel(name: &str) -> (tempfile::TempDir, Connection) {
+        let (dir, conn) = migrated(name);
         conn.execute_batch(
             "INSERT INTO hotels (id, name, timezone, access_hash, password_hash, created_at,
                  shift_ends, report_at)
@@ -216,7 +208,7 @@ mod tests {
                      '2026-01-02T06:00:00.000Z', 't');",
         )
         .unwrap();
-        conn
+        (dir, conn)
     }
 
     /// What the checker leaves: the hotel's `report_at` and the deliveries queued.
@@ -241,8 +233,7 @@ mod tests {
     /// two tasks, and the hotel moved to its next shift end.
     #[test]
     fn the_checker_queues_a_due_shifts_report_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = due_hotel(&dir.path().join("due.db"));
+        let (_dir, conn) = due_hotel("due.db");
         let now: jiff::Timestamp = "2026-01-02T07:00:05Z".parse().unwrap();
         let settled = super::plan(&conn, now, 20).unwrap();
         assert_eq!(settled.len(), 1);
@@ -262,8 +253,7 @@ mod tests {
     /// new schedule, and the report worked out for the old one is not queued.
     #[test]
     fn a_report_worked_out_before_a_settings_change_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = due_hotel(&dir.path().join("changed.db"));
+        let (_dir, conn) = due_hotel("changed.db");
         let now: jiff::Timestamp = "2026-01-02T07:00:05Z".parse().unwrap();
         let settled = super::plan(&conn, now, 20).unwrap();
         assert_eq!(settled[0].deliveries.len(), 1);
@@ -285,10 +275,7 @@ mod tests {
     /// history, analysed.
     #[test]
     fn the_report_reads_only_the_windows_tasks_and_the_checker_only_due_hotels() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plans.db");
-        drop(super::super::SqliteStore::open(&path).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let (_dir, conn) = migrated("plans.db");
         conn.execute_batch(
             "BEGIN;
              WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
@@ -310,7 +297,7 @@ mod tests {
              ANALYZE;",
         )
         .unwrap();
-        let report = plan(&conn, super::REPORT_ROWS);
+        let report = explain(&conn, super::REPORT_ROWS);
         assert!(
             report.iter().any(|l| l.contains(
                 "USING INDEX tasks_by_created (hotel_id=? AND created_at>? AND created_at<?)"
@@ -329,7 +316,7 @@ mod tests {
                 .any(|l| l.starts_with("SCAN") || l.contains("TEMP B-TREE")),
             "{report:?}"
         );
-        let due = plan(&conn, super::DUE_REPORTS);
+        let due = explain(&conn, super::DUE_REPORTS);
         assert!(
             due.iter()
                 .any(|l| l.contains("USING INDEX hotels_report_due (report_at>? AND report_at<?)")),

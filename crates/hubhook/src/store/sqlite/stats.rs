@@ -42,21 +42,9 @@ impl StatsStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::plan_check::{migrated, plan};
     use super::*;
     use crate::store::stats::PENDING_INDEXES;
-    use rusqlite::{params_from_iter, types::Value};
-
-    /// The lines of `EXPLAIN QUERY PLAN` for `sql`, every parameter bound to NULL.
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("prepare");
-        let nulls = vec![Value::Null; stmt.parameter_count()];
-        let rows = stmt
-            .query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))
-            .expect("plan");
-        rows.collect::<Result<_, _>>().expect("plan rows")
-    }
 
     /// The plan lines of `sql` that read `deliveries` through none of `indexes`.
     fn reads_outside(conn: &Connection, sql: &str, indexes: &[&str]) -> Vec<String> {
@@ -84,10 +72,7 @@ mod tests {
 
     #[test]
     fn the_backlog_reads_only_the_index_of_pending_deliveries() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("stats.db");
-        drop(SqliteStore::open(&path).expect("open"));
-        let conn = Connection::open(&path).expect("connect");
+        let (_dir, conn) = migrated("stats.db");
         assert_eq!(bad_lines(&conn), Vec::<String>::new(), "without statistics");
         // 20,000 deliveries made long ago, two still pending; then ANALYZE, as an operator might.
         conn.execute_batch(

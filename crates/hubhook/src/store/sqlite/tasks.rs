@@ -318,24 +318,15 @@ impl TaskStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::plan_check::{migrated, plan};
     use super::list_sql;
     use crate::store::AssigneeFilter;
 
     /// The department and overdue filters read through their own indexes, not the hotel's history.
     #[test]
     fn the_department_and_overdue_filters_use_their_indexes() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("list.db");
-        drop(super::super::SqliteStore::open(&path).expect("open"));
-        let conn = rusqlite::Connection::open(&path).expect("connect");
-        let plan = |sql: &str| -> Vec<String> {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let nulls = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
-            stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
-        };
+        let (_dir, conn) = migrated("list.db");
+        let plan = |sql: &str| plan(&conn, sql);
         for (sql, index) in [
             (
                 list_sql(true, false, None),
