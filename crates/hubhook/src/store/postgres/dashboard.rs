@@ -64,7 +64,7 @@ impl DashboardStore for PostgresStore {
 /// hotel's long backlog, analysed.
 #[cfg(all(test, hubhook_pg_tests))]
 mod tests {
-    use crate::store::postgres::plan_check::{drop_schema, plan, scratch};
+    use crate::store::postgres::plan_check::{drop_schema, kinds_and_indexes, plan, scratch};
 
     /// Both reads find their rows through a range of their own index: no scan of the hotel's tasks
     /// through the table or another index. Generic and custom plans alike. (The index's range in
@@ -112,14 +112,7 @@ mod tests {
         ] {
             for generic in [true, false] {
                 let mode = if generic { "generic" } else { "custom" };
-                let nodes = plan(&c, sql, generic, &[args.to_owned()]).await;
-                let found: Vec<(String, String)> = nodes
-                    .iter()
-                    .map(|n| {
-                        let s = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
-                        (s("Node Type"), s("Index Name"))
-                    })
-                    .collect();
+                let found = kinds_and_indexes(&plan(&c, sql, generic, &[args.to_owned()]).await);
                 let through = |(kind, i): &(String, String)| match kind.as_str() {
                     "Index Scan" | "Index Only Scan" | "Bitmap Index Scan" => i == index,
                     "Bitmap Heap Scan" | "Sort" => true,

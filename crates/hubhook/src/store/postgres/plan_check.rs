@@ -44,6 +44,17 @@ pub(super) async fn naming_big(c: &Client, sql: &str, generic: bool) -> Vec<Stri
         .collect()
 }
 
+/// Each plan node's type and the index it reads (empty for none), from [`plan`]'s nodes.
+pub(super) fn kinds_and_indexes(nodes: &[Value]) -> Vec<(String, String)> {
+    nodes
+        .iter()
+        .map(|n| {
+            let s = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
+            (s("Node Type"), s("Index Name"))
+        })
+        .collect()
+}
+
 /// Every node of `sql`'s plan (its children taken out into the list), generic or custom with
 /// `args` (SQL literals).
 pub(super) async fn plan(c: &Client, sql: &str, generic: bool, args: &[String]) -> Vec<Value> {

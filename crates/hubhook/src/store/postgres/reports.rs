@@ -171,7 +171,7 @@ impl ReportStore for PostgresStore {
 /// hotel's long history, analysed.
 #[cfg(all(test, hubhook_pg_tests))]
 mod tests {
-    use crate::store::postgres::plan_check::{drop_schema, plan, scratch};
+    use crate::store::postgres::plan_check::{drop_schema, kinds_and_indexes, plan, scratch};
 
     /// The report reads the window's tasks through `tasks_by_created` and their history through
     /// its index, never a whole table; the checker reads the due hotels through
@@ -221,14 +221,7 @@ mod tests {
         ] {
             for generic in [true, false] {
                 let mode = if generic { "generic" } else { "custom" };
-                let nodes = plan(&c, sql, generic, &[args.to_owned()]).await;
-                let found: Vec<(String, String)> = nodes
-                    .iter()
-                    .map(|n| {
-                        let s = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
-                        (s("Node Type"), s("Index Name"))
-                    })
-                    .collect();
+                let found = kinds_and_indexes(&plan(&c, sql, generic, &[args.to_owned()]).await);
                 if found.iter().any(|(kind, _)| kind == "Seq Scan") {
                     bad.push(format!("{name} ({mode}): a Seq Scan: {found:?}"));
                 }
