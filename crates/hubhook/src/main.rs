@@ -2,6 +2,15 @@
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: hubhook::memory::Allocator = mimalloc::MiMalloc;
+
+/// mimalloc's options, set before the first allocation (ELF constructors run before `main`).
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONFIGURE_ALLOCATOR: extern "C" fn() = hubhook::memory::configure_allocator;
+
 fn main() -> std::process::ExitCode {
     // Before the runtime starts its threads: the arena limit applies to threads made after it.
     hubhook::memory::limit_arenas();

@@ -1,4 +1,17 @@
-//! Keeps a long-running server's resident memory at what it uses, on glibc.
+//! Keeps a long-running server fast and its resident memory at what it uses.
+//!
+//! Two allocators serve the process. Rust's own allocations (requests, JSON, tasks, the outbox)
+//! go to mimalloc ([`Allocator`], the binary's `#[global_allocator]`): glibc's allocator, which
+//! served them before, cost 12% of the server's CPU at saturation plus 7% in its arena locks
+//! (a worker's buffer freed by the SQLite writer takes the lock of the arena it came from);
+//! mimalloc frees such a block without a lock, and the durable ingest went from 15,600-16,000 to
+//! 19,600-20,600 webhooks/s on the same two cores (docs/benchmarks.md, 2026-12-06).
+//! [`configure_allocator`] keeps its idle footprint at glibc's: memory it takes from the system is
+//! committed page by page as it is used, not in advance, and pages freed are handed back at once,
+//! so an idle server holds what it uses (3.8 MB of anonymous memory after startup, against glibc's
+//! 4.1 MB). An operator's `MIMALLOC_ARENA_EAGER_COMMIT` / `MIMALLOC_PURGE_DELAY` win.
+//!
+//! SQLite's C code still allocates through glibc, whose defaults suit a server badly:
 //!
 //! glibc's allocator gives each thread that allocates an arena of its own (up to eight per core)
 //! and keeps freed memory inside them for reuse. A server whose work moves across tokio's workers
@@ -11,13 +24,37 @@
 //!   (`malloc_trim`), off the request path;
 //! - [`limit_arenas`] also fixes the size from which a block is mapped on its own
 //!   ([`MMAP_THRESHOLD`]) and returned to the system when freed. glibc otherwise raises that size
-//!   to the largest block freed so far (up to 32 MiB), after which the 19 MiB of every argon2
-//!   password check (`http::passwords`) is served from, and kept in, whichever arena its thread
-//!   uses: after a burst of logins each arena held one (docs/security.md).
+//!   to the largest block freed so far (up to 32 MiB).
 //!
-//! Elsewhere (musl, macOS) both do nothing.
+//! Elsewhere (musl, macOS) the glibc settings do nothing.
 
 use std::time::Duration;
+
+/// The allocator of the `hubhook` binary's Rust allocations (its `#[global_allocator]`).
+pub type Allocator = mimalloc::MiMalloc;
+
+/// mimalloc's option numbers (`mi_option_e` in mimalloc v3's `mimalloc.h`; the crate versions are
+/// pinned in Cargo.toml, and a unit test checks the numbers name the options meant).
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Sets mimalloc's options: memory committed as it is used, freed pages handed back at once. Runs
+/// before any Rust allocation (a constructor of the binary, `main.rs`), since mimalloc reserves its
+/// first memory on the first one; it allocates nothing itself.
+pub extern "C" fn configure_allocator() {
+    for (option, env, value) in [
+        (MI_OPTION_ARENA_EAGER_COMMIT, c"MIMALLOC_ARENA_EAGER_COMMIT", 0),
+        (MI_OPTION_PURGE_DELAY, c"MIMALLOC_PURGE_DELAY", 0),
+    ] {
+        // SAFETY: getenv reads the environment, which nothing writes during the process's
+        // constructors; mi_option_set only stores a value.
+        unsafe {
+            if libc::getenv(env.as_ptr()).is_null() {
+                libmimalloc_sys::mi_option_set(option, value);
+            }
+        }
+    }
+}
 
 /// Arenas for the process: two per core of the 2-core machines hubhook is sized for. The busy
 /// threads (two tokio workers, the SQLite writer, its syncer and checkpointer) then rarely share one:
@@ -25,14 +62,14 @@ use std::time::Duration;
 /// glibc's lock waking a waiter), and four gave 10% more throughput at the same idle RSS
 /// (docs/benchmarks.md, 2026-12-04); the 30-minute soak still passes with four (docs/reliability.md).
 const ARENAS: i32 = 4;
-/// Blocks of this size or more are mapped on their own and unmapped when freed (a password check's
-/// 19 MiB; no request's working memory comes near it).
+/// glibc blocks of this size or more are mapped on their own and unmapped when freed (no SQLite
+/// allocation comes near it; a password check's 19 MiB is a Rust allocation, served by mimalloc).
 pub const MMAP_THRESHOLD: i32 = 4 * 1024 * 1024;
 /// How often freed memory is handed back. A trim walks the arenas (a few MB here) under their locks:
 /// rare enough not to matter to a request.
 pub const TRIM_EVERY: Duration = Duration::from_secs(30);
 
-/// Caps the allocator's arenas. Call before any thread is started (first thing in `main`). An
+/// Caps glibc's arenas. Call before any thread is started (first thing in `main`). An
 /// operator's `MALLOC_ARENA_MAX` wins.
 pub fn limit_arenas() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
@@ -94,4 +131,23 @@ mod imp {
     pub fn set_arena_max(_: i32) {}
     pub fn set_mmap_threshold(_: i32) {}
     pub fn trim() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MI_OPTION_ARENA_EAGER_COMMIT, MI_OPTION_PURGE_DELAY};
+
+    /// The option numbers name the options meant: mimalloc's defaults for them (v3's `options.c`)
+    /// are 2 and 1000, which no neighbouring option has (a renumbered enum fails here).
+    #[test]
+    fn the_option_numbers_name_the_options_meant() {
+        // SAFETY: reads an option (the tests' own allocator is the system's, untouched by this).
+        let (eager, delay) = unsafe {
+            (
+                libmimalloc_sys::mi_option_get(MI_OPTION_ARENA_EAGER_COMMIT),
+                libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY),
+            )
+        };
+        assert_eq!((eager, delay), (2, 1000));
+    }
 }
