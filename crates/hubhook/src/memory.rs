@@ -4,8 +4,8 @@
 //! go to mimalloc ([`Allocator`], the binary's `#[global_allocator]`): glibc's allocator, which
 //! served them before, cost 12% of the server's CPU at saturation plus 7% in its arena locks
 //! (a worker's buffer freed by the SQLite writer takes the lock of the arena it came from);
-//! mimalloc frees such a block without a lock, and the durable ingest went from 15,600-16,000 to
-//! 19,600-20,600 webhooks/s on the same two cores (docs/benchmarks.md, 2026-12-06).
+//! mimalloc frees such a block without a lock, and the durable ingest took 25-30% more webhooks per
+//! second on the same two cores (docs/benchmarks.md, 2026-12-06).
 //! [`configure_allocator`] keeps its idle footprint at glibc's: memory it takes from the system is
 //! committed page by page as it is used, not in advance, and pages freed are handed back at once,
 //! so an idle server holds what it uses (3.8 MB of anonymous memory after startup, against glibc's
@@ -43,7 +43,11 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// first memory on the first one; it allocates nothing itself.
 pub extern "C" fn configure_allocator() {
     for (option, env, value) in [
-        (MI_OPTION_ARENA_EAGER_COMMIT, c"MIMALLOC_ARENA_EAGER_COMMIT", 0),
+        (
+            MI_OPTION_ARENA_EAGER_COMMIT,
+            c"MIMALLOC_ARENA_EAGER_COMMIT",
+            0,
+        ),
         (MI_OPTION_PURGE_DELAY, c"MIMALLOC_PURGE_DELAY", 0),
     ] {
         // SAFETY: getenv reads the environment, which nothing writes during the process's
