@@ -1,14 +1,14 @@
 //! Keeps a long-running server fast and its resident memory at what it uses.
 //!
 //! Two allocators serve the process. Rust's own allocations (requests, JSON, tasks, the outbox)
-//! go to mimalloc ([`Allocator`], the binary's `#[global_allocator]`): glibc's allocator, which
+//! go to mimalloc 2 ([`Allocator`], the binary's `#[global_allocator]`): glibc's allocator, which
 //! served them before, cost 12% of the server's CPU at saturation plus 7% in its arena locks
 //! (a worker's buffer freed by the SQLite writer takes the lock of the arena it came from);
 //! mimalloc frees such a block without a lock, and the durable ingest took 25-30% more webhooks per
 //! second on the same two cores (docs/benchmarks.md, 2026-12-06).
 //! [`configure_allocator`] keeps its idle footprint at glibc's: memory it takes from the system is
 //! committed page by page as it is used, not in advance, and pages freed are handed back at once,
-//! so an idle server holds what it uses (3.8 MB of anonymous memory after startup, against glibc's
+//! so an idle server holds what it uses (3.7 MB of anonymous memory after startup, against glibc's
 //! 4.1 MB). An operator's `MIMALLOC_ARENA_EAGER_COMMIT` / `MIMALLOC_PURGE_DELAY` win.
 //!
 //! SQLite's C code still allocates through glibc, whose defaults suit a server badly:
@@ -33,7 +33,7 @@ use std::time::Duration;
 /// The allocator of the `hubhook` binary's Rust allocations (its `#[global_allocator]`).
 pub type Allocator = mimalloc::MiMalloc;
 
-/// mimalloc's option numbers (`mi_option_e` in mimalloc v3's `mimalloc.h`; the crate versions are
+/// mimalloc's option numbers (`mi_option_e` in mimalloc 2's `mimalloc.h`; the crate versions are
 /// pinned in Cargo.toml, and a unit test checks the numbers name the options meant).
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
@@ -141,8 +141,8 @@ mod imp {
 mod tests {
     use super::{MI_OPTION_ARENA_EAGER_COMMIT, MI_OPTION_PURGE_DELAY};
 
-    /// The option numbers name the options meant: mimalloc's defaults for them (v3's `options.c`)
-    /// are 2 and 1000, which no neighbouring option has (a renumbered enum fails here).
+    /// The option numbers name the options meant: mimalloc's defaults for them (`options.c` of
+    /// mimalloc 2) are 2 and 10, which their neighbours do not have (a renumbered enum fails here).
     #[test]
     fn the_option_numbers_name_the_options_meant() {
         // SAFETY: reads an option (the tests' own allocator is the system's, untouched by this).
@@ -152,6 +152,6 @@ mod tests {
                 libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY),
             )
         };
-        assert_eq!((eager, delay), (2, 1000));
+        assert_eq!((eager, delay), (2, 10));
     }
 }
